@@ -147,6 +147,16 @@ pub fn check_message(text: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// The code to answer a client's close frame with. 1005 (no code), 1006
+/// (abnormal) and 1015 (TLS) are reserved for reporting and must never be
+/// sent, and anything outside the sendable ranges is answered as normal.
+pub fn echo_close_code(received: usize) -> u16 {
+    match u16::try_from(received) {
+        Ok(code @ (1000..=1003 | 1007..=1014 | 3000..=4999)) => code,
+        _ => crate::error::close_code::NORMAL,
+    }
+}
+
 /// Turns a refusal into what the sender receives.
 pub fn refuse(refusal: &Refusal, now: u64) -> Outcome {
     match refusal.answer() {
@@ -277,6 +287,16 @@ mod tests {
     #[test]
     fn binary_frames_are_refused_with_an_error_frame() {
         assert_eq!(error_code(&receive_binary(NOW)), "binary_unsupported");
+    }
+
+    #[test]
+    fn close_codes_are_echoed_unless_reserved() {
+        assert_eq!(echo_close_code(1000), 1000);
+        assert_eq!(echo_close_code(1001), 1001);
+        assert_eq!(echo_close_code(4000), 4000);
+        assert_eq!(echo_close_code(1005), 1000);
+        assert_eq!(echo_close_code(1006), 1000);
+        assert_eq!(echo_close_code(70_000), 1000);
     }
 
     #[test]

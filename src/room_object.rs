@@ -96,12 +96,15 @@ impl DurableObject for ChatRoom {
     async fn websocket_close(
         &self,
         ws: WebSocket,
-        _code: usize,
+        code: usize,
         _reason: String,
         _was_clean: bool,
     ) -> Result<()> {
-        // From compatibility date 2026-04-07 the runtime answers the client's
-        // close frame itself, so there is nothing to send back here.
+        // Complete the closing handshake, or the client waits for our close
+        // frame and finally sees 1006. Where the runtime already answered
+        // (web_socket_auto_reply_to_close), this second close fails
+        // harmlessly.
+        let _ = ws.close(Some(room::echo_close_code(code)), Some("bye"));
         self.depart(&ws);
         Ok(())
     }

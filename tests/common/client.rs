@@ -1,0 +1,183 @@
+//! A WebSocket chat client for tests: connects to the real runtime, sends
+//! text, and waits for frames with timeouts rather than sleeps.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::Server;
+
+/// How long any one expected frame may take to arrive.
+pub const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct Client {
+    pub id: String,
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    /// Opens a socket on `path` without waiting for anything.
+    pub async fn connect(server: &Server, path: &str, id: &str) -> Client {
+        let (ws, _) = tokio::time::timeout(
+            FRAME_TIMEOUT,
+            tokio_tungstenite::connect_async(server.ws_url(path)),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("connecting to {path} timed out"))
+        .unwrap_or_else(|e| panic!("connecting to {path} failed: {e}"));
+        Client {
+            id: id.to_owned(),
+            ws,
+        }
+    }
+
+    /// Joins the default room as `id` and waits for its own join frame.
+    pub async fn join(server: &Server, id: &str) -> Client {
+        let mut client = Client::connect(server, &format!("/ws/{id}"), id).await;
+        client.expect_join_of(id).await;
+        client
+    }
+
+    pub async fn send(&mut self, text: &str) {
+        self.ws
+            .send(Message::text(text))
+            .await
+            .unwrap_or_else(|e| panic!("{} could not send: {e}", self.id));
+    }
+
+    pub async fn send_binary(&mut self, bytes: &[u8]) {
+        self.ws
+            .send(Message::binary(bytes.to_vec()))
+            .await
+            .unwrap_or_else(|e| panic!("{} could not send: {e}", self.id));
+    }
+
+    /// The next server frame, parsed. Panics on timeout, close or non-JSON.
+    pub async fn next(&mut self) -> Value {
+        loop {
+            let msg = tokio::time::timeout(FRAME_TIMEOUT, self.ws.next())
+                .await
+                .unwrap_or_else(|_| panic!("{} waited {FRAME_TIMEOUT:?} for a frame", self.id))
+                .unwrap_or_else(|| panic!("{}'s socket ended", self.id))
+                .unwrap_or_else(|e| panic!("{}'s socket failed: {e}", self.id));
+            match msg {
+                Message::Text(text) => {
+                    return serde_json::from_str(&text)
+                        .unwrap_or_else(|e| panic!("{} got non-JSON {text:?}: {e}", self.id))
+                }
+                Message::Close(frame) => panic!("{} was closed: {frame:?}", self.id),
+                Message::Binary(_) => panic!("{} got a binary frame", self.id),
+                // Pings are answered by tungstenite itself.
+                _ => continue,
+            }
+        }
+    }
+
+    /// Skips frames until one matches, returning it.
+    pub async fn next_matching(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let mut skipped = Vec::new();
+        loop {
+            let frame = tokio::time::timeout(FRAME_TIMEOUT, self.next())
+                .await
+                .unwrap_or_else(|_| panic!("{} never got {what}; skipped {skipped:?}", self.id));
+            if pred(&frame) {
+                return frame;
+            }
+            skipped.push(frame);
+        }
+    }
+
+    pub async fn expect_join_of(&mut self, id: &str) -> Value {
+        self.next_matching(&format!("join of {id}"), |f| {
+            f["type"] == "join" && f["clientId"] == id
+        })
+        .await
+    }
+
+    pub async fn expect_leave_of(&mut self, id: &str) -> Value {
+        self.next_matching(&format!("leave of {id}"), |f| {
+            f["type"] == "leave" && f["clientId"] == id
+        })
+        .await
+    }
+
+    pub async fn expect_message(&mut self, from: &str, text: &str) -> Value {
+        self.next_matching(&format!("{text:?} from {from}"), |f| {
+            f["type"] == "message" && f["clientId"] == from && f["message"] == text
+        })
+        .await
+    }
+
+    pub async fn expect_error(&mut self, code: &str) -> Value {
+        let frame = self.next().await;
+        assert_eq!(
+            frame["type"], "error",
+            "{} expected an error: {frame}",
+            self.id
+        );
+        assert_eq!(frame["code"], code, "{}: {frame}", self.id);
+        frame
+    }
+
+    /// Asserts that no frame matching `pred` arrives for `window`; others
+    /// are ignored. This is how a test proves that something it already saw
+    /// once does not come again.
+    pub async fn expect_none(
+        &mut self,
+        window: Duration,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) {
+        let deadline = tokio::time::Instant::now() + window;
+        while let Ok(Some(msg)) = tokio::time::timeout_at(deadline, self.ws.next()).await {
+            if let Ok(Message::Text(text)) = msg {
+                let frame: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                assert!(!pred(&frame), "{} got {what} again: {frame}", self.id);
+            }
+        }
+    }
+
+    /// Waits for the server to close the socket, returning code and reason.
+    pub async fn expect_closed(&mut self) -> (u16, String) {
+        loop {
+            let msg = tokio::time::timeout(FRAME_TIMEOUT, self.ws.next())
+                .await
+                .unwrap_or_else(|_| panic!("{} was never closed", self.id));
+            match msg {
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    return (frame.code.into(), frame.reason.to_string())
+                }
+                Some(Ok(Message::Close(None))) | None => return (1005, String::new()),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => panic!("{}'s socket failed instead of closing: {e}", self.id),
+            }
+        }
+    }
+
+    /// Starts a close handshake without waiting for the answer.
+    pub async fn close_with(&mut self, code: u16, reason: &str) {
+        use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
+        let frame = CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.to_owned().into(),
+        };
+        self.ws
+            .send(Message::Close(Some(frame)))
+            .await
+            .unwrap_or_else(|e| panic!("{} could not close: {e}", self.id));
+    }
+
+    /// A clean close handshake, as a browser tab does when it goes away.
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+        // Drain until the server's close arrives, so the close is complete.
+        let _ = tokio::time::timeout(FRAME_TIMEOUT, async {
+            while let Some(Ok(_)) = self.ws.next().await {}
+        })
+        .await;
+    }
+}

@@ -1,0 +1,227 @@
+//! The real runtime under test: `wrangler dev` from the pinned npm package,
+//! started on a free loopback port with its own state directory, and always
+//! stopped with its whole process tree (wrangler runs workerd as a child).
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::http;
+
+/// How long a fresh `wrangler dev` may take to answer. The build has already
+/// run, so this covers only workerd starting up.
+const READY_TIMEOUT: Duration = Duration::from_secs(90);
+
+pub struct Runtime {
+    child: Option<Child>,
+    pub port: u16,
+    pub state_dir: PathBuf,
+    /// Everything wrangler printed, for diagnosing a failed test.
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Builds the Worker once per test binary; the build script is a no-op when
+/// `build/` is newer than the sources.
+pub fn build_worker() {
+    let status = Command::new("bash")
+        .arg("scripts/build-worker.sh")
+        .current_dir(repo_root())
+        .status()
+        .expect("run scripts/build-worker.sh");
+    assert!(status.success(), "building the Worker failed");
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+impl Runtime {
+    /// Starts `wrangler dev` with a fresh state directory.
+    pub fn start() -> Runtime {
+        let dir = std::env::temp_dir().join(format!(
+            "edge-chat-test-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        Runtime::start_with_state(dir)
+    }
+
+    /// Starts `wrangler dev` persisting to `state_dir`, so a restart on the
+    /// same directory finds the same Durable Object storage.
+    pub fn start_with_state(state_dir: PathBuf) -> Runtime {
+        let port = free_port();
+        let mut child = Command::new(repo_root().join("node_modules/.bin/wrangler"))
+            .args(["dev", "--ip", "127.0.0.1", "--port"])
+            .arg(port.to_string())
+            .arg("--inspector-port")
+            .arg(free_port().to_string())
+            .arg("--persist-to")
+            .arg(&state_dir)
+            .args([
+                "--show-interactive-dev-session=false",
+                "--log-level",
+                "info",
+            ])
+            .current_dir(repo_root())
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("CI", "true")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn wrangler dev (run scripts/bootstrap.sh first)");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    log.lock().unwrap().push(line);
+                }
+            });
+        }
+        let mut rt = Runtime {
+            child: Some(child),
+            port,
+            state_dir,
+            log,
+        };
+        rt.wait_ready();
+        rt
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Ok(resp) = http::get_blocking(self.port, "/", Duration::from_secs(2)) {
+                if resp.status == 200 {
+                    return;
+                }
+            }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "wrangler dev exited with {status} before it was ready:\n{}",
+                    self.log_text()
+                );
+            }
+            if Instant::now() > deadline {
+                self.stop();
+                panic!(
+                    "wrangler dev was not ready within {READY_TIMEOUT:?}:\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Stops wrangler and workerd gracefully, then forcibly.
+    pub fn stop(&mut self) {
+        self.end("TERM", Duration::from_secs(5));
+    }
+
+    /// Kills wrangler and workerd at once, as a crash or power cut would.
+    pub fn kill(&mut self) {
+        self.end("KILL", Duration::ZERO);
+    }
+
+    fn end(&mut self, signal: &str, grace: Duration) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        // Collected first: once wrangler exits, workerd is reparented and
+        // can no longer be found below it.
+        let tree = descendants(child.id());
+        send_signal(signal, &tree);
+        let deadline = Instant::now() + grace;
+        while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let alive: Vec<u32> = tree
+            .into_iter()
+            .filter(|pid| Path::new(&format!("/proc/{pid}")).exists())
+            .collect();
+        send_signal("KILL", &alive);
+        let _ = child.wait();
+    }
+}
+
+fn send_signal(signal: &str, pids: &[u32]) {
+    if pids.is_empty() {
+        return;
+    }
+    let _ = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .args(pids.iter().map(u32::to_string))
+        .stderr(Stdio::null())
+        .status();
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `root` and every process below it, read from /proc.
+fn descendants(root: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // The command name may contain spaces; fields resume after ')'.
+            let after = &stat[stat.rfind(')')? + 2..];
+            let ppid = after.split_whitespace().nth(1)?.parse().ok()?;
+            Some((pid, ppid))
+        })
+        .collect();
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, pp)| *pp == parent)
+                .map(|(p, _)| *p),
+        );
+        i += 1;
+    }
+    found
+}
