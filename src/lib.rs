@@ -7,26 +7,40 @@
 //!
 //! Pure core:
 //! - [`limits`]: every limit, with the reason for its value.
-//! - [`validate`]: which client ids are acceptable.
+//! - [`config`]: those limits as overridden by `[vars]`.
+//! - [`validate`]: which client ids, room names and display names pass.
 //! - [`protocol`]: the wire frames and the one parse function.
-//! - [`error`]: every refusal and how it is answered (error frame or close).
-//! - [`room`]: who receives what when a client joins, speaks or leaves.
+//! - [`error`]: every refusal and how it is answered (error frame, close).
+//! - [`history`]: stored messages, the storage contract, catch-up rules.
+//! - [`presence`]: who is online, one entry per client id.
+//! - [`rate_limit`]: the per-connection token bucket.
+//! - [`room`]: who receives what when a client joins, speaks, types or
+//!   leaves, and what is stored.
 //! - [`routes`]: the Worker's routing decisions and HTTP refusals.
+//! - [`log`]: structured log lines, without message bodies.
 //!
 //! Platform adapters (wasm32 only):
 //! - `worker_entry`: the Worker's fetch handler: routes, serves the page,
 //!   forwards sockets to the room.
 //! - `room_object`: the room's Durable Object on the WebSocket Hibernation
 //!   API, executing what [`room`] decides.
+//! - `sql_history`: [`history::HistoryStore`] on the object's SQLite.
 
+pub mod config;
 pub mod error;
+pub mod history;
 pub mod limits;
+pub mod log;
+pub mod presence;
 pub mod protocol;
+pub mod rate_limit;
 pub mod room;
 pub mod routes;
 pub mod validate;
 
 #[cfg(target_arch = "wasm32")]
 mod room_object;
+#[cfg(target_arch = "wasm32")]
+mod sql_history;
 #[cfg(target_arch = "wasm32")]
 mod worker_entry;

@@ -1,11 +1,23 @@
 //! Every limit the chat enforces, each with the reason for its value.
 //!
-//! The Worker and the room object both read these, so a value changed here is
-//! changed at both trust boundaries at once.
+//! These are the defaults; [`crate::config::Config`] lets an operator
+//! override the ones marked "configurable" through `[vars]`. The Worker and
+//! the room object both apply them, so each limit holds at both boundaries.
 
 /// Longest client id. Ids travel in every frame and in URLs; 64 fits a UUID
 /// with room to spare while keeping frames small.
 pub const MAX_CLIENT_ID_LEN: usize = 64;
+
+/// Longest room name. Names appear in URLs people share and type; 40 is
+/// plenty for a readable name.
+pub const MAX_ROOM_NAME_LEN: usize = 40;
+
+/// Longest display name, in Unicode scalar values: long enough for a full
+/// name, short enough for a member list on a phone.
+pub const MAX_DISPLAY_NAME_CHARS: usize = 32;
+
+/// Longest client-chosen message id (`clientMsgId`); a UUID fits.
+pub const MAX_CLIENT_MSG_ID_LEN: usize = 64;
 
 /// The room that `/ws/<client_id>` joins. The originals had exactly one room,
 /// so old clients land here.
@@ -13,4 +25,43 @@ pub const DEFAULT_ROOM: &str = "lobby";
 
 /// Longest chat message, counted in Unicode scalar values (Rust `char`s), so
 /// the limit means the same for every script. 2,000 is a long paragraph.
+/// Configurable: `MAX_MESSAGE_CHARS`.
 pub const MAX_MESSAGE_CHARS: usize = 2_000;
+
+/// A text frame longer than this many bytes is not a chat message gone a bit
+/// long but abuse or a bug: the socket is closed with 1009 instead of being
+/// answered. 64 KiB is 8x the largest valid message in 4-byte characters.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// Messages each room keeps for history and catch-up. 100 covers a long
+/// scroll-back on join while keeping the history frame small.
+/// Configurable: `HISTORY_LIMIT`.
+pub const HISTORY_LIMIT: u64 = 100;
+
+/// Sustained chat messages per second per connection: far above any human
+/// typist, well below what would swamp a room. Configurable: `RATE_PER_SEC`.
+pub const RATE_PER_SEC: u32 = 10;
+
+/// Burst allowance above the sustained rate, for pasting a few lines at once.
+/// Configurable: `RATE_BURST`.
+pub const RATE_BURST: u32 = 20;
+
+/// Refused messages in a row, while rate limited, after which the sender is
+/// disconnected with 1008: a client that ignores `rate_limited` this long is
+/// not a person typing.
+pub const RATE_STRIKES_BEFORE_CLOSE: u32 = 50;
+
+/// Open sockets per room. A Durable Object is single-threaded; past a few
+/// thousand sockets each broadcast takes long enough to be felt.
+/// Configurable: `MAX_CONNECTIONS_PER_ROOM`.
+pub const MAX_CONNECTIONS_PER_ROOM: usize = 2_000;
+
+/// Seconds of silence (no frame and no `ping`) after which a socket is
+/// closed. The page pings through the runtime's auto-response, which never
+/// wakes the room, so only dead or abandoned sockets reach this.
+/// Configurable: `IDLE_TIMEOUT_SECS`.
+pub const IDLE_TIMEOUT_SECS: u64 = 300;
+
+/// Typing notices per client are forwarded at most this often; the page
+/// shows a notice for a few seconds, so more would only be noise.
+pub const TYPING_INTERVAL_MS: u64 = 3_000;

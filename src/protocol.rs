@@ -8,8 +8,10 @@
 //! when its first non-blank character is `{`.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::error::Refusal;
+use crate::validate;
 
 /// The `clientId` on frames the server itself originates, such as errors.
 pub const SERVER_ID: &str = "server";
@@ -27,8 +29,14 @@ pub const OFFLINE: &str = "Offline";
 /// A frame a client sent, after parsing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientFrame {
-    /// Chat text for everyone in the room.
-    Chat { text: String },
+    /// Chat text for everyone in the room, with the client's own id for it
+    /// when the client wants exactly-once delivery across reconnects.
+    Chat {
+        text: String,
+        client_msg_id: Option<String>,
+    },
+    /// The client is typing; the others are told, nothing is stored.
+    Typing,
 }
 
 /// The JSON form of client frames. Unknown fields are ignored so newer
@@ -36,8 +44,17 @@ pub enum ClientFrame {
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 enum JsonClientFrame {
-    Message { message: String },
+    Message {
+        message: String,
+        #[serde(rename = "clientMsgId", default)]
+        client_msg_id: Option<String>,
+    },
+    Typing {},
 }
+
+/// The `type`s a client may send, for telling "unknown type" apart from
+/// "known type, wrong fields".
+const CLIENT_TYPES: &[&str] = &["message", "typing"];
 
 /// Reads one text frame. Raw text is chat, as the originals' clients send it;
 /// text starting with `{` must be a JSON frame with a known `type`.
@@ -45,10 +62,23 @@ pub fn parse(text: &str) -> Result<ClientFrame, Refusal> {
     if !text.trim_start().starts_with('{') {
         return Ok(ClientFrame::Chat {
             text: text.to_owned(),
+            client_msg_id: None,
         });
     }
     match serde_json::from_str::<JsonClientFrame>(text) {
-        Ok(JsonClientFrame::Message { message }) => Ok(ClientFrame::Chat { text: message }),
+        Ok(JsonClientFrame::Message {
+            message,
+            client_msg_id,
+        }) => {
+            if let Some(id) = &client_msg_id {
+                validate::client_msg_id(id).map_err(|why| Refusal::BadFrame(why.0))?;
+            }
+            Ok(ClientFrame::Chat {
+                text: message,
+                client_msg_id,
+            })
+        }
+        Ok(JsonClientFrame::Typing {}) => Ok(ClientFrame::Typing),
         Err(err) => Err(classify_json_error(text, &err)),
     }
 }
@@ -60,7 +90,7 @@ fn classify_json_error(text: &str, err: &serde_json::Error) -> Refusal {
         Err(_) => Refusal::MalformedJson,
         Ok(value) => match value.get("type").and_then(|t| t.as_str()) {
             None => Refusal::BadFrame("a JSON frame needs a string field \"type\"".into()),
-            Some(kind) if !matches!(kind, "message") => Refusal::UnknownType(kind.to_owned()),
+            Some(kind) if !CLIENT_TYPES.contains(&kind) => Refusal::UnknownType(kind.to_owned()),
             Some(_) => Refusal::BadFrame(first_line(&err.to_string())),
         },
     }
@@ -72,20 +102,29 @@ fn first_line(s: &str) -> String {
 
 /// A frame the server sends. Each serialises to one JSON object that always
 /// carries `type`, `time`, `clientId`, `message` and `ts`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ServerFrame {
     /// Chat text from `clientId`, sent to everyone including its author.
-    Message(Line),
+    Message(ChatLine),
     /// `clientId` came online; `message` is [`ONLINE`].
     Join(Line),
     /// `clientId` went offline; `message` is [`OFFLINE`].
     Leave(Line),
+    /// `clientId` is typing. Never stored.
+    Typing(Line),
+    /// Sent first on join: stored messages, oldest first.
+    History(HistoryLine),
+    /// Sent to a newcomer: who is online.
+    Presence(PresenceLine),
+    /// Tells the sender its message was stored under `seq`.
+    Ack(AckLine),
     /// The recipient's last frame was not accepted; the socket stays open.
     Error(ErrorLine),
 }
 
-/// The fields the originals' clients read, plus the epoch timestamp.
+/// The fields the originals' clients read, plus the epoch timestamp and the
+/// speaker's display name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Line {
@@ -95,6 +134,8 @@ pub struct Line {
     pub message: String,
     /// Milliseconds since the Unix epoch.
     pub ts: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl Line {
@@ -104,8 +145,73 @@ impl Line {
             client_id: client_id.to_owned(),
             message: message.to_owned(),
             ts,
+            name: None,
         }
     }
+
+    pub fn named(mut self, name: Option<&str>) -> Self {
+        self.name = name.map(str::to_owned);
+        self
+    }
+
+    /// A line from the server itself.
+    pub fn server(message: &str, ts: u64) -> Self {
+        Line::new(SERVER_ID, message, ts)
+    }
+}
+
+/// A stored chat message as it goes on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatLine {
+    #[serde(flatten)]
+    pub line: Line,
+    /// Per-room sequence number: strictly increasing, without gaps.
+    pub seq: u64,
+    /// Unique id of the message.
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_msg_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryLine {
+    #[serde(flatten)]
+    pub line: Line,
+    pub messages: Vec<ChatLine>,
+    /// The newest `seq` in the room, 0 when nothing was ever said.
+    pub latest_seq: u64,
+    /// True when the client asked for messages older than the room keeps:
+    /// some it missed are gone, and `messages` is the whole kept window.
+    pub truncated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Member {
+    pub client_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PresenceLine {
+    #[serde(flatten)]
+    pub line: Line,
+    pub members: Vec<Member>,
+    pub count: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AckLine {
+    #[serde(flatten)]
+    pub line: Line,
+    pub client_msg_id: String,
+    pub seq: u64,
+    pub id: String,
 }
 
 /// An error frame: a stable machine-readable `code` and a readable `message`.
@@ -115,6 +221,9 @@ pub struct ErrorLine {
     pub code: &'static str,
     #[serde(flatten)]
     pub line: Line,
+    /// For `rate_limited`: when the next message will be accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 impl ServerFrame {
@@ -123,6 +232,30 @@ impl ServerFrame {
         // non-string keys, no foreign Serialize impls.
         serde_json::to_string(self).unwrap_or_default()
     }
+}
+
+/// Several frames in one, for clients that connected with `batch=1`. The
+/// frames are already serialised, so a burst is serialised once however many
+/// sockets receive it.
+#[derive(Serialize)]
+#[serde(tag = "type", rename = "batch")]
+pub struct Batch<'a> {
+    #[serde(flatten)]
+    pub line: Line,
+    pub frames: Vec<&'a RawValue>,
+}
+
+/// Wraps already-serialised frames into one `batch` frame.
+pub fn batch_json(frames: &[String], now: u64) -> String {
+    let raw: Vec<&RawValue> = frames
+        .iter()
+        .filter_map(|f| serde_json::from_str::<&RawValue>(f).ok())
+        .collect();
+    serde_json::to_string(&Batch {
+        line: Line::server("", now),
+        frames: raw,
+    })
+    .unwrap_or_default()
 }
 
 /// `HH:MM` in UTC for an epoch-milliseconds timestamp.
@@ -137,7 +270,14 @@ mod tests {
     use serde_json::{json, Value};
 
     fn chat(text: &str) -> ClientFrame {
-        ClientFrame::Chat { text: text.into() }
+        ClientFrame::Chat {
+            text: text.into(),
+            client_msg_id: None,
+        }
+    }
+
+    fn value(frame: &ServerFrame) -> Value {
+        serde_json::from_str(&frame.to_json()).unwrap()
     }
 
     #[test]
@@ -153,6 +293,30 @@ mod tests {
             parse(r#"{"type":"message","message":"hi"}"#),
             Ok(chat("hi"))
         );
+    }
+
+    #[test]
+    fn json_message_may_carry_a_client_msg_id() {
+        assert_eq!(
+            parse(r#"{"type":"message","message":"hi","clientMsgId":"m-1"}"#),
+            Ok(ClientFrame::Chat {
+                text: "hi".into(),
+                client_msg_id: Some("m-1".into())
+            })
+        );
+    }
+
+    #[test]
+    fn invalid_client_msg_id_is_a_bad_frame() {
+        assert!(matches!(
+            parse(r#"{"type":"message","message":"hi","clientMsgId":"a b"}"#),
+            Err(Refusal::BadFrame(_))
+        ));
+    }
+
+    #[test]
+    fn typing_frame_parses() {
+        assert_eq!(parse(r#"{"type":"typing"}"#), Ok(ClientFrame::Typing));
     }
 
     #[test]
@@ -193,12 +357,17 @@ mod tests {
     }
 
     #[test]
-    fn message_frame_carries_the_original_fields() {
-        let frame = ServerFrame::Message(Line::new("alice", "hi", 1_700_000_000_000));
-        let v: Value = serde_json::from_str(&frame.to_json()).unwrap();
+    fn message_frame_carries_the_original_fields_seq_and_id() {
+        let frame = ServerFrame::Message(ChatLine {
+            line: Line::new("alice", "hi", 1_700_000_000_000),
+            seq: 7,
+            id: "x-7".into(),
+            client_msg_id: None,
+        });
         assert_eq!(
-            v,
-            json!({"type":"message","time":"22:13","clientId":"alice","message":"hi","ts":1_700_000_000_000u64})
+            value(&frame),
+            json!({"type":"message","time":"22:13","clientId":"alice","message":"hi",
+                   "ts":1_700_000_000_000u64,"seq":7,"id":"x-7"})
         );
     }
 
@@ -206,13 +375,25 @@ mod tests {
     fn error_frame_carries_code_and_the_original_fields() {
         let frame = ServerFrame::Error(ErrorLine {
             code: "empty_message",
-            line: Line::new(SERVER_ID, "nothing to send", 0),
+            line: Line::server("nothing to send", 0),
+            retry_after_ms: None,
         });
-        let v: Value = serde_json::from_str(&frame.to_json()).unwrap();
         assert_eq!(
-            v,
-            json!({"type":"error","code":"empty_message","time":"00:00","clientId":"server","message":"nothing to send","ts":0})
+            value(&frame),
+            json!({"type":"error","code":"empty_message","time":"00:00","clientId":"server",
+                   "message":"nothing to send","ts":0})
         );
+    }
+
+    #[test]
+    fn batch_wraps_frames_verbatim() {
+        let a = ServerFrame::Join(Line::new("a", ONLINE, 0)).to_json();
+        let b = ServerFrame::Leave(Line::new("b", OFFLINE, 0)).to_json();
+        let v: Value = serde_json::from_str(&batch_json(&[a, b], 0)).unwrap();
+        assert_eq!(v["type"], "batch");
+        assert_eq!(v["clientId"], "server");
+        assert_eq!(v["frames"][0]["type"], "join");
+        assert_eq!(v["frames"][1]["clientId"], "b");
     }
 
     #[test]

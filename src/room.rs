@@ -1,34 +1,66 @@
 //! The room's rules, free of any platform type: who gets which frame when a
-//! client joins, speaks or leaves.
+//! client joins, speaks, types or leaves, and what is stored.
 //!
 //! The Durable Object feeds events in and carries the resulting deliveries
 //! out. Everything the rules need to remember about a socket lives in its
 //! [`Session`], which the object stores as the socket's hibernation
-//! attachment, so the rules work the same before and after hibernation.
+//! attachment, and in the [`HistoryStore`], so the rules work the same before
+//! and after hibernation.
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::Config;
 use crate::error::{Answer, Refusal};
-use crate::limits::MAX_MESSAGE_CHARS;
+use crate::history::{self, HistoryStore, StoredMessage};
+use crate::limits::{MAX_FRAME_BYTES, TYPING_INTERVAL_MS};
+use crate::presence;
 use crate::protocol::{
-    self, ClientFrame, ErrorLine, Line, ServerFrame, LEGACY_HELLO, OFFLINE, ONLINE, SERVER_ID,
+    self, AckLine, ClientFrame, ErrorLine, HistoryLine, Line, PresenceLine, ServerFrame,
+    LEGACY_HELLO, OFFLINE, ONLINE,
 };
+use crate::rate_limit::{TokenBucket, Verdict};
 
-/// What the room remembers about one socket.
+/// What the room remembers about one socket. Field names are short because
+/// attachments are limited to 2 KiB and copied on every wake-up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
+    #[serde(rename = "c")]
     pub client_id: String,
+    #[serde(rename = "n", default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Whether the socket has sent a frame yet; only a first frame may be the
     /// old client's `"Connect"` greeting.
+    #[serde(rename = "s", default)]
     pub spoke: bool,
+    /// The client asked for `batch` frames.
+    #[serde(rename = "b", default)]
+    pub batch: bool,
+    /// When this socket's last typing notice was forwarded.
+    #[serde(rename = "t", default)]
+    pub last_typing: u64,
+    /// The room's name, for log lines (an object does not know its name).
+    #[serde(rename = "r", default)]
+    pub room: String,
+    /// Random key of this connection's in-memory state (its rate bucket).
+    #[serde(rename = "k", default)]
+    pub conn: u64,
 }
 
 impl Session {
-    pub fn new(client_id: &str) -> Self {
+    pub fn new(client_id: &str, name: Option<String>, batch: bool) -> Self {
         Session {
             client_id: client_id.to_owned(),
+            name,
             spoke: false,
+            batch,
+            last_typing: 0,
+            room: String::new(),
+            conn: 0,
         }
+    }
+
+    fn line(&self, message: &str, now: u64) -> Line {
+        Line::new(&self.client_id, message, now).named(self.name.as_deref())
     }
 }
 
@@ -44,14 +76,20 @@ pub enum Audience {
 }
 
 /// One frame and who gets it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Delivery {
     pub to: Audience,
     pub frame: ServerFrame,
 }
 
-/// Everything the object must do after one incoming frame.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+impl Delivery {
+    fn new(to: Audience, frame: ServerFrame) -> Self {
+        Delivery { to, frame }
+    }
+}
+
+/// Everything the object must do after one event.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Outcome {
     pub deliveries: Vec<Delivery>,
     /// The session changed and must be written back to the attachment.
@@ -60,88 +98,222 @@ pub struct Outcome {
     pub close: Option<(u16, &'static str)>,
 }
 
-/// A socket joined. `others` are the client ids of the sockets already in the
-/// room. A client id is online once, however many tabs it has open: only its
-/// first socket is announced to the room; a further tab is told on its own.
-pub fn join<'a>(
-    newcomer: &Session,
-    mut others: impl Iterator<Item = &'a str>,
-    now: u64,
-) -> Vec<Delivery> {
-    let already_online = others.any(|id| id == newcomer.client_id);
-    vec![Delivery {
-        to: if already_online {
-            Audience::Sender
-        } else {
-            Audience::Everyone
-        },
-        frame: ServerFrame::Join(Line::new(&newcomer.client_id, ONLINE, now)),
-    }]
+impl Outcome {
+    fn deliver(deliveries: Vec<Delivery>) -> Self {
+        Outcome {
+            deliveries,
+            ..Outcome::default()
+        }
+    }
 }
 
-/// A socket closed or failed. `remaining` are the client ids of the sockets
+/// What every rule needs: settings, storage, and the time.
+pub struct Ctx<'a, S: HistoryStore> {
+    pub config: &'a Config,
+    pub store: &'a mut S,
+    pub now: u64,
+}
+
+/// Whether a room holding `open` sockets takes one more.
+pub fn admit(open: usize, config: &Config) -> Result<(), Refusal> {
+    if open >= config.max_connections {
+        return Err(Refusal::RoomFull);
+    }
+    Ok(())
+}
+
+/// A socket joined; `others` are the sessions of the sockets already in the
+/// room. The newcomer gets the history it missed and who is here; the room
+/// hears of the newcomer only if this is the client's first socket.
+pub fn join<S: HistoryStore>(
+    ctx: &mut Ctx<'_, S>,
+    newcomer: &Session,
+    others: &[Session],
+    since: Option<u64>,
+) -> Result<Vec<Delivery>, Refusal> {
+    let catch_up = history::catch_up(ctx.store, since, ctx.config.history_limit)
+        .map_err(|_| Refusal::Internal)?;
+    let history = ServerFrame::History(HistoryLine {
+        line: Line::server("", ctx.now),
+        messages: catch_up
+            .messages
+            .iter()
+            .map(StoredMessage::to_line)
+            .collect(),
+        latest_seq: catch_up.latest_seq,
+        truncated: catch_up.truncated,
+    });
+    let members = presence::members(others.iter().chain([newcomer]));
+    let presence = ServerFrame::Presence(PresenceLine {
+        line: Line::server(&format!("{} online", members.len()), ctx.now),
+        count: members.len(),
+        members,
+    });
+    let already_online = presence::is_online(&newcomer.client_id, others);
+    let join = ServerFrame::Join(newcomer.line(ONLINE, ctx.now));
+    Ok(vec![
+        Delivery::new(Audience::Sender, history),
+        Delivery::new(Audience::Sender, presence),
+        Delivery::new(
+            if already_online {
+                Audience::Sender
+            } else {
+                Audience::Everyone
+            },
+            join,
+        ),
+    ])
+}
+
+/// A socket closed or failed. `remaining` are the sessions of the sockets
 /// still open. The client goes offline only with its last socket.
-pub fn leave<'a>(
-    departed: &Session,
-    mut remaining: impl Iterator<Item = &'a str>,
-    now: u64,
-) -> Vec<Delivery> {
-    if remaining.any(|id| id == departed.client_id) {
+pub fn leave(departed: &Session, remaining: &[Session], now: u64) -> Vec<Delivery> {
+    if presence::is_online(&departed.client_id, remaining) {
         return Vec::new();
     }
-    vec![Delivery {
-        to: Audience::Others,
-        frame: ServerFrame::Leave(Line::new(&departed.client_id, OFFLINE, now)),
-    }]
+    vec![Delivery::new(
+        Audience::Others,
+        ServerFrame::Leave(departed.line(OFFLINE, now)),
+    )]
 }
 
 /// A text frame arrived from `session`'s socket.
-pub fn receive(session: &mut Session, text: &str, now: u64) -> Outcome {
+pub fn receive<S: HistoryStore>(
+    ctx: &mut Ctx<'_, S>,
+    session: &mut Session,
+    bucket: &mut TokenBucket,
+    text: &str,
+) -> Outcome {
+    if text.len() > MAX_FRAME_BYTES {
+        return refuse(&Refusal::FrameTooLarge, ctx.now);
+    }
     let first = !session.spoke;
     session.spoke = true;
     let mut outcome = if first && text == LEGACY_HELLO {
-        // The old React client's greeting: it is already announced by join.
+        // The old React client's greeting: join already announced it.
         Outcome::default()
     } else {
-        match protocol::parse(text).and_then(|frame| accept(session, frame, now)) {
-            Ok(deliveries) => Outcome {
-                deliveries,
-                ..Outcome::default()
-            },
-            Err(refusal) => refuse(&refusal, now),
+        match rate_check(ctx, bucket).and_then(|()| protocol::parse(text)) {
+            Ok(frame) => accept(ctx, session, frame),
+            Err(refusal) => refuse(&refusal, ctx.now),
         }
     };
-    outcome.session_changed = first;
+    outcome.session_changed |= first;
     outcome
 }
 
 /// A binary frame arrived; the protocol is text only.
-pub fn receive_binary(now: u64) -> Outcome {
-    refuse(&Refusal::BinaryFrame, now)
+pub fn receive_binary<S: HistoryStore>(ctx: &mut Ctx<'_, S>, bucket: &mut TokenBucket) -> Outcome {
+    let refusal = rate_check(ctx, bucket)
+        .err()
+        .unwrap_or(Refusal::BinaryFrame);
+    refuse(&refusal, ctx.now)
 }
 
-fn accept(session: &Session, frame: ClientFrame, now: u64) -> Result<Vec<Delivery>, Refusal> {
-    match frame {
-        ClientFrame::Chat { text } => {
-            check_message(&text)?;
-            Ok(vec![Delivery {
-                to: Audience::Everyone,
-                frame: ServerFrame::Message(Line::new(&session.client_id, &text, now)),
-            }])
+fn rate_check<S: HistoryStore>(ctx: &Ctx<'_, S>, bucket: &mut TokenBucket) -> Result<(), Refusal> {
+    match bucket.take(ctx.now, ctx.config.rate_per_sec, ctx.config.rate_burst) {
+        Verdict::Allow => Ok(()),
+        Verdict::Limit { retry_after_ms } => Err(Refusal::RateLimited { retry_after_ms }),
+        Verdict::Disconnect => Err(Refusal::Flooding),
+    }
+}
+
+fn accept<S: HistoryStore>(
+    ctx: &mut Ctx<'_, S>,
+    session: &mut Session,
+    frame: ClientFrame,
+) -> Outcome {
+    let result = match frame {
+        ClientFrame::Chat {
+            text,
+            client_msg_id,
+        } => chat(ctx, session, text, client_msg_id).map(Outcome::deliver),
+        ClientFrame::Typing => Ok(typing(session, ctx.now)),
+    };
+    result.unwrap_or_else(|refusal| refuse(&refusal, ctx.now))
+}
+
+/// Stores a chat message, then broadcasts it. Storing first is what makes an
+/// `ack` a promise: the runtime holds outgoing frames until the write is
+/// durable, and a message that failed to store is never seen by anyone.
+fn chat<S: HistoryStore>(
+    ctx: &mut Ctx<'_, S>,
+    session: &Session,
+    text: String,
+    client_msg_id: Option<String>,
+) -> Result<Vec<Delivery>, Refusal> {
+    check_message(&text, ctx.config.max_message_chars)?;
+    if let Some(cmid) = &client_msg_id {
+        let earlier = ctx
+            .store
+            .find(&session.client_id, cmid)
+            .map_err(|_| Refusal::Internal)?;
+        if let Some(earlier) = earlier {
+            // A resend after a reconnect: confirm, never store twice.
+            return Ok(vec![ack(&earlier, ctx.now)]);
         }
+    }
+    let seq = ctx.store.latest_seq().map_err(|_| Refusal::Internal)? + 1;
+    let stored = StoredMessage {
+        seq,
+        ts: ctx.now,
+        client_id: session.client_id.clone(),
+        name: session.name.clone(),
+        body: text,
+        client_msg_id,
+    };
+    ctx.store
+        .append(&stored, ctx.config.history_limit)
+        .map_err(|_| Refusal::Internal)?;
+    let mut deliveries = vec![Delivery::new(
+        Audience::Everyone,
+        ServerFrame::Message(stored.to_line()),
+    )];
+    if stored.client_msg_id.is_some() {
+        deliveries.push(ack(&stored, ctx.now));
+    }
+    Ok(deliveries)
+}
+
+fn ack(stored: &StoredMessage, now: u64) -> Delivery {
+    Delivery::new(
+        Audience::Sender,
+        ServerFrame::Ack(AckLine {
+            line: Line::new(&stored.client_id, "", now),
+            client_msg_id: stored.client_msg_id.clone().unwrap_or_default(),
+            seq: stored.seq,
+            id: stored.id(),
+        }),
+    )
+}
+
+/// Forwards a typing notice at most every [`TYPING_INTERVAL_MS`] per socket;
+/// extra notices are dropped silently, as they carry nothing new.
+fn typing(session: &mut Session, now: u64) -> Outcome {
+    if now.saturating_sub(session.last_typing) < TYPING_INTERVAL_MS {
+        return Outcome::default();
+    }
+    session.last_typing = now;
+    Outcome {
+        deliveries: vec![Delivery::new(
+            Audience::Others,
+            ServerFrame::Typing(session.line("", now)),
+        )],
+        session_changed: true,
+        close: None,
     }
 }
 
 /// Chat text must have something visible in it and fit the length limit.
-pub fn check_message(text: &str) -> Result<(), Refusal> {
+pub fn check_message(text: &str, max_chars: usize) -> Result<(), Refusal> {
     if text.trim().is_empty() {
         return Err(Refusal::EmptyMessage);
     }
     let chars = text.chars().count();
-    if chars > MAX_MESSAGE_CHARS {
+    if chars > max_chars {
         return Err(Refusal::MessageTooLong {
             chars,
-            max: MAX_MESSAGE_CHARS,
+            max: max_chars,
         });
     }
     Ok(())
@@ -157,31 +329,75 @@ pub fn echo_close_code(received: usize) -> u16 {
     }
 }
 
-/// Turns a refusal into what the sender receives.
+/// Turns a refusal into what the sender receives: an error frame, a close,
+/// or both (so a client learns why it was closed even if it cannot read
+/// close reasons).
 pub fn refuse(refusal: &Refusal, now: u64) -> Outcome {
-    match refusal.answer() {
-        Answer::ErrorFrame { code, message } => Outcome {
-            deliveries: vec![Delivery {
-                to: Audience::Sender,
-                frame: ServerFrame::Error(ErrorLine {
-                    code,
-                    line: Line::new(SERVER_ID, &message, now),
-                }),
-            }],
-            ..Outcome::default()
-        },
-        Answer::Close { code, reason } => Outcome {
-            close: Some((code, reason)),
-            ..Outcome::default()
-        },
+    let Answer { frame, close } = refusal.answer();
+    Outcome {
+        deliveries: frame
+            .map(|(code, message, retry_after_ms)| {
+                Delivery::new(
+                    Audience::Sender,
+                    ServerFrame::Error(ErrorLine {
+                        code,
+                        line: Line::server(&message, now),
+                        retry_after_ms,
+                    }),
+                )
+            })
+            .into_iter()
+            .collect(),
+        session_changed: false,
+        close,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::MemoryHistory;
 
     const NOW: u64 = 1_700_000_000_000;
+
+    struct Fixture {
+        config: Config,
+        store: MemoryHistory,
+        bucket: TokenBucket,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            Fixture {
+                config: Config::default(),
+                store: MemoryHistory::default(),
+                bucket: TokenBucket::full(1_000, NOW),
+            }
+        }
+
+        fn ctx(&mut self) -> Ctx<'_, MemoryHistory> {
+            Ctx {
+                config: &self.config,
+                store: &mut self.store,
+                now: NOW,
+            }
+        }
+
+        fn send(&mut self, session: &mut Session, text: &str) -> Outcome {
+            let mut bucket = self.bucket.clone();
+            let out = receive(&mut self.ctx(), session, &mut bucket, text);
+            self.bucket = bucket;
+            out
+        }
+
+        fn join(&mut self, s: &Session, others: &[Session], since: Option<u64>) -> Vec<Delivery> {
+            join(&mut self.ctx(), s, others, since).expect("join")
+        }
+    }
+
+    fn session(id: &str) -> Session {
+        Session::new(id, None, false)
+    }
 
     fn only(deliveries: &[Delivery]) -> &Delivery {
         assert_eq!(deliveries.len(), 1, "{deliveries:?}");
@@ -195,23 +411,48 @@ mod tests {
         }
     }
 
+    fn chat_seq(d: &Delivery) -> u64 {
+        match &d.frame {
+            ServerFrame::Message(m) => m.seq,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+
     #[test]
-    fn join_is_announced_to_everyone_including_the_newcomer() {
-        let d = join(&Session::new("bob"), ["alice"].into_iter(), NOW);
-        let d = only(&d);
-        assert_eq!(d.to, Audience::Everyone);
-        assert_eq!(d.frame, ServerFrame::Join(Line::new("bob", "Online", NOW)));
+    fn newcomer_gets_history_then_presence_then_everyone_gets_its_join() {
+        let mut f = Fixture::new();
+        let mut alice = session("alice");
+        f.send(&mut alice, "earlier");
+        let d = f.join(&session("bob"), &[alice.clone()], None);
+        assert!(
+            matches!(&d[0].frame, ServerFrame::History(h) if h.messages.len() == 1 && h.latest_seq == 1)
+        );
+        assert_eq!(d[0].to, Audience::Sender);
+        match &d[1].frame {
+            ServerFrame::Presence(p) => {
+                assert_eq!(p.count, 2);
+                assert_eq!(p.members[0].client_id, "alice");
+            }
+            other => panic!("expected presence, got {other:?}"),
+        }
+        assert_eq!(d[2].to, Audience::Everyone);
+        assert_eq!(
+            d[2].frame,
+            ServerFrame::Join(Line::new("bob", "Online", NOW))
+        );
     }
 
     #[test]
     fn a_second_tab_of_an_online_client_is_told_alone() {
-        let d = join(&Session::new("bob"), ["alice", "bob"].into_iter(), NOW);
-        assert_eq!(only(&d).to, Audience::Sender);
+        let mut f = Fixture::new();
+        let d = f.join(&session("bob"), &[session("alice"), session("bob")], None);
+        assert_eq!(d[2].to, Audience::Sender);
+        assert!(matches!(&d[1].frame, ServerFrame::Presence(p) if p.count == 2));
     }
 
     #[test]
     fn leave_goes_to_the_others_with_offline() {
-        let d = leave(&Session::new("bob"), ["alice"].into_iter(), NOW);
+        let d = leave(&session("bob"), &[session("alice")], NOW);
         let d = only(&d);
         assert_eq!(d.to, Audience::Others);
         assert_eq!(
@@ -222,71 +463,186 @@ mod tests {
 
     #[test]
     fn closing_one_of_two_tabs_announces_nothing() {
-        assert!(leave(&Session::new("bob"), ["bob"].into_iter(), NOW).is_empty());
+        assert!(leave(&session("bob"), &[session("bob")], NOW).is_empty());
     }
 
     #[test]
-    fn raw_text_is_broadcast_to_everyone() {
-        let mut s = Session::new("alice");
-        let out = receive(&mut s, "hello", NOW);
-        let d = only(&out.deliveries);
-        assert_eq!(d.to, Audience::Everyone);
-        assert_eq!(
-            d.frame,
-            ServerFrame::Message(Line::new("alice", "hello", NOW))
+    fn raw_text_is_stored_and_broadcast_with_consecutive_seqs() {
+        let mut f = Fixture::new();
+        let mut alice = session("alice");
+        let first = f.send(&mut alice, "hello");
+        let second = f.send(&mut alice, "again");
+        assert_eq!(only(&first.deliveries).to, Audience::Everyone);
+        assert_eq!(chat_seq(only(&first.deliveries)), 1);
+        assert_eq!(chat_seq(only(&second.deliveries)), 2);
+        assert_eq!(f.store.latest_seq().unwrap(), 2);
+    }
+
+    #[test]
+    fn client_msg_id_gets_an_ack_and_a_resend_is_not_stored_twice() {
+        let mut f = Fixture::new();
+        let mut alice = session("alice");
+        let frame = r#"{"type":"message","message":"once","clientMsgId":"c1"}"#;
+        let out = f.send(&mut alice, frame);
+        assert_eq!(out.deliveries.len(), 2);
+        assert!(
+            matches!(&out.deliveries[1].frame, ServerFrame::Ack(a) if a.seq == 1 && a.client_msg_id == "c1")
+        );
+        assert_eq!(out.deliveries[1].to, Audience::Sender);
+        let again = f.send(&mut alice, frame);
+        let d = only(&again.deliveries);
+        assert_eq!(d.to, Audience::Sender);
+        assert!(matches!(&d.frame, ServerFrame::Ack(a) if a.seq == 1));
+        assert_eq!(f.store.latest_seq().unwrap(), 1);
+    }
+
+    #[test]
+    fn the_same_client_msg_id_from_another_client_is_a_new_message() {
+        let mut f = Fixture::new();
+        let frame = r#"{"type":"message","message":"x","clientMsgId":"c1"}"#;
+        f.send(&mut session("alice"), frame);
+        f.send(&mut session("bob"), frame);
+        assert_eq!(f.store.latest_seq().unwrap(), 2);
+    }
+
+    #[test]
+    fn since_catches_a_reconnecting_client_up_exactly() {
+        let mut f = Fixture::new();
+        let mut alice = session("alice");
+        for i in 0..5 {
+            f.send(&mut alice, &format!("m{i}"));
+        }
+        let d = f.join(&session("bob"), &[], Some(3));
+        match &d[0].frame {
+            ServerFrame::History(h) => {
+                let seqs: Vec<u64> = h.messages.iter().map(|m| m.seq).collect();
+                assert_eq!(seqs, [4, 5]);
+                assert!(!h.truncated);
+            }
+            other => panic!("expected history, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn history_keeps_only_the_configured_window() {
+        let mut f = Fixture::new();
+        f.config.history_limit = 3;
+        let mut alice = session("alice");
+        for i in 0..10 {
+            f.send(&mut alice, &format!("m{i}"));
+        }
+        let d = f.join(&session("bob"), &[], Some(2));
+        assert!(
+            matches!(&d[0].frame, ServerFrame::History(h) if h.truncated && h.messages.len() == 3)
         );
     }
 
     #[test]
     fn connect_as_first_frame_is_a_greeting_not_chat() {
-        let mut s = Session::new("alice");
-        let out = receive(&mut s, "Connect", NOW);
+        let mut f = Fixture::new();
+        let mut s = session("alice");
+        let out = f.send(&mut s, "Connect");
         assert!(out.deliveries.is_empty());
         assert!(out.session_changed, "the first frame must be remembered");
-        assert!(s.spoke);
+        assert_eq!(f.store.latest_seq().unwrap(), 0);
     }
 
     #[test]
     fn connect_after_the_first_frame_is_chat() {
-        let mut s = Session::new("alice");
-        receive(&mut s, "hi", NOW);
-        let out = receive(&mut s, "Connect", NOW);
+        let mut f = Fixture::new();
+        let mut s = session("alice");
+        f.send(&mut s, "hi");
+        let out = f.send(&mut s, "Connect");
         assert_eq!(only(&out.deliveries).to, Audience::Everyone);
         assert!(!out.session_changed);
     }
 
     #[test]
+    fn typing_goes_to_the_others_at_most_every_interval() {
+        let mut f = Fixture::new();
+        let mut s = session("alice");
+        s.spoke = true;
+        let out = f.send(&mut s, r#"{"type":"typing"}"#);
+        let d = only(&out.deliveries);
+        assert_eq!(d.to, Audience::Others);
+        assert!(matches!(d.frame, ServerFrame::Typing(_)));
+        assert!(out.session_changed);
+        assert!(f.send(&mut s, r#"{"type":"typing"}"#).deliveries.is_empty());
+        assert_eq!(f.store.latest_seq().unwrap(), 0, "typing is never stored");
+    }
+
+    #[test]
     fn whitespace_only_message_is_refused_to_the_sender() {
-        let mut s = Session::new("alice");
-        let out = receive(&mut s, " \n\t ", NOW);
+        let mut f = Fixture::new();
+        let out = f.send(&mut session("alice"), " \n\t ");
         assert_eq!(error_code(&out), "empty_message");
-        assert_eq!(only(&out.deliveries).to, Audience::Sender);
         assert_eq!(out.close, None);
+        assert_eq!(f.store.latest_seq().unwrap(), 0);
     }
 
     #[test]
     fn message_at_the_limit_is_accepted_and_one_over_is_refused() {
-        let mut s = Session::new("alice");
-        let at = "é".repeat(MAX_MESSAGE_CHARS);
+        let mut f = Fixture::new();
+        let mut s = session("alice");
+        let at = "é".repeat(f.config.max_message_chars);
+        assert_eq!(only(&f.send(&mut s, &at).deliveries).to, Audience::Everyone);
+        let over = "é".repeat(f.config.max_message_chars + 1);
+        assert_eq!(error_code(&f.send(&mut s, &over)), "message_too_long");
+    }
+
+    #[test]
+    fn a_frame_far_over_the_limit_closes_with_1009() {
+        let mut f = Fixture::new();
+        let out = f.send(&mut session("alice"), &"x".repeat(MAX_FRAME_BYTES + 1));
+        assert_eq!(out.close.map(|c| c.0), Some(1009));
+    }
+
+    #[test]
+    fn flooding_is_limited_then_disconnected() {
+        let mut f = Fixture::new();
+        f.bucket = TokenBucket::full(2, NOW);
+        let mut s = session("alice");
+        s.spoke = true;
+        assert!(f.send(&mut s, "1").close.is_none());
+        assert!(f.send(&mut s, "2").close.is_none());
+        let limited = f.send(&mut s, "3");
+        assert_eq!(error_code(&limited), "rate_limited");
+        let closed = (0..100).find_map(|_| f.send(&mut s, "x").close);
+        assert_eq!(closed.map(|c| c.0), Some(1008));
         assert_eq!(
-            only(&receive(&mut s, &at, NOW).deliveries).to,
-            Audience::Everyone
+            f.store.latest_seq().unwrap(),
+            2,
+            "only the accepted were stored"
         );
-        let over = "é".repeat(MAX_MESSAGE_CHARS + 1);
-        assert_eq!(error_code(&receive(&mut s, &over, NOW)), "message_too_long");
     }
 
     #[test]
     fn malformed_json_is_refused_and_the_socket_kept() {
-        let mut s = Session::new("alice");
-        let out = receive(&mut s, "{oops", NOW);
+        let mut f = Fixture::new();
+        let out = f.send(&mut session("alice"), "{oops");
         assert_eq!(error_code(&out), "malformed_json");
         assert_eq!(out.close, None);
     }
 
     #[test]
     fn binary_frames_are_refused_with_an_error_frame() {
-        assert_eq!(error_code(&receive_binary(NOW)), "binary_unsupported");
+        let mut f = Fixture::new();
+        let mut bucket = TokenBucket::full(5, NOW);
+        let out = receive_binary(&mut f.ctx(), &mut bucket);
+        assert_eq!(error_code(&out), "binary_unsupported");
+    }
+
+    #[test]
+    fn a_full_room_refuses_with_1013() {
+        let config = Config {
+            max_connections: 2,
+            ..Config::default()
+        };
+        assert_eq!(admit(1, &config), Ok(()));
+        assert_eq!(admit(2, &config), Err(Refusal::RoomFull));
+        let out = refuse(&Refusal::RoomFull, NOW);
+        assert_eq!(error_code(&out), "room_full");
+        assert_eq!(out.close.map(|c| c.0), Some(1013));
     }
 
     #[test]

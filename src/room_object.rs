@@ -3,70 +3,130 @@
 //!
 //! It runs on the WebSocket Hibernation API. The runtime may evict the object
 //! from memory while its sockets stay open; everything the rules need about a
-//! socket is in that socket's attachment, so a woken object rebuilds the room
-//! from `getWebSockets()` alone.
+//! socket is in that socket's attachment and everything about the room is in
+//! SQLite, so a woken object rebuilds the room from `getWebSockets()` alone.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 
+use serde_json::json;
 use worker::{
-    durable_object, wasm_bindgen, DurableObject, Env, Request, Response, Result, State, WebSocket,
-    WebSocketIncomingMessage, WebSocketPair,
+    durable_object, js_sys, wasm_bindgen, DurableObject, Env, Request, Response, Result, State,
+    WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
-use crate::room::{self, Audience, Delivery, Outcome, Session};
-use crate::routes::{self, RequestHead, Route};
+use crate::config::Config;
+use crate::error::Refusal;
+use crate::rate_limit::TokenBucket;
+use crate::room::{self, Audience, Ctx, Delivery, Outcome, Session};
+use crate::routes::{Route, SocketTarget};
+use crate::sql_history::SqlHistory;
+use crate::worker_entry::{self, log};
 
 #[durable_object]
 pub struct ChatRoom {
     state: State,
+    config: Config,
     /// Sockets whose leave was already announced. `webSocketError` and
     /// `webSocketClose` can both fire for one socket, and a socket that
     /// errored may still be listed by `getWebSockets()` for a while; this
     /// keeps its leave to one announcement. Losing it to hibernation is
     /// harmless: both events arrive together, long before the room can sleep.
     departed: RefCell<Vec<WebSocket>>,
+    /// Rate buckets by connection key. See [`TokenBucket`] for why memory is
+    /// the right place for them.
+    buckets: RefCell<HashMap<u64, TokenBucket>>,
 }
 
 impl DurableObject for ChatRoom {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
+        let config = worker_entry::config(&env);
+        if let Err(err) = SqlHistory::new(state.storage().sql()).create_schema() {
+            log(
+                "error",
+                "schema_failed",
+                "",
+                "",
+                &[("detail", json!(err.0))],
+            );
+        }
         ChatRoom {
             state,
+            config,
             departed: RefCell::new(Vec::new()),
+            buckets: RefCell::new(HashMap::new()),
         }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
         // The Worker already checked all of this; the object is the trust
         // boundary, so it checks again.
-        let url = req.url()?;
-        let upgrade = req.headers().get("Upgrade")?;
-        let method = req.method().to_string();
-        let head = RequestHead {
-            method: &method,
-            path: url.path(),
-            upgrade: upgrade.as_deref(),
+        let target = match worker_entry::route_request(&req, &self.config)? {
+            Ok(Route::Socket(
+                target @ SocketTarget {
+                    client_id: Some(_), ..
+                },
+            )) => target,
+            Ok(_) => return worker_entry::refuse(400, "The room only accepts WebSockets.\n"),
+            Err(refusal) => return worker_entry::refuse(refusal.status, &refusal.body),
         };
-        let client_id = match routes::route(head) {
-            Ok(Route::Socket(routes::SocketTarget {
-                client_id: Some(id),
-                ..
-            })) => id,
-            Ok(_) => return Response::error("The room only accepts WebSockets.\n", 400),
-            Err(refusal) => return Response::error(refusal.body, refusal.status),
-        };
+        let client_id = target.client_id.clone().unwrap_or_default();
 
         let pair = WebSocketPair::new()?;
         let server = pair.server;
+        let open = self.sockets().len();
         if let Err(err) = self.state.as_raw().accept_websocket(server.as_ref()) {
-            crate::worker_entry::log_error("accept_failed", &format!("{err:?}"));
-            return Response::error("The room cannot take this connection right now.\n", 503);
+            log(
+                "error",
+                "accept_failed",
+                &target.room,
+                &client_id,
+                &[("detail", json!(format!("{err:?}")))],
+            );
+            return worker_entry::refuse(503, "The room cannot take this connection right now.\n");
         }
-        let session = Session::new(&client_id);
-        server.serialize_attachment(&session)?;
+        let mut session = Session::new(&client_id, target.name.clone(), target.batch);
+        session.room = target.room.clone();
+        session.conn = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
+
+        if let Err(refusal) = room::admit(open, &self.config) {
+            log(
+                "warn",
+                "refused",
+                &target.room,
+                &client_id,
+                &[("code", json!("room_full"))],
+            );
+            self.carry_out(&server, &session, room::refuse(&refusal, now()));
+            return Response::from_websocket(pair.client);
+        }
+        if server.serialize_attachment(&session).is_err() {
+            self.carry_out(&server, &session, room::refuse(&Refusal::Internal, now()));
+            return Response::from_websocket(pair.client);
+        }
 
         let others = self.sessions_except(&server);
-        let deliveries = room::join(&session, others.iter().map(|s| s.client_id.as_str()), now());
-        self.deliver(&server, deliveries);
+        let mut store = SqlHistory::new(self.state.storage().sql());
+        let mut ctx = Ctx {
+            config: &self.config,
+            store: &mut store,
+            now: now(),
+        };
+        let outcome = match room::join(&mut ctx, &session, &others, target.since) {
+            Ok(deliveries) => Outcome {
+                deliveries,
+                ..Outcome::default()
+            },
+            Err(refusal) => room::refuse(&refusal, now()),
+        };
+        log(
+            "info",
+            "connected",
+            &target.room,
+            &client_id,
+            &[("sockets", json!(open + 1))],
+        );
+        self.carry_out(&server, &session, outcome);
         Response::from_websocket(pair.client)
     }
 
@@ -75,21 +135,34 @@ impl DurableObject for ChatRoom {
         ws: WebSocket,
         message: WebSocketIncomingMessage,
     ) -> Result<()> {
-        let outcome = match message {
-            WebSocketIncomingMessage::String(text) => match session_of(&ws) {
-                Some(mut session) => {
-                    let outcome = room::receive(&mut session, &text, now());
-                    if outcome.session_changed && ws.serialize_attachment(&session).is_err() {
-                        room::refuse(&crate::error::Refusal::Internal, now())
-                    } else {
-                        outcome
-                    }
-                }
-                None => room::refuse(&crate::error::Refusal::Internal, now()),
-            },
-            WebSocketIncomingMessage::Binary(_) => room::receive_binary(now()),
+        let Some(mut session) = session_of(&ws) else {
+            let outcome = room::refuse(&Refusal::Internal, now());
+            self.carry_out(&ws, &Session::new("", None, false), outcome);
+            return Ok(());
         };
-        self.carry_out(&ws, outcome);
+        let mut bucket = self
+            .buckets
+            .borrow()
+            .get(&session.conn)
+            .cloned()
+            .unwrap_or_else(|| TokenBucket::full(self.config.rate_burst, now()));
+        let mut store = SqlHistory::new(self.state.storage().sql());
+        let mut ctx = Ctx {
+            config: &self.config,
+            store: &mut store,
+            now: now(),
+        };
+        let mut outcome = match message {
+            WebSocketIncomingMessage::String(text) => {
+                room::receive(&mut ctx, &mut session, &mut bucket, &text)
+            }
+            WebSocketIncomingMessage::Binary(_) => room::receive_binary(&mut ctx, &mut bucket),
+        };
+        self.buckets.borrow_mut().insert(session.conn, bucket);
+        if outcome.session_changed && ws.serialize_attachment(&session).is_err() {
+            outcome = room::refuse(&Refusal::Internal, now());
+        }
+        self.carry_out(&ws, &session, outcome);
         Ok(())
     }
 
@@ -128,11 +201,15 @@ impl ChatRoom {
         let Some(session) = session_of(ws) else {
             return;
         };
+        self.buckets.borrow_mut().remove(&session.conn);
         let remaining = self.sessions_except(ws);
-        let deliveries = room::leave(
-            &session,
-            remaining.iter().map(|s| s.client_id.as_str()),
-            now(),
+        let deliveries = room::leave(&session, &remaining, now());
+        log(
+            "info",
+            "disconnected",
+            &session.room,
+            &session.client_id,
+            &[],
         );
         self.deliver(ws, deliveries);
         self.forget_closed_departures();
@@ -141,13 +218,31 @@ impl ChatRoom {
     /// Drops departed sockets the runtime no longer lists, so the guard list
     /// stays as small as the number of sockets still closing.
     fn forget_closed_departures(&self) {
-        let live = self.sockets();
-        self.departed.borrow_mut().retain(|ws| live.contains(ws));
+        let listed: Vec<WebSocket> = self.listed();
+        self.departed.borrow_mut().retain(|ws| listed.contains(ws));
     }
 
-    fn carry_out(&self, sender: &WebSocket, outcome: Outcome) {
+    fn carry_out(&self, sender: &WebSocket, session: &Session, outcome: Outcome) {
+        for d in &outcome.deliveries {
+            if let crate::protocol::ServerFrame::Error(e) = &d.frame {
+                log(
+                    "warn",
+                    "refused",
+                    &session.room,
+                    &session.client_id,
+                    &[("code", json!(e.code))],
+                );
+            }
+        }
         self.deliver(sender, outcome.deliveries);
         if let Some((code, reason)) = outcome.close {
+            log(
+                "warn",
+                "closed_by_room",
+                &session.room,
+                &session.client_id,
+                &[("code", json!(code)), ("reason", json!(reason))],
+            );
             // A socket that is already closing cannot be closed again; there
             // is nobody left to tell.
             let _ = sender.close(Some(code), Some(reason));
@@ -177,14 +272,22 @@ impl ChatRoom {
         }
     }
 
+    fn listed(&self) -> Vec<WebSocket> {
+        self.state
+            .as_raw()
+            .get_websockets()
+            .unwrap_or_default()
+            .into_iter()
+            .map(WebSocket::from)
+            .collect()
+    }
+
     /// Every socket the runtime holds for this room, less those already
     /// announced as gone.
     fn sockets(&self) -> Vec<WebSocket> {
-        let listed = self.state.as_raw().get_websockets().unwrap_or_default();
         let departed = self.departed.borrow();
-        listed
+        self.listed()
             .into_iter()
-            .map(WebSocket::from)
             .filter(|ws| !departed.contains(ws))
             .collect()
     }

@@ -1,14 +1,23 @@
 //! The stateless Worker: routes each request, serves the page from the static
-//! assets binding, and forwards WebSockets to the room's Durable Object.
+//! assets binding with strict security headers, and forwards WebSockets to
+//! the room's Durable Object.
 
+use serde_json::{json, Value};
 use worker::{event, js_sys, Context, Env, Headers, Request, RequestInit, Response, Result};
 
+use crate::config::Config;
 use crate::routes::{self, HttpRefusal, RequestHead, Route, SocketTarget};
 
 /// The Durable Object namespace binding in `wrangler.toml`.
 const ROOMS_BINDING: &str = "ROOMS";
 /// The static assets binding in `wrangler.toml`.
 const ASSETS_BINDING: &str = "ASSETS";
+
+/// The page loads only its own script, styles and socket: no inline script,
+/// no framing (clickjacking), no other origins.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; \
+    form-action 'self'; frame-ancestors 'none'";
 
 #[event(start)]
 fn start() {
@@ -17,37 +26,89 @@ fn start() {
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    let url = req.url()?;
-    let upgrade = req.headers().get("Upgrade")?;
-    let method = req.method().to_string();
-    let head = RequestHead {
-        method: &method,
-        path: url.path(),
-        upgrade: upgrade.as_deref(),
-    };
-    match routes::route(head) {
-        Err(refusal) => refuse(refusal),
-        Ok(Route::Asset) => serve_asset(req, &env).await,
-        Ok(Route::Socket(target)) => match forward(req, &env, target).await {
-            Ok(resp) => Ok(resp),
-            Err(err) => {
-                log_error("room_unreachable", &err.to_string());
-                refuse(HttpRefusal {
-                    status: 503,
-                    body: "The chat room is unavailable right now; try again shortly.\n".into(),
-                })
+    let config = config(&env);
+    match route_request(&req, &config)? {
+        Err(refusal) => {
+            log_refusal(&req, &refusal);
+            refuse(refusal.status, &refusal.body)
+        }
+        Ok(Route::Asset(path)) => serve_asset(req, &env, &path).await,
+        Ok(Route::Socket(target)) => {
+            let room = target.room.clone();
+            match forward(req, &env, target).await {
+                Ok(resp) => Ok(resp),
+                Err(err) => {
+                    log(
+                        "error",
+                        "room_unreachable",
+                        &room,
+                        "",
+                        &[("detail", json!(err.to_string()))],
+                    );
+                    refuse(
+                        503,
+                        "The chat room is unavailable right now; try again shortly.\n",
+                    )
+                }
             }
-        },
+        }
     }
 }
 
-async fn serve_asset(req: Request, env: &Env) -> Result<Response> {
-    let path = req.path();
-    let resp = env.assets(ASSETS_BINDING)?.fetch_request(req).await?;
+/// Settings from `[vars]`, falling back to the documented defaults.
+pub(crate) fn config(env: &Env) -> Config {
+    Config::from_vars(|key| env.var(key).ok().map(|v| v.to_string()))
+}
+
+/// Applies [`routes::route`] to a platform request.
+pub(crate) fn route_request(
+    req: &Request,
+    config: &Config,
+) -> Result<std::result::Result<Route, HttpRefusal>> {
+    let url = req.url()?;
+    let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let upgrade = req.headers().get("Upgrade")?;
+    let origin = req.headers().get("Origin")?;
+    let method = req.method().to_string();
+    let own_origin = url.origin().ascii_serialization();
+    let head = RequestHead {
+        method: &method,
+        path: url.path(),
+        query: &query,
+        upgrade: upgrade.as_deref(),
+        origin: origin.as_deref(),
+        own_origin: &own_origin,
+    };
+    Ok(routes::route(head, &config.allowed_origins))
+}
+
+async fn serve_asset(req: Request, env: &Env, path: &str) -> Result<Response> {
+    let assets = env.assets(ASSETS_BINDING)?;
+    let resp = if req.path() == path {
+        assets.fetch_request(req).await?
+    } else {
+        // A room page (`/r/<name>`) is the same page; it reads the room from
+        // its own URL.
+        let mut url = req.url()?;
+        url.set_path(path);
+        url.set_query(None);
+        assets.fetch(url.to_string(), None).await?
+    };
     if resp.status_code() == 404 {
-        return refuse(routes::not_found(&path));
+        let refusal = routes::not_found(path);
+        return refuse(refusal.status, &refusal.body);
     }
-    Ok(resp)
+    let headers = resp.headers().clone();
+    secure(&headers)?;
+    Ok(resp.with_headers(headers))
+}
+
+fn secure(headers: &Headers) -> Result<()> {
+    headers.set("Content-Security-Policy", CONTENT_SECURITY_POLICY)?;
+    headers.set("X-Content-Type-Options", "nosniff")?;
+    headers.set("Referrer-Policy", "no-referrer")?;
+    headers.set("X-Frame-Options", "DENY")?;
+    Ok(())
 }
 
 /// Hands the socket to the room's object, named so every Worker instance
@@ -74,16 +135,43 @@ fn with_guest_id(req: &Request) -> Result<Request> {
     Request::new_with_init(url.as_str(), RequestInit::new().with_headers(headers))
 }
 
-fn refuse(refusal: HttpRefusal) -> Result<Response> {
+/// A plain-text refusal a person can read.
+pub(crate) fn refuse(status: u16, body: &str) -> Result<Response> {
     let headers = Headers::new();
     headers.set("Content-Type", "text/plain; charset=utf-8")?;
-    Ok(Response::ok(refusal.body)?
-        .with_status(refusal.status)
+    headers.set("X-Content-Type-Options", "nosniff")?;
+    Ok(Response::ok(body)?
+        .with_status(status)
         .with_headers(headers))
 }
 
-/// One structured log line, readable in `wrangler tail`.
-pub(crate) fn log_error(event: &str, detail: &str) {
-    let line = serde_json::json!({ "level": "error", "event": event, "detail": detail });
-    worker::console_error!("{line}");
+fn log_refusal(req: &Request, refusal: &HttpRefusal) {
+    if refusal.status == 404 {
+        return;
+    }
+    let path = req.path();
+    let client_id = path.strip_prefix("/ws/").unwrap_or_default();
+    // The id may be the invalid part; logs get a bounded, printable copy.
+    let client_id: String = client_id
+        .chars()
+        .take(64)
+        .filter(|c| !c.is_control())
+        .collect();
+    log(
+        "warn",
+        "handshake_refused",
+        "",
+        &client_id,
+        &[("status", json!(refusal.status))],
+    );
+}
+
+/// Prints one structured log line, readable in `wrangler tail`.
+pub(crate) fn log(level: &str, event: &str, room: &str, client_id: &str, fields: &[(&str, Value)]) {
+    let line = crate::log::line(level, event, room, client_id, fields);
+    if level == "error" {
+        worker::console_error!("{line}");
+    } else {
+        worker::console_log!("{line}");
+    }
 }

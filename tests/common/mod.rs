@@ -54,6 +54,11 @@ pub type TestFn = fn(Server) -> TestFuture;
 /// is `async fn name(server: Server)`.
 #[macro_export]
 macro_rules! suite {
+    (vars: $vars:expr; $($name:ident),+ $(,)?) => {
+        fn main() {
+            common::run_with_vars($vars, &[$((stringify!($name), |s| Box::pin($name(s)))),+]);
+        }
+    };
     ($($name:ident),+ $(,)?) => {
         fn main() {
             common::run(&[$((stringify!($name), |s| Box::pin($name(s)))),+]);
@@ -64,6 +69,11 @@ macro_rules! suite {
 /// Runs the named tests against one runtime and exits with libtest's summary
 /// line and status. A positional argument filters tests by substring.
 pub fn run(tests: &[(&str, TestFn)]) {
+    run_with_vars(&[], tests)
+}
+
+/// [`run`], with `vars` overriding the Worker's `[vars]`.
+pub fn run_with_vars(vars: &[(&str, &str)], tests: &[(&str, TestFn)]) {
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let chosen: Vec<_> = tests
         .iter()
@@ -78,7 +88,7 @@ pub fn run(tests: &[(&str, TestFn)]) {
     }
 
     runtime::build_worker();
-    let mut rt = Runtime::start();
+    let mut rt = Runtime::start(vars);
     let server = Server { port: rt.port };
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

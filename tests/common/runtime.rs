@@ -38,7 +38,16 @@ pub fn build_worker() {
     assert!(status.success(), "building the Worker failed");
 }
 
-fn free_port() -> u16 {
+/// A state directory no other runtime uses.
+pub fn fresh_state_dir() -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "edge-chat-test-{}-{}",
+        std::process::id(),
+        free_port()
+    ))
+}
+
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -47,19 +56,14 @@ fn free_port() -> u16 {
 
 impl Runtime {
     /// Starts `wrangler dev` with a fresh state directory.
-    pub fn start() -> Runtime {
-        let dir = std::env::temp_dir().join(format!(
-            "edge-chat-test-{}-{}",
-            std::process::id(),
-            free_port()
-        ));
-        Runtime::start_with_state(dir)
+    pub fn start(vars: &[(&str, &str)]) -> Runtime {
+        Runtime::start_on(free_port(), fresh_state_dir(), vars)
     }
 
-    /// Starts `wrangler dev` persisting to `state_dir`, so a restart on the
-    /// same directory finds the same Durable Object storage.
-    pub fn start_with_state(state_dir: PathBuf) -> Runtime {
-        let port = free_port();
+    /// Starts `wrangler dev` on `port`, persisting to `state_dir`, with
+    /// `vars` overriding `[vars]`. A restart on the same port and directory
+    /// looks to clients like the same server coming back with its storage.
+    pub fn start_on(port: u16, state_dir: PathBuf, vars: &[(&str, &str)]) -> Runtime {
         let mut child = Command::new(repo_root().join("node_modules/.bin/wrangler"))
             .args(["dev", "--ip", "127.0.0.1", "--port"])
             .arg(port.to_string())

@@ -1,0 +1,268 @@
+//! Durable, ordered chat history: what a stored message is, what storage
+//! must provide, and which messages a joining or reconnecting client gets.
+//!
+//! The Durable Object stores messages in its SQLite database (see
+//! `sql_history`); [`MemoryHistory`] implements the same contract for the
+//! native unit tests of the room's rules.
+
+use crate::protocol::{ChatLine, Line};
+
+/// One accepted chat message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// Per-room sequence number, strictly increasing without gaps.
+    pub seq: u64,
+    pub ts: u64,
+    pub client_id: String,
+    pub name: Option<String>,
+    pub body: String,
+    pub client_msg_id: Option<String>,
+}
+
+impl StoredMessage {
+    /// The message's id: unique within its room even if the room's storage
+    /// is ever reset and sequence numbers start over, because it includes
+    /// the time it was stored.
+    pub fn id(&self) -> String {
+        format!("m{}-{:x}", self.seq, self.ts)
+    }
+
+    pub fn to_line(&self) -> ChatLine {
+        ChatLine {
+            line: Line::new(&self.client_id, &self.body, self.ts).named(self.name.as_deref()),
+            seq: self.seq,
+            id: self.id(),
+            client_msg_id: self.client_msg_id.clone(),
+        }
+    }
+}
+
+/// Storage failed; the detail is for logs, never for clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+/// What the room needs from storage. Every method is one synchronous step,
+/// as SQLite in a Durable Object is.
+pub trait HistoryStore {
+    /// The newest `seq`, or 0 if the room has never stored a message.
+    fn latest_seq(&mut self) -> Result<u64, StoreError>;
+    /// The oldest `seq` still kept, if any.
+    fn oldest_seq(&mut self) -> Result<Option<u64>, StoreError>;
+    /// Stores `msg` and prunes everything but the newest `keep` messages.
+    fn append(&mut self, msg: &StoredMessage, keep: u64) -> Result<(), StoreError>;
+    /// The message `client_id` sent under `client_msg_id`, if still kept.
+    fn find(
+        &mut self,
+        client_id: &str,
+        client_msg_id: &str,
+    ) -> Result<Option<StoredMessage>, StoreError>;
+    /// Messages with `seq > since`, oldest first, at most `limit`.
+    fn after(&mut self, since: u64, limit: u64) -> Result<Vec<StoredMessage>, StoreError>;
+    /// The newest `limit` messages, oldest first.
+    fn recent(&mut self, limit: u64) -> Result<Vec<StoredMessage>, StoreError>;
+}
+
+/// What a joining client is sent, before live traffic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatchUp {
+    pub messages: Vec<StoredMessage>,
+    pub latest_seq: u64,
+    /// Messages the client asked for are gone: `messages` is the whole kept
+    /// window instead.
+    pub truncated: bool,
+}
+
+/// Picks the history for a client that last saw `since` (or nothing).
+///
+/// With `since`, the client gets exactly the messages after it when all of
+/// them are still kept. When some were pruned, or `since` is ahead of the
+/// room (its storage was reset), the client cannot be made whole: it gets
+/// the full kept window and `truncated`, so it can say so and start over.
+pub fn catch_up(
+    store: &mut impl HistoryStore,
+    since: Option<u64>,
+    limit: u64,
+) -> Result<CatchUp, StoreError> {
+    let latest_seq = store.latest_seq()?;
+    let complete = match since {
+        None => false,
+        Some(since) if since > latest_seq => false,
+        Some(since) if since == latest_seq => {
+            return Ok(CatchUp {
+                messages: Vec::new(),
+                latest_seq,
+                truncated: false,
+            })
+        }
+        Some(since) => store.oldest_seq()?.unwrap_or(latest_seq + 1) <= since + 1,
+    };
+    Ok(match (since, complete) {
+        (Some(since), true) => CatchUp {
+            messages: store.after(since, limit)?,
+            latest_seq,
+            truncated: false,
+        },
+        _ => CatchUp {
+            messages: store.recent(limit)?,
+            latest_seq,
+            truncated: since.is_some(),
+        },
+    })
+}
+
+/// An in-memory [`HistoryStore`] with the same semantics as the SQLite one.
+#[derive(Debug, Default)]
+pub struct MemoryHistory {
+    messages: Vec<StoredMessage>,
+}
+
+impl HistoryStore for MemoryHistory {
+    fn latest_seq(&mut self) -> Result<u64, StoreError> {
+        Ok(self.messages.last().map_or(0, |m| m.seq))
+    }
+
+    fn oldest_seq(&mut self) -> Result<Option<u64>, StoreError> {
+        Ok(self.messages.first().map(|m| m.seq))
+    }
+
+    fn append(&mut self, msg: &StoredMessage, keep: u64) -> Result<(), StoreError> {
+        if self.messages.last().is_some_and(|m| m.seq >= msg.seq) {
+            return Err(StoreError(format!("seq {} is not new", msg.seq)));
+        }
+        self.messages.push(msg.clone());
+        let excess = self.messages.len().saturating_sub(keep as usize);
+        self.messages.drain(..excess);
+        Ok(())
+    }
+
+    fn find(
+        &mut self,
+        client_id: &str,
+        client_msg_id: &str,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        Ok(self
+            .messages
+            .iter()
+            .find(|m| m.client_id == client_id && m.client_msg_id.as_deref() == Some(client_msg_id))
+            .cloned())
+    }
+
+    fn after(&mut self, since: u64, limit: u64) -> Result<Vec<StoredMessage>, StoreError> {
+        Ok(self
+            .messages
+            .iter()
+            .filter(|m| m.seq > since)
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+
+    fn recent(&mut self, limit: u64) -> Result<Vec<StoredMessage>, StoreError> {
+        let skip = self.messages.len().saturating_sub(limit as usize);
+        Ok(self.messages[skip..].to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(seq: u64) -> StoredMessage {
+        StoredMessage {
+            seq,
+            ts: 1_000 + seq,
+            client_id: "a".into(),
+            name: None,
+            body: format!("m{seq}"),
+            client_msg_id: Some(format!("c{seq}")),
+        }
+    }
+
+    fn store_with(seqs: std::ops::RangeInclusive<u64>, keep: u64) -> MemoryHistory {
+        let mut s = MemoryHistory::default();
+        for seq in seqs {
+            s.append(&msg(seq), keep).unwrap();
+        }
+        s
+    }
+
+    fn seqs(c: &CatchUp) -> Vec<u64> {
+        c.messages.iter().map(|m| m.seq).collect()
+    }
+
+    #[test]
+    fn append_keeps_only_the_newest() {
+        let mut s = store_with(1..=10, 3);
+        assert_eq!(s.oldest_seq().unwrap(), Some(8));
+        assert_eq!(s.latest_seq().unwrap(), 10);
+    }
+
+    #[test]
+    fn append_refuses_a_seq_that_is_not_new() {
+        let mut s = store_with(1..=2, 10);
+        assert!(s.append(&msg(2), 10).is_err());
+    }
+
+    #[test]
+    fn a_new_client_gets_the_recent_window() {
+        let mut s = store_with(1..=10, 100);
+        let c = catch_up(&mut s, None, 4).unwrap();
+        assert_eq!(seqs(&c), [7, 8, 9, 10]);
+        assert!(!c.truncated);
+        assert_eq!(c.latest_seq, 10);
+    }
+
+    #[test]
+    fn an_empty_room_has_empty_history() {
+        let c = catch_up(&mut MemoryHistory::default(), None, 4).unwrap();
+        assert!(c.messages.is_empty());
+        assert_eq!(c.latest_seq, 0);
+    }
+
+    #[test]
+    fn since_returns_exactly_what_was_missed() {
+        let mut s = store_with(1..=10, 100);
+        assert_eq!(
+            seqs(&catch_up(&mut s, Some(6), 100).unwrap()),
+            [7, 8, 9, 10]
+        );
+        assert!(catch_up(&mut s, Some(10), 100).unwrap().messages.is_empty());
+        assert_eq!(seqs(&catch_up(&mut s, Some(0), 100).unwrap()).len(), 10);
+    }
+
+    #[test]
+    fn since_just_before_the_window_is_still_complete() {
+        let mut s = store_with(1..=10, 5);
+        let c = catch_up(&mut s, Some(5), 5).unwrap();
+        assert_eq!(seqs(&c), [6, 7, 8, 9, 10]);
+        assert!(!c.truncated);
+    }
+
+    #[test]
+    fn since_older_than_the_window_is_truncated() {
+        let mut s = store_with(1..=10, 5);
+        let c = catch_up(&mut s, Some(3), 5).unwrap();
+        assert!(c.truncated);
+        assert_eq!(seqs(&c), [6, 7, 8, 9, 10]);
+    }
+
+    #[test]
+    fn since_ahead_of_the_room_is_truncated() {
+        let mut s = store_with(1..=3, 5);
+        let c = catch_up(&mut s, Some(99), 5).unwrap();
+        assert!(c.truncated);
+        assert_eq!(seqs(&c), [1, 2, 3]);
+    }
+
+    #[test]
+    fn find_matches_client_and_client_msg_id() {
+        let mut s = store_with(1..=3, 5);
+        assert_eq!(s.find("a", "c2").unwrap().map(|m| m.seq), Some(2));
+        assert_eq!(s.find("b", "c2").unwrap(), None);
+    }
+
+    #[test]
+    fn ids_are_unique_per_seq_and_time() {
+        assert_ne!(msg(1).id(), msg(2).id());
+    }
+}
