@@ -8,17 +8,20 @@ use std::collections::HashSet;
 use crate::protocol::Member;
 use crate::room::Session;
 
-/// The room's members, in the order their first socket is listed.
+/// The room's members, sorted by client id: the runtime lists sockets in no
+/// meaningful order, and a stable order keeps member lists from jumping.
 pub fn members<'a>(sessions: impl IntoIterator<Item = &'a Session>) -> Vec<Member> {
     let mut seen = HashSet::new();
-    sessions
+    let mut members: Vec<Member> = sessions
         .into_iter()
         .filter(|s| seen.insert(s.client_id.as_str()))
         .map(|s| Member {
             client_id: s.client_id.clone(),
             name: s.name.clone(),
         })
-        .collect()
+        .collect();
+    members.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+    members
 }
 
 /// Whether `client_id` has a socket among `sessions`.
@@ -36,7 +39,7 @@ mod tests {
 
     #[test]
     fn each_client_counts_once_across_tabs() {
-        let sessions = [s("a", Some("Ann")), s("b", None), s("a", Some("Ann"))];
+        let sessions = [s("b", None), s("a", Some("Ann")), s("a", Some("Ann"))];
         let m = members(&sessions);
         assert_eq!(m.len(), 2);
         assert_eq!(m[0].client_id, "a");

@@ -42,6 +42,27 @@ impl Client {
         client
     }
 
+    /// Joins as `id` with a query string (`room=…&since=…`) and waits for its
+    /// own join frame, returning every frame before it (history, presence).
+    pub async fn join_with(server: &Server, id: &str, query: &str) -> (Client, Vec<Value>) {
+        let mut client = Client::connect(server, &format!("/ws/{id}?{query}"), id).await;
+        let mut before = Vec::new();
+        loop {
+            let frame = client.next().await;
+            if frame["type"] == "join" && frame["clientId"] == id {
+                return (client, before);
+            }
+            before.push(frame);
+        }
+    }
+
+    /// Sends a JSON chat message with a client message id.
+    pub async fn say(&mut self, text: &str, client_msg_id: &str) {
+        let frame =
+            serde_json::json!({"type": "message", "message": text, "clientMsgId": client_msg_id});
+        self.send(&frame.to_string()).await;
+    }
+
     pub async fn send(&mut self, text: &str) {
         self.ws
             .send(Message::text(text))
@@ -77,17 +98,35 @@ impl Client {
         }
     }
 
-    /// Skips frames until one matches, returning it.
+    /// Skips frames until one matches, returning it. On timeout the panic
+    /// lists what was skipped, which is usually the diagnosis.
     pub async fn next_matching(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
         let mut skipped = Vec::new();
+        let deadline = tokio::time::Instant::now() + FRAME_TIMEOUT;
         loop {
-            let frame = tokio::time::timeout(FRAME_TIMEOUT, self.next())
-                .await
-                .unwrap_or_else(|_| panic!("{} never got {what}; skipped {skipped:?}", self.id));
-            if pred(&frame) {
-                return frame;
+            let msg = match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Ok(Some(Ok(msg))) => msg,
+                Ok(other) => panic!(
+                    "{} lost its socket ({other:?}) waiting for {what}; skipped {skipped:?}",
+                    self.id
+                ),
+                Err(_) => panic!("{} never got {what}; skipped {skipped:?}", self.id),
+            };
+            match msg {
+                Message::Text(text) => {
+                    let frame: Value = serde_json::from_str(&text)
+                        .unwrap_or_else(|e| panic!("{} got non-JSON {text:?}: {e}", self.id));
+                    if pred(&frame) {
+                        return frame;
+                    }
+                    skipped.push(frame);
+                }
+                Message::Close(frame) => panic!(
+                    "{} was closed waiting for {what}: {frame:?}; skipped {skipped:?}",
+                    self.id
+                ),
+                _ => continue,
             }
-            skipped.push(frame);
         }
     }
 

@@ -76,6 +76,10 @@ impl Runtime {
                 "--log-level",
                 "info",
             ])
+            .args(
+                vars.iter()
+                    .flat_map(|(k, v)| ["--var".to_owned(), format!("{k}:{v}")]),
+            )
             .current_dir(repo_root())
             .env("WRANGLER_SEND_METRICS", "false")
             .env("CI", "true")

@@ -1,0 +1,273 @@
+//! Named rooms and durable, ordered history against the real runtime:
+//! isolation, history on join, exact catch-up with `since`, idempotent
+//! resends, one order for everyone under concurrency, and survival of a
+//! killed runtime.
+
+// The tests drive the real runtime from the host; on wasm32 there is
+// nothing to run, so the crate is empty and needs no `main`.
+#![cfg_attr(target_arch = "wasm32", no_main)]
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Client, Runtime, Server};
+use serde_json::Value;
+
+/// A small window makes pruning observable; a generous rate lets the
+/// concurrency test send as fast as it can.
+const VARS: &[(&str, &str)] = &[
+    ("HISTORY_LIMIT", "20"),
+    ("RATE_PER_SEC", "1000"),
+    ("RATE_BURST", "1000"),
+];
+
+const QUIET: Duration = Duration::from_millis(400);
+
+fn history(frames: &[Value]) -> &Value {
+    frames
+        .iter()
+        .find(|f| f["type"] == "history")
+        .unwrap_or_else(|| panic!("no history frame in {frames:?}"))
+}
+
+fn texts(history: &Value) -> Vec<String> {
+    history["messages"]
+        .as_array()
+        .expect("messages is an array")
+        .iter()
+        .map(|m| m["message"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn seqs(history: &Value) -> Vec<u64> {
+    history["messages"]
+        .as_array()
+        .expect("messages is an array")
+        .iter()
+        .map(|m| m["seq"].as_u64().expect("seq"))
+        .collect()
+}
+
+async fn say_and_ack(client: &mut Client, text: &str, cmid: &str) -> u64 {
+    client.say(text, cmid).await;
+    let ack = client
+        .next_matching(&format!("ack of {cmid}"), |f| {
+            f["type"] == "ack" && f["clientMsgId"] == cmid
+        })
+        .await;
+    ack["seq"].as_u64().expect("ack carries seq")
+}
+
+async fn a_message_in_one_room_never_reaches_another(server: Server) {
+    let (mut a, _) = Client::join_with(&server, "iso-a", "room=iso-one").await;
+    let (mut b, _) = Client::join_with(&server, "iso-b", "room=iso-two").await;
+    a.send("only for room one").await;
+    a.expect_message("iso-a", "only for room one").await;
+    b.expect_none(QUIET, "room one's traffic", |f| {
+        f["clientId"] == "iso-a" || f["message"] == "only for room one"
+    })
+    .await;
+    let (_, frames) = Client::join_with(&server, "iso-c", "room=iso-two").await;
+    assert!(
+        texts(history(&frames)).is_empty(),
+        "room two has no history"
+    );
+}
+
+async fn bad_room_names_are_refused_with_400(server: Server) {
+    for query in [
+        "room=Upper",
+        "room=a%20b",
+        "room=",
+        &format!("room={}", "r".repeat(41)),
+    ] {
+        let resp = server.request(
+            "GET",
+            &format!("/ws/alice?{query}"),
+            &[("Upgrade", "websocket")],
+        );
+        assert_eq!(resp.status, 400, "{query}: {}", resp.body);
+        assert!(resp.body.contains("room name"), "{query}: {}", resp.body);
+    }
+}
+
+async fn room_pages_serve_the_chat_page(server: Server) {
+    let resp = server.get("/r/some-room");
+    assert_eq!(resp.status, 200);
+    assert!(resp.body.contains("/app.js"));
+}
+
+async fn a_newcomer_gets_the_history_in_order_then_live_traffic(server: Server) {
+    let (mut alice, frames) = Client::join_with(&server, "hist-alice", "room=hist").await;
+    assert!(texts(history(&frames)).is_empty());
+    for i in 1..=3 {
+        alice.send(&format!("line {i}")).await;
+        alice
+            .expect_message("hist-alice", &format!("line {i}"))
+            .await;
+    }
+    let (mut bob, frames) = Client::join_with(&server, "hist-bob", "room=hist").await;
+    let h = history(&frames);
+    assert_eq!(texts(h), ["line 1", "line 2", "line 3"]);
+    assert_eq!(seqs(h), [1, 2, 3]);
+    assert_eq!(h["latestSeq"], 3);
+    assert_eq!(h["truncated"], false);
+    alice.send("live").await;
+    let live = bob.expect_message("hist-alice", "live").await;
+    assert_eq!(live["seq"], 4);
+    assert!(live["id"].is_string());
+}
+
+async fn since_returns_exactly_the_missed_messages(server: Server) {
+    let (mut alice, _) = Client::join_with(&server, "since-alice", "room=since").await;
+    for i in 1..=6 {
+        say_and_ack(&mut alice, &format!("s{i}"), &format!("since-{i}")).await;
+    }
+    let (_, frames) = Client::join_with(&server, "since-bob", "room=since&since=4").await;
+    let h = history(&frames);
+    assert_eq!(texts(h), ["s5", "s6"]);
+    assert_eq!(h["truncated"], false);
+    let (_, frames) = Client::join_with(&server, "since-carol", "room=since&since=6").await;
+    assert!(texts(history(&frames)).is_empty());
+}
+
+async fn since_older_than_the_window_says_so(server: Server) {
+    let (mut alice, _) = Client::join_with(&server, "trunc-alice", "room=trunc").await;
+    for i in 1..=25 {
+        say_and_ack(&mut alice, &format!("t{i}"), &format!("trunc-{i}")).await;
+    }
+    let (_, frames) = Client::join_with(&server, "trunc-bob", "room=trunc&since=2").await;
+    let h = history(&frames);
+    assert_eq!(h["truncated"], true, "{h}");
+    assert_eq!(
+        seqs(h),
+        (6..=25).collect::<Vec<u64>>(),
+        "the whole window of 20"
+    );
+    let (_, frames) = Client::join_with(&server, "trunc-carol", "room=trunc&since=5").await;
+    let h = history(&frames);
+    assert_eq!(h["truncated"], false, "seq 6 is still kept: {h}");
+    assert_eq!(seqs(h).first(), Some(&6));
+}
+
+async fn a_resent_client_msg_id_is_acked_but_not_stored_twice(server: Server) {
+    let (mut alice, _) = Client::join_with(&server, "dup-alice", "room=dup").await;
+    let (mut bob, _) = Client::join_with(&server, "dup-bob", "room=dup").await;
+    let first = say_and_ack(&mut alice, "exactly once", "dup-1").await;
+    bob.expect_message("dup-alice", "exactly once").await;
+    // As after a reconnect: a new socket resends the same message.
+    alice.close().await;
+    let (mut alice, _) = Client::join_with(&server, "dup-alice", "room=dup").await;
+    let again = say_and_ack(&mut alice, "exactly once", "dup-1").await;
+    assert_eq!(first, again, "the resend is acked with the original seq");
+    bob.expect_none(QUIET, "the message again", |f| {
+        f["type"] == "message" && f["message"] == "exactly once"
+    })
+    .await;
+    let (_, frames) = Client::join_with(&server, "dup-carol", "room=dup").await;
+    assert_eq!(texts(history(&frames)), ["exactly once"]);
+}
+
+async fn concurrent_senders_see_one_order_without_gaps(server: Server) {
+    const PER_CLIENT: usize = 50;
+    let mut clients = Vec::new();
+    for i in 0..3 {
+        clients.push(
+            Client::join_with(&server, &format!("conc-{i}"), "room=conc")
+                .await
+                .0,
+        );
+    }
+    let runs = clients.into_iter().enumerate().map(|(i, mut c)| {
+        tokio::spawn(async move {
+            for n in 0..PER_CLIENT {
+                c.say(&format!("c{i}-{n}"), &format!("conc-{i}-{n}")).await;
+            }
+            let mut seen = Vec::new();
+            while seen.len() < 3 * PER_CLIENT {
+                let f = c
+                    .next_matching(
+                        &format!("message {} of {}", seen.len() + 1, 3 * PER_CLIENT),
+                        |f| f["type"] != "ack",
+                    )
+                    .await;
+                if f["type"] == "message" {
+                    seen.push((
+                        f["seq"].as_u64().unwrap(),
+                        f["message"].as_str().unwrap().to_owned(),
+                    ));
+                }
+            }
+            seen
+        })
+    });
+    // Spawn all three before awaiting any, so they really send at once.
+    let runs: Vec<_> = runs.collect();
+    let mut orders = Vec::new();
+    for run in runs {
+        orders.push(run.await.expect("client task"));
+    }
+    let expected_seqs: Vec<u64> = (1..=(3 * PER_CLIENT) as u64).collect();
+    for order in &orders {
+        assert_eq!(order, &orders[0], "every client sees the same order");
+        let seqs: Vec<u64> = order.iter().map(|(s, _)| *s).collect();
+        assert_eq!(
+            seqs, expected_seqs,
+            "seq is strictly increasing without gaps"
+        );
+    }
+    // Each sender's own messages keep the order it sent them in.
+    for i in 0..3 {
+        let own: Vec<&str> = orders[0]
+            .iter()
+            .map(|(_, t)| t.as_str())
+            .filter(|t| t.starts_with(&format!("c{i}-")))
+            .collect();
+        let sent: Vec<String> = (0..PER_CLIENT).map(|n| format!("c{i}-{n}")).collect();
+        assert_eq!(own, sent);
+    }
+}
+
+async fn acknowledged_messages_survive_a_killed_runtime(_server: Server) {
+    let state = common::runtime::fresh_state_dir();
+    let port = common::runtime::free_port();
+    let mut rt = Runtime::start_on(port, state.clone(), VARS);
+    let server = Server { port };
+    let (mut alice, _) = Client::join_with(&server, "dura-alice", "room=dura").await;
+    let mut acked = Vec::new();
+    for i in 1..=10 {
+        let text = format!("durable {i}");
+        say_and_ack(&mut alice, &text, &format!("dura-{i}")).await;
+        acked.push(text);
+    }
+    // SIGKILL, as a crash: no graceful shutdown, no flush on exit.
+    rt.kill();
+    drop(alice);
+    let mut rt = Runtime::start_on(port, state.clone(), VARS);
+    let (_, frames) = Client::join_with(&server, "dura-bob", "room=dura").await;
+    let h = history(&frames);
+    assert_eq!(texts(h), acked, "every acknowledged message, in order");
+    assert_eq!(seqs(h), (1..=10).collect::<Vec<u64>>());
+    let (mut alice, _) = Client::join_with(&server, "dura-alice", "room=dura").await;
+    assert_eq!(
+        say_and_ack(&mut alice, "after the crash", "dura-11").await,
+        11
+    );
+    rt.stop();
+    let _ = std::fs::remove_dir_all(state);
+}
+
+suite![
+    vars: VARS;
+    a_message_in_one_room_never_reaches_another,
+    bad_room_names_are_refused_with_400,
+    room_pages_serve_the_chat_page,
+    a_newcomer_gets_the_history_in_order_then_live_traffic,
+    since_returns_exactly_the_missed_messages,
+    since_older_than_the_window_says_so,
+    a_resent_client_msg_id_is_acked_but_not_stored_twice,
+    concurrent_senders_see_one_order_without_gaps,
+    acknowledged_messages_survive_a_killed_runtime,
+];
