@@ -65,7 +65,7 @@ impl Config {
                 1,
                 32_000,
             ) as usize,
-            idle_timeout_secs: num("IDLE_TIMEOUT_SECS", d.idle_timeout_secs, 10, 86_400),
+            idle_timeout_secs: num("IDLE_TIMEOUT_SECS", d.idle_timeout_secs, 5, 86_400),
             allowed_origins: var("ALLOWED_ORIGINS")
                 .map(|v| {
                     v.split(',')

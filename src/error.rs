@@ -30,6 +30,8 @@ pub enum Refusal {
     FrameTooLarge,
     /// The room is at its connection cap. Fatal.
     RoomFull,
+    /// Silent longer than the idle timeout. Fatal.
+    Idle,
     /// Something inside the room failed. Fatal, and deliberately vague.
     Internal,
 }
@@ -47,6 +49,8 @@ pub struct Answer {
 pub mod close_code {
     /// A normal closure.
     pub const NORMAL: u16 = 1000;
+    /// The endpoint is going away: here, an idle socket being dropped.
+    pub const GOING_AWAY: u16 = 1001;
     /// The client broke a policy: here, flooding after warnings.
     pub const POLICY_VIOLATION: u16 = 1008;
     /// A frame too big to process.
@@ -111,6 +115,12 @@ impl Refusal {
                 None,
                 Some((TRY_AGAIN_LATER, "room is full")),
             ),
+            Refusal::Idle => (
+                "idle_timeout",
+                "no frames or pings for too long; disconnected".into(),
+                None,
+                Some((GOING_AWAY, "idle timeout")),
+            ),
             Refusal::Internal => {
                 return Answer {
                     frame: None,
@@ -149,6 +159,7 @@ mod tests {
     #[test]
     fn fatal_faults_close_with_their_rfc_6455_code() {
         let code = |r: Refusal| r.answer().close.map(|(c, _)| c);
+        assert_eq!(code(Refusal::Idle), Some(1001));
         assert_eq!(code(Refusal::Flooding), Some(1008));
         assert_eq!(code(Refusal::FrameTooLarge), Some(1009));
         assert_eq!(code(Refusal::Internal), Some(1011));

@@ -56,10 +56,10 @@ pub const RATE_STRIKES_BEFORE_CLOSE: u32 = 50;
 /// Configurable: `MAX_CONNECTIONS_PER_ROOM`.
 pub const MAX_CONNECTIONS_PER_ROOM: usize = 2_000;
 
-/// Seconds of silence (no frame and no `ping`) after which a socket is
-/// closed. The page pings through the runtime's auto-response, which never
-/// wakes the room, so only dead or abandoned sockets reach this.
-/// Configurable: `IDLE_TIMEOUT_SECS`.
+/// Seconds of silence (no frame and no `{"type":"ping"}`) after which a
+/// socket is closed with 1001. The page pings through the runtime's
+/// auto-response, which never wakes the room, so only dead or abandoned
+/// sockets reach this. Configurable: `IDLE_TIMEOUT_SECS` (5 to 86,400).
 pub const IDLE_TIMEOUT_SECS: u64 = 300;
 
 /// Typing notices per client are forwarded at most this often; the page

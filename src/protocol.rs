@@ -20,6 +20,14 @@ pub const SERVER_ID: &str = "server";
 /// client; it is not chat text.
 pub const LEGACY_HELLO: &str = "Connect";
 
+/// A keep-alive a client may send at any time. The runtime answers it with
+/// [`PONG`] itself, without waking a hibernating room, so a page can keep its
+/// socket alive for free. It is JSON so no old client sends it as chat.
+pub const PING: &str = r#"{"type":"ping"}"#;
+
+/// The runtime's answer to [`PING`].
+pub const PONG: &str = r#"{"type":"pong"}"#;
+
 /// The `message` of a join frame, as the originals' clients display it.
 pub const ONLINE: &str = "Online";
 

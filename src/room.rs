@@ -44,6 +44,9 @@ pub struct Session {
     /// Random key of this connection's in-memory state (its rate bucket).
     #[serde(rename = "k", default)]
     pub conn: u64,
+    /// When the socket connected, in epoch milliseconds.
+    #[serde(rename = "j", default)]
+    pub joined_at: u64,
 }
 
 impl Session {
@@ -56,6 +59,7 @@ impl Session {
             last_typing: 0,
             room: String::new(),
             conn: 0,
+            joined_at: 0,
         }
     }
 
@@ -317,6 +321,29 @@ pub fn check_message(text: &str, max_chars: usize) -> Result<(), Refusal> {
         });
     }
     Ok(())
+}
+
+/// Whether a socket has been silent longer than the idle timeout.
+///
+/// Its last sign of life is the latest of: its last frame the room saw, its
+/// last `ping` (answered by the runtime without waking the room), and the
+/// time the room last woke up or the socket joined. The room forgets frame
+/// times when it hibernates, so after waking it counts from the wake-up:
+/// an idle socket may live up to one extra timeout, an active one is never
+/// cut off.
+pub fn is_idle(
+    now: u64,
+    last_frame: Option<u64>,
+    last_ping: Option<u64>,
+    baseline: u64,
+    timeout_ms: u64,
+) -> bool {
+    let last = [last_frame, last_ping, Some(baseline)]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(baseline);
+    now.saturating_sub(last) > timeout_ms
 }
 
 /// The code to answer a client's close frame with. 1005 (no code), 1006
@@ -643,6 +670,19 @@ mod tests {
         let out = refuse(&Refusal::RoomFull, NOW);
         assert_eq!(error_code(&out), "room_full");
         assert_eq!(out.close.map(|c| c.0), Some(1013));
+    }
+
+    #[test]
+    fn idleness_counts_from_the_latest_sign_of_life() {
+        let t = 1_000;
+        assert!(!is_idle(5_000, Some(4_500), None, 0, t));
+        assert!(is_idle(5_000, Some(3_000), None, 0, t));
+        assert!(
+            !is_idle(5_000, Some(3_000), Some(4_800), 0, t),
+            "a ping counts"
+        );
+        assert!(!is_idle(5_000, None, None, 4_500, t), "so does waking up");
+        assert!(is_idle(5_000, None, None, 0, t));
     }
 
     #[test]

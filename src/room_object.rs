@@ -10,13 +10,17 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use serde_json::json;
+use wasm_bindgen::prelude::wasm_bindgen as bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::worker_sys::WebSocketRequestResponsePair;
 use worker::{
-    durable_object, js_sys, wasm_bindgen, DurableObject, Env, Request, Response, Result, State,
-    WebSocket, WebSocketIncomingMessage, WebSocketPair,
+    durable_object, js_sys, wasm_bindgen, web_sys, DurableObject, Env, Request, Response, Result,
+    State, WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
 use crate::config::Config;
 use crate::error::Refusal;
+use crate::protocol::{PING, PONG};
 use crate::rate_limit::TokenBucket;
 use crate::room::{self, Audience, Ctx, Delivery, Outcome, Session};
 use crate::routes::{Route, SocketTarget};
@@ -36,6 +40,27 @@ pub struct ChatRoom {
     /// Rate buckets by connection key. See [`TokenBucket`] for why memory is
     /// the right place for them.
     buckets: RefCell<HashMap<u64, TokenBucket>>,
+    /// When each connection last sent a frame, by connection key. Lost on
+    /// hibernation by design; see [`room::is_idle`].
+    last_frame: RefCell<HashMap<u64, u64>>,
+    /// When this instance was created: after a wake-up, the idle clock of
+    /// every socket restarts here.
+    woke_at: u64,
+}
+
+#[bindgen]
+extern "C" {
+    /// The Durable Object state, seen through the one method workers-rs
+    /// does not bind.
+    type StateWithPingTimes;
+
+    /// When the runtime last answered this socket's ping on the room's
+    /// behalf, or null.
+    #[wasm_bindgen(method, catch, js_name = getWebSocketAutoResponseTimestamp)]
+    fn web_socket_auto_response_timestamp(
+        this: &StateWithPingTimes,
+        ws: &web_sys::WebSocket,
+    ) -> std::result::Result<JsValue, JsValue>;
 }
 
 impl DurableObject for ChatRoom {
@@ -50,11 +75,25 @@ impl DurableObject for ChatRoom {
                 &[("detail", json!(err.0))],
             );
         }
+        // Keep-alive pings are answered by the runtime, never waking the room.
+        let pair = WebSocketRequestResponsePair::new(PING, PONG);
+        if let Err(err) = pair.and_then(|p| state.as_raw().set_websocket_auto_response(&p)) {
+            let detail = json!(format!("{err:?}"));
+            log(
+                "error",
+                "auto_response_failed",
+                "",
+                "",
+                &[("detail", detail)],
+            );
+        }
         ChatRoom {
             state,
             config,
             departed: RefCell::new(Vec::new()),
             buckets: RefCell::new(HashMap::new()),
+            last_frame: RefCell::new(HashMap::new()),
+            woke_at: now(),
         }
     }
 
@@ -88,6 +127,7 @@ impl DurableObject for ChatRoom {
         let mut session = Session::new(&client_id, target.name.clone(), target.batch);
         session.room = target.room.clone();
         session.conn = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
+        session.joined_at = now();
 
         if let Err(refusal) = room::admit(open, &self.config) {
             log(
@@ -127,7 +167,27 @@ impl DurableObject for ChatRoom {
             &[("sockets", json!(open + 1))],
         );
         self.carry_out(&server, &session, outcome);
+        self.schedule_idle_check().await;
         Response::from_websocket(pair.client)
+    }
+
+    /// Closes sockets that have been silent past the idle timeout, then
+    /// checks again while any socket is open.
+    async fn alarm(&self) -> Result<Response> {
+        let now = now();
+        let timeout_ms = self.config.idle_timeout_secs * 1000;
+        for ws in self.sockets() {
+            let Some(session) = session_of(&ws) else {
+                continue;
+            };
+            let last_frame = self.last_frame.borrow().get(&session.conn).copied();
+            let baseline = self.woke_at.max(session.joined_at);
+            if room::is_idle(now, last_frame, self.last_ping(&ws), baseline, timeout_ms) {
+                self.carry_out(&ws, &session, room::refuse(&Refusal::Idle, now));
+            }
+        }
+        self.schedule_idle_check().await;
+        Response::ok("")
     }
 
     async fn websocket_message(
@@ -135,6 +195,11 @@ impl DurableObject for ChatRoom {
         ws: WebSocket,
         message: WebSocketIncomingMessage,
     ) -> Result<()> {
+        // Frames the runtime had queued from a socket the room has already
+        // closed (a flooder, say) are dropped: closing means not accepted.
+        if self.departed.borrow().contains(&ws) {
+            return Ok(());
+        }
         let Some(mut session) = session_of(&ws) else {
             let outcome = room::refuse(&Refusal::Internal, now());
             self.carry_out(&ws, &Session::new("", None, false), outcome);
@@ -159,6 +224,7 @@ impl DurableObject for ChatRoom {
             WebSocketIncomingMessage::Binary(_) => room::receive_binary(&mut ctx, &mut bucket),
         };
         self.buckets.borrow_mut().insert(session.conn, bucket);
+        self.last_frame.borrow_mut().insert(session.conn, ctx.now);
         if outcome.session_changed && ws.serialize_attachment(&session).is_err() {
             outcome = room::refuse(&Refusal::Internal, now());
         }
@@ -189,6 +255,37 @@ impl DurableObject for ChatRoom {
 }
 
 impl ChatRoom {
+    /// Sets the next idle sweep half a timeout from now while sockets are
+    /// open, so no idle socket outlives its timeout by more than half.
+    async fn schedule_idle_check(&self) {
+        if self.sockets().is_empty() {
+            return;
+        }
+        let storage = self.state.storage();
+        if matches!(storage.get_alarm().await, Ok(Some(_))) {
+            return;
+        }
+        let half_timeout = std::time::Duration::from_millis(self.config.idle_timeout_secs * 500);
+        if let Err(err) = storage.set_alarm(half_timeout).await {
+            log(
+                "error",
+                "alarm_failed",
+                "",
+                "",
+                &[("detail", json!(err.to_string()))],
+            );
+        }
+    }
+
+    fn last_ping(&self, ws: &WebSocket) -> Option<u64> {
+        let state: &StateWithPingTimes = self.state.as_raw().unchecked_ref();
+        let stamp = state.web_socket_auto_response_timestamp(ws.as_ref()).ok()?;
+        stamp
+            .dyn_into::<js_sys::Date>()
+            .ok()
+            .map(|d| d.get_time() as u64)
+    }
+
     /// Announces a socket's departure once, then forgets it.
     fn depart(&self, ws: &WebSocket) {
         {
@@ -202,6 +299,7 @@ impl ChatRoom {
             return;
         };
         self.buckets.borrow_mut().remove(&session.conn);
+        self.last_frame.borrow_mut().remove(&session.conn);
         let remaining = self.sessions_except(ws);
         let deliveries = room::leave(&session, &remaining, now());
         log(

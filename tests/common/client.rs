@@ -180,6 +180,27 @@ impl Client {
         }
     }
 
+    /// The next text frame, or the close code and reason if the server
+    /// closed the socket instead.
+    pub async fn next_frame_or_close(&mut self) -> Result<Value, (u16, String)> {
+        loop {
+            let msg = tokio::time::timeout(FRAME_TIMEOUT, self.ws.next())
+                .await
+                .unwrap_or_else(|_| panic!("{} got neither a frame nor a close", self.id));
+            match msg {
+                Some(Ok(Message::Text(text))) => {
+                    return Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+                }
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    return Err((frame.code.into(), frame.reason.to_string()))
+                }
+                Some(Ok(Message::Close(None))) | None => return Err((1005, String::new())),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => panic!("{}'s socket failed instead of closing: {e}", self.id),
+            }
+        }
+    }
+
     /// Waits for the server to close the socket, returning code and reason.
     pub async fn expect_closed(&mut self) -> (u16, String) {
         loop {

@@ -82,7 +82,9 @@ impl Runtime {
             )
             .current_dir(repo_root())
             .env("WRANGLER_SEND_METRICS", "false")
-            .env("CI", "true")
+            // Under CI=true wrangler hides the Worker's console output, which
+            // is what a failing test needs to show.
+            .env_remove("CI")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
