@@ -33,13 +33,10 @@ struct Room {
 
 impl Room {
     async fn open(server: &Server, name: &str) -> Room {
-        let (alice, _) =
-            Client::join_with(server, &format!("{name}-alice"), &format!("room={name}")).await;
-        let (mut bob, _) =
-            Client::join_with(server, &format!("{name}-bob"), &format!("room={name}")).await;
-        let mut alice = alice;
-        alice.expect_join_of(&bob.id.clone()).await;
-        let _ = &mut bob;
+        let room_query = format!("room={name}");
+        let (mut alice, _) = Client::join_with(server, &format!("{name}-alice"), &room_query).await;
+        let (bob, _) = Client::join_with(server, &format!("{name}-bob"), &room_query).await;
+        alice.expect_join_of(&bob.id).await;
         let mut room = Room {
             name: name.to_owned(),
             alice,
@@ -451,10 +448,7 @@ async fn a_silent_socket_is_closed_with_1001_but_a_pinging_one_is_kept(server: S
             closed = Some((code, reason));
         }
     }
-    assert_eq!(
-        closed.map(|(c, r)| (c, r)),
-        Some((1001, "idle timeout".to_owned()))
-    );
+    assert_eq!(closed, Some((1001, "idle timeout".to_owned())));
     room.alice.expect_leave_of(&id).await;
     pinger.send("still here").await;
     pinger.expect_message("adv-idle-pinger", "still here").await;
