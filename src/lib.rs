@@ -8,6 +8,7 @@
 //! Pure core:
 //! - [`limits`]: every limit, with the reason for its value.
 //! - [`config`]: those limits as overridden by `[vars]`.
+//! - [`coalesce`]: batching broadcasts for clients that opted in.
 //! - [`validate`]: which client ids, room names and display names pass.
 //! - [`protocol`]: the wire frames and the one parse function.
 //! - [`error`]: every refusal and how it is answered (error frame, close).
@@ -26,6 +27,7 @@
 //!   API, executing what [`room`] decides.
 //! - `sql_history`: [`history::HistoryStore`] on the object's SQLite.
 
+pub mod coalesce;
 pub mod config;
 pub mod error;
 pub mod history;

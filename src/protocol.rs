@@ -254,7 +254,7 @@ pub struct Batch<'a> {
 }
 
 /// Wraps already-serialised frames into one `batch` frame.
-pub fn batch_json(frames: &[String], now: u64) -> String {
+pub fn batch_json(frames: &[&str], now: u64) -> String {
     let raw: Vec<&RawValue> = frames
         .iter()
         .filter_map(|f| serde_json::from_str::<&RawValue>(f).ok())
@@ -397,7 +397,7 @@ mod tests {
     fn batch_wraps_frames_verbatim() {
         let a = ServerFrame::Join(Line::new("a", ONLINE, 0)).to_json();
         let b = ServerFrame::Leave(Line::new("b", OFFLINE, 0)).to_json();
-        let v: Value = serde_json::from_str(&batch_json(&[a, b], 0)).unwrap();
+        let v: Value = serde_json::from_str(&batch_json(&[&a, &b], 0)).unwrap();
         assert_eq!(v["type"], "batch");
         assert_eq!(v["clientId"], "server");
         assert_eq!(v["frames"][0]["type"], "join");

@@ -8,6 +8,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use serde_json::json;
 use wasm_bindgen::prelude::wasm_bindgen as bindgen;
@@ -18,18 +19,26 @@ use worker::{
     State, WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
+use crate::coalesce::{self, Coalescer, Held, Offer};
 use crate::config::Config;
 use crate::error::Refusal;
-use crate::protocol::{PING, PONG};
+use crate::protocol::{self, PING, PONG};
 use crate::rate_limit::TokenBucket;
 use crate::room::{self, Audience, Ctx, Delivery, Outcome, Session};
 use crate::routes::{Route, SocketTarget};
 use crate::sql_history::SqlHistory;
 use crate::worker_entry::{self, log};
 
+/// Socket tags: whether a socket takes `batch` frames. Tags let a broadcast
+/// pick its sockets without reading every attachment.
+const TAG_BATCH: &str = "batch";
+const TAG_PLAIN: &str = "plain";
+
 #[durable_object]
 pub struct ChatRoom {
     state: State,
+    /// Broadcasts held for batch clients; shared with the flush timer.
+    outbox: Rc<Outbox>,
     config: Config,
     /// Sockets whose leave was already announced. `webSocketError` and
     /// `webSocketClose` can both fire for one socket, and a socket that
@@ -88,6 +97,11 @@ impl DurableObject for ChatRoom {
             );
         }
         ChatRoom {
+            outbox: Rc::new(Outbox {
+                // The binding type is not Clone; the JS object behind it is.
+                state: JsValue::clone(state.as_raw()).unchecked_into(),
+                coalescer: RefCell::new(Coalescer::default()),
+            }),
             state,
             config,
             departed: RefCell::new(Vec::new()),
@@ -111,10 +125,18 @@ impl DurableObject for ChatRoom {
         };
         let client_id = target.client_id.clone().unwrap_or_default();
 
+        // Held broadcasts go out before the newcomer is listed: its history
+        // already holds them.
+        self.outbox.flush();
         let pair = WebSocketPair::new()?;
         let server = pair.server;
         let open = self.sockets().len();
-        if let Err(err) = self.state.as_raw().accept_websocket(server.as_ref()) {
+        let tag = if target.batch { TAG_BATCH } else { TAG_PLAIN };
+        let accepted = self
+            .state
+            .as_raw()
+            .accept_websocket_with_tags(server.as_ref(), vec![JsValue::from_str(tag)]);
+        if let Err(err) = accepted {
             log(
                 "error",
                 "accept_failed",
@@ -349,25 +371,54 @@ impl ChatRoom {
     }
 
     /// Sends each frame to its audience, serialising it once for everyone.
+    /// Plain sockets get it at once; batch sockets get it through the
+    /// coalescer. A frame for the sender alone first flushes what is held, so
+    /// an `ack` never overtakes the message it acknowledges.
     fn deliver(&self, sender: &WebSocket, deliveries: Vec<Delivery>) {
         if deliveries.is_empty() {
             return;
         }
-        let sockets = self.sockets();
+        let plain = self.sockets_tagged(TAG_PLAIN);
         for delivery in deliveries {
             let json = delivery.frame.to_json();
-            match delivery.to {
-                Audience::Sender => send(sender, &json),
-                Audience::Everyone | Audience::Others => {
-                    let skip_sender = delivery.to == Audience::Others;
-                    for ws in &sockets {
-                        if !(skip_sender && ws == sender) {
-                            send(ws, &json);
-                        }
-                    }
+            if delivery.to == Audience::Sender {
+                self.outbox.flush();
+                send(sender, &json);
+                continue;
+            }
+            let except = (delivery.to == Audience::Others).then(|| sender.clone());
+            for ws in plain.iter().filter(|ws| except.as_ref() != Some(*ws)) {
+                send(ws, &json);
+            }
+            let held = Held { json, except };
+            let (offer, now_held) = self.outbox.coalescer.borrow_mut().offer(held, now());
+            match offer {
+                Offer::SendNow => {
+                    let batch = self.sockets_tagged(TAG_BATCH);
+                    send_held(&batch, &now_held.into_iter().collect::<Vec<_>>());
                 }
+                Offer::HeldArmTimer(delay_ms) => {
+                    let outbox = Rc::clone(&self.outbox);
+                    worker::wasm_bindgen_futures::spawn_local(async move {
+                        worker::Delay::from(std::time::Duration::from_millis(delay_ms)).await;
+                        outbox.flush();
+                    });
+                }
+                Offer::Held => {}
             }
         }
+    }
+
+    fn sockets_tagged(&self, tag: &str) -> Vec<WebSocket> {
+        let departed = self.departed.borrow();
+        self.state
+            .as_raw()
+            .get_websockets_with_tag(tag)
+            .unwrap_or_default()
+            .into_iter()
+            .map(WebSocket::from)
+            .filter(|ws| !departed.contains(ws))
+            .collect()
     }
 
     fn listed(&self) -> Vec<WebSocket> {
@@ -396,6 +447,52 @@ impl ChatRoom {
             .filter(|ws| *ws != me)
             .filter_map(session_of)
             .collect()
+    }
+}
+
+/// Broadcasts held for batch clients, and the handle the flush timer needs
+/// to reach the room's sockets without the room itself.
+struct Outbox {
+    state: worker::worker_sys::DurableObjectState,
+    coalescer: RefCell<Coalescer<WebSocket>>,
+}
+
+impl Outbox {
+    fn flush(&self) {
+        let held = self.coalescer.borrow_mut().flush(now());
+        if held.is_empty() {
+            return;
+        }
+        let sockets: Vec<WebSocket> = self
+            .state
+            .get_websockets_with_tag(TAG_BATCH)
+            .unwrap_or_default()
+            .into_iter()
+            .map(WebSocket::from)
+            .collect();
+        send_held(&sockets, &held);
+    }
+}
+
+/// Sends held broadcasts to batch sockets: one plain frame when there is one,
+/// else one `batch` frame, built once for every socket that gets all of them.
+fn send_held(sockets: &[WebSocket], held: &[Held<WebSocket>]) {
+    let all: Vec<&str> = held.iter().map(|h| h.json.as_str()).collect();
+    let common = match all.as_slice() {
+        [] => return,
+        [one] => (*one).to_owned(),
+        many => protocol::batch_json(many, now()),
+    };
+    for ws in sockets {
+        if held.iter().all(|h| h.except.as_ref() != Some(ws)) {
+            send(ws, &common);
+            continue;
+        }
+        match coalesce::frames_for(held, ws).as_slice() {
+            [] => {}
+            [one] => send(ws, one),
+            many => send(ws, &protocol::batch_json(many, now())),
+        }
     }
 }
 

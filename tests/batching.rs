@@ -1,0 +1,118 @@
+//! Coalescing against the real runtime: a client that connected with
+//! `batch=1` gets a busy room's messages packed into `batch` frames, in
+//! order and without loss, while a plain client in the same room still gets
+//! exactly one JSON object per message, and a quiet room sends at once.
+
+// The tests drive the real runtime from the host; on wasm32 there is
+// nothing to run, so the crate is empty and needs no `main`.
+#![cfg_attr(target_arch = "wasm32", no_main)]
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::{Client, Server};
+use serde_json::Value;
+
+const VARS: &[(&str, &str)] = &[("RATE_PER_SEC", "1000"), ("RATE_BURST", "1000")];
+
+/// Reads frames until `n` chat messages have arrived, unpacking batches.
+/// Returns the seqs in arrival order and how many frames carried them.
+async fn read_messages(client: &mut Client, n: usize) -> (Vec<u64>, usize, usize) {
+    let (mut seqs, mut frames, mut batches) = (Vec::new(), 0, 0);
+    while seqs.len() < n {
+        let frame = client.next().await;
+        let inner: Vec<Value> = if frame["type"] == "batch" {
+            batches += 1;
+            assert_eq!(frame["clientId"], "server", "{frame}");
+            frame["frames"].as_array().expect("frames").clone()
+        } else {
+            vec![frame]
+        };
+        let before = seqs.len();
+        seqs.extend(
+            inner
+                .iter()
+                .filter(|f| f["type"] == "message")
+                .map(|f| f["seq"].as_u64().expect("seq")),
+        );
+        if seqs.len() > before {
+            frames += 1;
+        }
+    }
+    (seqs, frames, batches)
+}
+
+async fn a_busy_room_batches_for_batch_clients_only(server: Server) {
+    const N: usize = 300;
+    let (mut batcher, _) = Client::join_with(&server, "bat-batcher", "room=bat&batch=1").await;
+    let (mut plain, _) = Client::join_with(&server, "bat-plain", "room=bat").await;
+    let (mut sender, _) = Client::join_with(&server, "bat-sender", "room=bat").await;
+    for i in 0..N {
+        sender.send(&format!("burst {i}")).await;
+    }
+    let expected: Vec<u64> = (1..=N as u64).collect();
+    let (seqs, frames, batches) = read_messages(&mut batcher, N).await;
+    assert_eq!(seqs, expected, "batched: all, in order, once");
+    assert!(batches > 0, "a burst of {N} produced no batch");
+    assert!(
+        frames < N,
+        "{frames} frames for {N} messages is no coalescing"
+    );
+    let (seqs, frames, batches) = read_messages(&mut plain, N).await;
+    assert_eq!(seqs, expected, "plain: all, in order, once");
+    assert_eq!(
+        (frames, batches),
+        (N, 0),
+        "a plain client gets one frame per message"
+    );
+}
+
+async fn a_quiet_room_sends_a_batch_client_plain_frames_at_once(server: Server) {
+    let (mut batcher, _) = Client::join_with(&server, "quiet-batcher", "room=quiet&batch=1").await;
+    let (mut sender, _) = Client::join_with(&server, "quiet-sender", "room=quiet").await;
+    batcher.expect_join_of("quiet-sender").await;
+    sender.send("just one").await;
+    let frame = batcher.next().await;
+    assert_eq!(frame["type"], "message", "{frame}");
+    assert_eq!(frame["message"], "just one");
+}
+
+async fn an_ack_never_overtakes_its_message_for_a_batch_sender(server: Server) {
+    let (mut a, _) = Client::join_with(&server, "ack-a", "room=acks&batch=1").await;
+    for i in 0..50 {
+        a.say(&format!("m{i}"), &format!("ack-{i}")).await;
+    }
+    let mut seen_messages = std::collections::HashSet::new();
+    let mut acks = 0;
+    while acks < 50 {
+        let frame = a.next().await;
+        let inner: Vec<Value> = if frame["type"] == "batch" {
+            frame["frames"].as_array().unwrap().clone()
+        } else {
+            vec![frame]
+        };
+        for f in inner {
+            match f["type"].as_str() {
+                Some("message") => {
+                    seen_messages.insert(f["seq"].as_u64().unwrap());
+                }
+                Some("ack") => {
+                    let seq = f["seq"].as_u64().unwrap();
+                    assert!(
+                        seen_messages.contains(&seq),
+                        "ack of {seq} before the message"
+                    );
+                    acks += 1;
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+suite![
+    vars: VARS;
+    a_busy_room_batches_for_batch_clients_only,
+    a_quiet_room_sends_a_batch_client_plain_frames_at_once,
+    an_ack_never_overtakes_its_message_for_a_batch_sender,
+];
