@@ -19,6 +19,8 @@ pub struct Runtime {
     child: Option<Child>,
     pub port: u16,
     pub state_dir: PathBuf,
+    /// Whether stopping also deletes `state_dir` (it was made for this run).
+    owns_state: bool,
     /// Everything wrangler printed, for diagnosing a failed test.
     log: Arc<Mutex<Vec<String>>>,
 }
@@ -57,7 +59,9 @@ pub fn free_port() -> u16 {
 impl Runtime {
     /// Starts `wrangler dev` with a fresh state directory.
     pub fn start(vars: &[(&str, &str)]) -> Runtime {
-        Runtime::start_on(free_port(), fresh_state_dir(), vars)
+        let mut rt = Runtime::start_on(free_port(), fresh_state_dir(), vars);
+        rt.owns_state = true;
+        rt
     }
 
     /// Starts `wrangler dev` on `port`, persisting to `state_dir`, with
@@ -115,6 +119,7 @@ impl Runtime {
             child: Some(child),
             port,
             state_dir,
+            owns_state: false,
             log,
         };
         rt.wait_ready();
@@ -186,6 +191,9 @@ impl Runtime {
             .collect();
         send_signal("KILL", &alive);
         let _ = child.wait();
+        if self.owns_state {
+            let _ = std::fs::remove_dir_all(&self.state_dir);
+        }
     }
 }
 
