@@ -88,9 +88,9 @@ impl Room {
         self.accepted.push(text.to_owned());
     }
 
-    /// The bystanders still chat, and the history is exactly what was
-    /// accepted, in order.
-    async fn verify(mut self, server: &Server) {
+    /// The bystanders chat once more, then an auditor joins: the room's
+    /// stored messages, oldest first.
+    async fn audit(&mut self, server: &Server) -> Vec<Value> {
         self.chat("after").await;
         let (_, frames) = Client::join_with(
             server,
@@ -98,13 +98,14 @@ impl Room {
             &format!("room={}", self.name),
         )
         .await;
-        let history = frames
-            .iter()
-            .find(|f| f["type"] == "history")
-            .expect("a history frame");
-        let texts: Vec<&str> = history["messages"]
-            .as_array()
-            .expect("messages")
+        common::history_messages(common::frame_of(&frames, "history")).to_vec()
+    }
+
+    /// The bystanders still chat, and the history is exactly what was
+    /// accepted, in order.
+    async fn verify(mut self, server: &Server) {
+        let messages = self.audit(server).await;
+        let texts: Vec<&str> = messages
             .iter()
             .map(|m| m["message"].as_str().unwrap_or_default())
             .collect();
@@ -112,9 +113,7 @@ impl Room {
             texts, self.accepted,
             "history holds exactly the accepted messages"
         );
-        let seqs: Vec<u64> = history["messages"]
-            .as_array()
-            .unwrap()
+        let seqs: Vec<u64> = messages
             .iter()
             .map(|m| m["seq"].as_u64().unwrap())
             .collect();
@@ -352,18 +351,7 @@ impl Room {
     /// interleave with the chat: the history must equal what every client saw
     /// live, and hold exactly the burst the bucket allowed.
     async fn verify_flood(mut self, server: &Server, flooder: &str, echoed: &[String]) {
-        self.chat("after").await;
-        let (_, frames) = Client::join_with(
-            server,
-            &format!("{}-auditor", self.name),
-            &format!("room={}", self.name),
-        )
-        .await;
-        let history = frames
-            .iter()
-            .find(|f| f["type"] == "history")
-            .expect("history");
-        let messages = history["messages"].as_array().expect("messages");
+        let messages = self.audit(server).await;
         let flooded: Vec<&str> = messages
             .iter()
             .filter(|m| m["clientId"] == flooder)

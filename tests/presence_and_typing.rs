@@ -11,18 +11,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, Server};
+use common::{frame_of, Client, Server};
 use serde_json::Value;
 
 const QUIET: Duration = Duration::from_millis(400);
 const TYPING: &str = r#"{"type":"typing"}"#;
-
-fn frame_of<'a>(frames: &'a [Value], kind: &str) -> &'a Value {
-    frames
-        .iter()
-        .find(|f| f["type"] == kind)
-        .unwrap_or_else(|| panic!("no {kind} frame in {frames:?}"))
-}
 
 fn member_ids(presence: &Value) -> Vec<String> {
     presence["members"]

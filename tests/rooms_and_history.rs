@@ -26,25 +26,18 @@ const VARS: &[(&str, &str)] = &[
 const QUIET: Duration = Duration::from_millis(400);
 
 fn history(frames: &[Value]) -> &Value {
-    frames
-        .iter()
-        .find(|f| f["type"] == "history")
-        .unwrap_or_else(|| panic!("no history frame in {frames:?}"))
+    common::frame_of(frames, "history")
 }
 
 fn texts(history: &Value) -> Vec<String> {
-    history["messages"]
-        .as_array()
-        .expect("messages is an array")
+    common::history_messages(history)
         .iter()
         .map(|m| m["message"].as_str().unwrap_or_default().to_owned())
         .collect()
 }
 
 fn seqs(history: &Value) -> Vec<u64> {
-    history["messages"]
-        .as_array()
-        .expect("messages is an array")
+    common::history_messages(history)
         .iter()
         .map(|m| m["seq"].as_u64().expect("seq"))
         .collect()

@@ -18,6 +18,24 @@ use std::time::{Duration, Instant};
 pub use client::Client;
 pub use runtime::Runtime;
 
+use serde_json::Value;
+
+/// The first frame of type `kind` among `frames`.
+pub fn frame_of<'a>(frames: &'a [Value], kind: &str) -> &'a Value {
+    frames
+        .iter()
+        .find(|f| f["type"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} frame in {frames:?}"))
+}
+
+/// The messages a `history` frame carries, oldest first.
+pub fn history_messages(history: &Value) -> &[Value] {
+    history["messages"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_else(|| panic!("history without messages: {history}"))
+}
+
 /// The longest one test may run before it counts as failed.
 const TEST_TIMEOUT: Duration = Duration::from_secs(120);
 
