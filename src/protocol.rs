@@ -92,14 +92,26 @@ pub fn parse(text: &str) -> Result<ClientFrame, Refusal> {
 }
 
 /// Tells a malformed document apart from a well-formed one with the wrong
-/// shape, so the client learns which of the two it got wrong.
+/// shape, so the client learns which of the two it got wrong. Probes with
+/// typed structs rather than `serde_json::Value`, which would cost the
+/// `.wasm` a generic JSON tree for an error path.
 fn classify_json_error(text: &str, err: &serde_json::Error) -> Refusal {
-    match serde_json::from_str::<serde_json::Value>(text) {
-        Err(_) => Refusal::MalformedJson,
-        Ok(value) => match value.get("type").and_then(|t| t.as_str()) {
-            None => Refusal::BadFrame("a JSON frame needs a string field \"type\"".into()),
-            Some(kind) if !CLIENT_TYPES.contains(&kind) => Refusal::UnknownType(kind.to_owned()),
-            Some(_) => Refusal::BadFrame(first_line(&err.to_string())),
+    #[derive(Deserialize)]
+    struct Probe {
+        #[serde(rename = "type", default)]
+        kind: Option<String>,
+    }
+    match serde_json::from_str::<Probe>(text) {
+        Ok(Probe { kind: None }) => {
+            Refusal::BadFrame("a JSON frame needs a string field \"type\"".into())
+        }
+        Ok(Probe { kind: Some(kind) }) if !CLIENT_TYPES.contains(&kind.as_str()) => {
+            Refusal::UnknownType(kind)
+        }
+        Ok(_) => Refusal::BadFrame(first_line(&err.to_string())),
+        Err(_) => match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+            Ok(_) => Refusal::BadFrame("field \"type\" must be a string".into()),
+            Err(_) => Refusal::MalformedJson,
         },
     }
 }
@@ -354,6 +366,19 @@ mod tests {
             parse(r#"{"type":"dance"}"#),
             Err(Refusal::UnknownType("dance".into()))
         );
+    }
+
+    #[test]
+    fn a_type_that_is_not_a_string_is_a_bad_frame() {
+        assert!(matches!(parse(r#"{"type":7}"#), Err(Refusal::BadFrame(_))));
+    }
+
+    #[test]
+    fn a_lone_surrogate_in_a_message_is_a_bad_frame() {
+        assert!(matches!(
+            parse(r#"{"type":"message","message":"a\ud800"}"#),
+            Err(Refusal::BadFrame(_))
+        ));
     }
 
     #[test]

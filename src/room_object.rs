@@ -10,7 +10,6 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use serde_json::json;
 use wasm_bindgen::prelude::wasm_bindgen as bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::worker_sys::WebSocketRequestResponsePair;
@@ -22,12 +21,13 @@ use worker::{
 use crate::coalesce::{self, Coalescer, Held, Offer};
 use crate::config::Config;
 use crate::error::Refusal;
+use crate::log::LogLine;
 use crate::protocol::{self, PING, PONG};
 use crate::rate_limit::TokenBucket;
 use crate::room::{self, Audience, Ctx, Delivery, Outcome, Session};
 use crate::routes::{Route, SocketTarget};
 use crate::sql_history::SqlHistory;
-use crate::worker_entry::{self, log};
+use crate::worker_entry::{self, emit};
 
 /// Socket tags: whether a socket takes `batch` frames. Tags let a broadcast
 /// pick its sockets without reading every attachment.
@@ -76,25 +76,13 @@ impl DurableObject for ChatRoom {
     fn new(state: State, env: Env) -> Self {
         let config = worker_entry::config(&env);
         if let Err(err) = SqlHistory::new(state.storage().sql()).create_schema() {
-            log(
-                "error",
-                "schema_failed",
-                "",
-                "",
-                &[("detail", json!(err.0))],
-            );
+            emit(LogLine::error("schema_failed").detail(&err.0));
         }
         // Keep-alive pings are answered by the runtime, never waking the room.
         let pair = WebSocketRequestResponsePair::new(PING, PONG);
         if let Err(err) = pair.and_then(|p| state.as_raw().set_websocket_auto_response(&p)) {
-            let detail = json!(format!("{err:?}"));
-            log(
-                "error",
-                "auto_response_failed",
-                "",
-                "",
-                &[("detail", detail)],
-            );
+            let detail = format!("{err:?}");
+            emit(LogLine::error("auto_response_failed").detail(&detail));
         }
         ChatRoom {
             outbox: Rc::new(Outbox {
@@ -137,13 +125,9 @@ impl DurableObject for ChatRoom {
             .as_raw()
             .accept_websocket_with_tags(server.as_ref(), vec![JsValue::from_str(tag)]);
         if let Err(err) = accepted {
-            log(
-                "error",
-                "accept_failed",
-                &target.room,
-                &client_id,
-                &[("detail", json!(format!("{err:?}")))],
-            );
+            let detail = format!("{err:?}");
+            let line = LogLine::error("accept_failed").room(&target.room);
+            emit(line.client(&client_id).detail(&detail));
             return worker_entry::refuse(503, "The room cannot take this connection right now.\n");
         }
         let mut session = Session::new(&client_id, target.name.clone(), target.batch);
@@ -152,12 +136,11 @@ impl DurableObject for ChatRoom {
         session.joined_at = now();
 
         if let Err(refusal) = room::admit(open, &self.config) {
-            log(
-                "warn",
-                "refused",
-                &target.room,
-                &client_id,
-                &[("code", json!("room_full"))],
+            emit(
+                LogLine::warn("refused")
+                    .room(&target.room)
+                    .client(&client_id)
+                    .code("room_full"),
             );
             self.carry_out(&server, &session, room::refuse(&refusal, now()));
             return Response::from_websocket(pair.client);
@@ -181,12 +164,11 @@ impl DurableObject for ChatRoom {
             },
             Err(refusal) => room::refuse(&refusal, now()),
         };
-        log(
-            "info",
-            "connected",
-            &target.room,
-            &client_id,
-            &[("sockets", json!(open + 1))],
+        emit(
+            LogLine::info("connected")
+                .room(&target.room)
+                .client(&client_id)
+                .sockets(open + 1),
         );
         self.carry_out(&server, &session, outcome);
         self.schedule_idle_check().await;
@@ -289,13 +271,7 @@ impl ChatRoom {
         }
         let half_timeout = std::time::Duration::from_millis(self.config.idle_timeout_secs * 500);
         if let Err(err) = storage.set_alarm(half_timeout).await {
-            log(
-                "error",
-                "alarm_failed",
-                "",
-                "",
-                &[("detail", json!(err.to_string()))],
-            );
+            emit(LogLine::error("alarm_failed").detail(&err.to_string()));
         }
     }
 
@@ -324,12 +300,10 @@ impl ChatRoom {
         self.last_frame.borrow_mut().remove(&session.conn);
         let remaining = self.sessions_except(ws);
         let deliveries = room::leave(&session, &remaining, now());
-        log(
-            "info",
-            "disconnected",
-            &session.room,
-            &session.client_id,
-            &[],
+        emit(
+            LogLine::info("disconnected")
+                .room(&session.room)
+                .client(&session.client_id),
         );
         self.deliver(ws, deliveries);
         self.forget_closed_departures();
@@ -345,24 +319,14 @@ impl ChatRoom {
     fn carry_out(&self, sender: &WebSocket, session: &Session, outcome: Outcome) {
         for d in &outcome.deliveries {
             if let crate::protocol::ServerFrame::Error(e) = &d.frame {
-                log(
-                    "warn",
-                    "refused",
-                    &session.room,
-                    &session.client_id,
-                    &[("code", json!(e.code))],
-                );
+                let line = LogLine::warn("refused").room(&session.room);
+                emit(line.client(&session.client_id).code(e.code));
             }
         }
         self.deliver(sender, outcome.deliveries);
         if let Some((code, reason)) = outcome.close {
-            log(
-                "warn",
-                "closed_by_room",
-                &session.room,
-                &session.client_id,
-                &[("code", json!(code)), ("reason", json!(reason))],
-            );
+            let line = LogLine::warn("closed_by_room").room(&session.room);
+            emit(line.client(&session.client_id).close(code, reason));
             // A socket that is already closing cannot be closed again; there
             // is nobody left to tell.
             let _ = sender.close(Some(code), Some(reason));

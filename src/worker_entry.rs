@@ -2,7 +2,7 @@
 //! assets binding with strict security headers, and forwards WebSockets to
 //! the room's Durable Object.
 
-use serde_json::{json, Value};
+use crate::log::LogLine;
 use worker::{event, js_sys, Context, Env, Headers, Request, RequestInit, Response, Result};
 
 use crate::config::Config;
@@ -38,12 +38,11 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             match forward(req, &env, target).await {
                 Ok(resp) => Ok(resp),
                 Err(err) => {
-                    log(
-                        "error",
-                        "room_unreachable",
-                        &room,
-                        "",
-                        &[("detail", json!(err.to_string()))],
+                    let detail = err.to_string();
+                    emit(
+                        LogLine::error("room_unreachable")
+                            .room(&room)
+                            .detail(&detail),
                     );
                     refuse(
                         503,
@@ -157,21 +156,19 @@ fn log_refusal(req: &Request, refusal: &HttpRefusal) {
         .take(64)
         .filter(|c| !c.is_control())
         .collect();
-    log(
-        "warn",
-        "handshake_refused",
-        "",
-        &client_id,
-        &[("status", json!(refusal.status))],
+    emit(
+        LogLine::warn("handshake_refused")
+            .client(&client_id)
+            .status(refusal.status),
     );
 }
 
 /// Prints one structured log line, readable in `wrangler tail`.
-pub(crate) fn log(level: &str, event: &str, room: &str, client_id: &str, fields: &[(&str, Value)]) {
-    let line = crate::log::line(level, event, room, client_id, fields);
-    if level == "error" {
-        worker::console_error!("{line}");
+pub(crate) fn emit(line: LogLine<'_>) {
+    let json = line.to_json();
+    if line.level == "error" {
+        worker::console_error!("{json}");
     } else {
-        worker::console_log!("{line}");
+        worker::console_log!("{json}");
     }
 }

@@ -245,19 +245,21 @@ async fn deeply_nested_json_is_refused_without_harm(server: Server) {
         "[".repeat(5_000),
         "]".repeat(5_000)
     );
-    refused_but_kept(&mut room, &mut m, &deep, "malformed_json").await;
+    // Well-formed, but `message` is not a string: the wrong shape.
+    refused_but_kept(&mut room, &mut m, &deep, "bad_frame").await;
     room.verify(&server).await;
 }
 
 async fn lone_surrogates_are_refused_and_odd_unicode_round_trips(server: Server) {
     let mut room = Room::open(&server, "adv-uni").await;
     let mut m = room.offender(&server).await;
-    // JSON can spell a lone UTF-16 surrogate; it is not a character.
+    // JSON can spell a lone UTF-16 surrogate, but it is not a character, so
+    // `message` is not a string a Rust (or UTF-8) peer can hold.
     refused_but_kept(
         &mut room,
         &mut m,
         r#"{"type":"message","message":"a\ud800b"}"#,
-        "malformed_json",
+        "bad_frame",
     )
     .await;
     let id = m.id.clone();
