@@ -501,6 +501,48 @@ async fn the_page_is_served_with_strict_security_headers(server: Server) {
     room.verify(&server).await;
 }
 
+async fn logs_carry_ids_and_codes_but_never_message_bodies(server: Server) {
+    let mut room = Room::open(&server, "adv-logs").await;
+    let mut m = room.offender(&server).await;
+    let secret = "my password is hunter2";
+    m.send(secret).await;
+    room.accepted_from(&m.id.clone(), secret).await;
+    m.send("").await;
+    m.expect_error("empty_message").await;
+    // Log lines are printed asynchronously; wait for the refusal's line.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let refused = loop {
+        let lines = server.log_lines();
+        let found = lines
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
+            .find(|v| v["event"] == "refused" && v["clientId"] == m.id.as_str());
+        if let Some(v) = found {
+            break v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no refused log line in {:?}",
+            &lines[lines.len().saturating_sub(30)..]
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(refused["room"], "adv-logs");
+    assert_eq!(refused["code"], "empty_message");
+    let lines = server.log_lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"event\":\"connected\"") && l.contains("adv-logs")),
+        "no connected line"
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("hunter2")),
+        "a message body reached the logs"
+    );
+    room.verify(&server).await;
+}
+
 suite![
     vars: VARS;
     over_length_message_is_refused_and_the_socket_kept,
@@ -522,4 +564,5 @@ suite![
     a_cross_site_handshake_is_refused_with_403,
     hostile_display_names_are_refused_or_kept_as_text,
     the_page_is_served_with_strict_security_headers,
+    logs_carry_ids_and_codes_but_never_message_bodies,
 ];

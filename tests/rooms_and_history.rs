@@ -227,7 +227,7 @@ async fn acknowledged_messages_survive_a_killed_runtime(_server: Server) {
     let state = common::runtime::fresh_state_dir();
     let port = common::runtime::free_port();
     let mut rt = Runtime::start_on(port, state.clone(), VARS);
-    let server = Server { port };
+    let server = rt.server();
     let (mut alice, _) = Client::join_with(&server, "dura-alice", "room=dura").await;
     let mut acked = Vec::new();
     for i in 1..=10 {

@@ -151,13 +151,11 @@ impl Client {
         .await
     }
 
+    /// Waits for the next error frame and checks its code.
     pub async fn expect_error(&mut self, code: &str) -> Value {
-        let frame = self.next().await;
-        assert_eq!(
-            frame["type"], "error",
-            "{} expected an error: {frame}",
-            self.id
-        );
+        let frame = self
+            .next_matching(&format!("error {code}"), |f| f["type"] == "error")
+            .await;
         assert_eq!(frame["code"], code, "{}: {frame}", self.id);
         frame
     }

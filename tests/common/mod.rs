@@ -43,9 +43,16 @@ const TEST_TIMEOUT: Duration = Duration::from_secs(120);
 #[derive(Debug, Clone)]
 pub struct Server {
     pub port: u16,
+    /// What the runtime has printed so far, the Worker's log lines included.
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
+    /// Everything the runtime printed so far.
+    pub fn log_lines(&self) -> Vec<String> {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
     pub fn ws_url(&self, path: &str) -> String {
         format!("ws://127.0.0.1:{}{path}", self.port)
     }
@@ -107,7 +114,7 @@ pub fn run_with_vars(vars: &[(&str, &str)], tests: &[(&str, TestFn)]) {
 
     runtime::build_worker();
     let mut rt = Runtime::start(vars);
-    let server = Server { port: rt.port };
+    let server = rt.server();
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

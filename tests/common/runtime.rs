@@ -77,8 +77,10 @@ impl Runtime {
             .arg(&state_dir)
             .args([
                 "--show-interactive-dev-session=false",
+                // "log", wrangler's default, is the level that shows the
+                // Worker's console.log lines.
                 "--log-level",
-                "info",
+                "log",
             ])
             .args(
                 vars.iter()
@@ -152,6 +154,14 @@ impl Runtime {
                 );
             }
             std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// How tests reach this runtime.
+    pub fn server(&self) -> super::Server {
+        super::Server {
+            port: self.port,
+            log: Arc::clone(&self.log),
         }
     }
 
