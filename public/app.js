@@ -134,8 +134,8 @@
     ws.addEventListener("close", (event) => {
       if (socket !== ws) return;
       socket = null;
-      members.clear();
-      renderMembers();
+      // The member list stays, greyed out by CSS, until the next presence
+      // frame replaces it: an empty list would say everyone left.
       if (event.reason === "renamed") {
         connect(); // our own doing: rejoin at once, quietly
         return;

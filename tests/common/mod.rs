@@ -7,6 +7,7 @@
 
 #![allow(dead_code)] // Each test binary uses a different part of the fixture.
 
+pub mod browser;
 pub mod client;
 pub mod http;
 pub mod runtime;
@@ -15,6 +16,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
+#[allow(unused_imports)] // Not every test binary speaks WebSocket itself.
 pub use client::Client;
 pub use runtime::Runtime;
 
