@@ -70,6 +70,16 @@ extern "C" {
         this: &StateWithPingTimes,
         ws: &web_sys::WebSocket,
     ) -> std::result::Result<JsValue, JsValue>;
+
+    /// A socket, seen through a `send` that takes a string already on the
+    /// JavaScript side.
+    type SocketForJsString;
+
+    #[wasm_bindgen(method, catch, js_name = send)]
+    fn send_string(
+        this: &SocketForJsString,
+        frame: &js_sys::JsString,
+    ) -> std::result::Result<(), JsValue>;
 }
 
 impl DurableObject for ChatRoom {
@@ -347,12 +357,15 @@ impl ChatRoom {
             let json = delivery.frame.to_json();
             if delivery.to == Audience::Sender {
                 self.outbox.flush();
-                send(sender, &json);
+                send(sender, &text(&json));
                 continue;
             }
             let except = (delivery.to == Audience::Others).then(|| sender.clone());
-            for ws in plain.iter().filter(|ws| except.as_ref() != Some(*ws)) {
-                send(ws, &json);
+            if !plain.is_empty() {
+                let frame = text(&json);
+                for ws in plain.iter().filter(|ws| except.as_ref() != Some(*ws)) {
+                    send(ws, &frame);
+                }
             }
             let held = Held { json, except };
             let (offer, now_held) = self.outbox.coalescer.borrow_mut().offer(held, now());
@@ -444,8 +457,8 @@ fn send_held(sockets: &[WebSocket], held: &[Held<WebSocket>]) {
     let all: Vec<&str> = held.iter().map(|h| h.json.as_str()).collect();
     let common = match all.as_slice() {
         [] => return,
-        [one] => (*one).to_owned(),
-        many => protocol::batch_json(many, now()),
+        [one] => text(one),
+        many => text(&protocol::batch_json(many, now())),
     };
     for ws in sockets {
         if held.iter().all(|h| h.except.as_ref() != Some(ws)) {
@@ -454,8 +467,8 @@ fn send_held(sockets: &[WebSocket], held: &[Held<WebSocket>]) {
         }
         match coalesce::frames_for(held, ws).as_slice() {
             [] => {}
-            [one] => send(ws, one),
-            many => send(ws, &protocol::batch_json(many, now())),
+            [one] => send(ws, &text(one)),
+            many => send(ws, &text(&protocol::batch_json(many, now()))),
         }
     }
 }
@@ -464,10 +477,20 @@ fn session_of(ws: &WebSocket) -> Option<Session> {
     ws.deserialize_attachment::<Session>().ok().flatten()
 }
 
+/// A frame as a JavaScript string. Passing a Rust `&str` to the runtime
+/// decodes it into a new JS string on every call; a broadcast converts once
+/// and hands the same string to every socket.
+fn text(json: &str) -> js_sys::JsString {
+    js_sys::JsString::from(json)
+}
+
 /// Sends one frame. `getWebSockets()` can list sockets that are already
 /// closing; a failed send to one of them must not stop the broadcast.
-fn send(ws: &WebSocket, json: &str) {
-    let _ = ws.send_with_str(json);
+fn send(ws: &WebSocket, frame: &js_sys::JsString) {
+    let socket: &web_sys::WebSocket = ws.as_ref();
+    let _ = socket
+        .unchecked_ref::<SocketForJsString>()
+        .send_string(frame);
 }
 
 fn now() -> u64 {

@@ -1,0 +1,38 @@
+// Runs a Worker under Miniflare/workerd directly from the pinned npm
+// packages: no wrangler dev proxy hop, so closer to production.
+// Usage: node benches/baselines/miniflare.mjs <port> [edge-chat|js-room]
+//   edge-chat  this project's built Worker (build/index.js), the default
+//   js-room    the minimal JavaScript Durable Object baseline
+import { Miniflare } from "miniflare";
+
+const port = Number(process.argv[2]);
+const which = process.argv[3] ?? "edge-chat";
+const workers = {
+  "edge-chat": {
+    scriptPath: "build/index.js",
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    durableObjects: { ROOMS: { className: "ChatRoom", useSQLite: true } },
+    // The same limits the wrangler dev runs get, so they do not cap the benchmark.
+    bindings: { RATE_PER_SEC: "1000", RATE_BURST: "1000", MAX_CONNECTIONS_PER_ROOM: "5000" },
+  },
+  "js-room": {
+    scriptPath: "benches/baselines/js-room/worker.js",
+    durableObjects: { ROOMS: { className: "JsRoom", useSQLite: true } },
+  },
+};
+const mf = new Miniflare({
+  host: "127.0.0.1",
+  port,
+  modules: true,
+  compatibilityDate: "2026-04-26",
+  // Assets are not served here; the benchmark only needs /ws/<id>.
+  ...workers[which],
+});
+await mf.ready;
+console.log(`${which} ready on ${port}`);
+const stop = async () => {
+  await mf.dispose();
+  process.exit(0);
+};
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
