@@ -839,6 +839,7 @@ fn report(runs: &[Value], plan: &Plan, smoke: bool) -> Result<(), String> {
         gzip,
         gzip as f64 / 1024.0
     ));
+    md.push_str(&targets(runs, wasm.len(), gzip));
     md.push_str("## Ratios (this project under wrangler dev, batch=1 clients, vs each baseline)\n\n| clients | baseline | delivered msgs/s at knee | fan-out p99 (lower is better) | idle bytes/conn (lower is better) |\n|---|---|---|---|---|\n");
     for &n in &plan.sizes {
         let (our_tp, _) = metric(runs, ours, n, &["knee", "delivered_per_sec"]);
@@ -878,6 +879,67 @@ fn report(runs: &[Value], plan: &Plan, smoke: bool) -> Result<(), String> {
     std::fs::write(dir.join("chart.svg"), chart(runs, &plan.sizes)).map_err(|e| e.to_string())?;
     eprintln!("wrote BENCHMARKS.md and bench-results/");
     Ok(())
+}
+
+/// The targets, each as a like-for-like ratio (dev proxy against dev
+/// proxy, Miniflare against Miniflare) and a verdict.
+fn targets(runs: &[Value], wasm_raw: usize, gzip: usize) -> String {
+    let (ours_dev, ours_mf) = ("edge-chat (wrangler dev)", "edge-chat (miniflare)");
+    let (fastapi, js_dev, js_mf) = (
+        "FastAPI original",
+        "JS Durable Object",
+        "JS Durable Object (miniflare)",
+    );
+    let knee = ["knee", "delivered_per_sec"];
+    let p99 = ["fanout", "p99_ms"];
+    let mem = ["idle_bytes_per_conn"];
+    let mut md = String::from("## Targets (one side-by-side run)\n\n| target | ours | baseline | ratio | met |\n|---|---|---|---|---|\n");
+    let mut row = |what: &str,
+                   ours: &str,
+                   base: &str,
+                   n: usize,
+                   path: &[&str],
+                   higher: bool,
+                   need: f64| {
+        let (a, _) = metric(runs, ours, n, path);
+        let (b, _) = metric(runs, base, n, path);
+        let ratio = a / b;
+        let met = if higher { ratio >= need } else { ratio <= need };
+        md.push_str(&format!(
+            "| {what} @ {n} clients, {} {need} | {ours}: {a:.1} | {base}: {b:.1} | {ratio:.2}× | {} |\n",
+            if higher { "≥" } else { "≤" },
+            if a.is_nan() || b.is_nan() { "not measured" } else if met { "yes" } else { "**no**" }
+        ));
+    };
+    row("knee msgs/s", ours_dev, fastapi, 100, &knee, true, 1.5);
+    row("knee msgs/s", ours_mf, fastapi, 100, &knee, true, 1.5);
+    row("knee msgs/s", ours_dev, js_dev, 100, &knee, true, 2.0);
+    row("knee msgs/s", ours_mf, js_mf, 100, &knee, true, 2.0);
+    row("fan-out p99 ms", ours_dev, fastapi, 100, &p99, false, 1.0);
+    row("fan-out p99 ms", ours_mf, fastapi, 100, &p99, false, 1.0);
+    row("idle bytes/conn", ours_dev, js_dev, 1000, &mem, false, 1.0);
+    row("idle bytes/conn", ours_mf, js_mf, 1000, &mem, false, 1.0);
+    let faults: u64 = runs
+        .iter()
+        .filter(|r| r["server"] == ours_dev || r["server"] == ours_mf)
+        .map(|r| {
+            ["lost", "duplicates", "reordered"]
+                .iter()
+                .map(|k| r["fanout"][*k].as_u64().unwrap_or(0))
+                .sum::<u64>()
+        })
+        .sum();
+    md.push_str(&format!(
+        "| loss + duplicates + reordering, all our runs (the knee itself requires zero) | {faults} | | | {} |\n",
+        if faults == 0 { "yes" } else { "**no**" }
+    ));
+    md.push_str(&format!(
+        "| `.wasm` gzip < 150 KiB | {gzip} bytes ({:.1} KiB; raw {wasm_raw}) | 153600 bytes | {:.2}× | {} |\n\n",
+        gzip as f64 / 1024.0,
+        gzip as f64 / 153_600.0,
+        if gzip > 0 && gzip < 153_600 { "yes" } else { "**no**" }
+    ));
+    md
 }
 
 /// Two panels, log-scaled: delivered msgs/s at the knee, and fan-out p99.
@@ -972,8 +1034,9 @@ fn machine() -> String {
                 .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
         })
         .unwrap_or_default();
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
+    // Not available_parallelism: the generator runs pinned to one core.
+    let cores = std::fs::read_to_string("/proc/cpuinfo")
+        .map(|c| c.lines().filter(|l| l.starts_with("processor")).count())
         .unwrap_or(0);
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     format!("{cores} cores, {cpu}, Linux {}", kernel.trim())
