@@ -29,6 +29,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Message;
 
+#[path = "../tests/common/process_tree.rs"]
+mod process_tree;
+use process_tree::{descendants, end_tree};
+
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
 
 /// Latency above which a step counts as past the knee.
@@ -240,39 +244,8 @@ fn answers_http(port: u16) -> bool {
 }
 
 fn stop(r: &mut Running) {
-    let tree = descendants(r.child.id());
-    for sig in ["-TERM", "-KILL"] {
-        let _ = Command::new("kill")
-            .arg(sig)
-            .args(tree.iter().map(u32::to_string))
-            .stderr(Stdio::null())
-            .status();
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    let _ = r.child.wait();
+    end_tree(&mut r.child, "TERM", Duration::from_millis(300));
     let _ = std::fs::remove_dir_all(&r.state);
-}
-
-fn descendants(root: u32) -> Vec<u32> {
-    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let after = &stat[stat.rfind(')')? + 2..];
-            Some((pid, after.split_whitespace().nth(1)?.parse().ok()?))
-        })
-        .collect();
-    let mut found = vec![root];
-    let mut i = 0;
-    while i < found.len() {
-        let p = found[i];
-        found.extend(parents.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
-        i += 1;
-    }
-    found
 }
 
 /// Resident memory (bytes) and CPU time (clock ticks) of a process tree.

@@ -10,6 +10,7 @@
 pub mod browser;
 pub mod client;
 pub mod http;
+pub mod process_tree;
 pub mod runtime;
 
 use std::future::Future;

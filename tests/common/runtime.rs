@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::http;
+use super::process_tree::end_tree;
 
 /// How long a fresh `wrangler dev` may take to answer. The build has already
 /// run, so this covers only workerd starting up.
@@ -187,69 +188,15 @@ impl Runtime {
         let Some(mut child) = self.child.take() else {
             return;
         };
-        // Collected first: once wrangler exits, workerd is reparented and
-        // can no longer be found below it.
-        let tree = descendants(child.id());
-        send_signal(signal, &tree);
-        let deadline = Instant::now() + grace;
-        while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let alive: Vec<u32> = tree
-            .into_iter()
-            .filter(|pid| Path::new(&format!("/proc/{pid}")).exists())
-            .collect();
-        send_signal("KILL", &alive);
-        let _ = child.wait();
+        end_tree(&mut child, signal, grace);
         if self.owns_state {
             let _ = std::fs::remove_dir_all(&self.state_dir);
         }
     }
 }
 
-fn send_signal(signal: &str, pids: &[u32]) {
-    if pids.is_empty() {
-        return;
-    }
-    let _ = Command::new("kill")
-        .arg(format!("-{signal}"))
-        .args(pids.iter().map(u32::to_string))
-        .stderr(Stdio::null())
-        .status();
-}
-
 impl Drop for Runtime {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-/// `root` and every process below it, read from /proc.
-fn descendants(root: u32) -> Vec<u32> {
-    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            // The command name may contain spaces; fields resume after ')'.
-            let after = &stat[stat.rfind(')')? + 2..];
-            let ppid = after.split_whitespace().nth(1)?.parse().ok()?;
-            Some((pid, ppid))
-        })
-        .collect();
-    let mut found = vec![root];
-    let mut i = 0;
-    while i < found.len() {
-        let parent = found[i];
-        found.extend(
-            parents
-                .iter()
-                .filter(|(_, pp)| *pp == parent)
-                .map(|(p, _)| *p),
-        );
-        i += 1;
-    }
-    found
 }
