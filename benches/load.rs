@@ -722,7 +722,7 @@ async fn suite(smoke: bool) -> Result<(), String> {
                 .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
                 .unwrap_or_else(|| vec![10, 100, 1000]),
             repeats: env_num("BENCH_REPEATS", 3.0) as usize,
-            fanout_secs: env_num("BENCH_FANOUT_SECS", 4.0),
+            fanout_secs: env_num("BENCH_FANOUT_SECS", 10.0),
             step_secs: env_num("BENCH_STEP_SECS", 2.0),
             first_rate: 10.0,
             max_rate: 10_000.0,
