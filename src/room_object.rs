@@ -6,7 +6,7 @@
 //! socket is in that socket's attachment and everything about the room is in
 //! SQLite, so a woken object rebuilds the room from `getWebSockets()` alone.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -55,6 +55,10 @@ pub struct ChatRoom {
     /// When this instance was created: after a wake-up, the idle clock of
     /// every socket restarts here.
     woke_at: u64,
+    /// Whether this instance knows an idle sweep is pending. It saves a
+    /// storage read on every join; a new instance starts without it and asks
+    /// storage once.
+    alarm_pending: Cell<bool>,
 }
 
 #[bindgen]
@@ -106,6 +110,7 @@ impl DurableObject for ChatRoom {
             buckets: RefCell::new(HashMap::new()),
             last_frame: RefCell::new(HashMap::new()),
             woke_at: now(),
+            alarm_pending: Cell::new(false),
         }
     }
 
@@ -128,7 +133,11 @@ impl DurableObject for ChatRoom {
         self.outbox.flush();
         let pair = WebSocketPair::new()?;
         let server = pair.server;
-        let open = self.sockets().len();
+        // Listed once, before this socket joins: the cap check and the
+        // newcomer's presence both read it, and every listing costs a pass
+        // over the whole room.
+        let listed = self.sockets();
+        let open = listed.len();
         let tag = if target.batch { TAG_BATCH } else { TAG_PLAIN };
         let accepted = self
             .state
@@ -160,7 +169,7 @@ impl DurableObject for ChatRoom {
             return Response::from_websocket(pair.client);
         }
 
-        let others = self.sessions_except(&server);
+        let others: Vec<Session> = listed.iter().filter_map(session_of).collect();
         let mut store = SqlHistory::new(self.state.storage().sql());
         let mut ctx = Ctx {
             config: &self.config,
@@ -188,6 +197,7 @@ impl DurableObject for ChatRoom {
     /// Closes sockets that have been silent past the idle timeout, then
     /// checks again while any socket is open.
     async fn alarm(&self) -> Result<Response> {
+        self.alarm_pending.set(false);
         let now = now();
         let timeout_ms = self.config.idle_timeout_secs * 1000;
         for ws in self.sockets() {
@@ -272,16 +282,18 @@ impl ChatRoom {
     /// Sets the next idle sweep half a timeout from now while sockets are
     /// open, so no idle socket outlives its timeout by more than half.
     async fn schedule_idle_check(&self) {
-        if self.sockets().is_empty() {
+        if self.alarm_pending.get() || self.sockets().is_empty() {
             return;
         }
         let storage = self.state.storage();
         if matches!(storage.get_alarm().await, Ok(Some(_))) {
+            self.alarm_pending.set(true);
             return;
         }
         let half_timeout = std::time::Duration::from_millis(self.config.idle_timeout_secs * 500);
-        if let Err(err) = storage.set_alarm(half_timeout).await {
-            emit(LogLine::error("alarm_failed").detail(&err.to_string()));
+        match storage.set_alarm(half_timeout).await {
+            Ok(()) => self.alarm_pending.set(true),
+            Err(err) => emit(LogLine::error("alarm_failed").detail(&err.to_string())),
         }
     }
 
