@@ -563,22 +563,6 @@ async fn measure_running(
     plan: &Plan,
 ) -> Result<Value, String> {
     let pid = running.child.id();
-    // The first connection creates the room: the Durable Object with its
-    // SQLite file, or the Python app's first-request work. That is paid once
-    // per room, not per connection, so "at rest" is taken after one client
-    // has come and gone.
-    let Client {
-        mut sink,
-        stats,
-        reader,
-        ..
-    } = connect(running.port, n, spec.query).await?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while stats.lock().unwrap().first_frame.is_none() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let _ = sink.close().await;
-    let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (rss_rest, _) = usage(pid);
     // Join: ramp up in waves so the ramp is limited by the server, not by
@@ -822,8 +806,20 @@ fn report(runs: &[Value], plan: &Plan, smoke: bool) -> Result<(), String> {
     }
     let ours = SERVERS[0].name;
     let mut md = String::new();
-    md.push_str("# Benchmarks\n\nProduced by `bash scripts/bench.sh` (the full suite; `--smoke` is CI's seconds-long check).\n\n");
-    md.push_str(&format!("Machine: {}. Servers pinned to core 1, the load generator to core 0 (`taskset`). {} interleaved repeats; each cell is the median, ± the spread (max − min). Our room runs with `RATE_PER_SEC=1000 RATE_BURST=1000 MAX_CONNECTIONS_PER_ROOM=5000` so the limits do not cap the benchmark.\n\n", machine(), plan.repeats));
+    // The exact command, with any narrowing variables, so the run can be repeated.
+    let narrowed: String = [
+        "BENCH_SIZES",
+        "BENCH_SERVERS",
+        "BENCH_REPEATS",
+        "BENCH_FANOUT_SECS",
+        "BENCH_STEP_SECS",
+        "BENCH_MAX_STEPS",
+    ]
+    .iter()
+    .filter_map(|k| Some(format!("{k}={} ", std::env::var(k).ok()?)))
+    .collect();
+    md.push_str(&format!("# Benchmarks\n\nProduced by `{narrowed}bash scripts/bench.sh` (`--smoke` is CI's seconds-long check).\n\n"));
+    md.push_str(&format!("Machine: {}. Servers pinned to core 1, the load generator to core 0 (`taskset`). {} interleaved repeats; each cell is the median, ± the spread (max − min). Our room runs with `RATE_PER_SEC=1000 RATE_BURST=1000 MAX_CONNECTIONS_PER_ROOM=5000` so the limits do not cap the benchmark. Client counts: {}; fan-out {} s at 20 messages/s; saturation steps of {} s.\n\n", machine(), plan.repeats, plan.sizes.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", "), plan.fanout_secs, plan.step_secs));
     md.push_str(&format!(
         "`.wasm`: {} bytes raw, {} bytes gzip ({:.1} KiB).\n\n",
         wasm.len(),
