@@ -31,7 +31,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 #[path = "../tests/common/process_tree.rs"]
 mod process_tree;
-use process_tree::{descendants, end_tree};
+use process_tree::{descendants, end_tree, stat_fields};
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
 
@@ -260,12 +260,9 @@ fn usage(root: u32) -> (u64, u64) {
                 .unwrap_or(0)
                 * 1024;
         }
-        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            if let Some(close) = stat.rfind(')') {
-                let f: Vec<&str> = stat[close + 2..].split_whitespace().collect();
-                cpu += f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-                    + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-            }
+        if let Some(f) = stat_fields(pid) {
+            cpu += f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+                + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
         }
     }
     (rss, cpu)

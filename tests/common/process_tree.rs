@@ -44,13 +44,7 @@ pub fn descendants(root: u32) -> Vec<u32> {
         .flatten()
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            // The command name may contain spaces; fields resume after ')'.
-            let after = &stat[stat.rfind(')')? + 2..];
-            let ppid = after.split_whitespace().nth(1)?.parse().ok()?;
-            Some((pid, ppid))
-        })
+        .filter_map(|pid| Some((pid, stat_fields(pid)?.get(1)?.parse().ok()?)))
         .collect();
     let mut found = vec![root];
     let mut i = 0;
@@ -65,4 +59,15 @@ pub fn descendants(root: u32) -> Vec<u32> {
         i += 1;
     }
     found
+}
+
+/// The fields of `/proc/<pid>/stat` after the command name, so index 0 is the
+/// state, 1 the parent pid, 11 and 12 user and system time (proc(5) numbers
+/// them from 3).
+pub fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces and parentheses; fields resume
+    // after the last ')'.
+    let after = stat.get(stat.rfind(')')? + 2..)?;
+    Some(after.split_whitespace().map(str::to_owned).collect())
 }
