@@ -19,6 +19,8 @@
 //!   leaves, and what is stored.
 //! - [`routes`]: the Worker's routing decisions and HTTP refusals.
 //! - [`log`]: structured log lines, without message bodies.
+//! - [`write_behind`]: a busy room's messages written in one commit per
+//!   flush instead of one per message.
 //!
 //! Platform adapters (wasm32 only):
 //! - `worker_entry`: the Worker's fetch handler: routes, serves the page,
@@ -39,6 +41,7 @@ pub mod rate_limit;
 pub mod room;
 pub mod routes;
 pub mod validate;
+pub mod write_behind;
 
 #[cfg(target_arch = "wasm32")]
 mod room_object;

@@ -15,7 +15,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use worker::worker_sys::WebSocketRequestResponsePair;
 use worker::{
     durable_object, js_sys, wasm_bindgen, web_sys, DurableObject, Env, Request, Response, Result,
-    State, WebSocket, WebSocketIncomingMessage, WebSocketPair,
+    SqlStorage, State, WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
 use crate::coalesce::{self, Coalescer, Held, Offer};
@@ -28,6 +28,7 @@ use crate::room::{self, Audience, Ctx, Delivery, Outcome, Session};
 use crate::routes::{Route, SocketTarget};
 use crate::sql_history::SqlHistory;
 use crate::worker_entry::{self, emit};
+use crate::write_behind::WriteBehind;
 
 /// Socket tags: whether a socket takes `batch` frames. Tags let a broadcast
 /// pick its sockets without reading every attachment.
@@ -37,7 +38,8 @@ const TAG_PLAIN: &str = "plain";
 #[durable_object]
 pub struct ChatRoom {
     state: State,
-    /// Broadcasts held for batch clients; shared with the flush timer.
+    /// Broadcasts held for batch clients and the messages they mention, not
+    /// yet written; shared with the flush timer.
     outbox: Rc<Outbox>,
     config: Config,
     /// Sockets whose leave was already announced. `webSocketError` and
@@ -102,7 +104,9 @@ impl DurableObject for ChatRoom {
             outbox: Rc::new(Outbox {
                 // The binding type is not Clone; the JS object behind it is.
                 state: JsValue::clone(state.as_raw()).unchecked_into(),
+                sql: state.storage().sql(),
                 coalescer: RefCell::new(Coalescer::default()),
+                behind: RefCell::new(WriteBehind::default()),
             }),
             state,
             config,
@@ -130,7 +134,9 @@ impl DurableObject for ChatRoom {
 
         // Held broadcasts go out before the newcomer is listed: its history
         // already holds them.
-        self.outbox.flush();
+        if !self.outbox.flush() {
+            return worker_entry::refuse(503, "The room cannot take this connection right now.\n");
+        }
         let pair = WebSocketPair::new()?;
         let server = pair.server;
         // Listed once, before this socket joins: the cap check and the
@@ -170,13 +176,17 @@ impl DurableObject for ChatRoom {
         }
 
         let others: Vec<Session> = listed.iter().filter_map(session_of).collect();
-        let mut store = SqlHistory::new(self.state.storage().sql());
-        let mut ctx = Ctx {
-            config: &self.config,
-            store: &mut store,
-            now: now(),
+        let joined = {
+            let mut sql = SqlHistory::new(self.outbox.sql.clone());
+            let mut behind = self.outbox.behind.borrow_mut();
+            let mut ctx = Ctx {
+                config: &self.config,
+                store: &mut behind.over(&mut sql),
+                now: now(),
+            };
+            room::join(&mut ctx, &session, &others, target.since)
         };
-        let outcome = match room::join(&mut ctx, &session, &others, target.since) {
+        let outcome = match joined {
             Ok(deliveries) => Outcome {
                 deliveries,
                 ..Outcome::default()
@@ -235,20 +245,26 @@ impl DurableObject for ChatRoom {
             .get(&session.conn)
             .cloned()
             .unwrap_or_else(|| TokenBucket::full(self.config.rate_burst, now()));
-        let mut store = SqlHistory::new(self.state.storage().sql());
-        let mut ctx = Ctx {
-            config: &self.config,
-            store: &mut store,
-            now: now(),
-        };
-        let mut outcome = match message {
-            WebSocketIncomingMessage::String(text) => {
-                room::receive(&mut ctx, &mut session, &mut bucket, &text)
+        let received_at = now();
+        let mut outcome = {
+            let mut sql = SqlHistory::new(self.outbox.sql.clone());
+            let mut behind = self.outbox.behind.borrow_mut();
+            let mut ctx = Ctx {
+                config: &self.config,
+                store: &mut behind.over(&mut sql),
+                now: received_at,
+            };
+            match message {
+                WebSocketIncomingMessage::String(text) => {
+                    room::receive(&mut ctx, &mut session, &mut bucket, &text)
+                }
+                WebSocketIncomingMessage::Binary(_) => room::receive_binary(&mut ctx, &mut bucket),
             }
-            WebSocketIncomingMessage::Binary(_) => room::receive_binary(&mut ctx, &mut bucket),
         };
         self.buckets.borrow_mut().insert(session.conn, bucket);
-        self.last_frame.borrow_mut().insert(session.conn, ctx.now);
+        self.last_frame
+            .borrow_mut()
+            .insert(session.conn, received_at);
         if outcome.session_changed && ws.serialize_attachment(&session).is_err() {
             outcome = room::refuse(&Refusal::Internal, now());
         }
@@ -360,6 +376,9 @@ impl ChatRoom {
     /// Plain sockets get it at once; batch sockets get it through the
     /// coalescer. A frame for the sender alone first flushes what is held, so
     /// an `ack` never overtakes the message it acknowledges.
+    ///
+    /// Messages waiting to be written are written before any frame goes out
+    /// now; those only the coalescer's held frames mention wait for its flush.
     fn deliver(&self, sender: &WebSocket, deliveries: Vec<Delivery>) {
         if deliveries.is_empty() {
             return;
@@ -368,12 +387,17 @@ impl ChatRoom {
         for delivery in deliveries {
             let json = delivery.frame.to_json();
             if delivery.to == Audience::Sender {
-                self.outbox.flush();
+                if !self.outbox.flush() {
+                    return;
+                }
                 send(sender, &text(&json));
                 continue;
             }
             let except = (delivery.to == Audience::Others).then(|| sender.clone());
             if !plain.is_empty() {
+                if !self.outbox.commit() {
+                    return;
+                }
                 let frame = text(&json);
                 for ws in plain.iter().filter(|ws| except.as_ref() != Some(*ws)) {
                     send(ws, &frame);
@@ -383,6 +407,9 @@ impl ChatRoom {
             let (offer, now_held) = self.outbox.coalescer.borrow_mut().offer(held, now());
             match offer {
                 Offer::SendNow => {
+                    if !self.outbox.commit() {
+                        return;
+                    }
                     let batch = self.sockets_tagged(TAG_BATCH);
                     send_held(&batch, &now_held.into_iter().collect::<Vec<_>>());
                 }
@@ -395,6 +422,10 @@ impl ChatRoom {
                 }
                 Offer::Held => {}
             }
+        }
+        // A waiting message must always have a flush on its way to write it.
+        if !self.outbox.coalescer.borrow().has_held() {
+            self.outbox.commit();
         }
     }
 
@@ -439,18 +470,50 @@ impl ChatRoom {
     }
 }
 
-/// Broadcasts held for batch clients, and the handle the flush timer needs
-/// to reach the room's sockets without the room itself.
+/// Broadcasts held for batch clients, the messages they mention, and the
+/// handles the flush timer needs to write and send them without the room
+/// itself.
 struct Outbox {
     state: worker::worker_sys::DurableObjectState,
+    sql: SqlStorage,
     coalescer: RefCell<Coalescer<WebSocket>>,
+    behind: RefCell<WriteBehind>,
 }
 
 impl Outbox {
-    fn flush(&self) {
+    /// Writes every waiting message. Returns false if storage failed: then
+    /// nothing held may go out, because it may mention a message that was
+    /// never written. Every socket is closed so each client reconnects, gets
+    /// history as it truly is, and resends what was never acknowledged.
+    fn commit(&self) -> bool {
+        if self.behind.borrow().is_empty() {
+            return true;
+        }
+        let mut sql = SqlHistory::new(self.sql.clone());
+        let written = self.behind.borrow_mut().commit(&mut sql);
+        let Err(err) = written else {
+            return true;
+        };
+        emit(LogLine::error("store_failed").detail(&err.0));
+        self.coalescer.borrow_mut().flush(now());
+        let (code, reason) = Refusal::Internal
+            .answer()
+            .close
+            .unwrap_or((1011, "internal error"));
+        for ws in self.state.get_websockets().unwrap_or_default() {
+            let _ = WebSocket::from(ws).close(Some(code), Some(reason));
+        }
+        false
+    }
+
+    /// Writes what waits, then sends what is held. False if storage failed.
+    fn flush(&self) -> bool {
+        if !self.commit() {
+            return false;
+        }
         let held = self.coalescer.borrow_mut().flush(now());
         if held.is_empty() {
-            return;
+            return true;
         }
         let sockets: Vec<WebSocket> = self
             .state
@@ -460,6 +523,7 @@ impl Outbox {
             .map(WebSocket::from)
             .collect();
         send_held(&sockets, &held);
+        true
     }
 }
 

@@ -1,7 +1,9 @@
 //! Coalescing against the real runtime: a client that connected with
 //! `batch=1` gets a busy room's messages packed into `batch` frames, in
 //! order and without loss, while a plain client in the same room still gets
-//! exactly one JSON object per message, and a quiet room sends at once.
+//! exactly one JSON object per message, and a quiet room sends at once. A
+//! busy room writes its messages once per batch; what anyone saw still
+//! survives a killed runtime.
 
 // The tests drive the real runtime from the host; on wasm32 there is
 // nothing to run, so the crate is empty and needs no `main`.
@@ -10,7 +12,7 @@
 
 mod common;
 
-use common::{Client, Server};
+use common::{Client, Runtime, Server};
 use serde_json::Value;
 
 const VARS: &[(&str, &str)] = &[("RATE_PER_SEC", "1000"), ("RATE_BURST", "1000")];
@@ -110,9 +112,49 @@ async fn an_ack_never_overtakes_its_message_for_a_batch_sender(server: Server) {
     }
 }
 
+async fn batched_messages_survive_a_killed_runtime(_server: Server) {
+    // More than the history window (100 by default), so one commit per
+    // batch must also prune to exactly the newest 100.
+    const N: u64 = 130;
+    let state = common::runtime::fresh_state_dir();
+    let port = common::runtime::free_port();
+    let mut rt = Runtime::start_on(port, state.clone(), VARS);
+    let server = rt.server();
+    // Only batch sockets, so no message is written before its batch.
+    let (mut watcher, _) = Client::join_with(&server, "wb-watcher", "room=wb&batch=1").await;
+    let (mut sender, _) = Client::join_with(&server, "wb-sender", "room=wb&batch=1").await;
+    watcher.expect_join_of("wb-sender").await;
+    for i in 1..=N {
+        sender.send(&format!("wb {i}")).await;
+    }
+    let (seen, _, batches) = read_messages(&mut watcher, N as usize).await;
+    assert_eq!(seen, (1..=N).collect::<Vec<u64>>());
+    assert!(batches > 0, "the burst was never held, so nothing waited");
+    // SIGKILL, as a crash, the moment the watcher has seen everything.
+    rt.kill();
+    drop((watcher, sender));
+    let mut rt = Runtime::start_on(port, state.clone(), VARS);
+    // Asking from seq 1 shows what is kept, not only the newest 100: had
+    // pruning been skipped, seq 2 onwards would still be there.
+    let (mut late, frames) = Client::join_with(&server, "wb-late", "room=wb&since=1").await;
+    let history = common::frame_of(&frames, "history");
+    let kept: Vec<u64> = common::history_messages(history)
+        .iter()
+        .map(|m| m["seq"].as_u64().expect("seq"))
+        .collect();
+    assert_eq!(kept, (N - 99..=N).collect::<Vec<u64>>(), "the newest 100");
+    assert_eq!(history["truncated"], true, "older ones were pruned");
+    late.send("after the crash").await;
+    let (next, _, _) = read_messages(&mut late, 1).await;
+    assert_eq!(next, [N + 1], "numbering goes on from storage");
+    rt.stop();
+    let _ = std::fs::remove_dir_all(state);
+}
+
 suite![
     vars: VARS;
     a_busy_room_batches_for_batch_clients_only,
     a_quiet_room_sends_a_batch_client_plain_frames_at_once,
     an_ack_never_overtakes_its_message_for_a_batch_sender,
+    batched_messages_survive_a_killed_runtime,
 ];
