@@ -16,12 +16,38 @@
 /// about 100 frames a second however busy the room gets.
 pub const COALESCE_WINDOW_MS: u64 = 10;
 
-/// One held broadcast: its serialised frame, and the socket that must not
-/// receive it (the sender, for frames addressed to everyone else).
+/// Which batch sockets a held frame is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum To<S> {
+    All,
+    /// Everyone but this socket: the sender, for notices about itself.
+    AllBut(S),
+    /// This socket alone: an `ack` or error for the sender, held so it
+    /// cannot overtake the broadcasts held before it.
+    Only(S),
+}
+
+impl<S: PartialEq> To<S> {
+    pub fn includes(&self, socket: &S) -> bool {
+        match self {
+            To::All => true,
+            To::AllBut(s) => s != socket,
+            To::Only(s) => s == socket,
+        }
+    }
+
+    /// Whether `socket` gets something other than what a socket this frame
+    /// does not name gets.
+    pub fn names(&self, socket: &S) -> bool {
+        matches!(self, To::AllBut(s) | To::Only(s) if s == socket)
+    }
+}
+
+/// One held frame, serialised once, and who it is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Held<S> {
     pub json: String,
-    pub except: Option<S>,
+    pub to: To<S>,
 }
 
 /// What to do with a broadcast just offered.
@@ -100,7 +126,16 @@ impl<S> Coalescer<S> {
 /// The frames of `held` that `socket` receives, in order.
 pub fn frames_for<'a, S: PartialEq>(held: &'a [Held<S>], socket: &S) -> Vec<&'a str> {
     held.iter()
-        .filter(|h| h.except.as_ref() != Some(socket))
+        .filter(|h| h.to.includes(socket))
+        .map(|h| h.json.as_str())
+        .collect()
+}
+
+/// The frames of `held` that every socket it does not name receives, in
+/// order: most of a room gets exactly these, so they are built once.
+pub fn frames_for_unnamed<S>(held: &[Held<S>]) -> Vec<&str> {
+    held.iter()
+        .filter(|h| !matches!(h.to, To::Only(_)))
         .map(|h| h.json.as_str())
         .collect()
 }
@@ -109,27 +144,27 @@ pub fn frames_for<'a, S: PartialEq>(held: &'a [Held<S>], socket: &S) -> Vec<&'a 
 mod tests {
     use super::*;
 
-    fn h(json: &str, except: Option<u8>) -> Held<u8> {
+    fn h(json: &str, to: To<u8>) -> Held<u8> {
         Held {
             json: json.into(),
-            except,
+            to,
         }
     }
 
     #[test]
     fn a_broadcast_in_a_quiet_room_goes_out_at_once() {
         let mut c = Coalescer::new(10);
-        assert_eq!(c.offer(h("a", None), 0).0, Offer::SendNow);
-        assert_eq!(c.offer(h("b", None), 10).0, Offer::SendNow);
-        assert_eq!(c.offer(h("c", None), 100).0, Offer::SendNow);
+        assert_eq!(c.offer(h("a", To::All), 0).0, Offer::SendNow);
+        assert_eq!(c.offer(h("b", To::All), 10).0, Offer::SendNow);
+        assert_eq!(c.offer(h("c", To::All), 100).0, Offer::SendNow);
     }
 
     #[test]
     fn a_burst_is_held_until_the_window_ends() {
         let mut c = Coalescer::new(10);
-        c.offer(h("a", None), 0);
-        assert_eq!(c.offer(h("b", None), 3).0, Offer::HeldArmTimer(7));
-        assert_eq!(c.offer(h("c", None), 5).0, Offer::Held);
+        c.offer(h("a", To::All), 0);
+        assert_eq!(c.offer(h("b", To::All), 3).0, Offer::HeldArmTimer(7));
+        assert_eq!(c.offer(h("c", To::All), 5).0, Offer::Held);
         let flushed: Vec<String> = c.flush(10).into_iter().map(|h| h.json).collect();
         assert_eq!(flushed, ["b", "c"]);
         assert!(!c.has_held());
@@ -138,25 +173,34 @@ mod tests {
     #[test]
     fn after_a_flush_the_next_burst_waits_a_full_window() {
         let mut c = Coalescer::new(10);
-        c.offer(h("a", None), 0);
-        c.offer(h("b", None), 1);
+        c.offer(h("a", To::All), 0);
+        c.offer(h("b", To::All), 1);
         c.flush(10);
-        assert_eq!(c.offer(h("c", None), 12).0, Offer::HeldArmTimer(8));
+        assert_eq!(c.offer(h("c", To::All), 12).0, Offer::HeldArmTimer(8));
     }
 
     #[test]
     fn nothing_held_may_be_overtaken_by_a_send_now() {
         let mut c = Coalescer::new(10);
-        c.offer(h("a", None), 0);
-        c.offer(h("b", None), 1);
+        c.offer(h("a", To::All), 0);
+        c.offer(h("b", To::All), 1);
         // The window has passed but the timer has not fired yet: hold on.
-        assert_eq!(c.offer(h("c", None), 50).0, Offer::Held);
+        assert_eq!(c.offer(h("c", To::All), 50).0, Offer::Held);
     }
 
     #[test]
-    fn excluded_sockets_do_not_get_their_frames() {
-        let held = [h("a", None), h("b", Some(1)), h("c", Some(2))];
-        assert_eq!(frames_for(&held, &1), ["a", "c"]);
-        assert_eq!(frames_for(&held, &3), ["a", "b", "c"]);
+    fn each_socket_gets_exactly_the_frames_meant_for_it() {
+        let held = [
+            h("a", To::All),
+            h("b", To::AllBut(1)),
+            h("c", To::Only(2)),
+            h("d", To::AllBut(2)),
+        ];
+        assert_eq!(frames_for(&held, &1), ["a", "d"]);
+        assert_eq!(frames_for(&held, &2), ["a", "b", "c"]);
+        assert_eq!(frames_for(&held, &3), ["a", "b", "d"]);
+        assert_eq!(frames_for_unnamed(&held), ["a", "b", "d"]);
+        assert!(held[1].to.names(&1) && held[2].to.names(&2));
+        assert!(!held[0].to.names(&1) && !held[2].to.names(&1));
     }
 }

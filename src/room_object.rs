@@ -18,7 +18,7 @@ use worker::{
     SqlStorage, State, WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
-use crate::coalesce::{self, Coalescer, Held, Offer};
+use crate::coalesce::{self, Coalescer, Held, Offer, To};
 use crate::config::Config;
 use crate::error::Refusal;
 use crate::log::LogLine;
@@ -343,7 +343,7 @@ impl ChatRoom {
                 .room(&session.room)
                 .client(&session.client_id),
         );
-        self.deliver(ws, deliveries);
+        self.deliver(ws, session.batch, deliveries);
         self.forget_closed_departures();
     }
 
@@ -361,8 +361,10 @@ impl ChatRoom {
                 emit(line.client(&session.client_id).code(e.code));
             }
         }
-        self.deliver(sender, outcome.deliveries);
+        self.deliver(sender, session.batch, outcome.deliveries);
         if let Some((code, reason)) = outcome.close {
+            // The error frame explaining the close may be held; it goes first.
+            self.outbox.flush();
             let line = LogLine::warn("closed_by_room").room(&session.room);
             emit(line.client(&session.client_id).close(code, reason));
             // A socket that is already closing cannot be closed again; there
@@ -374,36 +376,45 @@ impl ChatRoom {
 
     /// Sends each frame to its audience, serialising it once for everyone.
     /// Plain sockets get it at once; batch sockets get it through the
-    /// coalescer. A frame for the sender alone first flushes what is held, so
-    /// an `ack` never overtakes the message it acknowledges.
+    /// coalescer. A frame for the sender alone never overtakes what is held:
+    /// a batch sender's joins the held frames while the room is busy (so a
+    /// busy room of page clients still batches and writes once per flush),
+    /// and anyone else's first flushes them.
     ///
     /// Messages waiting to be written are written before any frame goes out
     /// now; those only the coalescer's held frames mention wait for its flush.
-    fn deliver(&self, sender: &WebSocket, deliveries: Vec<Delivery>) {
+    fn deliver(&self, sender: &WebSocket, sender_batches: bool, deliveries: Vec<Delivery>) {
         if deliveries.is_empty() {
             return;
         }
         let plain = self.sockets_tagged(TAG_PLAIN);
         for delivery in deliveries {
             let json = delivery.frame.to_json();
-            if delivery.to == Audience::Sender {
-                if !self.outbox.flush() {
-                    return;
+            let to = match delivery.to {
+                Audience::Sender if sender_batches && self.outbox.coalescer.borrow().has_held() => {
+                    To::Only(sender.clone())
                 }
-                send(sender, &text(&json));
-                continue;
-            }
-            let except = (delivery.to == Audience::Others).then(|| sender.clone());
-            if !plain.is_empty() {
+                Audience::Sender => {
+                    if !self.outbox.flush() {
+                        return;
+                    }
+                    send(sender, &text(&json));
+                    continue;
+                }
+                Audience::Others => To::AllBut(sender.clone()),
+                Audience::Everyone => To::All,
+            };
+            let plain_to: Vec<&WebSocket> = plain.iter().filter(|ws| to.includes(ws)).collect();
+            if !plain_to.is_empty() {
                 if !self.outbox.commit() {
                     return;
                 }
                 let frame = text(&json);
-                for ws in plain.iter().filter(|ws| except.as_ref() != Some(*ws)) {
+                for ws in plain_to {
                     send(ws, &frame);
                 }
             }
-            let held = Held { json, except };
+            let held = Held { json, to };
             let (offer, now_held) = self.outbox.coalescer.borrow_mut().offer(held, now());
             match offer {
                 Offer::SendNow => {
@@ -527,18 +538,19 @@ impl Outbox {
     }
 }
 
-/// Sends held broadcasts to batch sockets: one plain frame when there is one,
-/// else one `batch` frame, built once for every socket that gets all of them.
+/// Sends held frames to batch sockets: one plain frame when there is one,
+/// else one `batch` frame, built once for every socket no held frame names.
 fn send_held(sockets: &[WebSocket], held: &[Held<WebSocket>]) {
-    let all: Vec<&str> = held.iter().map(|h| h.json.as_str()).collect();
-    let common = match all.as_slice() {
-        [] => return,
-        [one] => text(one),
-        many => text(&protocol::batch_json(many, now())),
+    let common = match coalesce::frames_for_unnamed(held).as_slice() {
+        [] => None,
+        [one] => Some(text(one)),
+        many => Some(text(&protocol::batch_json(many, now()))),
     };
     for ws in sockets {
-        if held.iter().all(|h| h.except.as_ref() != Some(ws)) {
-            send(ws, &common);
+        if held.iter().all(|h| !h.to.names(ws)) {
+            if let Some(common) = &common {
+                send(ws, common);
+            }
             continue;
         }
         match coalesce::frames_for(held, ws).as_slice() {
