@@ -16,6 +16,12 @@
 /// about 100 frames a second however busy the room gets.
 pub const COALESCE_WINDOW_MS: u64 = 10;
 
+/// The most JSON one `batch` frame carries. A room that falls behind under
+/// overload would otherwise pack everything held into one frame of many
+/// megabytes: past common client limits (16 MiB by default in tungstenite,
+/// less in some proxies), and built in memory all at once.
+pub const MAX_BATCH_BYTES: usize = 256 * 1024;
+
 /// Which batch sockets a held frame is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum To<S> {
@@ -131,6 +137,24 @@ pub fn frames_for<'a, S: PartialEq>(held: &'a [Held<S>], socket: &S) -> Vec<&'a 
         .collect()
 }
 
+/// Splits `frames`, in order, into runs of at most `max_bytes` of JSON, one
+/// run per frame sent. A frame longer than that is a run by itself.
+pub fn runs<'a, 'b>(frames: &'b [&'a str], max_bytes: usize) -> Vec<&'b [&'a str]> {
+    let mut out = Vec::new();
+    let (mut start, mut size) = (0, 0);
+    for (i, frame) in frames.iter().enumerate() {
+        if i > start && size + frame.len() > max_bytes {
+            out.push(&frames[start..i]);
+            (start, size) = (i, 0);
+        }
+        size += frame.len();
+    }
+    if start < frames.len() {
+        out.push(&frames[start..]);
+    }
+    out
+}
+
 /// The frames of `held` that every socket it does not name receives, in
 /// order: most of a room gets exactly these, so they are built once.
 pub fn frames_for_unnamed<S>(held: &[Held<S>]) -> Vec<&str> {
@@ -186,6 +210,17 @@ mod tests {
         c.offer(h("b", To::All), 1);
         // The window has passed but the timer has not fired yet: hold on.
         assert_eq!(c.offer(h("c", To::All), 50).0, Offer::Held);
+    }
+
+    #[test]
+    fn runs_keep_order_and_stay_under_the_cap() {
+        let frames = ["aaaa", "bb", "cc", "dddddddd", "e"];
+        assert_eq!(
+            runs(&frames, 6),
+            [&["aaaa", "bb"][..], &["cc"], &["dddddddd"], &["e"]]
+        );
+        assert_eq!(runs(&frames, 100), [&frames[..]]);
+        assert!(runs(&[], 6).is_empty());
     }
 
     #[test]

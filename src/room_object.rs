@@ -538,27 +538,34 @@ impl Outbox {
     }
 }
 
-/// Sends held frames to batch sockets: one plain frame when there is one,
-/// else one `batch` frame, built once for every socket no held frame names.
+/// Sends held frames to batch sockets, built once for every socket no held
+/// frame names.
 fn send_held(sockets: &[WebSocket], held: &[Held<WebSocket>]) {
-    let common = match coalesce::frames_for_unnamed(held).as_slice() {
-        [] => None,
-        [one] => Some(text(one)),
-        many => Some(text(&protocol::batch_json(many, now()))),
-    };
+    let common = packed(&coalesce::frames_for_unnamed(held));
     for ws in sockets {
-        if held.iter().all(|h| !h.to.names(ws)) {
-            if let Some(common) = &common {
-                send(ws, common);
-            }
-            continue;
-        }
-        match coalesce::frames_for(held, ws).as_slice() {
-            [] => {}
-            [one] => send(ws, &text(one)),
-            many => send(ws, &text(&protocol::batch_json(many, now()))),
+        let own;
+        let frames = if held.iter().all(|h| !h.to.names(ws)) {
+            &common
+        } else {
+            own = packed(&coalesce::frames_for(held, ws));
+            &own
+        };
+        for frame in frames {
+            send(ws, frame);
         }
     }
+}
+
+/// Frames packed for sending: a lone frame as itself, several as `batch`
+/// frames of at most [`coalesce::MAX_BATCH_BYTES`] each.
+fn packed(frames: &[&str]) -> Vec<js_sys::JsString> {
+    coalesce::runs(frames, coalesce::MAX_BATCH_BYTES)
+        .into_iter()
+        .map(|run| match run {
+            [one] => text(one),
+            many => text(&protocol::batch_json(many, now())),
+        })
+        .collect()
 }
 
 fn session_of(ws: &WebSocket) -> Option<Session> {
