@@ -57,7 +57,10 @@ impl Config {
             history_limit: num("HISTORY_LIMIT", d.history_limit, 1, 10_000),
             max_message_chars: num("MAX_MESSAGE_CHARS", d.max_message_chars as u64, 1, 16_000)
                 as usize,
-            rate_per_sec: num("RATE_PER_SEC", d.rate_per_sec.into(), 1, 1_000) as u32,
+            // Up to 100,000: enough for a bot or a bridge relaying a whole
+            // other room, and for a load test to measure the room rather
+            // than this limit.
+            rate_per_sec: num("RATE_PER_SEC", d.rate_per_sec.into(), 1, 100_000) as u32,
             rate_burst: num("RATE_BURST", d.rate_burst.into(), 1, 10_000) as u32,
             max_connections: num(
                 "MAX_CONNECTIONS_PER_ROOM",
@@ -107,9 +110,14 @@ mod tests {
 
     #[test]
     fn unparseable_or_out_of_range_values_keep_the_default() {
-        let c = Config::from_vars(vars(&[("HISTORY_LIMIT", "lots"), ("RATE_BURST", "0")]));
+        let c = Config::from_vars(vars(&[
+            ("HISTORY_LIMIT", "lots"),
+            ("RATE_BURST", "0"),
+            ("RATE_PER_SEC", "100001"),
+        ]));
         assert_eq!(c.history_limit, 100);
         assert_eq!(c.rate_burst, Config::default().rate_burst);
+        assert_eq!(c.rate_per_sec, Config::default().rate_per_sec);
     }
 
     #[test]
