@@ -27,6 +27,12 @@ impl StoredMessage {
         format!("m{}-{:x}", self.seq, self.ts)
     }
 
+    /// Whether this is the message `client_id` sent under `client_msg_id`:
+    /// the key that makes a resend idempotent.
+    pub fn sent_as(&self, client_id: &str, client_msg_id: &str) -> bool {
+        self.client_id == client_id && self.client_msg_id.as_deref() == Some(client_msg_id)
+    }
+
     pub fn to_line(&self) -> ChatLine {
         ChatLine {
             line: Line::new(&self.client_id, &self.body, self.ts).named(self.name.as_deref()),
@@ -143,7 +149,7 @@ impl HistoryStore for MemoryHistory {
         Ok(self
             .messages
             .iter()
-            .find(|m| m.client_id == client_id && m.client_msg_id.as_deref() == Some(client_msg_id))
+            .find(|m| m.sent_as(client_id, client_msg_id))
             .cloned())
     }
 

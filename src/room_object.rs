@@ -507,12 +507,10 @@ impl Outbox {
         };
         emit(LogLine::error("store_failed").detail(&err.0));
         self.coalescer.borrow_mut().flush(now());
-        let (code, reason) = Refusal::Internal
-            .answer()
-            .close
-            .unwrap_or((1011, "internal error"));
-        for ws in self.state.get_websockets().unwrap_or_default() {
-            let _ = WebSocket::from(ws).close(Some(code), Some(reason));
+        if let Some((code, reason)) = Refusal::Internal.answer().close {
+            for ws in self.state.get_websockets().unwrap_or_default() {
+                let _ = WebSocket::from(ws).close(Some(code), Some(reason));
+            }
         }
         false
     }

@@ -107,9 +107,11 @@ impl<S: HistoryStore> HistoryStore for Buffered<'_, S> {
         client_id: &str,
         client_msg_id: &str,
     ) -> Result<Option<StoredMessage>, StoreError> {
-        let waiting = self.behind.waiting.iter().find(|m| {
-            m.client_id == client_id && m.client_msg_id.as_deref() == Some(client_msg_id)
-        });
+        let waiting = self
+            .behind
+            .waiting
+            .iter()
+            .find(|m| m.sent_as(client_id, client_msg_id));
         match waiting {
             Some(m) => Ok(Some(m.clone())),
             None => self.store.find(client_id, client_msg_id),

@@ -17,19 +17,26 @@ use serde_json::Value;
 
 const VARS: &[(&str, &str)] = &[("RATE_PER_SEC", "1000"), ("RATE_BURST", "1000")];
 
+/// The frames one received frame carries: a `batch` frame's inner frames,
+/// or the frame itself.
+fn unpacked(frame: Value) -> Vec<Value> {
+    if frame["type"] != "batch" {
+        return vec![frame];
+    }
+    assert_eq!(frame["clientId"], "server", "{frame}");
+    frame["frames"].as_array().expect("frames").clone()
+}
+
 /// Reads frames until `n` chat messages have arrived, unpacking batches.
 /// Returns the seqs in arrival order and how many frames carried them.
 async fn read_messages(client: &mut Client, n: usize) -> (Vec<u64>, usize, usize) {
     let (mut seqs, mut frames, mut batches) = (Vec::new(), 0, 0);
     while seqs.len() < n {
         let frame = client.next().await;
-        let inner: Vec<Value> = if frame["type"] == "batch" {
+        if frame["type"] == "batch" {
             batches += 1;
-            assert_eq!(frame["clientId"], "server", "{frame}");
-            frame["frames"].as_array().expect("frames").clone()
-        } else {
-            vec![frame]
-        };
+        }
+        let inner = unpacked(frame);
         let before = seqs.len();
         seqs.extend(
             inner
@@ -87,14 +94,8 @@ async fn an_ack_never_overtakes_its_message_and_does_not_break_the_batch(server:
     let mut seen_messages = std::collections::HashSet::new();
     let (mut acks, mut frames) = (0, 0);
     while acks < 50 {
-        let frame = a.next().await;
         frames += 1;
-        let inner: Vec<Value> = if frame["type"] == "batch" {
-            frame["frames"].as_array().unwrap().clone()
-        } else {
-            vec![frame]
-        };
-        for f in inner {
+        for f in unpacked(a.next().await) {
             match f["type"].as_str() {
                 Some("message") => {
                     seen_messages.insert(f["seq"].as_u64().unwrap());
