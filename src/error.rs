@@ -7,6 +7,8 @@
 //! error frame where one helps the client explain it. Clients never see
 //! panic text or internal details.
 
+use crate::history::StoreError;
+
 /// Why a frame or a connection was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
@@ -34,15 +36,34 @@ pub enum Refusal {
     Idle,
     /// Something inside the room failed. Fatal, and deliberately vague.
     Internal,
+    /// Storage failed. Answered exactly like [`Refusal::Internal`]; the cause
+    /// is kept for the room's log line and never reaches a client.
+    Storage(StoreError),
+}
+
+/// An error frame's content: a stable code, a readable message, and when to
+/// retry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorReply {
+    pub code: &'static str,
+    pub message: String,
+    pub retry_after_ms: Option<u64>,
+}
+
+/// An RFC 6455 close: its code and a reason short enough for a close frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Close {
+    pub code: u16,
+    pub reason: &'static str,
 }
 
 /// How a refusal reaches the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
-    /// An error frame: stable `code`, readable message, retry hint.
-    pub frame: Option<(&'static str, String, Option<u64>)>,
-    /// Then close the socket with this RFC 6455 code and reason.
-    pub close: Option<(u16, &'static str)>,
+    /// An error frame first, if one helps the client explain what happened.
+    pub frame: Option<ErrorReply>,
+    /// Then close the socket.
+    pub close: Option<Close>,
 }
 
 /// RFC 6455 close codes the room uses.
@@ -61,77 +82,114 @@ pub mod close_code {
     pub const TRY_AGAIN_LATER: u16 = 1013;
 }
 
+/// The close every internal failure gets: no detail, ever.
+pub const INTERNAL_CLOSE: Close = Close {
+    code: close_code::INTERNAL_ERROR,
+    reason: "internal error",
+};
+
 impl Refusal {
     pub fn answer(&self) -> Answer {
+        if let Refusal::Internal | Refusal::Storage(_) = self {
+            return Answer {
+                frame: None,
+                close: Some(INTERNAL_CLOSE),
+            };
+        }
+        match self.fatal() {
+            Some((code, message, close)) => Answer {
+                frame: Some(reply(code, message, None)),
+                close: Some(close),
+            },
+            None => Answer {
+                frame: Some(self.per_message()),
+                close: None,
+            },
+        }
+    }
+
+    /// What failed inside the room, for its log line only.
+    pub fn cause(&self) -> Option<&str> {
+        match self {
+            Refusal::Storage(err) => Some(&err.0),
+            _ => None,
+        }
+    }
+
+    /// Faults that close the socket after an error frame.
+    fn fatal(&self) -> Option<(&'static str, &'static str, Close)> {
         use close_code::*;
-        let (code, message, retry, close): (_, String, _, _) = match self {
-            Refusal::EmptyMessage => ("empty_message", "message is empty".into(), None, None),
-            Refusal::MessageTooLong { chars, max } => (
-                "message_too_long",
-                format!("message is {chars} characters long; the limit is {max}"),
-                None,
-                None,
-            ),
-            Refusal::MalformedJson => (
-                "malformed_json",
-                "a frame starting with '{' must be a JSON object".into(),
-                None,
-                None,
-            ),
-            Refusal::BadFrame(why) => ("bad_frame", why.clone(), None, None),
-            Refusal::UnknownType(kind) => (
-                "unknown_type",
-                format!("unknown frame type {kind:?}"),
-                None,
-                None,
-            ),
-            Refusal::BinaryFrame => (
-                "binary_unsupported",
-                "binary frames are not supported; send text".into(),
-                None,
-                None,
-            ),
-            Refusal::RateLimited { retry_after_ms } => (
-                "rate_limited",
-                format!("too many messages; wait {retry_after_ms} ms"),
-                Some(*retry_after_ms),
-                None,
-            ),
+        let close = |code, reason| Close { code, reason };
+        Some(match self {
             Refusal::Flooding => (
                 "flooding",
-                "kept sending while rate limited; disconnected".into(),
-                None,
-                Some((POLICY_VIOLATION, "sending too fast")),
+                "kept sending while rate limited; disconnected",
+                close(POLICY_VIOLATION, "sending too fast"),
             ),
             Refusal::FrameTooLarge => (
                 "frame_too_large",
-                "frame is far over the message size limit; disconnected".into(),
-                None,
-                Some((MESSAGE_TOO_BIG, "frame too large")),
+                "frame is far over the message size limit; disconnected",
+                close(MESSAGE_TOO_BIG, "frame too large"),
             ),
             Refusal::RoomFull => (
                 "room_full",
-                "this room is full; try again later or pick another room".into(),
-                None,
-                Some((TRY_AGAIN_LATER, "room is full")),
+                "this room is full; try again later or pick another room",
+                close(TRY_AGAIN_LATER, "room is full"),
             ),
             Refusal::Idle => (
                 "idle_timeout",
-                "no frames or pings for too long; disconnected".into(),
-                None,
-                Some((GOING_AWAY, "idle timeout")),
+                "no frames or pings for too long; disconnected",
+                close(GOING_AWAY, "idle timeout"),
             ),
-            Refusal::Internal => {
-                return Answer {
-                    frame: None,
-                    close: Some((INTERNAL_ERROR, "internal error")),
-                }
+            _ => return None,
+        })
+    }
+
+    /// Faults answered with an error frame alone: the message was not
+    /// accepted and the socket stays open.
+    fn per_message(&self) -> ErrorReply {
+        match self {
+            Refusal::EmptyMessage => reply("empty_message", "message is empty", None),
+            Refusal::MessageTooLong { chars, max } => reply(
+                "message_too_long",
+                format!("message is {chars} characters long; the limit is {max}"),
+                None,
+            ),
+            Refusal::MalformedJson => reply(
+                "malformed_json",
+                "a frame starting with '{' must be a JSON object",
+                None,
+            ),
+            Refusal::BadFrame(why) => reply("bad_frame", why.clone(), None),
+            Refusal::UnknownType(kind) => {
+                reply("unknown_type", format!("unknown frame type {kind:?}"), None)
             }
-        };
-        Answer {
-            frame: Some((code, message, retry)),
-            close,
+            Refusal::BinaryFrame => reply(
+                "binary_unsupported",
+                "binary frames are not supported; send text",
+                None,
+            ),
+            Refusal::RateLimited { retry_after_ms } => reply(
+                "rate_limited",
+                format!("too many messages; wait {retry_after_ms} ms"),
+                Some(*retry_after_ms),
+            ),
+            // `answer` sends the others elsewhere; this keeps the match total
+            // without a panic path.
+            _ => reply("internal", "internal error", None),
         }
+    }
+}
+
+fn reply(
+    code: &'static str,
+    message: impl Into<String>,
+    retry_after_ms: Option<u64>,
+) -> ErrorReply {
+    ErrorReply {
+        code,
+        message: message.into(),
+        retry_after_ms,
     }
 }
 
@@ -158,11 +216,12 @@ mod tests {
 
     #[test]
     fn fatal_faults_close_with_their_rfc_6455_code() {
-        let code = |r: Refusal| r.answer().close.map(|(c, _)| c);
+        let code = |r: Refusal| r.answer().close.map(|c| c.code);
         assert_eq!(code(Refusal::Idle), Some(1001));
         assert_eq!(code(Refusal::Flooding), Some(1008));
         assert_eq!(code(Refusal::FrameTooLarge), Some(1009));
         assert_eq!(code(Refusal::Internal), Some(1011));
+        assert_eq!(code(Refusal::Storage(StoreError("x".into()))), Some(1011));
         assert_eq!(code(Refusal::RoomFull), Some(1013));
     }
 
@@ -172,9 +231,12 @@ mod tests {
             Refusal::Internal.answer(),
             Answer {
                 frame: None,
-                close: Some((1011, "internal error"))
+                close: Some(INTERNAL_CLOSE)
             }
         );
+        let storage = Refusal::Storage(StoreError("disk I/O error at /var/db".into()));
+        assert_eq!(storage.answer(), Refusal::Internal.answer());
+        assert_eq!(storage.cause(), Some("disk I/O error at /var/db"));
     }
 
     #[test]
@@ -183,7 +245,7 @@ mod tests {
             retry_after_ms: 120,
         }
         .answer();
-        assert_eq!(answer.frame.map(|f| f.2), Some(Some(120)));
+        assert_eq!(answer.frame.and_then(|f| f.retry_after_ms), Some(120));
     }
 
     #[test]
@@ -194,7 +256,7 @@ mod tests {
             Refusal::RoomFull,
             Refusal::Internal,
         ] {
-            let (_, reason) = r.answer().close.unwrap();
+            let reason = r.answer().close.unwrap().reason;
             assert!(reason.len() <= 123, "{reason}");
         }
     }

@@ -169,6 +169,50 @@ impl HistoryStore for MemoryHistory {
     }
 }
 
+/// A store whose appends fail, and its reads too when `fail_reads` is set,
+/// counting the appends tried: for tests of what the room does when storage
+/// fails.
+#[cfg(test)]
+#[derive(Debug, Default)]
+pub struct FailingHistory {
+    pub inner: MemoryHistory,
+    pub appends: usize,
+    pub fail_reads: bool,
+}
+
+#[cfg(test)]
+impl FailingHistory {
+    fn read<T>(&mut self, f: impl FnOnce(&mut MemoryHistory) -> T) -> Result<T, StoreError> {
+        match self.fail_reads {
+            true => Err(StoreError("disk I/O error".into())),
+            false => Ok(f(&mut self.inner)),
+        }
+    }
+}
+
+#[cfg(test)]
+impl HistoryStore for FailingHistory {
+    fn latest_seq(&mut self) -> Result<u64, StoreError> {
+        self.read(|s| s.latest_seq())?
+    }
+    fn oldest_seq(&mut self) -> Result<Option<u64>, StoreError> {
+        self.read(|s| s.oldest_seq())?
+    }
+    fn append(&mut self, _: &StoredMessage, _: u64) -> Result<(), StoreError> {
+        self.appends += 1;
+        Err(StoreError("disk full".into()))
+    }
+    fn find(&mut self, c: &str, m: &str) -> Result<Option<StoredMessage>, StoreError> {
+        self.read(|s| s.find(c, m))?
+    }
+    fn after(&mut self, since: u64, limit: u64) -> Result<Vec<StoredMessage>, StoreError> {
+        self.read(|s| s.after(since, limit))?
+    }
+    fn recent(&mut self, limit: u64) -> Result<Vec<StoredMessage>, StoreError> {
+        self.read(|s| s.recent(limit))?
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

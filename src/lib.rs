@@ -17,6 +17,10 @@
 //! - [`rate_limit`]: the per-connection token bucket.
 //! - [`room`]: who receives what when a client joins, speaks, types or
 //!   leaves, and what is stored.
+//! - [`session`]: what the room remembers about a socket, in the format of
+//!   its hibernation attachment.
+//! - [`fanout`]: the send path as a plan: the order in which frames leave
+//!   and where the room writes first.
 //! - [`routes`]: the Worker's routing decisions and HTTP refusals.
 //! - [`log`]: structured log lines, without message bodies.
 //! - [`write_behind`]: a busy room's messages written in one commit per
@@ -25,13 +29,15 @@
 //! Platform adapters (wasm32 only):
 //! - `worker_entry`: the Worker's fetch handler: routes, serves the page,
 //!   forwards sockets to the room.
-//! - `room_object`: the room's Durable Object on the WebSocket Hibernation
-//!   API, executing what [`room`] decides.
+//! - `room_object/`: the room's Durable Object on the WebSocket Hibernation
+//!   API: its handlers feed events to [`room`], ask [`fanout`] for a plan,
+//!   and carry the plan out.
 //! - `sql_history`: [`history::HistoryStore`] on the object's SQLite.
 
 pub mod coalesce;
 pub mod config;
 pub mod error;
+pub mod fanout;
 pub mod history;
 pub mod limits;
 pub mod log;
@@ -40,6 +46,7 @@ pub mod protocol;
 pub mod rate_limit;
 pub mod room;
 pub mod routes;
+pub mod session;
 pub mod validate;
 pub mod write_behind;
 

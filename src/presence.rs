@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 
 use crate::protocol::Member;
-use crate::room::Session;
+use crate::session::Session;
 
 /// The room's members, sorted by client id: the runtime lists sockets in no
 /// meaningful order, and a stable order keeps member lists from jumping.
@@ -34,7 +34,7 @@ mod tests {
     use super::*;
 
     fn s(id: &str, name: Option<&str>) -> Session {
-        Session::new(id, name.map(str::to_owned), false)
+        Session::of(id, name)
     }
 
     #[test]

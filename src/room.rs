@@ -7,10 +7,8 @@
 //! attachment, and in the [`HistoryStore`], so the rules work the same before
 //! and after hibernation.
 
-use serde::{Deserialize, Serialize};
-
 use crate::config::Config;
-use crate::error::{Answer, Refusal};
+use crate::error::{Answer, Close, ErrorReply, Refusal};
 use crate::history::{self, HistoryStore, StoredMessage};
 use crate::limits::{MAX_FRAME_BYTES, TYPING_INTERVAL_MS};
 use crate::presence;
@@ -19,54 +17,7 @@ use crate::protocol::{
     LEGACY_HELLO, OFFLINE, ONLINE,
 };
 use crate::rate_limit::{TokenBucket, Verdict};
-
-/// What the room remembers about one socket. Field names are short because
-/// attachments are limited to 2 KiB and copied on every wake-up.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Session {
-    #[serde(rename = "c")]
-    pub client_id: String,
-    #[serde(rename = "n", default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Whether the socket has sent a frame yet; only a first frame may be the
-    /// old client's `"Connect"` greeting.
-    #[serde(rename = "s", default)]
-    pub spoke: bool,
-    /// The client asked for `batch` frames.
-    #[serde(rename = "b", default)]
-    pub batch: bool,
-    /// When this socket's last typing notice was forwarded.
-    #[serde(rename = "t", default)]
-    pub last_typing: u64,
-    /// The room's name, for log lines (an object does not know its name).
-    #[serde(rename = "r", default)]
-    pub room: String,
-    /// Random key of this connection's in-memory state (its rate bucket).
-    #[serde(rename = "k", default)]
-    pub conn: u64,
-    /// When the socket connected, in epoch milliseconds.
-    #[serde(rename = "j", default)]
-    pub joined_at: u64,
-}
-
-impl Session {
-    pub fn new(client_id: &str, name: Option<String>, batch: bool) -> Self {
-        Session {
-            client_id: client_id.to_owned(),
-            name,
-            spoke: false,
-            batch,
-            last_typing: 0,
-            room: String::new(),
-            conn: 0,
-            joined_at: 0,
-        }
-    }
-
-    fn line(&self, message: &str, now: u64) -> Line {
-        Line::new(&self.client_id, message, now).named(self.name.as_deref())
-    }
-}
+use crate::session::Session;
 
 /// Who receives a frame, relative to the socket the event came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,16 +49,27 @@ pub struct Outcome {
     pub deliveries: Vec<Delivery>,
     /// The session changed and must be written back to the attachment.
     pub session_changed: bool,
-    /// Close the sender's socket with this code and reason.
-    pub close: Option<(u16, &'static str)>,
+    /// Close the sender's socket.
+    pub close: Option<Close>,
+    /// What failed inside the room, for the log line only.
+    pub cause: Option<String>,
 }
 
 impl Outcome {
-    fn deliver(deliveries: Vec<Delivery>) -> Self {
+    pub fn deliver(deliveries: Vec<Delivery>) -> Self {
         Outcome {
             deliveries,
             ..Outcome::default()
         }
+    }
+
+    /// The codes of the error frames this outcome sends: each is a refusal
+    /// the room logs.
+    pub fn refusal_codes(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.deliveries.iter().filter_map(|d| match &d.frame {
+            ServerFrame::Error(e) => Some(e.code),
+            _ => None,
+        })
     }
 }
 
@@ -135,8 +97,8 @@ pub fn join<S: HistoryStore>(
     others: &[Session],
     since: Option<u64>,
 ) -> Result<Vec<Delivery>, Refusal> {
-    let catch_up = history::catch_up(ctx.store, since, ctx.config.history_limit)
-        .map_err(|_| Refusal::Internal)?;
+    let catch_up =
+        history::catch_up(ctx.store, since, ctx.config.history_limit).map_err(Refusal::Storage)?;
     let history = ServerFrame::History(HistoryLine {
         line: Line::server("", ctx.now),
         messages: catch_up
@@ -251,13 +213,13 @@ fn chat<S: HistoryStore>(
         let earlier = ctx
             .store
             .find(&session.client_id, cmid)
-            .map_err(|_| Refusal::Internal)?;
+            .map_err(Refusal::Storage)?;
         if let Some(earlier) = earlier {
             // A resend after a reconnect: confirm, never store twice.
             return Ok(vec![ack(&earlier, ctx.now)]);
         }
     }
-    let seq = ctx.store.latest_seq().map_err(|_| Refusal::Internal)? + 1;
+    let seq = ctx.store.latest_seq().map_err(Refusal::Storage)? + 1;
     let stored = StoredMessage {
         seq,
         ts: ctx.now,
@@ -268,7 +230,7 @@ fn chat<S: HistoryStore>(
     };
     ctx.store
         .append(&stored, ctx.config.history_limit)
-        .map_err(|_| Refusal::Internal)?;
+        .map_err(Refusal::Storage)?;
     let mut deliveries = vec![Delivery::new(
         Audience::Everyone,
         ServerFrame::Message(stored.to_line()),
@@ -304,7 +266,7 @@ fn typing(session: &mut Session, now: u64) -> Outcome {
             ServerFrame::Typing(session.line("", now)),
         )],
         session_changed: true,
-        close: None,
+        ..Outcome::default()
     }
 }
 
@@ -361,22 +323,21 @@ pub fn echo_close_code(received: usize) -> u16 {
 /// close reasons).
 pub fn refuse(refusal: &Refusal, now: u64) -> Outcome {
     let Answer { frame, close } = refusal.answer();
+    let error = |reply: ErrorReply| {
+        Delivery::new(
+            Audience::Sender,
+            ServerFrame::Error(ErrorLine {
+                code: reply.code,
+                line: Line::server(&reply.message, now),
+                retry_after_ms: reply.retry_after_ms,
+            }),
+        )
+    };
     Outcome {
-        deliveries: frame
-            .map(|(code, message, retry_after_ms)| {
-                Delivery::new(
-                    Audience::Sender,
-                    ServerFrame::Error(ErrorLine {
-                        code,
-                        line: Line::server(&message, now),
-                        retry_after_ms,
-                    }),
-                )
-            })
-            .into_iter()
-            .collect(),
+        deliveries: frame.map(error).into_iter().collect(),
         session_changed: false,
         close,
+        cause: refusal.cause().map(str::to_owned),
     }
 }
 
@@ -423,7 +384,7 @@ mod tests {
     }
 
     fn session(id: &str) -> Session {
-        Session::new(id, None, false)
+        Session::of(id, None)
     }
 
     fn only(deliveries: &[Delivery]) -> &Delivery {
@@ -621,7 +582,7 @@ mod tests {
     fn a_frame_far_over_the_limit_closes_with_1009() {
         let mut f = Fixture::new();
         let out = f.send(&mut session("alice"), &"x".repeat(MAX_FRAME_BYTES + 1));
-        assert_eq!(out.close.map(|c| c.0), Some(1009));
+        assert_eq!(out.close.map(|c| c.code), Some(1009));
     }
 
     #[test]
@@ -635,7 +596,7 @@ mod tests {
         let limited = f.send(&mut s, "3");
         assert_eq!(error_code(&limited), "rate_limited");
         let closed = (0..100).find_map(|_| f.send(&mut s, "x").close);
-        assert_eq!(closed.map(|c| c.0), Some(1008));
+        assert_eq!(closed.map(|c| c.code), Some(1008));
         assert_eq!(
             f.store.latest_seq().unwrap(),
             2,
@@ -669,7 +630,7 @@ mod tests {
         assert_eq!(admit(2, &config), Err(Refusal::RoomFull));
         let out = refuse(&Refusal::RoomFull, NOW);
         assert_eq!(error_code(&out), "room_full");
-        assert_eq!(out.close.map(|c| c.0), Some(1013));
+        assert_eq!(out.close.map(|c| c.code), Some(1013));
     }
 
     #[test]
@@ -696,9 +657,29 @@ mod tests {
     }
 
     #[test]
+    fn a_storage_failure_closes_with_1011_and_keeps_its_cause_for_the_log() {
+        let mut store = crate::history::FailingHistory::default();
+        let config = Config::default();
+        let mut ctx = Ctx {
+            config: &config,
+            store: &mut store,
+            now: NOW,
+        };
+        let mut bucket = TokenBucket::full(5, NOW);
+        let out = receive(&mut ctx, &mut session("alice"), &mut bucket, "hi");
+        assert_eq!(out.close, Some(crate::error::INTERNAL_CLOSE));
+        assert!(out.deliveries.is_empty(), "clients never see the cause");
+        assert_eq!(out.cause.as_deref(), Some("disk full"));
+        ctx.store.fail_reads = true;
+        let joined = join(&mut ctx, &session("bob"), &[], None).unwrap_err();
+        assert_eq!(joined.cause(), Some("disk I/O error"));
+    }
+
+    #[test]
     fn internal_refusal_closes_without_frames() {
         let out = refuse(&Refusal::Internal, NOW);
         assert!(out.deliveries.is_empty());
-        assert_eq!(out.close, Some((1011, "internal error")));
+        assert_eq!(out.close, Some(crate::error::INTERNAL_CLOSE));
+        assert_eq!(out.cause, None);
     }
 }

@@ -130,7 +130,7 @@ impl<S: HistoryStore> HistoryStore for Buffered<'_, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::MemoryHistory;
+    use crate::history::{FailingHistory, MemoryHistory};
 
     fn msg(seq: u64, cmid: Option<&str>) -> StoredMessage {
         StoredMessage {
@@ -140,35 +140,6 @@ mod tests {
             name: None,
             body: format!("m{seq}"),
             client_msg_id: cmid.map(String::from),
-        }
-    }
-
-    /// Storage that fails every append, counting the attempts.
-    #[derive(Default)]
-    struct Broken {
-        inner: MemoryHistory,
-        appends: usize,
-    }
-
-    impl HistoryStore for Broken {
-        fn latest_seq(&mut self) -> Result<u64, StoreError> {
-            self.inner.latest_seq()
-        }
-        fn oldest_seq(&mut self) -> Result<Option<u64>, StoreError> {
-            self.inner.oldest_seq()
-        }
-        fn append(&mut self, _: &StoredMessage, _: u64) -> Result<(), StoreError> {
-            self.appends += 1;
-            Err(StoreError("disk full".into()))
-        }
-        fn find(&mut self, c: &str, m: &str) -> Result<Option<StoredMessage>, StoreError> {
-            self.inner.find(c, m)
-        }
-        fn after(&mut self, s: u64, l: u64) -> Result<Vec<StoredMessage>, StoreError> {
-            self.inner.after(s, l)
-        }
-        fn recent(&mut self, l: u64) -> Result<Vec<StoredMessage>, StoreError> {
-            self.inner.recent(l)
         }
     }
 
@@ -239,7 +210,7 @@ mod tests {
 
     #[test]
     fn a_failed_commit_drops_the_waiting_messages_and_rereads_the_seq() {
-        let (mut behind, mut store) = (WriteBehind::default(), Broken::default());
+        let (mut behind, mut store) = (WriteBehind::default(), FailingHistory::default());
         behind.over(&mut store).append(&msg(1, None), 100).unwrap();
         behind.over(&mut store).append(&msg(2, None), 100).unwrap();
         assert!(behind.commit(&mut store).is_err());

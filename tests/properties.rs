@@ -10,7 +10,8 @@ use edge_chat::config::Config;
 use edge_chat::history::{self, HistoryStore, MemoryHistory};
 use edge_chat::protocol::{self, ClientFrame, ServerFrame};
 use edge_chat::rate_limit::{TokenBucket, Verdict};
-use edge_chat::room::{self, Audience, Ctx, Session};
+use edge_chat::room::{self, Audience, Ctx};
+use edge_chat::session::Session;
 use edge_chat::validate;
 use proptest::prelude::*;
 
@@ -105,7 +106,7 @@ proptest! {
         let config = Config { history_limit: limit, rate_burst: 1_000, ..Config::default() };
         let mut store = MemoryHistory::default();
         let mut sessions: Vec<Session> =
-            ["a", "b", "c"].iter().map(|id| Session::new(id, None, false)).collect();
+            ["a", "b", "c"].iter().map(|id| Session::of(id, None)).collect();
         let mut buckets: Vec<TokenBucket> = (0..3).map(|_| TokenBucket::full(1_000, 0)).collect();
         let mut broadcast = Vec::new();
         for (step, (who, text)) in events.iter().enumerate() {

@@ -1,0 +1,52 @@
+//! The few runtime calls workers-rs does not bind, and the send primitive
+//! every frame goes through.
+
+use wasm_bindgen::prelude::wasm_bindgen as bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::{js_sys, wasm_bindgen, web_sys, WebSocket};
+
+#[bindgen]
+extern "C" {
+    /// The Durable Object state, seen through the one method workers-rs
+    /// does not bind.
+    pub(super) type StateWithPingTimes;
+
+    /// When the runtime last answered this socket's ping on the room's
+    /// behalf, or null.
+    #[wasm_bindgen(method, catch, js_name = getWebSocketAutoResponseTimestamp)]
+    pub(super) fn web_socket_auto_response_timestamp(
+        this: &StateWithPingTimes,
+        ws: &web_sys::WebSocket,
+    ) -> std::result::Result<JsValue, JsValue>;
+
+    /// A socket, seen through a `send` that takes a string already on the
+    /// JavaScript side.
+    type SocketForJsString;
+
+    #[wasm_bindgen(method, catch, js_name = send)]
+    fn send_string(
+        this: &SocketForJsString,
+        frame: &js_sys::JsString,
+    ) -> std::result::Result<(), JsValue>;
+}
+
+/// A frame as a JavaScript string. Passing a Rust `&str` to the runtime
+/// decodes it into a new JS string on every call; a broadcast converts once
+/// and hands the same string to every socket.
+pub(super) fn text(json: &str) -> js_sys::JsString {
+    js_sys::JsString::from(json)
+}
+
+/// Sends one frame. `getWebSockets()` can list sockets that are already
+/// closing; a failed send to one of them must not stop the broadcast.
+pub(super) fn send(ws: &WebSocket, frame: &js_sys::JsString) {
+    let socket: &web_sys::WebSocket = ws.as_ref();
+    let _ = socket
+        .unchecked_ref::<SocketForJsString>()
+        .send_string(frame);
+}
+
+/// The runtime's clock, in epoch milliseconds.
+pub(super) fn now() -> u64 {
+    worker::Date::now().as_millis()
+}

@@ -1,0 +1,341 @@
+//! The room's Durable Object: a thin adapter that turns platform events into
+//! calls on [`crate::room`], asks [`crate::fanout`] how to send what the rules
+//! decided, and carries the steps out.
+//!
+//! It runs on the WebSocket Hibernation API. The runtime may evict the object
+//! from memory while its sockets stay open; everything the rules need about a
+//! socket is in that socket's attachment and everything about the room is in
+//! SQLite, so a woken object rebuilds the room from `getWebSockets()` alone.
+//!
+//! - `sockets`: listing, tagging and closing the room's sockets.
+//! - `outbox`: the send path's state and the executor of fan-out plans.
+//! - `conns`: per-connection state kept in memory only.
+//! - `js`: runtime calls workers-rs does not bind.
+
+mod conns;
+mod js;
+mod outbox;
+mod sockets;
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use wasm_bindgen::JsValue;
+use worker::worker_sys::WebSocketRequestResponsePair;
+use worker::{
+    durable_object, js_sys, wasm_bindgen, DurableObject, Env, Request, Response, Result, State,
+    WebSocket, WebSocketIncomingMessage, WebSocketPair,
+};
+
+use crate::coalesce::Coalescer;
+use crate::config::Config;
+use crate::error::Refusal;
+use crate::fanout::{self, Room};
+use crate::log::LogLine;
+use crate::protocol::{PING, PONG};
+use crate::room::{self, Ctx, Outcome};
+use crate::routes::{Route, SocketTarget};
+use crate::session::{Joining, Session};
+use crate::sql_history::SqlHistory;
+use crate::worker_entry::{self, emit};
+use crate::write_behind::{Buffered, WriteBehind};
+use conns::Conns;
+use js::now;
+use outbox::Outbox;
+use sockets::{session_of, Sockets};
+
+#[durable_object]
+pub struct ChatRoom {
+    state: State,
+    config: Config,
+    outbox: Rc<Outbox>,
+    conns: Conns,
+    /// When this instance was created: after a wake-up, the idle clock of
+    /// every socket restarts here.
+    woke_at: u64,
+    /// Whether this instance knows an idle sweep is pending. It saves a
+    /// storage read on every join; a new instance starts without it and asks
+    /// storage once.
+    alarm_pending: Cell<bool>,
+}
+
+impl DurableObject for ChatRoom {
+    fn new(state: State, env: Env) -> Self {
+        if let Err(err) = SqlHistory::new(state.storage().sql()).create_schema() {
+            emit(LogLine::error("schema_failed").detail(&err.0));
+        }
+        // Keep-alive pings are answered by the runtime, never waking the room.
+        let pair = WebSocketRequestResponsePair::new(PING, PONG);
+        if let Err(err) = pair.and_then(|p| state.as_raw().set_websocket_auto_response(&p)) {
+            emit(LogLine::error("auto_response_failed").detail(&format!("{err:?}")));
+        }
+        let outbox = Outbox {
+            // The binding type is not Clone; the JS object behind it is.
+            sockets: Sockets::new(JsValue::clone(state.as_raw()).into()),
+            sql: state.storage().sql(),
+            coalescer: RefCell::new(Coalescer::default()),
+            behind: RefCell::new(WriteBehind::default()),
+        };
+        ChatRoom {
+            config: worker_entry::config(&env),
+            outbox: Rc::new(outbox),
+            conns: Conns::default(),
+            woke_at: now(),
+            alarm_pending: Cell::new(false),
+            state,
+        }
+    }
+
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        let target = match self.socket_target(&req)? {
+            Ok(target) => target,
+            Err(refused) => return Ok(refused),
+        };
+        // Held broadcasts go out before the newcomer is listed: its history
+        // already holds them.
+        if !self.outbox.flush() {
+            return unavailable();
+        }
+        let pair = WebSocketPair::new()?;
+        // Listed once, before this socket joins: the cap check and the
+        // newcomer's presence both read it, and every listing costs a pass
+        // over the whole room.
+        let others = self.outbox.sockets.open();
+        let session = new_session(&target);
+        if let Err(err) = self.outbox.sockets.accept(&pair.server, session.batch) {
+            let line = LogLine::error("accept_failed").room(&session.room);
+            emit(line.client(&session.client_id).detail(&format!("{err:?}")));
+            return unavailable();
+        }
+        let outcome = self.join(&pair.server, &session, &others, target.since);
+        let admitted = outcome.close.is_none();
+        self.carry_out(&pair.server, &session, outcome);
+        if admitted {
+            self.schedule_idle_check().await;
+        }
+        Response::from_websocket(pair.client)
+    }
+
+    /// Closes sockets that have been silent past the idle timeout, then
+    /// checks again while any socket is open.
+    async fn alarm(&self) -> Result<Response> {
+        self.alarm_pending.set(false);
+        let now = now();
+        for ws in self.outbox.sockets.open() {
+            let Some(session) = session_of(&ws) else {
+                continue;
+            };
+            if self.is_idle(&ws, &session, now) {
+                self.carry_out(&ws, &session, room::refuse(&Refusal::Idle, now));
+            }
+        }
+        self.schedule_idle_check().await;
+        Response::ok("")
+    }
+
+    async fn websocket_message(
+        &self,
+        ws: WebSocket,
+        message: WebSocketIncomingMessage,
+    ) -> Result<()> {
+        // Frames the runtime had queued from a socket the room has already
+        // closed (a flooder, say) are dropped: closing means not accepted.
+        if self.outbox.sockets.is_departed(&ws) {
+            return Ok(());
+        }
+        let Some(mut session) = session_of(&ws) else {
+            let outcome = room::refuse(&Refusal::Internal, now());
+            self.carry_out(&ws, &Session::unreadable(), outcome);
+            return Ok(());
+        };
+        let received_at = now();
+        let key = session.conn;
+        let mut bucket = self.conns.bucket(key, self.config.rate_burst, received_at);
+        let mut outcome = self.with_rules(received_at, |ctx| match message {
+            WebSocketIncomingMessage::String(text) => {
+                room::receive(ctx, &mut session, &mut bucket, &text)
+            }
+            WebSocketIncomingMessage::Binary(_) => room::receive_binary(ctx, &mut bucket),
+        });
+        self.conns.record(key, bucket, received_at);
+        if outcome.session_changed && ws.serialize_attachment(&session).is_err() {
+            outcome = room::refuse(&Refusal::Internal, now());
+        }
+        self.carry_out(&ws, &session, outcome);
+        Ok(())
+    }
+
+    async fn websocket_close(
+        &self,
+        ws: WebSocket,
+        code: usize,
+        _reason: String,
+        _was_clean: bool,
+    ) -> Result<()> {
+        // Complete the closing handshake, or the client waits for our close
+        // frame and finally sees 1006. Where the runtime already answered
+        // (web_socket_auto_reply_to_close), this second close fails
+        // harmlessly.
+        let _ = ws.close(Some(room::echo_close_code(code)), Some("bye"));
+        self.depart(&ws);
+        Ok(())
+    }
+
+    async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
+        self.depart(&ws);
+        Ok(())
+    }
+}
+
+impl ChatRoom {
+    /// The Worker already checked the handshake; the object is the trust
+    /// boundary, so it checks again. `Err` is the refusal to answer with.
+    fn socket_target(&self, req: &Request) -> Result<std::result::Result<SocketTarget, Response>> {
+        Ok(match worker_entry::route_request(req, &self.config)? {
+            Ok(Route::Socket(
+                target @ SocketTarget {
+                    client_id: Some(_), ..
+                },
+            )) => Ok(target),
+            Ok(_) => Err(worker_entry::refuse(
+                400,
+                "The room only accepts WebSockets.\n",
+            )?),
+            Err(refusal) => Err(worker_entry::refuse(refusal.status, &refusal.body)?),
+        })
+    }
+
+    /// Admits a newcomer whose socket was just accepted, saving its session,
+    /// and says what it and the room are told. `others` were listed before;
+    /// `since` is the last message the client saw.
+    fn join(
+        &self,
+        ws: &WebSocket,
+        session: &Session,
+        others: &[WebSocket],
+        since: Option<u64>,
+    ) -> Outcome {
+        if let Err(refusal) = room::admit(others.len(), &self.config) {
+            return room::refuse(&refusal, now());
+        }
+        if ws.serialize_attachment(session).is_err() {
+            return room::refuse(&Refusal::Internal, now());
+        }
+        let others: Vec<Session> = others.iter().filter_map(session_of).collect();
+        let joined = self.with_rules(now(), |ctx| room::join(ctx, session, &others, since));
+        let line = LogLine::info("connected").room(&session.room);
+        emit(line.client(&session.client_id).sockets(others.len() + 1));
+        joined.map_or_else(|refusal| room::refuse(&refusal, now()), Outcome::deliver)
+    }
+
+    /// Runs a rule with the room's settings and storage, where messages a
+    /// busy room accepts wait in memory for the next flush.
+    fn with_rules<R>(
+        &self,
+        now: u64,
+        rule: impl FnOnce(&mut Ctx<'_, Buffered<'_, SqlHistory>>) -> R,
+    ) -> R {
+        let mut sql = SqlHistory::new(self.outbox.sql.clone());
+        let mut behind = self.outbox.behind.borrow_mut();
+        let mut store = behind.over(&mut sql);
+        let mut ctx = Ctx {
+            config: &self.config,
+            store: &mut store,
+            now,
+        };
+        rule(&mut ctx)
+    }
+
+    /// Sends what an event decided, in the order [`fanout::plan`] gives,
+    /// and closes the event's socket if the rules said so.
+    fn carry_out(&self, ws: &WebSocket, session: &Session, outcome: Outcome) {
+        for code in outcome.refusal_codes() {
+            let line = LogLine::warn("refused").room(&session.room);
+            emit(line.client(&session.client_id).code(code));
+        }
+        let plain = match outcome.deliveries.is_empty() {
+            true => Vec::new(),
+            false => self.outbox.sockets.taking_batches(false),
+        };
+        let room = Room {
+            sender: ws,
+            sender_batches: session.batch,
+            plain: &plain,
+        };
+        let (close, cause) = (outcome.close, outcome.cause);
+        let mut coalescer = self.outbox.coalescer.borrow_mut();
+        let steps = fanout::plan(room, outcome.deliveries, close, &mut coalescer, now());
+        drop(coalescer);
+        self.outbox.execute(Some(ws), &plain, steps);
+        if let Some(close) = close {
+            let line = LogLine::warn("closed_by_room").room(&session.room);
+            let line = line
+                .client(&session.client_id)
+                .close(close.code, close.reason);
+            emit(match &cause {
+                Some(cause) => line.detail(cause),
+                None => line,
+            });
+            self.depart(ws);
+        }
+    }
+
+    /// Announces a socket's departure once, then forgets it.
+    fn depart(&self, ws: &WebSocket) {
+        if !self.outbox.sockets.mark_departed(ws) {
+            return;
+        }
+        let Some(session) = session_of(ws) else {
+            return;
+        };
+        self.conns.forget(session.conn);
+        let remaining = self.outbox.sockets.sessions_except(ws);
+        let deliveries = room::leave(&session, &remaining, now());
+        let line = LogLine::info("disconnected").room(&session.room);
+        emit(line.client(&session.client_id));
+        self.carry_out(ws, &session, Outcome::deliver(deliveries));
+        self.outbox.sockets.forget_closed();
+    }
+
+    fn is_idle(&self, ws: &WebSocket, session: &Session, now: u64) -> bool {
+        let last_frame = self.conns.last_frame(session.conn);
+        let baseline = self.woke_at.max(session.joined_at);
+        let last_ping = self.outbox.sockets.last_ping(ws);
+        let timeout_ms = self.config.idle_timeout_secs * 1000;
+        room::is_idle(now, last_frame, last_ping, baseline, timeout_ms)
+    }
+
+    /// Sets the next idle sweep half a timeout from now while sockets are
+    /// open, so no idle socket outlives its timeout by more than half.
+    async fn schedule_idle_check(&self) {
+        if self.alarm_pending.get() || self.outbox.sockets.open().is_empty() {
+            return;
+        }
+        let storage = self.state.storage();
+        if matches!(storage.get_alarm().await, Ok(Some(_))) {
+            self.alarm_pending.set(true);
+            return;
+        }
+        let half_timeout = std::time::Duration::from_millis(self.config.idle_timeout_secs * 500);
+        match storage.set_alarm(half_timeout).await {
+            Ok(()) => self.alarm_pending.set(true),
+            Err(err) => emit(LogLine::error("alarm_failed").detail(&err.to_string())),
+        }
+    }
+}
+
+/// A new socket's session, with the random key of its in-memory state.
+fn new_session(target: &SocketTarget) -> Session {
+    let who = Joining {
+        client_id: target.client_id.as_deref().unwrap_or_default(),
+        name: target.name.as_deref(),
+        room: &target.room,
+        batch: target.batch,
+    };
+    let conn = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
+    Session::new(who, conn, now())
+}
+
+fn unavailable() -> Result<Response> {
+    worker_entry::refuse(503, "The room cannot take this connection right now.\n")
+}

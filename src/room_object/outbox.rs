@@ -1,0 +1,125 @@
+//! The send path's state and its executor: the coalescer's held broadcasts,
+//! the messages waiting to be written, and the code that carries out a
+//! [`fanout`] plan step by step.
+//!
+//! It is shared (`Rc`) with the flush timer, which runs outside any event.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use worker::{js_sys, SqlStorage, WebSocket};
+
+use super::js::{now, send, text};
+use super::sockets::Sockets;
+use crate::coalesce::{self, Coalescer, Held};
+use crate::error::INTERNAL_CLOSE;
+use crate::fanout::{self, Step};
+use crate::log::LogLine;
+use crate::protocol;
+use crate::sql_history::SqlHistory;
+use crate::worker_entry::emit;
+use crate::write_behind::WriteBehind;
+
+pub(super) struct Outbox {
+    pub(super) sockets: Sockets,
+    pub(super) sql: SqlStorage,
+    pub(super) coalescer: RefCell<Coalescer<WebSocket>>,
+    pub(super) behind: RefCell<WriteBehind>,
+}
+
+impl Outbox {
+    /// Carries out `steps` in order. `sender` is the event's socket and
+    /// `plain` the listing the plan was made from. Returns false if a write
+    /// failed: then nothing after it is carried out, because it may mention
+    /// a message that was never written.
+    pub(super) fn execute(
+        self: &Rc<Self>,
+        sender: Option<&WebSocket>,
+        plain: &[WebSocket],
+        steps: Vec<Step<WebSocket>>,
+    ) -> bool {
+        for step in steps {
+            match step {
+                Step::Commit if !self.commit() => return false,
+                Step::Commit => {}
+                Step::ToSender(json) => sender.iter().for_each(|ws| send(ws, &text(&json))),
+                Step::ToPlain { json, to } => {
+                    let frame = text(&json);
+                    to.iter().for_each(|&i| send(&plain[i], &frame));
+                }
+                Step::ToBatch(held) => send_held(&self.sockets.taking_batches(true), &held),
+                Step::ArmFlushTimer(delay_ms) => self.arm_flush_timer(delay_ms),
+                // A socket that is already closing cannot be closed again;
+                // there is nobody left to tell.
+                Step::CloseSender(close) => {
+                    if let Some(ws) = sender {
+                        let _ = ws.close(Some(close.code), Some(close.reason));
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// Writes what waits, then sends what is held. False if storage failed.
+    pub(super) fn flush(self: &Rc<Self>) -> bool {
+        let steps = fanout::flush(&mut self.coalescer.borrow_mut(), now());
+        self.execute(None, &[], steps)
+    }
+
+    fn arm_flush_timer(self: &Rc<Self>, delay_ms: u64) {
+        let outbox = Rc::clone(self);
+        worker::wasm_bindgen_futures::spawn_local(async move {
+            worker::Delay::from(std::time::Duration::from_millis(delay_ms)).await;
+            outbox.flush();
+        });
+    }
+
+    /// Writes every waiting message. On failure nothing held may go out, so
+    /// it is dropped, and every socket is closed: each client reconnects,
+    /// gets history as it truly is, and resends what was never acknowledged.
+    fn commit(&self) -> bool {
+        if self.behind.borrow().is_empty() {
+            return true;
+        }
+        let mut sql = SqlHistory::new(self.sql.clone());
+        let written = self.behind.borrow_mut().commit(&mut sql);
+        let Err(err) = written else {
+            return true;
+        };
+        emit(LogLine::error("store_failed").detail(&err.0));
+        self.coalescer.borrow_mut().flush(now());
+        self.sockets.close_all(INTERNAL_CLOSE);
+        false
+    }
+}
+
+/// Sends held frames to batch sockets, built once for every socket no held
+/// frame names.
+fn send_held(sockets: &[WebSocket], held: &[Held<WebSocket>]) {
+    let common = packed(&coalesce::frames_for_unnamed(held));
+    for ws in sockets {
+        let own;
+        let frames = if held.iter().all(|h| !h.to.names(ws)) {
+            &common
+        } else {
+            own = packed(&coalesce::frames_for(held, ws));
+            &own
+        };
+        for frame in frames {
+            send(ws, frame);
+        }
+    }
+}
+
+/// Frames packed for sending: a lone frame as itself, several as `batch`
+/// frames of at most [`coalesce::MAX_BATCH_BYTES`] each.
+fn packed(frames: &[&str]) -> Vec<js_sys::JsString> {
+    coalesce::runs(frames, coalesce::MAX_BATCH_BYTES)
+        .into_iter()
+        .map(|run| match run {
+            [one] => text(one),
+            many => text(&protocol::batch_json(many, now())),
+        })
+        .collect()
+}
