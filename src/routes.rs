@@ -88,6 +88,13 @@ pub fn route(req: RequestHead<'_>, allowed_origins: &[String]) -> Result<Route, 
             None => return asset(req.method, req.path),
         },
     };
+    check_handshake(req, allowed_origins)?;
+    socket_target(client_id, req.query).map(Route::Socket)
+}
+
+/// A socket handshake must be a GET that asks to upgrade, from a page
+/// allowed to open sockets here.
+fn check_handshake(req: RequestHead<'_>, allowed_origins: &[String]) -> Result<(), HttpRefusal> {
     if req.method != "GET" {
         return Err(HttpRefusal::new(
             405,
@@ -109,6 +116,15 @@ pub fn route(req: RequestHead<'_>, allowed_origins: &[String]) -> Result<Route, 
             "This page's origin may not open chat sockets here (cross-site WebSocket refused).\n",
         ));
     }
+    Ok(())
+}
+
+/// Reads the socket's room, display name, `since` and `batch` from its
+/// query, each validated.
+fn socket_target(
+    client_id: Option<String>,
+    query: &[(String, String)],
+) -> Result<SocketTarget, HttpRefusal> {
     let mut target = SocketTarget {
         client_id,
         room: DEFAULT_ROOM.to_owned(),
@@ -116,8 +132,8 @@ pub fn route(req: RequestHead<'_>, allowed_origins: &[String]) -> Result<Route, 
         since: None,
         batch: false,
     };
-    for (key, value) in req.query {
-        let bad = |what: &str, why: String| HttpRefusal::new(400, format!("Bad {what}: {why}.\n"));
+    let bad = |what: &str, why: String| HttpRefusal::new(400, format!("Bad {what}: {why}.\n"));
+    for (key, value) in query {
         match key.as_str() {
             "room" => {
                 target.room = validate::room_name(value)
@@ -129,10 +145,8 @@ pub fn route(req: RequestHead<'_>, allowed_origins: &[String]) -> Result<Route, 
                     Some(validate::display_name(value).map_err(|why| bad("display name", why.0))?);
             }
             "since" => {
-                target.since =
-                    Some(value.parse().map_err(|_| {
-                        bad("since", format!("{value:?} is not a sequence number"))
-                    })?);
+                let not_a_seq = |_| bad("since", format!("{value:?} is not a sequence number"));
+                target.since = Some(value.parse().map_err(not_a_seq)?);
             }
             "batch" => target.batch = value == "1",
             // Unknown parameters are ignored, so newer pages work with
@@ -140,7 +154,7 @@ pub fn route(req: RequestHead<'_>, allowed_origins: &[String]) -> Result<Route, 
             _ => {}
         }
     }
-    Ok(Route::Socket(target))
+    Ok(target)
 }
 
 /// The defence against cross-site WebSocket hijacking: a browser always
