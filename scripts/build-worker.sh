@@ -13,11 +13,13 @@ if [[ -f $stamp && -z "${FORCE_BUILD:-}" ]] &&
     exit 0
 fi
 
+# Each tool may be overridden, e.g. to check that release-built tools give
+# the same .wasm as the unoptimised ones bootstrap.sh installs (README).
 cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
-export WASM_BINDGEN_BIN="$cargo_bin/wasm-bindgen"
-export WASM_OPT_BIN="$PWD/node_modules/.bin/wasm-opt"
-export ESBUILD_BIN="$PWD/node_modules/.bin/esbuild"
-"$cargo_bin/worker-build" --release
+export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$cargo_bin/wasm-bindgen}"
+export WASM_OPT_BIN="${WASM_OPT_BIN:-$PWD/node_modules/.bin/wasm-opt}"
+export ESBUILD_BIN="${ESBUILD_BIN:-$PWD/node_modules/.bin/esbuild}"
+"${WORKER_BUILD_BIN:-$cargo_bin/worker-build}" --release
 
 # worker-build keeps the names section (--debuginfo) for stack traces; they
 # only ever reach our own logs, and the section is a fifth of the .wasm that
