@@ -11,12 +11,16 @@
 //!    first send, and the adapter stops carrying out a plan at a commit that
 //!    failed.
 //! 2. **A frame for the sender alone never overtakes held frames.** While
-//!    the [`Coalescer`] holds broadcasts, an `ack` or error for a batch
-//!    sender joins them; for a plain sender, the held frames are flushed
-//!    first.
+//!    the [`Coalescer`] holds broadcasts, an `ack` or error for the sender
+//!    joins them; otherwise it goes at once.
 //!
-//! The plan is generic over the socket type, so tests use small integers
-//! where the room uses runtime sockets.
+//! A busy room holds every broadcast for the coalescing window, for every
+//! socket: plain sockets (the originals' protocol) still get one frame per
+//! message when the window ends, batch sockets one `batch` frame, and the
+//! whole window is written in one storage commit. A quiet room sends at once.
+//!
+//! The plan is generic over how a socket is named; the room names sockets by
+//! their connection key.
 
 use crate::coalesce::{Coalescer, Held, Offer, To};
 use crate::error::Close;
@@ -30,39 +34,19 @@ pub enum Step<S> {
     Commit,
     /// One frame to the socket the event came from.
     ToSender(String),
-    /// One frame to each plain socket at these positions of
-    /// [`Room::plain`].
-    ToPlain { json: String, to: Vec<usize> },
-    /// Frames to every batch socket, each getting those meant for it.
-    ToBatch(Vec<Held<S>>),
+    /// Frames to every socket they are meant for, in order: one frame each
+    /// to a plain socket, packed into `batch` frames for a batch socket.
+    Release(Vec<Held<S>>),
     /// Flush the coalescer after this many milliseconds.
     ArmFlushTimer(u64),
     /// Close the sender's socket; everything it should read went first.
     CloseSender(Close),
 }
 
-/// The event's socket and the room's plain sockets, as the plan sees them.
-#[derive(Debug)]
-pub struct Room<'a, S> {
-    pub sender: &'a S,
-    /// The sender takes `batch` frames.
-    pub sender_batches: bool,
-    /// Sockets that take one frame per message (the originals' protocol).
-    pub plain: &'a [S],
-}
-
-// Only references inside, so copyable whatever the socket type is.
-impl<S> Clone for Room<'_, S> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<S> Copy for Room<'_, S> {}
-
-/// Plans the sending of `deliveries`, then the sender's `close` if any.
+/// Plans the sending of `deliveries` from `sender`'s event, then the
+/// sender's `close` if any.
 pub fn plan<S: Clone + PartialEq>(
-    room: Room<'_, S>,
+    sender: &S,
     deliveries: Vec<Delivery>,
     close: Option<Close>,
     coalescer: &mut Coalescer<S>,
@@ -71,7 +55,7 @@ pub fn plan<S: Clone + PartialEq>(
     let mut steps = Vec::new();
     let delivered = !deliveries.is_empty();
     for delivery in deliveries {
-        plan_one(room, delivery, coalescer, now, &mut steps);
+        plan_one(sender, delivery, coalescer, now, &mut steps);
     }
     // What is still held has its flush on the way, and the flush writes;
     // otherwise a message waiting to be written is written now.
@@ -92,13 +76,13 @@ pub fn flush<S>(coalescer: &mut Coalescer<S>, now: u64) -> Vec<Step<S>> {
     let held = coalescer.flush(now);
     let mut steps = vec![Step::Commit];
     if !held.is_empty() {
-        steps.push(Step::ToBatch(held));
+        steps.push(Step::Release(held));
     }
     steps
 }
 
 fn plan_one<S: Clone + PartialEq>(
-    room: Room<'_, S>,
+    sender: &S,
     delivery: Delivery,
     coalescer: &mut Coalescer<S>,
     now: u64,
@@ -106,31 +90,19 @@ fn plan_one<S: Clone + PartialEq>(
 ) {
     let json = delivery.frame.to_json();
     let to = match delivery.to {
-        Audience::Sender if room.sender_batches && coalescer.has_held() => {
-            To::Only(room.sender.clone())
-        }
+        Audience::Sender if coalescer.has_held() => To::Only(sender.clone()),
         Audience::Sender => {
             steps.extend(flush(coalescer, now));
             steps.push(Step::ToSender(json));
             return;
         }
-        Audience::Others => To::AllBut(room.sender.clone()),
+        Audience::Others => To::AllBut(sender.clone()),
         Audience::Everyone => To::All,
     };
-    let plain_to: Vec<usize> = (0..room.plain.len())
-        .filter(|&i| to.includes(&room.plain[i]))
-        .collect();
-    if !plain_to.is_empty() {
-        steps.push(Step::Commit);
-        steps.push(Step::ToPlain {
-            json: json.clone(),
-            to: plain_to,
-        });
-    }
     match coalescer.offer(Held { json, to }, now) {
         (Offer::SendNow, Some(held)) => {
             steps.push(Step::Commit);
-            steps.push(Step::ToBatch(vec![held]));
+            steps.push(Step::Release(vec![held]));
         }
         (Offer::HeldArmTimer(delay_ms), _) => steps.push(Step::ArmFlushTimer(delay_ms)),
         _ => {}
@@ -165,19 +137,8 @@ mod tests {
         }
     }
 
-    fn room(sender_batches: bool, plain: &[u8]) -> Room<'_, u8> {
-        Room {
-            sender: &ALICE,
-            sender_batches,
-            plain,
-        }
-    }
-
     fn is_send<S>(step: &Step<S>) -> bool {
-        matches!(
-            step,
-            Step::ToSender(_) | Step::ToPlain { .. } | Step::ToBatch(_)
-        )
+        matches!(step, Step::ToSender(_) | Step::Release(_))
     }
 
     /// Rule 1: the first send of a plan comes after a commit.
@@ -217,125 +178,112 @@ mod tests {
         c
     }
 
+    fn released(steps: &[Step<u8>]) -> Vec<&Held<u8>> {
+        steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Release(held) => Some(held),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
     #[test]
     fn a_quiet_room_writes_then_sends_to_everyone_at_once() {
         let mut c = Coalescer::new(10);
-        let steps = plan(room(false, &[1, 2]), vec![chat("hi")], None, &mut c, NOW);
+        let steps = plan(&ALICE, vec![chat("hi")], None, &mut c, NOW);
         assert_written_before_sent(&steps);
-        assert!(matches!(&steps[1], Step::ToPlain { to, .. } if to == &[0, 1]));
-        assert!(matches!(&steps[3], Step::ToBatch(h) if h.len() == 1));
+        assert!(matches!(&steps[1], Step::Release(h) if h.len() == 1 && h[0].to == To::All));
         assert!(!c.has_held());
     }
 
     #[test]
-    fn a_busy_room_holds_for_batch_sockets_but_plain_ones_get_it_now() {
+    fn a_busy_room_holds_the_broadcast_and_leaves_the_write_to_the_flush() {
         let mut c = busy();
-        let steps = plan(room(false, &[1, 2]), vec![chat("hi")], None, &mut c, NOW);
-        assert_written_before_sent(&steps);
-        assert!(matches!(&steps[1], Step::ToPlain { .. }));
-        assert_eq!(steps.last(), Some(&Step::ArmFlushTimer(9)));
-        assert!(c.has_held());
-    }
-
-    #[test]
-    fn a_busy_room_of_batch_sockets_leaves_the_write_to_the_flush() {
-        let mut c = busy();
-        let steps = plan(room(true, &[]), vec![chat("hi")], None, &mut c, NOW);
+        let steps = plan(&ALICE, vec![chat("hi")], None, &mut c, NOW);
         assert_eq!(steps, [Step::ArmFlushTimer(9)], "no write, no send yet");
         let flushed = flush(&mut c, NOW + 9);
         assert_eq!(flushed[0], Step::Commit);
-        assert!(matches!(&flushed[1], Step::ToBatch(h) if h.len() == 1));
+        assert!(matches!(&flushed[1], Step::Release(h) if h.len() == 1));
+        assert!(!c.has_held());
     }
 
     #[test]
-    fn a_batch_senders_own_frame_joins_the_held_ones_in_order() {
+    fn a_senders_own_frame_joins_the_held_ones_in_order() {
         let mut c = holding();
-        let steps = plan(room(true, &[]), vec![to_sender("ack")], None, &mut c, NOW);
+        let steps = plan(&ALICE, vec![to_sender("ack")], None, &mut c, NOW);
         assert!(steps.iter().all(|s| !is_send(s)), "{steps:?}");
-        let Step::ToBatch(held) = &flush(&mut c, NOW + 9)[1] else {
-            panic!("nothing flushed");
-        };
+        let flushed = flush(&mut c, NOW + 9);
+        let held = released(&flushed);
         assert_eq!(held[0].json, "b");
         assert_eq!(held[1].to, To::Only(ALICE));
     }
 
     #[test]
-    fn a_plain_senders_own_frame_waits_for_the_held_ones_to_go_first() {
-        let mut c = holding();
-        let steps = plan(
-            room(false, &[ALICE]),
-            vec![to_sender("x")],
-            None,
-            &mut c,
-            NOW,
-        );
+    fn with_nothing_held_a_senders_own_frame_goes_at_once() {
+        let mut c = busy();
+        let steps = plan(&ALICE, vec![to_sender("x")], None, &mut c, NOW);
         assert_written_before_sent(&steps);
-        let flushed = steps.iter().position(|s| matches!(s, Step::ToBatch(_)));
-        let own = steps.iter().position(|s| matches!(s, Step::ToSender(_)));
-        assert!(flushed.unwrap() < own.unwrap(), "{steps:?}");
-        assert!(!c.has_held());
+        assert!(matches!(steps[1], Step::ToSender(_)), "{steps:?}");
+        assert!(released(&steps).is_empty());
     }
 
     #[test]
-    fn others_means_every_plain_socket_but_the_senders() {
+    fn others_means_everyone_but_the_sender() {
         let mut c = Coalescer::new(10);
         let leave = Delivery {
             to: Audience::Others,
             frame: ServerFrame::Leave(Line::new("alice", "Offline", NOW)),
         };
-        let steps = plan(room(false, &[3, ALICE, 4]), vec![leave], None, &mut c, NOW);
-        assert!(matches!(&steps[1], Step::ToPlain { to, .. } if to == &[0, 2]));
-        assert!(matches!(&steps[3], Step::ToBatch(h) if h[0].to == To::AllBut(ALICE)));
+        let steps = plan(&ALICE, vec![leave], None, &mut c, NOW);
+        assert_eq!(released(&steps)[0].to, To::AllBut(ALICE));
     }
 
     #[test]
     fn a_close_comes_last_after_everything_held() {
         let mut c = holding();
-        let steps = plan(
-            room(true, &[]),
-            vec![to_sender("why")],
-            Some(INTERNAL_CLOSE),
-            &mut c,
-            NOW,
-        );
+        let why = to_sender("why");
+        let steps = plan(&ALICE, vec![why], Some(INTERNAL_CLOSE), &mut c, NOW);
         assert_written_before_sent(&steps);
         assert_eq!(steps.last(), Some(&Step::CloseSender(INTERNAL_CLOSE)));
-        assert!(matches!(&steps[steps.len() - 2], Step::ToBatch(h) if h.len() == 2));
+        assert_eq!(released(&steps).len(), 2, "b, then the error frame");
     }
 
     #[test]
     fn nothing_to_deliver_plans_nothing() {
-        let mut c = busy();
-        assert!(plan(room(false, &[1]), vec![], None, &mut c, NOW).is_empty());
+        let mut c = holding();
+        assert!(plan(&ALICE, vec![], None, &mut c, NOW).is_empty());
     }
 
     #[test]
-    fn any_mix_of_events_writes_before_it_sends() {
-        // Every sequence of up to four deliveries of each audience, from
-        // batch and plain senders, in quiet and busy rooms.
+    fn any_mix_of_events_writes_before_it_sends_and_keeps_order() {
+        // Every sequence of four deliveries of each audience, in quiet,
+        // busy and holding rooms.
         let kinds = [Audience::Everyone, Audience::Others, Audience::Sender];
         for n in 0..81u32 {
             let deliveries: Vec<Delivery> = (0..4)
                 .map(|i| Delivery {
                     to: kinds[(n / 3u32.pow(i) % 3) as usize],
-                    ..chat("m")
+                    ..chat(&i.to_string())
                 })
                 .collect();
-            let rooms = [
-                (true, holding()),
-                (false, holding()),
-                (true, busy()),
-                (false, Coalescer::new(10)),
-            ];
-            for (batches, mut c) in rooms {
-                let steps = plan(
-                    room(batches, &[ALICE, 2]),
-                    deliveries.clone(),
-                    None,
-                    &mut c,
-                    NOW,
-                );
+            for mut c in [holding(), busy(), Coalescer::new(10)] {
+                let mut steps = plan(&ALICE, deliveries.clone(), None, &mut c, NOW);
                 assert_written_before_sent(&steps);
+                steps.extend(flush(&mut c, NOW + 10));
+                // Each socket reads the four frames in the order decided.
+                let order: Vec<String> = steps
+                    .iter()
+                    .flat_map(|s| match s {
+                        Step::ToSender(json) => vec![json.clone()],
+                        Step::Release(held) => held.iter().map(|h| h.json.clone()).collect(),
+                        _ => vec![],
+                    })
+                    .filter(|json| json.contains("alice"))
+                    .collect();
+                let expected: Vec<String> = deliveries.iter().map(|d| d.frame.to_json()).collect();
+                assert_eq!(order, expected);
             }
         }
     }

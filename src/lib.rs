@@ -45,6 +45,7 @@ pub mod presence;
 pub mod protocol;
 pub mod rate_limit;
 pub mod room;
+pub mod roster;
 pub mod routes;
 pub mod session;
 pub mod validate;

@@ -94,7 +94,7 @@ pub fn admit(open: usize, config: &Config) -> Result<(), Refusal> {
 pub fn join<S: HistoryStore>(
     ctx: &mut Ctx<'_, S>,
     newcomer: &Session,
-    others: &[Session],
+    others: &[&Session],
     since: Option<u64>,
 ) -> Result<Vec<Delivery>, Refusal> {
     let catch_up =
@@ -109,13 +109,13 @@ pub fn join<S: HistoryStore>(
         latest_seq: catch_up.latest_seq,
         truncated: catch_up.truncated,
     });
-    let members = presence::members(others.iter().chain([newcomer]));
+    let members = presence::members(others.iter().copied().chain([newcomer]));
     let presence = ServerFrame::Presence(PresenceLine {
         line: Line::server(&format!("{} online", members.len()), ctx.now),
         count: members.len(),
         members,
     });
-    let already_online = presence::is_online(&newcomer.client_id, others);
+    let already_online = presence::is_online(&newcomer.client_id, others.iter().copied());
     let join = ServerFrame::Join(newcomer.line(ONLINE, ctx.now));
     Ok(vec![
         Delivery::new(Audience::Sender, history),
@@ -133,8 +133,8 @@ pub fn join<S: HistoryStore>(
 
 /// A socket closed or failed. `remaining` are the sessions of the sockets
 /// still open. The client goes offline only with its last socket.
-pub fn leave(departed: &Session, remaining: &[Session], now: u64) -> Vec<Delivery> {
-    if presence::is_online(&departed.client_id, remaining) {
+pub fn leave(departed: &Session, remaining: &[&Session], now: u64) -> Vec<Delivery> {
+    if presence::is_online(&departed.client_id, remaining.iter().copied()) {
         return Vec::new();
     }
     vec![Delivery::new(
@@ -378,7 +378,7 @@ mod tests {
             out
         }
 
-        fn join(&mut self, s: &Session, others: &[Session], since: Option<u64>) -> Vec<Delivery> {
+        fn join(&mut self, s: &Session, others: &[&Session], since: Option<u64>) -> Vec<Delivery> {
             join(&mut self.ctx(), s, others, since).expect("join")
         }
     }
@@ -411,7 +411,7 @@ mod tests {
         let mut f = Fixture::new();
         let mut alice = session("alice");
         f.send(&mut alice, "earlier");
-        let d = f.join(&session("bob"), &[alice.clone()], None);
+        let d = f.join(&session("bob"), &[&alice], None);
         assert!(
             matches!(&d[0].frame, ServerFrame::History(h) if h.messages.len() == 1 && h.latest_seq == 1)
         );
@@ -433,14 +433,14 @@ mod tests {
     #[test]
     fn a_second_tab_of_an_online_client_is_told_alone() {
         let mut f = Fixture::new();
-        let d = f.join(&session("bob"), &[session("alice"), session("bob")], None);
+        let d = f.join(&session("bob"), &[&session("alice"), &session("bob")], None);
         assert_eq!(d[2].to, Audience::Sender);
         assert!(matches!(&d[1].frame, ServerFrame::Presence(p) if p.count == 2));
     }
 
     #[test]
     fn leave_goes_to_the_others_with_offline() {
-        let d = leave(&session("bob"), &[session("alice")], NOW);
+        let d = leave(&session("bob"), &[&session("alice")], NOW);
         let d = only(&d);
         assert_eq!(d.to, Audience::Others);
         assert_eq!(
@@ -451,7 +451,7 @@ mod tests {
 
     #[test]
     fn closing_one_of_two_tabs_announces_nothing() {
-        assert!(leave(&session("bob"), &[session("bob")], NOW).is_empty());
+        assert!(leave(&session("bob"), &[&session("bob")], NOW).is_empty());
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! socket is in that socket's attachment and everything about the room is in
 //! SQLite, so a woken object rebuilds the room from `getWebSockets()` alone.
 //!
-//! - `sockets`: listing, tagging and closing the room's sockets.
+//! - `sockets`: the roster of members, rebuilt from the runtime on waking.
 //! - `outbox`: the send path's state and the executor of fan-out plans.
 //! - `conns`: per-connection state kept in memory only.
 //! - `js`: runtime calls workers-rs does not bind.
@@ -30,7 +30,7 @@ use worker::{
 use crate::coalesce::Coalescer;
 use crate::config::Config;
 use crate::error::Refusal;
-use crate::fanout::{self, Room};
+use crate::fanout;
 use crate::log::LogLine;
 use crate::protocol::{PING, PONG};
 use crate::room::{self, Ctx, Outcome};
@@ -42,7 +42,7 @@ use crate::write_behind::{Buffered, WriteBehind};
 use conns::Conns;
 use js::now;
 use outbox::Outbox;
-use sockets::{session_of, Sockets};
+use sockets::{Found, Sockets};
 
 #[durable_object]
 pub struct ChatRoom {
@@ -97,17 +97,13 @@ impl DurableObject for ChatRoom {
             return unavailable();
         }
         let pair = WebSocketPair::new()?;
-        // Listed once, before this socket joins: the cap check and the
-        // newcomer's presence both read it, and every listing costs a pass
-        // over the whole room.
-        let others = self.outbox.sockets.open();
         let session = new_session(&target);
-        if let Err(err) = self.outbox.sockets.accept(&pair.server, session.batch) {
+        if let Err(err) = self.outbox.sockets.accept(&pair.server) {
             let line = LogLine::error("accept_failed").room(&session.room);
             emit(line.client(&session.client_id).detail(&format!("{err:?}")));
             return unavailable();
         }
-        let outcome = self.join(&pair.server, &session, &others, target.since);
+        let outcome = self.join(&pair.server, &session, target.since);
         let admitted = outcome.close.is_none();
         self.carry_out(&pair.server, &session, outcome);
         if admitted {
@@ -121,13 +117,12 @@ impl DurableObject for ChatRoom {
     async fn alarm(&self) -> Result<Response> {
         self.alarm_pending.set(false);
         let now = now();
-        for ws in self.outbox.sockets.open() {
-            let Some(session) = session_of(&ws) else {
-                continue;
-            };
-            if self.is_idle(&ws, &session, now) {
-                self.carry_out(&ws, &session, room::refuse(&Refusal::Idle, now));
-            }
+        let idle: Vec<(WebSocket, Session)> = (self.outbox.sockets.roster().iter())
+            .filter(|m| self.is_idle(&m.socket, &m.session, now))
+            .map(|m| (m.socket.clone(), m.session.clone()))
+            .collect();
+        for (ws, session) in idle {
+            self.carry_out(&ws, &session, room::refuse(&Refusal::Idle, now));
         }
         self.schedule_idle_check().await;
         Response::ok("")
@@ -138,18 +133,22 @@ impl DurableObject for ChatRoom {
         ws: WebSocket,
         message: WebSocketIncomingMessage,
     ) -> Result<()> {
-        // Frames the runtime had queued from a socket the room has already
-        // closed (a flooder, say) are dropped: closing means not accepted.
-        if self.outbox.sockets.is_departed(&ws) {
-            return Ok(());
-        }
-        let Some(mut session) = session_of(&ws) else {
-            let outcome = room::refuse(&Refusal::Internal, now());
-            self.carry_out(&ws, &Session::unreadable(), outcome);
+        let key = match self.outbox.sockets.find(&ws) {
+            Found::Member(key) => key,
+            // Frames the runtime had queued from a socket the room has
+            // already closed (a flooder, say) are dropped: closing means not
+            // accepted.
+            Found::Departed => return Ok(()),
+            Found::Unknown => {
+                let outcome = room::refuse(&Refusal::Internal, now());
+                self.carry_out(&ws, &Session::unreadable(), outcome);
+                return Ok(());
+            }
+        };
+        let Some(mut session) = self.outbox.sockets.session(key) else {
             return Ok(());
         };
         let received_at = now();
-        let key = session.conn;
         let mut bucket = self.conns.bucket(key, self.config.rate_burst, received_at);
         let mut outcome = self.with_rules(received_at, |ctx| match message {
             WebSocketIncomingMessage::String(text) => {
@@ -158,8 +157,11 @@ impl DurableObject for ChatRoom {
             WebSocketIncomingMessage::Binary(_) => room::receive_binary(ctx, &mut bucket),
         });
         self.conns.record(key, bucket, received_at);
-        if outcome.session_changed && ws.serialize_attachment(&session).is_err() {
-            outcome = room::refuse(&Refusal::Internal, now());
+        if outcome.session_changed {
+            self.outbox.sockets.update(&session);
+            if ws.serialize_attachment(&session).is_err() {
+                outcome = room::refuse(&Refusal::Internal, now());
+            }
         }
         self.carry_out(&ws, &session, outcome);
         Ok(())
@@ -206,25 +208,22 @@ impl ChatRoom {
     }
 
     /// Admits a newcomer whose socket was just accepted, saving its session,
-    /// and says what it and the room are told. `others` were listed before;
-    /// `since` is the last message the client saw.
-    fn join(
-        &self,
-        ws: &WebSocket,
-        session: &Session,
-        others: &[WebSocket],
-        since: Option<u64>,
-    ) -> Outcome {
-        if let Err(refusal) = room::admit(others.len(), &self.config) {
+    /// and says what it and the room are told; `since` is the last message
+    /// the client saw.
+    fn join(&self, ws: &WebSocket, session: &Session, since: Option<u64>) -> Outcome {
+        let open = self.outbox.sockets.roster().len();
+        if let Err(refusal) = room::admit(open, &self.config) {
             return room::refuse(&refusal, now());
         }
         if ws.serialize_attachment(session).is_err() {
             return room::refuse(&Refusal::Internal, now());
         }
-        let others: Vec<Session> = others.iter().filter_map(session_of).collect();
+        self.outbox.sockets.admit(ws, session);
+        let roster = self.outbox.sockets.roster();
+        let others: Vec<&Session> = roster.sessions_except(session.conn).collect();
         let joined = self.with_rules(now(), |ctx| room::join(ctx, session, &others, since));
         let line = LogLine::info("connected").room(&session.room);
-        emit(line.client(&session.client_id).sockets(others.len() + 1));
+        emit(line.client(&session.client_id).sockets(open + 1));
         joined.map_or_else(|refusal| room::refuse(&refusal, now()), Outcome::deliver)
     }
 
@@ -253,20 +252,17 @@ impl ChatRoom {
             let line = LogLine::warn("refused").room(&session.room);
             emit(line.client(&session.client_id).code(code));
         }
-        let plain = match outcome.deliveries.is_empty() {
-            true => Vec::new(),
-            false => self.outbox.sockets.taking_batches(false),
-        };
-        let room = Room {
-            sender: ws,
-            sender_batches: session.batch,
-            plain: &plain,
-        };
         let (close, cause) = (outcome.close, outcome.cause);
         let mut coalescer = self.outbox.coalescer.borrow_mut();
-        let steps = fanout::plan(room, outcome.deliveries, close, &mut coalescer, now());
+        let steps = fanout::plan(
+            &session.conn,
+            outcome.deliveries,
+            close,
+            &mut coalescer,
+            now(),
+        );
         drop(coalescer);
-        self.outbox.execute(Some(ws), &plain, steps);
+        self.outbox.execute(Some(ws), steps);
         if let Some(close) = close {
             let line = LogLine::warn("closed_by_room").room(&session.room);
             let line = line
@@ -282,15 +278,14 @@ impl ChatRoom {
 
     /// Announces a socket's departure once, then forgets it.
     fn depart(&self, ws: &WebSocket) {
-        if !self.outbox.sockets.mark_departed(ws) {
-            return;
-        }
-        let Some(session) = session_of(ws) else {
+        let Some(session) = self.outbox.sockets.depart(ws) else {
             return;
         };
         self.conns.forget(session.conn);
-        let remaining = self.outbox.sockets.sessions_except(ws);
+        let roster = self.outbox.sockets.roster();
+        let remaining: Vec<&Session> = roster.sessions_except(session.conn).collect();
         let deliveries = room::leave(&session, &remaining, now());
+        drop(roster);
         let line = LogLine::info("disconnected").room(&session.room);
         emit(line.client(&session.client_id));
         self.carry_out(ws, &session, Outcome::deliver(deliveries));
@@ -308,7 +303,7 @@ impl ChatRoom {
     /// Sets the next idle sweep half a timeout from now while sockets are
     /// open, so no idle socket outlives its timeout by more than half.
     async fn schedule_idle_check(&self) {
-        if self.alarm_pending.get() || self.outbox.sockets.open().is_empty() {
+        if self.alarm_pending.get() || self.outbox.sockets.roster().is_empty() {
             return;
         }
         let storage = self.state.storage();

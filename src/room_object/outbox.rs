@@ -16,6 +16,7 @@ use crate::error::INTERNAL_CLOSE;
 use crate::fanout::{self, Step};
 use crate::log::LogLine;
 use crate::protocol;
+use crate::roster::Roster;
 use crate::sql_history::SqlHistory;
 use crate::worker_entry::emit;
 use crate::write_behind::WriteBehind;
@@ -23,31 +24,26 @@ use crate::write_behind::WriteBehind;
 pub(super) struct Outbox {
     pub(super) sockets: Sockets,
     pub(super) sql: SqlStorage,
-    pub(super) coalescer: RefCell<Coalescer<WebSocket>>,
+    /// Held broadcasts, naming sockets by connection key.
+    pub(super) coalescer: RefCell<Coalescer<u64>>,
     pub(super) behind: RefCell<WriteBehind>,
 }
 
 impl Outbox {
-    /// Carries out `steps` in order. `sender` is the event's socket and
-    /// `plain` the listing the plan was made from. Returns false if a write
-    /// failed: then nothing after it is carried out, because it may mention
-    /// a message that was never written.
+    /// Carries out `steps` in order; `sender` is the event's socket. Returns
+    /// false if a write failed: then nothing after it is carried out,
+    /// because it may mention a message that was never written.
     pub(super) fn execute(
         self: &Rc<Self>,
         sender: Option<&WebSocket>,
-        plain: &[WebSocket],
-        steps: Vec<Step<WebSocket>>,
+        steps: Vec<Step<u64>>,
     ) -> bool {
         for step in steps {
             match step {
                 Step::Commit if !self.commit() => return false,
                 Step::Commit => {}
                 Step::ToSender(json) => sender.iter().for_each(|ws| send(ws, &text(&json))),
-                Step::ToPlain { json, to } => {
-                    let frame = text(&json);
-                    to.iter().for_each(|&i| send(&plain[i], &frame));
-                }
-                Step::ToBatch(held) => send_held(&self.sockets.taking_batches(true), &held),
+                Step::Release(held) => release(&self.sockets.roster(), &held),
                 Step::ArmFlushTimer(delay_ms) => self.arm_flush_timer(delay_ms),
                 // A socket that is already closing cannot be closed again;
                 // there is nobody left to tell.
@@ -64,7 +60,7 @@ impl Outbox {
     /// Writes what waits, then sends what is held. False if storage failed.
     pub(super) fn flush(self: &Rc<Self>) -> bool {
         let steps = fanout::flush(&mut self.coalescer.borrow_mut(), now());
-        self.execute(None, &[], steps)
+        self.execute(None, steps)
     }
 
     fn arm_flush_timer(self: &Rc<Self>, delay_ms: u64) {
@@ -94,20 +90,31 @@ impl Outbox {
     }
 }
 
-/// Sends held frames to batch sockets, built once for every socket no held
-/// frame names.
-fn send_held(sockets: &[WebSocket], held: &[Held<WebSocket>]) {
-    let common = packed(&coalesce::frames_for_unnamed(held));
-    for ws in sockets {
+/// Sends released frames to every member they are meant for: a plain socket
+/// gets each as its own frame, a batch socket gets them packed. Each frame
+/// becomes a JavaScript string once, however many sockets get it.
+fn release(roster: &Roster<WebSocket>, held: &[Held<u64>]) {
+    let frames: Vec<js_sys::JsString> = held.iter().map(|h| text(&h.json)).collect();
+    let mut common = None;
+    for member in roster.iter() {
+        let key = &member.session.conn;
+        if !member.session.batch {
+            for (h, frame) in held.iter().zip(&frames) {
+                if h.to.includes(key) {
+                    send(&member.socket, frame);
+                }
+            }
+            continue;
+        }
         let own;
-        let frames = if held.iter().all(|h| !h.to.names(ws)) {
-            &common
+        let packs = if held.iter().all(|h| !h.to.names(key)) {
+            common.get_or_insert_with(|| packed(&coalesce::frames_for_unnamed(held)))
         } else {
-            own = packed(&coalesce::frames_for(held, ws));
+            own = packed(&coalesce::frames_for(held, key));
             &own
         };
-        for frame in frames {
-            send(ws, frame);
+        for frame in packs.iter() {
+            send(&member.socket, frame);
         }
     }
 }

@@ -1,79 +1,122 @@
-//! The room's sockets as the runtime holds them, less those whose departure
-//! the room already announced.
+//! The room's sockets: the in-memory [`Roster`] of members, rebuilt from the
+//! runtime's socket list and attachments whenever the object wakes, and the
+//! sockets whose departure the room already announced.
+//!
+//! A frame's socket is found through a `WeakMap` from the socket object to
+//! its connection key: one call into JavaScript, instead of reading and
+//! decoding the socket's attachment on every frame.
 //!
 //! `webSocketError` and `webSocketClose` can both fire for one socket, and a
 //! socket that errored may still be listed by `getWebSockets()` for a while.
-//! Every listing here leaves departed sockets out, so no path (a broadcast,
-//! the flush timer, presence) sends to a socket after its leave went out.
-//! Losing the departed list to hibernation is harmless: both events arrive
-//! together, long before the room can sleep.
+//! A departed socket leaves the roster at once, so nothing (a broadcast, the
+//! flush timer, presence) reaches it after its leave went out. Losing the
+//! departed list to hibernation is harmless: both events arrive together,
+//! long before the room can sleep.
 
-use std::cell::RefCell;
+use std::cell::{Cell, Ref, RefCell};
 
 use wasm_bindgen::{JsCast, JsValue};
 use worker::{js_sys, worker_sys::DurableObjectState, WebSocket};
 
 use super::js::StateWithPingTimes;
 use crate::error::Close;
+use crate::roster::Roster;
 use crate::session::Session;
-
-/// Socket tags: whether a socket takes `batch` frames. Tags let a broadcast
-/// pick its sockets without reading every attachment.
-const TAG_BATCH: &str = "batch";
-const TAG_PLAIN: &str = "plain";
 
 pub(super) struct Sockets {
     state: DurableObjectState,
+    roster: RefCell<Roster<WebSocket>>,
+    /// Whether the roster was rebuilt from the runtime in this instance.
+    loaded: Cell<bool>,
+    /// Connection key by socket object.
+    keys: js_sys::WeakMap,
     departed: RefCell<Vec<WebSocket>>,
+}
+
+/// What the room knows of the socket a frame came from.
+pub(super) enum Found {
+    Member(u64),
+    /// Its departure was announced; its late frames are dropped.
+    Departed,
+    /// Not a member, and its attachment cannot be read.
+    Unknown,
 }
 
 impl Sockets {
     pub(super) fn new(state: DurableObjectState) -> Self {
         Sockets {
             state,
+            roster: RefCell::new(Roster::default()),
+            loaded: Cell::new(false),
+            keys: js_sys::WeakMap::new(),
             departed: RefCell::new(Vec::new()),
         }
     }
 
-    /// Hands a new socket to the runtime, tagged by the frames it takes.
-    pub(super) fn accept(&self, ws: &WebSocket, batch: bool) -> Result<(), JsValue> {
-        let tag = if batch { TAG_BATCH } else { TAG_PLAIN };
-        self.state
-            .accept_websocket_with_tags(ws.as_ref(), vec![JsValue::from_str(tag)])
-    }
-
-    /// Every open socket.
-    pub(super) fn open(&self) -> Vec<WebSocket> {
-        self.without_departed(self.state.get_websockets())
-    }
-
-    /// The open sockets that take `batch` frames, or those that do not.
-    pub(super) fn taking_batches(&self, batch: bool) -> Vec<WebSocket> {
-        let tag = if batch { TAG_BATCH } else { TAG_PLAIN };
-        self.without_departed(self.state.get_websockets_with_tag(tag))
-    }
-
-    /// The sessions of every open socket but `me`.
-    pub(super) fn sessions_except(&self, me: &WebSocket) -> Vec<Session> {
-        self.open()
-            .iter()
-            .filter(|ws| *ws != me)
-            .filter_map(session_of)
-            .collect()
-    }
-
-    pub(super) fn is_departed(&self, ws: &WebSocket) -> bool {
-        self.departed.borrow().contains(ws)
-    }
-
-    /// Marks `ws` as gone. False if it already was: its leave went out.
-    pub(super) fn mark_departed(&self, ws: &WebSocket) -> bool {
-        let mut departed = self.departed.borrow_mut();
-        if departed.contains(ws) {
-            return false;
+    /// The members, rebuilt from the runtime first if this instance is new.
+    pub(super) fn roster(&self) -> Ref<'_, Roster<WebSocket>> {
+        if !self.loaded.replace(true) {
+            for ws in listed(self.state.get_websockets()) {
+                if let Some(session) = session_of(&ws) {
+                    self.add(ws, session);
+                }
+            }
         }
-        departed.push(ws.clone());
-        true
+        self.roster.borrow()
+    }
+
+    /// Hands a new socket to the runtime; it is a member once [`admit`]ted.
+    pub(super) fn accept(&self, ws: &WebSocket) -> Result<(), JsValue> {
+        self.state.accept_websocket(ws.as_ref())
+    }
+
+    pub(super) fn admit(&self, ws: &WebSocket, session: &Session) {
+        drop(self.roster());
+        self.add(ws.clone(), session.clone());
+    }
+
+    pub(super) fn find(&self, ws: &WebSocket) -> Found {
+        let roster = self.roster();
+        let key = self.keys.get(object(ws)).as_f64().map(|k| k as u64);
+        match key {
+            Some(key) if roster.get(key).is_some() => Found::Member(key),
+            _ if self.departed.borrow().contains(ws) => Found::Departed,
+            _ => {
+                drop(roster);
+                // Listed after the roster was built, say: take it in.
+                let Some(session) = session_of(ws) else {
+                    return Found::Unknown;
+                };
+                let key = session.conn;
+                self.add(ws.clone(), session);
+                Found::Member(key)
+            }
+        }
+    }
+
+    /// The member's session, as the room last saved it.
+    pub(super) fn session(&self, key: u64) -> Option<Session> {
+        self.roster().get(key).map(|m| m.session.clone())
+    }
+
+    /// Keeps a member's changed session; the caller saves the attachment.
+    pub(super) fn update(&self, session: &Session) {
+        drop(self.roster());
+        if let Some(member) = self.roster.borrow_mut().get_mut(session.conn) {
+            member.session = session.clone();
+        }
+    }
+
+    /// Takes `ws` out of the room. Its session if it was a member: then
+    /// its departure is the caller's to announce, once.
+    pub(super) fn depart(&self, ws: &WebSocket) -> Option<Session> {
+        let key = match self.find(ws) {
+            Found::Member(key) => key,
+            Found::Departed | Found::Unknown => return None,
+        };
+        self.departed.borrow_mut().push(ws.clone());
+        let member = self.roster.borrow_mut().remove(key)?;
+        Some(member.session)
     }
 
     /// Drops departed sockets the runtime no longer lists, so the list stays
@@ -83,7 +126,7 @@ impl Sockets {
         self.departed.borrow_mut().retain(|ws| listed.contains(ws));
     }
 
-    /// Closes every socket the runtime holds, departed or not.
+    /// Closes every socket the runtime holds, members or not.
     pub(super) fn close_all(&self, close: Close) {
         for ws in listed(self.state.get_websockets()) {
             let _ = ws.close(Some(close.code), Some(close.reason));
@@ -98,20 +141,22 @@ impl Sockets {
         Some(date.get_time() as u64)
     }
 
-    fn without_departed(&self, sockets: Listing) -> Vec<WebSocket> {
-        let departed = self.departed.borrow();
-        let mut open = listed(sockets);
-        open.retain(|ws| !departed.contains(ws));
-        open
+    fn add(&self, ws: WebSocket, session: Session) {
+        // Keys are below 2^53, so a JavaScript number holds them exactly.
+        self.keys
+            .set(object(&ws), &JsValue::from_f64(session.conn as f64));
+        self.roster.borrow_mut().insert(ws, session);
     }
 }
 
-/// What `getWebSockets()` answers.
-type Listing = Result<Vec<worker::web_sys::WebSocket>, JsValue>;
+fn object(ws: &WebSocket) -> &js_sys::Object {
+    let socket: &worker::web_sys::WebSocket = ws.as_ref();
+    socket.unchecked_ref()
+}
 
 /// A failed listing counts as no sockets: a broadcast then reaches nobody,
 /// which is what the runtime could deliver anyway.
-fn listed(sockets: Listing) -> Vec<WebSocket> {
+fn listed(sockets: Result<Vec<worker::web_sys::WebSocket>, JsValue>) -> Vec<WebSocket> {
     let sockets = sockets.unwrap_or_default();
     sockets.into_iter().map(WebSocket::from).collect()
 }
