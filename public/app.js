@@ -56,45 +56,32 @@ function dispatch({ state: next, effects }) {
   for (const effect of effects) run(effect);
 }
 
+/** The effects that only change what the page shows, by kind. */
+const DRAW = {
+  queued: view.queued,
+  pending: view.addPending,
+  settle: view.settle,
+  show: view.showMessage,
+  event: view.addEvent,
+  members: view.renderMembers,
+  typing: view.renderTyping,
+  refused: view.refused,
+};
+
 function run(effect) {
-  switch (effect.kind) {
-    case "send":
-      // A frame that cannot go out now is not lost: messages stay pending
-      // and are resent after the next history, typing notices don't matter.
-      connection.send(effect.frame);
-      break;
-    case "timer":
-      setTimeout(
-        () => dispatch(typingTimedOut(state, effect.clientId, effect.until)),
-        effect.afterMs,
-      );
-      break;
-    case "queued":
-      view.queued();
-      break;
-    case "pending":
-      view.addPending(effect);
-      break;
-    case "settle":
-      view.settle(effect);
-      break;
-    case "show":
-      view.showMessage(effect.message);
-      break;
-    case "event":
-      view.addEvent(effect);
-      break;
-    case "members":
-      view.renderMembers(effect);
-      break;
-    case "typing":
-      view.renderTyping(effect);
-      break;
-    case "refused":
-      view.refused(effect);
-      break;
-    default:
-      throw new Error(`state.js emitted an unknown effect: ${effect.kind}`);
+  if (effect.kind === "send") {
+    // A frame that cannot go out now is not lost: messages stay pending and
+    // are resent after the next history; a typing notice does not matter.
+    connection.send(effect.frame);
+  } else if (effect.kind === "timer") {
+    setTimeout(
+      () => dispatch(typingTimedOut(state, effect.clientId, effect.until)),
+      effect.afterMs,
+    );
+  } else if (Object.hasOwn(DRAW, effect.kind)) {
+    DRAW[effect.kind](effect);
+  } else {
+    throw new Error(`state.js emitted an unknown effect: ${effect.kind}`);
   }
 }
 

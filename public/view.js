@@ -163,7 +163,7 @@ function messageItem({ clientId, name, text, ts, mine }) {
 }
 
 /** A stored message, under its sender's header unless it continues it. */
-export function showMessage(message) {
+export function showMessage({ message }) {
   const item = messageItem(message);
   item.dataset.seq = String(message.seq);
   if (message.continues) item.classList.add("cont");
