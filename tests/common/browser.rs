@@ -1,7 +1,9 @@
 //! Headless Chromium for browser tests, driven over the DevTools protocol
 //! with the WebSocket client the other tests already use: no WebDriver, no
 //! extra crates. Each tab lives in its own browser context, so two tabs are
-//! two independent users (separate sessionStorage and localStorage).
+//! two independent users (separate sessionStorage and localStorage). A tab
+//! can also be opened behind a [`Wire`] that loses or holds back what the
+//! server sends, to stage network failures a restart alone cannot.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -26,6 +28,50 @@ pub struct Browser {
     /// Protocol events received so far (dialogs, mostly).
     events: Vec<Value>,
 }
+
+/// What the network between a page and the server does with the frames the
+/// server sends, for a tab opened with [`Browser::open_wired`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    /// Delivers every frame, first any that were held.
+    Pass,
+    /// Loses every frame, as a connection that died with frames in flight
+    /// does.
+    Drop,
+    /// Holds every frame back, as a slow link does, until [`Wire::Pass`].
+    Hold,
+}
+
+/// Installed before the page's own script: wraps `WebSocket` so the test
+/// decides what becomes of each frame the server sends. The page listens
+/// with `addEventListener("message", …)`, which is what it wraps. In the
+/// page, `__wire.lostFrames()` lists what a drop lost, batches unpacked, and
+/// `__wire.sent` every frame the page sent.
+const WIRE_SHIM: &str = r#"(() => {
+  const wire = { mode: "pass", lost: [], held: [] };
+  wire.set = (mode) => {
+    wire.mode = mode;
+    if (mode === "pass") wire.held.splice(0).forEach((deliver) => deliver());
+  };
+  wire.lostFrames = () =>
+    wire.lost.map((data) => JSON.parse(data)).flatMap((f) => (f.type === "batch" ? f.frames : [f]));
+  wire.sent = [];
+  Object.defineProperty(window, "__wire", { value: wire });
+  window.WebSocket = class extends WebSocket {
+    send(data) {
+      wire.sent.push(JSON.parse(data));
+      return super.send(data);
+    }
+    addEventListener(type, listener, options) {
+      if (type !== "message") return super.addEventListener(type, listener, options);
+      return super.addEventListener(type, (event) => {
+        if (wire.mode === "drop") wire.lost.push(event.data);
+        else if (wire.mode === "hold") wire.held.push(() => listener.call(this, event));
+        else listener.call(this, event);
+      }, options);
+    }
+  };
+})();"#;
 
 /// One page, attached with its own DevTools session.
 #[derive(Debug, Clone)]
@@ -114,6 +160,37 @@ impl Browser {
 
     /// Opens `url` in a new, independent browser context.
     pub async fn open(&mut self, url: &str, width: u32, height: u32) -> Tab {
+        let tab = self.blank(width, height).await;
+        self.navigate(&tab, url).await;
+        tab
+    }
+
+    /// [`Browser::open`], with the page's socket frames passing through a
+    /// [`Wire`] the test controls with [`Browser::set_wire`].
+    pub async fn open_wired(&mut self, url: &str, width: u32, height: u32) -> Tab {
+        let tab = self.blank(width, height).await;
+        self.call(
+            Some(&tab.session),
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({"source": WIRE_SHIM}),
+        )
+        .await;
+        self.navigate(&tab, url).await;
+        tab
+    }
+
+    pub async fn set_wire(&mut self, tab: &Tab, wire: Wire) {
+        let mode = match wire {
+            Wire::Pass => "pass",
+            Wire::Drop => "drop",
+            Wire::Hold => "hold",
+        };
+        self.eval(tab, &format!("window.__wire.set({mode:?})"))
+            .await;
+    }
+
+    /// A tab on `about:blank` in a new, independent browser context.
+    async fn blank(&mut self, width: u32, height: u32) -> Tab {
         let context = self
             .call(None, "Target.createBrowserContext", json!({}))
             .await;
@@ -142,7 +219,6 @@ impl Browser {
             self.call(Some(&tab.session), method, json!({})).await;
         }
         self.resize(&tab, width, height).await;
-        self.navigate(&tab, url).await;
         tab
     }
 

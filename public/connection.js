@@ -1,0 +1,104 @@
+// The room's WebSocket: opens it for this page's client id and room, asking
+// for exactly what was missed (`since`); when it drops, reconnects with
+// exponential backoff and jitter; keeps it alive with pings. It carries
+// frames and reports what the socket does, and decides nothing about
+// messages: which ones to resend, and under which clientMsgId, is state.js's
+// call.
+
+import { BACKOFF_JITTER, BACKOFF_MAX_MS, BACKOFF_START_MS, PING_EVERY_MS } from "./limits.js";
+
+/** The close reason the page uses to rejoin under a new display name; such a
+ *  close is our own doing, so the page reconnects at once and quietly. */
+const RENAMED = "renamed";
+
+/** How long to wait before reconnect attempt `attempt` (0 for the first),
+ *  given a `random` number in [0, 1). */
+export function backoffMs(attempt, random) {
+  const base = Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 2 ** attempt);
+  return Math.round(base * (1 - BACKOFF_JITTER + 2 * BACKOFF_JITTER * random));
+}
+
+/** The socket URL on the page's own origin (`location`), for a client that
+ *  has seen everything up to `since` (null: nothing yet). */
+export function socketUrl(location, { clientId, room, name, since }) {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  // batch=1: a busy room then sends each socket one frame per burst.
+  const query = new URLSearchParams({ room, batch: "1" });
+  if (name) query.set("name", name);
+  if (since !== null) query.set("since", String(since));
+  return `${scheme}//${location.host}/ws/${encodeURIComponent(clientId)}?${query}`;
+}
+
+/**
+ * Connects now and stays connected. `url()` is asked again before every
+ * attempt, so each one carries the latest `since` and display name.
+ * Callbacks: `connecting(attempt)`, `open(reconnected)`, `frame(parsed)`,
+ * `closed()` whenever the socket closes, and `retrying({ attempt, waitMs,
+ * reason, opened })` when a close was not our own doing.
+ * Returns `send(frame)`, true if it went out, and `rejoin()`.
+ */
+export function connect(url, on) {
+  let socket = null;
+  let attempt = 0;
+  let everConnected = false;
+  let retryTimer = null;
+
+  function open() {
+    clearTimeout(retryTimer);
+    on.connecting(attempt);
+    const ws = new WebSocket(url());
+    let opened = false;
+    socket = ws;
+    ws.addEventListener("open", () => {
+      opened = true;
+      const reconnected = everConnected;
+      everConnected = true;
+      attempt = 0;
+      on.open(reconnected);
+    });
+    ws.addEventListener("message", (event) => {
+      let frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch {
+        return; // not from our server; nothing to do with it
+      }
+      on.frame(frame);
+    });
+    ws.addEventListener("close", (event) => {
+      if (socket !== ws) return;
+      socket = null;
+      on.closed();
+      if (event.reason === RENAMED) {
+        open();
+        return;
+      }
+      const waitMs = backoffMs(attempt, Math.random());
+      attempt += 1;
+      on.retrying({ attempt, waitMs, reason: event.reason, opened });
+      retryTimer = setTimeout(open, waitMs);
+    });
+  }
+
+  function send(frame) {
+    if (socket && socket.readyState === WebSocket.OPEN) {
+      socket.send(JSON.stringify(frame));
+      return true;
+    }
+    return false;
+  }
+
+  // The runtime answers pings itself without waking the room, so they are
+  // the cheap way to stay under the server's idle timeout.
+  setInterval(() => send({ type: "ping" }), PING_EVERY_MS);
+  open();
+
+  return {
+    send,
+    /** Reconnects at once, so the room learns a new display name; `since`
+     *  makes it seamless. */
+    rejoin() {
+      if (socket) socket.close(1000, RENAMED);
+    },
+  };
+}

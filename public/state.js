@@ -1,0 +1,253 @@
+// What the page knows, and every decision made from it, as pure functions.
+// Each takes the state and one thing that happened (a frame from the server,
+// a message the user wrote, the socket opening or closing, a timer firing)
+// and returns `{ state, effects }`: the next state, and what app.js should do
+// about it (render, send, start a timer). Nothing here touches the DOM, the
+// socket, the clock or randomness, and the state passed in is never changed,
+// so tests/page/state.test.mjs checks it all under `node --test`.
+//
+// New frames slot in as one case each in `receive`: an `edit` or `delete`
+// finds its message in `messages` by seq and emits an effect to redraw it; a
+// read receipt is a function like `compose` that returns a `send` effect of
+// `{type: "seen", seq}`.
+//
+// Effects, by `kind`:
+//   send     { frame }                  a frame for the socket
+//   queued   {}                         the user's message waits for the connection
+//   pending  { clientMsgId, text, ts }  the user's message, "sending…"
+//   settle   { clientMsgId }            that message is stored; drop "sending…"
+//   show     { message }                a stored message, once per seq, in seq order
+//   event    { event, clientId, name, ts }  "joined", "left" or "missed"
+//   members  { members: [{ clientId, name, me }] }  sorted by client id
+//   typing   { names }                  who is typing, oldest notice first
+//   timer    { afterMs, clientId, until }  call `typingTimedOut` then
+//   refused  { code, message, retryAfterMs }  the server refused a frame
+
+import { GROUP_WITHIN_MS, TYPING_SEND_EVERY_MS, TYPING_SHOW_MS } from "./limits.js";
+
+/** The state of a page whose client id is `me`, before any connection. */
+export function initialState(me) {
+  return {
+    me,
+    /** Whether a socket is open: a send now would reach the server. */
+    online: false,
+    /** The newest seq shown, asked for as `since` on every reconnect; null
+     *  until the first history, so a first visit gets the whole window. */
+    lastSeq: null,
+    /** seq -> the message as shown. A seq already here is a duplicate. */
+    messages: new Map(),
+    /** clientMsgId -> { text, ts }: written, not yet known to be stored, in
+     *  the order written, which is the order they are resent in. */
+    pending: new Map(),
+    /** clientId -> display name, or "" for none. */
+    members: new Map(),
+    /** clientId -> the `until` of its newest typing notice. */
+    typing: new Map(),
+    /** Sender and time of the newest settled item if it is a message, null
+     *  if it is a notice: a next message from the same sender soon after
+     *  continues its group instead of repeating the header. */
+    groupWith: null,
+    /** When the last typing notice went out. */
+    typingSentAt: -Infinity,
+  };
+}
+
+/** A frame from the server (already parsed), received at `now`. */
+export function apply(state, frame, now) {
+  return step(state, (d) => {
+    if (!frame || typeof frame !== "object") return;
+    // `batch=1` clients get bursts as one frame; each inner frame counts as
+    // if it came alone, and batches never nest.
+    const frames = frame.type === "batch" ? frame.frames : [frame];
+    if (Array.isArray(frames)) frames.forEach((f) => receive(d, f, now));
+  });
+}
+
+/** The user wrote `text` at `now`; `clientMsgId` makes its resends
+ *  idempotent. Blank text is not a message. */
+export function compose(state, text, clientMsgId, now) {
+  return step(state, (d) => {
+    if (!text.trim()) return;
+    d.edit("pending").set(clientMsgId, { text, ts: now });
+    d.effects.push({ kind: "pending", clientMsgId, text, ts: now });
+    // Offline, it waits in `pending` and goes out with the next history.
+    d.effects.push(
+      d.next.online
+        ? { kind: "send", frame: { type: "message", message: text, clientMsgId } }
+        : { kind: "queued" },
+    );
+  });
+}
+
+/** A keystroke in the message box at `now`; `hasText` is whether the box
+ *  holds anything. */
+export function typed(state, hasText, now) {
+  return step(state, (d) => {
+    if (!hasText || !d.next.online) return;
+    if (now - d.next.typingSentAt <= TYPING_SEND_EVERY_MS) return;
+    d.next.typingSentAt = now;
+    d.effects.push({ kind: "send", frame: { type: "typing" } });
+  });
+}
+
+/** The socket opened (`true`) or closed (`false`). The member list is kept
+ *  while offline: an empty one would say everyone left. */
+export function setOnline(state, online) {
+  return step(state, (d) => {
+    d.next.online = online;
+  });
+}
+
+/** A `timer` effect fired: `clientId` stops typing unless a newer notice
+ *  (with a later `until`) came in since. */
+export function typingTimedOut(state, clientId, until) {
+  return step(state, (d) => {
+    if (d.next.typing.get(clientId) === until) stopTyping(d, clientId);
+  });
+}
+
+/** Runs `change` on a copy-on-write draft of `state`: a collection is copied
+ *  the first time it is edited, so the caller's state stays as it was and a
+ *  batch of many frames copies each collection once. */
+function step(state, change) {
+  const copied = new Set();
+  const d = {
+    next: { ...state },
+    effects: [],
+    edit(key) {
+      if (!copied.has(key)) {
+        d.next[key] = new Map(d.next[key]);
+        copied.add(key);
+      }
+      return d.next[key];
+    },
+  };
+  change(d);
+  return { state: d.next, effects: d.effects };
+}
+
+function receive(d, frame, now) {
+  switch (frame && frame.type) {
+    case "history":
+      onHistory(d, frame, now);
+      break;
+    case "presence":
+      d.next.members = new Map((frame.members || []).map((m) => [m.clientId, m.name || ""]));
+      pushMembers(d);
+      break;
+    case "message":
+      show(d, frame, now);
+      break;
+    case "ack":
+      settle(d, frame.clientMsgId);
+      break;
+    case "join":
+      d.edit("members").set(frame.clientId, frame.name || "");
+      pushMembers(d);
+      if (frame.clientId !== d.next.me) note(d, "joined", frame, now);
+      break;
+    case "leave":
+      d.edit("members").delete(frame.clientId);
+      pushMembers(d);
+      stopTyping(d, frame.clientId);
+      note(d, "left", frame, now);
+      break;
+    case "typing":
+      onTyping(d, frame, now);
+      break;
+    case "error":
+      d.effects.push({
+        kind: "refused",
+        code: frame.code,
+        message: frame.message,
+        retryAfterMs: frame.retryAfterMs,
+      });
+      break;
+    default:
+      break; // pong, and types from newer servers
+  }
+}
+
+function onHistory(d, frame, now) {
+  // Only a reconnect can miss messages: a first visit expects the window.
+  if (frame.truncated && d.next.lastSeq !== null) note(d, "missed", frame, now);
+  (frame.messages || []).forEach((m) => show(d, m, now));
+  if (typeof frame.latestSeq === "number") {
+    d.next.lastSeq = Math.max(d.next.lastSeq || 0, frame.latestSeq);
+  }
+  // What is still pending went into a connection that dropped, or never
+  // went out: the history just settled whatever of it was stored, and the
+  // rest goes again under its original id, which the server stores at most
+  // once.
+  for (const [clientMsgId, { text }] of d.next.pending) {
+    d.effects.push({ kind: "send", frame: { type: "message", message: text, clientMsgId } });
+  }
+}
+
+function show(d, frame, now) {
+  const { seq, clientId } = frame;
+  if (typeof seq !== "number" || d.next.messages.has(seq)) return;
+  d.next.lastSeq = Math.max(d.next.lastSeq || 0, seq);
+  const mine = clientId === d.next.me;
+  // Our own message coming back is as good as its ack, and the only word
+  // there is when it arrives in a history after a reconnect.
+  if (mine && frame.clientMsgId) settle(d, frame.clientMsgId);
+  stopTyping(d, clientId);
+  const ts = typeof frame.ts === "number" ? frame.ts : now;
+  const prev = d.next.groupWith;
+  const message = {
+    seq,
+    clientId,
+    name: frame.name,
+    text: frame.message,
+    ts,
+    mine,
+    continues: prev !== null && prev.clientId === clientId && ts - prev.ts < GROUP_WITHIN_MS,
+  };
+  d.edit("messages").set(seq, message);
+  d.next.groupWith = { clientId, ts };
+  d.effects.push({ kind: "show", message });
+}
+
+function settle(d, clientMsgId) {
+  if (!d.next.pending.has(clientMsgId)) return;
+  d.edit("pending").delete(clientMsgId);
+  d.effects.push({ kind: "settle", clientMsgId });
+}
+
+function onTyping(d, frame, now) {
+  const { clientId } = frame;
+  if (clientId === d.next.me) return;
+  const until = now + TYPING_SHOW_MS;
+  d.edit("typing").set(clientId, until);
+  // A typist may have joined before our presence frame; learn their name.
+  const members = d.edit("members");
+  members.set(clientId, frame.name || members.get(clientId) || "");
+  d.effects.push({ kind: "timer", afterMs: TYPING_SHOW_MS, clientId, until });
+  pushTyping(d);
+}
+
+function stopTyping(d, clientId) {
+  if (!d.next.typing.has(clientId)) return;
+  d.edit("typing").delete(clientId);
+  pushTyping(d);
+}
+
+/** A notice in the conversation; it ends the current sender's group. */
+function note(d, event, frame, now) {
+  const ts = typeof frame.ts === "number" ? frame.ts : now;
+  d.effects.push({ kind: "event", event, clientId: frame.clientId, name: frame.name, ts });
+  d.next.groupWith = null;
+}
+
+function pushMembers(d) {
+  const members = [...d.next.members.entries()]
+    .sort((a, b) => a[0].localeCompare(b[0]))
+    .map(([clientId, name]) => ({ clientId, name, me: clientId === d.next.me }));
+  d.effects.push({ kind: "members", members });
+}
+
+function pushTyping(d) {
+  const names = [...d.next.typing.keys()].map((id) => d.next.members.get(id) || id);
+  d.effects.push({ kind: "typing", names });
+}

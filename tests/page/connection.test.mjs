@@ -1,0 +1,43 @@
+// The socket's pure parts (public/connection.js): the reconnect URL and the
+// backoff schedule.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { backoffMs, socketUrl } from "../../public/connection.js";
+import { BACKOFF_JITTER, BACKOFF_MAX_MS, BACKOFF_START_MS } from "../../public/limits.js";
+
+const page = { protocol: "http:", host: "127.0.0.1:8787" };
+
+test("a reconnect asks for what came after the newest seq seen", () => {
+  const url = new URL(socketUrl(page, { clientId: "u-1", room: "team", name: "", since: 42 }));
+  assert.equal(url.href.split("?")[0], "ws://127.0.0.1:8787/ws/u-1");
+  assert.equal(url.searchParams.get("since"), "42");
+  assert.equal(url.searchParams.get("room"), "team");
+  assert.equal(url.searchParams.get("batch"), "1");
+  assert.equal(url.searchParams.has("name"), false);
+});
+
+test("a first connect has no `since`, and since=0 is kept", () => {
+  const first = new URL(socketUrl(page, { clientId: "u", room: "lobby", name: "", since: null }));
+  assert.equal(first.searchParams.has("since"), false);
+  const empty = new URL(socketUrl(page, { clientId: "u", room: "lobby", name: "", since: 0 }));
+  assert.equal(empty.searchParams.get("since"), "0");
+});
+
+test("a display name travels encoded, and https pages use wss", () => {
+  const secure = { protocol: "https:", host: "chat.example" };
+  const url = new URL(socketUrl(secure, { clientId: "u", room: "lobby", name: "Zoë & co", since: null }));
+  assert.equal(url.protocol, "wss:");
+  assert.equal(url.searchParams.get("name"), "Zoë & co");
+});
+
+test("backoff doubles from the start to the cap, jittered both ways", () => {
+  const low = 1 - BACKOFF_JITTER;
+  const high = 1 + BACKOFF_JITTER;
+  assert.equal(backoffMs(0, 0), BACKOFF_START_MS * low);
+  assert.equal(backoffMs(1, 0), 2 * BACKOFF_START_MS * low);
+  assert.ok(backoffMs(0, 0.999) <= BACKOFF_START_MS * high);
+  assert.equal(backoffMs(30, 0), BACKOFF_MAX_MS * low);
+  assert.ok(backoffMs(30, 0.999) <= BACKOFF_MAX_MS * high);
+});
