@@ -6,7 +6,8 @@
 # stops it when done. Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-node --experimental-detect-module --disable-warning=MODULE_TYPELESS_PACKAGE_JSON --test tests/page/*.test.mjs # public/*.js are ES modules, package.json names no type
+# The page's pure state and socket helpers first: seconds, no build needed.
+node --test tests/page/*.test.mjs
 bash scripts/bootstrap.sh
 bash scripts/install-browser.sh
 bash scripts/build-worker.sh
