@@ -46,7 +46,8 @@ pub(super) fn send(ws: &WebSocket, frame: &js_sys::JsString) {
         .send_string(frame);
 }
 
-/// The runtime's clock, in epoch milliseconds.
+/// The runtime's clock, in epoch milliseconds. `Date.now()` itself, not
+/// `worker::Date::now()`, which builds a `Date` object on every call.
 pub(super) fn now() -> u64 {
-    worker::Date::now().as_millis()
+    js_sys::Date::now() as u64
 }

@@ -20,10 +20,11 @@ mod sockets;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 use worker::worker_sys::WebSocketRequestResponsePair;
 use worker::{
-    durable_object, js_sys, wasm_bindgen, DurableObject, Env, Request, Response, Result, State,
+    durable_object, js_sys, web_sys, DurableObject, Env, Request, Response, Result, State,
     WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
@@ -44,7 +45,9 @@ use js::now;
 use outbox::Outbox;
 use sockets::{Found, Sockets};
 
-#[durable_object]
+/// Only `fetch` and `alarm` go through the macro's async exports; the
+/// WebSocket handlers are exported synchronously below.
+#[durable_object(alarm)]
 pub struct ChatRoom {
     state: State,
     config: Config,
@@ -128,58 +131,23 @@ impl DurableObject for ChatRoom {
         Response::ok("")
     }
 
+    // The runtime calls the synchronous exports below; these keep the trait
+    // honest should a workers-rs version export them too.
     async fn websocket_message(
         &self,
         ws: WebSocket,
         message: WebSocketIncomingMessage,
     ) -> Result<()> {
-        let key = match self.outbox.sockets.find(&ws) {
-            Found::Member(key) => key,
-            // Frames the runtime had queued from a socket the room has
-            // already closed (a flooder, say) are dropped: closing means not
-            // accepted.
-            Found::Departed => return Ok(()),
-            Found::Unknown => {
-                let outcome = room::refuse(&Refusal::Internal, now());
-                self.carry_out(&ws, &Session::unreadable(), outcome);
-                return Ok(());
-            }
+        let text = match message {
+            WebSocketIncomingMessage::String(text) => Some(text),
+            WebSocketIncomingMessage::Binary(_) => None,
         };
-        let Some(mut session) = self.outbox.sockets.session(key) else {
-            return Ok(());
-        };
-        let received_at = now();
-        let mut bucket = self.conns.bucket(key, self.config.rate_burst, received_at);
-        let mut outcome = self.with_rules(received_at, |ctx| match message {
-            WebSocketIncomingMessage::String(text) => {
-                room::receive(ctx, &mut session, &mut bucket, &text)
-            }
-            WebSocketIncomingMessage::Binary(_) => room::receive_binary(ctx, &mut bucket),
-        });
-        self.conns.record(key, bucket, received_at);
-        if outcome.session_changed {
-            self.outbox.sockets.update(&session);
-            if ws.serialize_attachment(&session).is_err() {
-                outcome = room::refuse(&Refusal::Internal, now());
-            }
-        }
-        self.carry_out(&ws, &session, outcome);
+        self.on_frame(&ws, text);
         Ok(())
     }
 
-    async fn websocket_close(
-        &self,
-        ws: WebSocket,
-        code: usize,
-        _reason: String,
-        _was_clean: bool,
-    ) -> Result<()> {
-        // Complete the closing handshake, or the client waits for our close
-        // frame and finally sees 1006. Where the runtime already answered
-        // (web_socket_auto_reply_to_close), this second close fails
-        // harmlessly.
-        let _ = ws.close(Some(room::echo_close_code(code)), Some("bye"));
-        self.depart(&ws);
+    async fn websocket_close(&self, ws: WebSocket, code: usize, _: String, _: bool) -> Result<()> {
+        self.on_close(&ws, code);
         Ok(())
     }
 
@@ -189,7 +157,71 @@ impl DurableObject for ChatRoom {
     }
 }
 
+/// The WebSocket handlers, exported as plain functions. The room never
+/// awaits while it handles a frame, and an `async` export costs a promise, a
+/// microtask and two closures per frame: a third of the room's CPU in a
+/// profile of a busy room (BENCHMARKS.md).
+#[wasm_bindgen]
 impl ChatRoom {
+    #[wasm_bindgen(js_name = webSocketMessage)]
+    pub fn web_socket_message(&self, ws: web_sys::WebSocket, message: JsValue) {
+        // A binary frame's bytes are never read: it is refused as binary.
+        self.on_frame(&ws.into(), message.as_string());
+    }
+
+    #[wasm_bindgen(js_name = webSocketClose)]
+    pub fn web_socket_close(&self, ws: web_sys::WebSocket, code: usize, _: String, _: bool) {
+        self.on_close(&ws.into(), code);
+    }
+
+    #[wasm_bindgen(js_name = webSocketError)]
+    pub fn web_socket_error(&self, ws: web_sys::WebSocket, _error: JsValue) {
+        self.depart(&ws.into());
+    }
+}
+
+impl ChatRoom {
+    /// A frame arrived: text, or `None` for a binary frame.
+    fn on_frame(&self, ws: &WebSocket, text: Option<String>) {
+        let key = match self.outbox.sockets.find(ws) {
+            Found::Member(key) => key,
+            // Frames the runtime had queued from a socket the room has
+            // already closed (a flooder, say) are dropped: closing means not
+            // accepted.
+            Found::Departed => return,
+            Found::Unknown => {
+                let outcome = room::refuse(&Refusal::Internal, now());
+                return self.carry_out(ws, &Session::unreadable(), outcome);
+            }
+        };
+        let Some(mut session) = self.outbox.sockets.session(key) else {
+            return;
+        };
+        let received_at = now();
+        let mut bucket = self.conns.bucket(key, self.config.rate_burst, received_at);
+        let mut outcome = self.with_rules(received_at, |ctx| match &text {
+            Some(text) => room::receive(ctx, &mut session, &mut bucket, text),
+            None => room::receive_binary(ctx, &mut bucket),
+        });
+        self.conns.record(key, bucket, received_at);
+        if outcome.session_changed {
+            self.outbox.sockets.update(&session);
+            if ws.serialize_attachment(&session).is_err() {
+                outcome = room::refuse(&Refusal::Internal, now());
+            }
+        }
+        self.carry_out(ws, &session, outcome);
+    }
+
+    fn on_close(&self, ws: &WebSocket, code: usize) {
+        // Complete the closing handshake, or the client waits for our close
+        // frame and finally sees 1006. Where the runtime already answered
+        // (web_socket_auto_reply_to_close), this second close fails
+        // harmlessly.
+        let _ = ws.close(Some(room::echo_close_code(code)), Some("bye"));
+        self.depart(ws);
+    }
+
     /// The Worker already checked the handshake; the object is the trust
     /// boundary, so it checks again. `Err` is the refusal to answer with.
     fn socket_target(&self, req: &Request) -> Result<std::result::Result<SocketTarget, Response>> {
