@@ -56,6 +56,17 @@ pub trait HistoryStore {
     fn oldest_seq(&mut self) -> Result<Option<u64>, StoreError>;
     /// Stores `msg` and prunes everything but the newest `keep` messages.
     fn append(&mut self, msg: &StoredMessage, keep: u64) -> Result<(), StoreError>;
+    /// Stores `msgs` in order, then prunes once, stopping at the first
+    /// failure. A store may do it in fewer steps than one per message.
+    fn append_all(&mut self, msgs: &[StoredMessage], keep: u64) -> Result<(), StoreError> {
+        let last = msgs.len().saturating_sub(1);
+        for (i, msg) in msgs.iter().enumerate() {
+            // Pruning after every row would delete rows written a moment
+            // before; pruning after the last one leaves the same window.
+            self.append(msg, if i == last { keep } else { u64::MAX })?;
+        }
+        Ok(())
+    }
     /// The message `client_id` sent under `client_msg_id`, if still kept.
     fn find(
         &mut self,

@@ -26,6 +26,22 @@ CREATE UNIQUE INDEX IF NOT EXISTS messages_by_client_msg_id
 
 const COLUMNS: &str = "seq, ts, client_id, name, body, client_msg_id";
 
+/// A statement may bind at most 100 values in a Durable Object, and a row
+/// binds six.
+const ROWS_PER_INSERT: usize = 16;
+
+/// A message's values, in [`COLUMNS`] order.
+fn row(msg: &StoredMessage) -> [SqlStorageValue; 6] {
+    [
+        int(msg.seq),
+        int(msg.ts),
+        msg.client_id.as_str().into(),
+        msg.name.as_deref().into(),
+        msg.body.as_str().into(),
+        msg.client_msg_id.as_deref().into(),
+    ]
+}
+
 pub struct SqlHistory {
     sql: SqlStorage,
 }
@@ -112,29 +128,33 @@ impl HistoryStore for SqlHistory {
     }
 
     fn append(&mut self, msg: &StoredMessage, keep: u64) -> Result<(), StoreError> {
-        self.sql
-            .exec(
-                "INSERT INTO messages (seq, ts, client_id, name, body, client_msg_id) \
-                 VALUES (?, ?, ?, ?, ?, ?)",
-                vec![
-                    int(msg.seq),
-                    int(msg.ts),
-                    msg.client_id.as_str().into(),
-                    msg.name.as_deref().into(),
-                    msg.body.as_str().into(),
-                    msg.client_msg_id.as_deref().into(),
-                ],
-            )
-            .map_err(failed)?;
-        if msg.seq > keep {
+        self.append_all(std::slice::from_ref(msg), keep)
+    }
+
+    /// One `INSERT` per [`ROWS_PER_INSERT`] messages and one prune: every
+    /// statement is a call into the runtime with its text and bindings
+    /// copied across, and a busy room writes dozens of messages at a time.
+    fn append_all(&mut self, msgs: &[StoredMessage], keep: u64) -> Result<(), StoreError> {
+        for chunk in msgs.chunks(ROWS_PER_INSERT) {
+            let rows = vec!["(?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+            let bindings: Vec<SqlStorageValue> = chunk.iter().flat_map(row).collect();
             self.sql
                 .exec(
-                    "DELETE FROM messages WHERE seq <= ?",
-                    vec![int(msg.seq - keep)],
+                    &format!("INSERT INTO messages ({COLUMNS}) VALUES {rows}"),
+                    bindings,
                 )
                 .map_err(failed)?;
         }
-        Ok(())
+        match msgs.last() {
+            Some(newest) if newest.seq > keep => {
+                let oldest_kept = vec![int(newest.seq - keep)];
+                let pruned = self
+                    .sql
+                    .exec("DELETE FROM messages WHERE seq <= ?", oldest_kept);
+                pruned.map(|_| ()).map_err(failed)
+            }
+            _ => Ok(()),
+        }
     }
 
     fn find(

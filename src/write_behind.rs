@@ -48,15 +48,9 @@ impl WriteBehind {
     /// frame about the lost messages goes out.
     pub fn commit<S: HistoryStore>(&mut self, store: &mut S) -> Result<usize, StoreError> {
         let waiting = std::mem::take(&mut self.waiting);
-        let last = waiting.len().saturating_sub(1);
-        for (i, msg) in waiting.iter().enumerate() {
-            // Pruning after every row would delete rows written a moment
-            // before; pruning after the last one leaves the same window.
-            let keep = if i == last { self.keep } else { u64::MAX };
-            if let Err(err) = store.append(msg, keep) {
-                self.latest_seq = None;
-                return Err(err);
-            }
+        if let Err(err) = store.append_all(&waiting, self.keep) {
+            self.latest_seq = None;
+            return Err(err);
         }
         Ok(waiting.len())
     }
