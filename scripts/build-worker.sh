@@ -24,10 +24,13 @@ export ESBUILD_BIN="${ESBUILD_BIN:-$PWD/node_modules/.bin/esbuild}"
 # worker-build keeps the names section (--debuginfo) for stack traces; they
 # only ever reach our own logs, and the section is a fifth of the .wasm that
 # every edge location loads, so strip it. Same features as worker-build.
+# KEEP_NAMES=1 keeps them, for CPU profiles (benches/profile.mjs).
 features=(mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue
     reference-types exception-handling)
-"$WASM_OPT_BIN" build/index_bg.wasm -o build/index_bg.wasm --strip-debug --strip-producers \
-    "${features[@]/#/--enable-}"
+if [[ -z "${KEEP_NAMES:-}" ]]; then
+    "$WASM_OPT_BIN" build/index_bg.wasm -o build/index_bg.wasm --strip-debug --strip-producers \
+        "${features[@]/#/--enable-}"
+fi
 touch "$stamp"
 
 wasm=build/index_bg.wasm

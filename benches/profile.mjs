@@ -1,0 +1,150 @@
+// Where a room spends its CPU: runs a Worker under Miniflare with V8's
+// inspector on, floods one room with plain clients (one JSON frame per
+// message per socket, the originals' protocol), takes a V8 CPU profile of
+// every isolate while it does, and prints the functions with the most
+// self time.
+//
+//   KEEP_NAMES=1 FORCE_BUILD=1 bash scripts/build-worker.sh   # wasm names
+//   node --experimental-websocket benches/profile.mjs [edge-chat|js-room|js-sqlite] [clients] [msgs/s] [secs]
+//
+// workerd is pinned to core 1 and this process (the load) to core 0, as in
+// the benchmark. The numbers are shares of the room's own CPU time; they say
+// where the time goes, not how fast anything is.
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { Miniflare } from "miniflare";
+
+const [which = "edge-chat", clients = "100", rate = "1000", secs = "10"] = process.argv.slice(2);
+const inspectorPort = 9300 + Math.floor(Math.random() * 500);
+const workers = {
+  "edge-chat": {
+    scriptPath: "build/index.js",
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    durableObjects: { ROOMS: { className: "ChatRoom", useSQLite: true } },
+    bindings: { RATE_PER_SEC: "100000", RATE_BURST: "10000", MAX_CONNECTIONS_PER_ROOM: "5000" },
+  },
+  "js-room": {
+    scriptPath: "benches/baselines/js-room/worker.js",
+    durableObjects: { ROOMS: { className: "JsRoom", useSQLite: true } },
+  },
+  "js-sqlite": {
+    scriptPath: "benches/baselines/js-sqlite-room/worker.js",
+    durableObjects: { ROOMS: { className: "JsSqliteRoom", useSQLite: true } },
+  },
+};
+
+const mf = new Miniflare({
+  host: "127.0.0.1",
+  port: 0,
+  modules: true,
+  compatibilityDate: "2026-04-26",
+  inspectorPort,
+  ...workers[which],
+});
+const url = await mf.ready;
+const workerd = pin();
+
+const sockets = await connectAll(Number(clients), url);
+const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json();
+const sessions = await Promise.all(targets.map((t) => inspect(t.webSocketDebuggerUrl)));
+await Promise.all(sessions.map((s) => s.call("Profiler.enable")));
+await Promise.all(sessions.map((s) => s.call("Profiler.setSamplingInterval", { interval: 200 })));
+await Promise.all(sessions.map((s) => s.call("Profiler.start")));
+const cpu0 = cpuSeconds(workerd);
+const sent = await flood(sockets, Number(rate), Number(secs));
+const cpu = cpuSeconds(workerd) - cpu0;
+const profiles = await Promise.all(sessions.map((s) => s.call("Profiler.stop")));
+const received = sockets.reduce((n, s) => n + s.received, 0);
+report(profiles.map((p) => p.profile), sent, received, cpu);
+sockets.forEach((s) => s.ws.close());
+await mf.dispose();
+process.exit(0);
+
+// workerd on core 1, the load on core 0. Returns workerd's pids.
+function pin() {
+  const workerd = execFileSync("pgrep", ["-P", String(process.pid)]).toString().trim().split("\n");
+  for (const pid of workerd) execFileSync("taskset", ["-a", "-p", "-c", "1", pid], { stdio: "ignore" });
+  execFileSync("taskset", ["-a", "-p", "-c", "0", String(process.pid)], { stdio: "ignore" });
+  return workerd;
+}
+
+// CPU time the processes used (user + system), from /proc: unlike sampled
+// time, it does not grow when another process shares the core.
+function cpuSeconds(pids) {
+  const ticks = pids.map((pid) => {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return Number(fields[11]) + Number(fields[12]);
+  });
+  return ticks.reduce((a, b) => a + b, 0) / 100;
+}
+
+async function connectAll(n, base) {
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const ws = new WebSocket(`ws://${base.host}/ws/prof-${i}?room=profile`);
+    const socket = { ws, received: 0 };
+    ws.onmessage = () => socket.received++;
+    await new Promise((ok, fail) => {
+      ws.onopen = ok;
+      ws.onerror = fail;
+    });
+    out.push(socket);
+  }
+  return out;
+}
+
+// Sends `rate` messages a second in all, round-robin over the clients.
+async function flood(sockets, rate, seconds) {
+  const body = "x".repeat(100);
+  const end = Date.now() + seconds * 1000;
+  let sent = 0;
+  while (Date.now() < end) {
+    const tick = Date.now();
+    for (let i = 0; i < rate / 100; i++) sockets[sent++ % sockets.length].ws.send(`${body} ${sent}`);
+    await new Promise((ok) => setTimeout(ok, Math.max(0, 10 - (Date.now() - tick))));
+  }
+  await new Promise((ok) => setTimeout(ok, 1000));
+  return sent;
+}
+
+function inspect(wsUrl) {
+  const ws = new WebSocket(wsUrl);
+  const pending = new Map();
+  let next = 1;
+  ws.onmessage = (e) => {
+    const msg = JSON.parse(e.data);
+    pending.get(msg.id)?.(msg.result);
+    pending.delete(msg.id);
+  };
+  const call = (method, params = {}) =>
+    new Promise((ok) => {
+      const id = next++;
+      pending.set(id, ok);
+      ws.send(JSON.stringify({ id, method, params }));
+    });
+  return new Promise((ok) => (ws.onopen = () => ok({ call })));
+}
+
+// Self time by function across every isolate's profile, top 20.
+function report(profiles, sent, received, cpu) {
+  const self = new Map();
+  let total = 0;
+  for (const p of profiles) {
+    const deltas = new Map();
+    p.samples.forEach((id, i) => deltas.set(id, (deltas.get(id) ?? 0) + p.timeDeltas[i]));
+    for (const node of p.nodes) {
+      const f = node.callFrame;
+      const where = f.url ? ` ${f.url.split("/").pop()}` : "";
+      const name = `${f.functionName || "(anonymous)"}${where}`;
+      const us = deltas.get(node.id) ?? 0;
+      self.set(name, (self.get(name) ?? 0) + us);
+      if (!["(idle)", "(program)"].includes(f.functionName)) total += us;
+    }
+  }
+  console.log(`${which}: ${clients} plain clients, ${sent} sent, ${received} received`);
+  console.log(`workerd CPU: ${cpu.toFixed(2)} s, ${((cpu * 1e6) / received).toFixed(2)} µs per delivered frame`);
+  const top = [...self].filter(([n]) => !n.startsWith("(idle)")).sort((a, b) => b[1] - a[1]);
+  for (const [name, us] of top.slice(0, 20)) {
+    console.log(`${((100 * us) / total).toFixed(1).padStart(5)} %  ${name.slice(0, 110)}`);
+  }
+}
