@@ -29,8 +29,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Message;
 
-#[path = "../tests/common/process_tree.rs"]
-mod process_tree;
 use process_tree::{descendants, end_tree, stat_fields};
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
