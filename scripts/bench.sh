@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark suite, in one command: installs the baselines' dependencies
 # (a Python venv with the pinned FastAPI stack), builds the Worker, and runs
-# benches/load.rs with the load generator on core 0 (each server it starts is
+# benches/load/ with the load generator on core 0 (each server it starts is
 # pinned to core 1). Writes bench-results/ and BENCHMARKS.md.
 #   bash scripts/bench.sh           the full suite (about an hour)
 #   bash scripts/bench.sh --smoke   every server and mode at toy sizes (CI)

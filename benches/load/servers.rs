@@ -1,0 +1,345 @@
+//! The servers under test: what each one is, how it starts (pinned to core
+//! 1), when it is ready, how it stops and what its process tree costs in
+//! memory and CPU. Also the native tokio baseline, which this binary serves.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use process_tree::{descendants, end_tree, stat_fields};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+use tokio_tungstenite::tungstenite::Message;
+
+/// How long a server may take to answer after it is spawned; wrangler dev
+/// starts workerd behind a proxy and takes the longest.
+const START_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Our room's limits, raised so they do not cap the benchmark (at 1,000 per
+/// second per connection, the 10-client knee was the limit).
+const ROOM_LIMITS: [&str; 6] = [
+    "--var",
+    "RATE_PER_SEC:100000",
+    "--var",
+    "RATE_BURST:10000",
+    "--var",
+    "MAX_CONNECTIONS_PER_ROOM:5000",
+];
+
+/// A server under test. Its name is its identity in results.json and in the
+/// report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Server {
+    EdgeDev,
+    EdgeMiniflare,
+    EdgePlainDev,
+    FastApi,
+    JsDev,
+    JsMiniflare,
+    Tokio,
+}
+
+impl Server {
+    /// Every server, in the order the report lists them.
+    pub const ALL: [Server; 7] = [
+        Server::EdgeDev,
+        Server::EdgeMiniflare,
+        Server::EdgePlainDev,
+        Server::FastApi,
+        Server::JsDev,
+        Server::JsMiniflare,
+        Server::Tokio,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Server::EdgeDev => "edge-chat (wrangler dev)",
+            Server::EdgeMiniflare => "edge-chat (miniflare)",
+            Server::EdgePlainDev => "edge-chat plain (wrangler dev)",
+            Server::FastApi => "FastAPI original",
+            Server::JsDev => "JS Durable Object",
+            Server::JsMiniflare => "JS Durable Object (miniflare)",
+            Server::Tokio => "tokio native",
+        }
+    }
+
+    pub fn about(self) -> &'static str {
+        match self {
+            Server::EdgeDev => "this project, batch=1 clients",
+            Server::EdgeMiniflare => {
+                "this project on workerd without the dev proxy, batch=1 clients"
+            }
+            Server::EdgePlainDev => "this project, clients without batch=1",
+            Server::FastApi => "the originals' design on uvicorn",
+            Server::JsDev => "minimal JavaScript DO, one frame per message",
+            Server::JsMiniflare => "the same JavaScript DO on workerd without the dev proxy",
+            Server::Tokio => "native Rust broadcast, the near-physical limit",
+        }
+    }
+
+    /// The query clients connect with: our room needs a room name and
+    /// `batch=1` opts into batch frames; the baselines take none.
+    pub fn query(self) -> &'static str {
+        match self {
+            Server::EdgeDev | Server::EdgeMiniflare => "?room=bench&batch=1",
+            Server::EdgePlainDev => "?room=bench",
+            _ => "",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Server> {
+        Server::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Adds this server's program and arguments to `cmd` (already `taskset`).
+    fn launch(self, cmd: &mut Command, port: u16, state: &Path) -> Result<(), String> {
+        let p = port.to_string();
+        match self {
+            Server::EdgeDev | Server::EdgePlainDev => {
+                wrangler_dev(cmd, None, &p, state).args(ROOM_LIMITS);
+            }
+            Server::JsDev => {
+                wrangler_dev(
+                    cmd,
+                    Some("benches/baselines/js-room/wrangler.toml"),
+                    &p,
+                    state,
+                );
+            }
+            Server::EdgeMiniflare => miniflare(cmd, &p, "edge-chat"),
+            Server::JsMiniflare => miniflare(cmd, &p, "js-room"),
+            Server::FastApi => uvicorn(cmd, &p),
+            Server::Tokio => {
+                cmd.arg(std::env::current_exe().map_err(|e| e.to_string())?)
+                    .args(["serve-tokio", &p]);
+            }
+        }
+        Ok(())
+    }
+
+    /// The native baseline only speaks WebSocket; the others may listen
+    /// before they are ready, so they must answer HTTP.
+    fn ready(self, port: u16) -> bool {
+        match self {
+            Server::Tokio => std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+            _ => answers_http(port),
+        }
+    }
+
+    /// Starts this server pinned to core 1 (the load generator runs on core
+    /// 0) and waits until it is ready.
+    pub fn start(self) -> Result<Running, String> {
+        let port = free_port();
+        let state = std::env::temp_dir().join(format!("edge-chat-bench-{port}"));
+        let mut cmd = Command::new("taskset");
+        cmd.args(["-c", "1"]);
+        self.launch(&mut cmd, port, &state)?;
+        let child = cmd
+            .current_dir(root())
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env_remove("CI")
+            .stdin(Stdio::null())
+            .stdout(server_log(self.name()))
+            .stderr(server_log(self.name()))
+            .spawn()
+            .map_err(|e| format!("start {}: {e}", self.name()))?;
+        let mut running = Running { child, port, state };
+        let deadline = Instant::now() + START_TIMEOUT;
+        while !self.ready(port) {
+            if Instant::now() > deadline || running.child.try_wait().ok().flatten().is_some() {
+                return Err(format!("{} did not start", self.name()));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(running)
+    }
+}
+
+impl Serialize for Server {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Server {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Server::from_name(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown server {name:?}")))
+    }
+}
+
+fn wrangler_dev<'a>(
+    cmd: &'a mut Command,
+    config: Option<&str>,
+    port: &str,
+    state: &Path,
+) -> &'a mut Command {
+    cmd.arg(root().join("node_modules/.bin/wrangler"))
+        .arg("dev");
+    if let Some(config) = config {
+        cmd.args(["--config", config]);
+    }
+    cmd.args(["--ip", "127.0.0.1", "--port", port, "--inspector-port"])
+        .arg(free_port().to_string())
+        .arg("--persist-to")
+        .arg(state)
+}
+
+fn miniflare(cmd: &mut Command, port: &str, worker: &str) {
+    cmd.args(["node", "benches/baselines/miniflare.mjs", port, worker]);
+}
+
+fn uvicorn(cmd: &mut Command, port: &str) {
+    cmd.arg(root().join("target/bench-venv/bin/uvicorn")).args([
+        "fastapi_app:app",
+        "--app-dir",
+        "benches/baselines",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        port,
+        "--log-level",
+        "warning",
+        "--ws-max-size",
+        "1048576",
+    ]);
+}
+
+/// A started server; dropping it stops its whole process tree.
+pub struct Running {
+    child: Child,
+    pub port: u16,
+    state: PathBuf,
+}
+
+impl Running {
+    /// Resident memory (bytes) and CPU time (clock ticks) of the server's
+    /// whole process tree.
+    pub fn usage(&self) -> (u64, u64) {
+        let (mut rss, mut cpu) = (0, 0);
+        for pid in descendants(self.child.id()) {
+            rss += rss_bytes(pid).unwrap_or(0);
+            cpu += cpu_ticks(pid).unwrap_or(0);
+        }
+        (rss, cpu)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        end_tree(&mut self.child, "TERM", Duration::from_millis(300));
+        let _ = std::fs::remove_dir_all(&self.state);
+    }
+}
+
+fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse::<u64>()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+/// User plus system time, in clock ticks.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let f = stat_fields(pid)?;
+    let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    Some(field(11) + field(12))
+}
+
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+/// Any HTTP answer at all means the server is up.
+fn answers_http(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let req =
+        format!("GET /ws/probe HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    let mut buf = [0u8; 12];
+    s.write_all(req.as_bytes()).is_ok()
+        && s.read(&mut buf)
+            .map(|n| n >= 12 && buf.starts_with(b"HTTP/1.1"))
+            .unwrap_or(false)
+}
+
+/// Where a server's output goes: nowhere, or with `BENCH_SERVER_LOGS=<dir>`
+/// appended to `<dir>/<server>.log`, to see why a server failed a step.
+fn server_log(server: &str) -> Stdio {
+    let Ok(dir) = std::env::var("BENCH_SERVER_LOGS") else {
+        return Stdio::null();
+    };
+    let name: String = server
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let _ = std::fs::create_dir_all(&dir);
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(Path::new(&dir).join(format!("{name}.log")))
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null())
+}
+
+/// The native baseline: tokio + tungstenite, one broadcast channel.
+pub async fn serve_tokio(port: u16) {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
+    let (tx, _) = broadcast::channel::<Arc<str>>(1 << 16);
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        tokio::spawn(tokio_session(stream, tx.clone()));
+    }
+}
+
+// The handshake callback's error type is tungstenite's, not ours to shrink.
+#[allow(clippy::result_large_err)]
+async fn tokio_session(stream: tokio::net::TcpStream, tx: broadcast::Sender<Arc<str>>) {
+    let mut id = String::new();
+    let callback = |req: &tokio_tungstenite::tungstenite::handshake::server::Request, resp| {
+        id = req.uri().path().trim_start_matches("/ws/").to_owned();
+        Ok(resp)
+    };
+    let Ok(ws) = tokio_tungstenite::accept_hdr_async(stream, callback).await else {
+        return;
+    };
+    let (mut sink, mut source) = ws.split();
+    let mut rx = tx.subscribe();
+    let writer = tokio::spawn(async move {
+        while let Ok(frame) = rx.recv().await {
+            if sink.send(Message::text(frame.to_string())).await.is_err() {
+                break;
+            }
+        }
+    });
+    while let Some(Ok(msg)) = source.next().await {
+        if let Message::Text(text) = msg {
+            let frame =
+                json!({"type": "message", "clientId": id, "message": text.as_str()}).to_string();
+            let _ = tx.send(frame.into());
+        }
+    }
+    writer.abort();
+}

@@ -1,0 +1,285 @@
+//! The plan and the measurements: for each client count, each server in
+//! turn is started, joined, measured idle, under fan-out and under rising
+//! load until it saturates, and stopped.
+
+use std::time::{Duration, Instant};
+
+use crate::client::{self, collect, connect, drain, percentile, quiesce, send_step, Client};
+use crate::report::{self, Fanout, Knee, Run};
+use crate::servers::{Running, Server};
+
+/// Latency above which a step counts as past the knee.
+const KNEE_P99_MS: f64 = 250.0;
+
+/// Clients connect in waves of this many, so the ramp is limited by the
+/// server, not by the client's connect burst.
+const JOIN_WAVE: usize = 50;
+
+/// Linux's USER_HZ: /proc reports CPU time in these ticks.
+const TICKS_PER_SEC: f64 = 100.0;
+
+pub struct Plan {
+    pub sizes: Vec<usize>,
+    pub repeats: usize,
+    pub fanout_secs: f64,
+    pub step_secs: f64,
+    /// Saturation starts here (total offered messages a second)...
+    first_rate: f64,
+    /// ...doubles up to this...
+    max_rate: f64,
+    /// ...and bisects until the knee is known within this factor.
+    resolution: f64,
+    max_steps: usize,
+}
+
+impl Plan {
+    /// Every server and mode at toy sizes, in seconds: CI's check that the
+    /// harness still runs.
+    fn smoke() -> Plan {
+        Plan {
+            sizes: vec![5],
+            repeats: 1,
+            fanout_secs: 0.5,
+            step_secs: 0.5,
+            first_rate: 10.0,
+            max_rate: 20.0,
+            resolution: 2.0,
+            max_steps: 2,
+        }
+    }
+
+    /// The full plan, narrowed by `BENCH_*` variables while developing.
+    fn from_env() -> Plan {
+        Plan {
+            sizes: std::env::var("BENCH_SIZES")
+                .ok()
+                .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+                .unwrap_or_else(|| vec![10, 100, 1000]),
+            repeats: env_num("BENCH_REPEATS", 3.0) as usize,
+            fanout_secs: env_num("BENCH_FANOUT_SECS", 10.0),
+            step_secs: env_num("BENCH_STEP_SECS", 2.0),
+            first_rate: 10.0,
+            // High enough that no server reaches it: a knee found by the
+            // cap would only say "at least".
+            max_rate: 1_000_000.0,
+            resolution: 1.1,
+            max_steps: env_num("BENCH_MAX_STEPS", 16.0) as usize,
+        }
+    }
+
+    /// The next offered rate after the steps so far, or `None` when done:
+    /// double until a step fails, then bisect (geometrically) between the
+    /// last pass and the first failure, so the knee is known to within
+    /// 2^(1/2^bisections).
+    fn next_rate(&self, pass: Option<f64>, fail: Option<f64>) -> Option<f64> {
+        match (pass, fail) {
+            (Some(p), Some(f)) if f / p > self.resolution => Some((p * f).sqrt()),
+            (Some(p), None) if p * 2.0 <= self.max_rate => Some(p * 2.0),
+            (None, Some(f)) if f / 2.0 >= 1.0 => Some(f / 2.0),
+            _ => None,
+        }
+    }
+}
+
+fn env_num(k: &str, default: f64) -> f64 {
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `BENCH_SERVERS=miniflare,FastAPI` runs only the servers whose names
+/// contain one of the given words; for a quick comparison while developing.
+fn chosen(server: Server) -> bool {
+    std::env::var("BENCH_SERVERS")
+        .map(|v| v.split(',').any(|w| server.name().contains(w.trim())))
+        .unwrap_or(true)
+}
+
+pub async fn suite(smoke: bool) -> Result<(), String> {
+    let plan = if smoke {
+        Plan::smoke()
+    } else {
+        Plan::from_env()
+    };
+    let mut runs = Vec::new();
+    for &n in &plan.sizes {
+        // Interleave: every server once per repeat, so drift hits all alike.
+        for repeat in 0..plan.repeats {
+            for server in Server::ALL.into_iter().filter(|s| chosen(*s)) {
+                eprintln!(
+                    "bench: {} with {n} clients (repeat {})",
+                    server.name(),
+                    repeat + 1
+                );
+                let run = measure(server, n, repeat, &plan).await?;
+                eprintln!("  {}", serde_json::to_string(&run).unwrap_or_default());
+                runs.push(run);
+            }
+        }
+    }
+    report::write(runs, &plan, smoke)
+}
+
+async fn measure(server: Server, n: usize, repeat: usize, plan: &Plan) -> Result<Run, String> {
+    let began = Instant::now();
+    let running = server.start()?;
+    let mut run = measure_running(server, &running, n, plan).await?;
+    run.wall_secs = began.elapsed().as_secs_f64();
+    run.repeat = repeat;
+    Ok(run)
+}
+
+/// What joining cost: the clients, each one's connect-to-first-frame time
+/// (sorted, µs) and connections per second over the ramp.
+async fn join(
+    server: Server,
+    running: &Running,
+    n: usize,
+) -> Result<(Vec<Client>, Vec<u64>, f64), String> {
+    let ramp = Instant::now();
+    let mut clients = Vec::with_capacity(n);
+    for wave in (0..n).collect::<Vec<_>>().chunks(JOIN_WAVE) {
+        let conns = futures_util::future::join_all(
+            wave.iter()
+                .map(|&i| connect(running.port, i, server.query())),
+        )
+        .await;
+        for c in conns {
+            clients.push(c?);
+        }
+    }
+    let ramp_secs = ramp.elapsed().as_secs_f64();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while clients
+        .iter()
+        .any(|c| c.stats.lock().unwrap().first_frame.is_none())
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut join_us: Vec<u64> = clients.iter().filter_map(join_time_us).collect();
+    join_us.sort_unstable();
+    Ok((clients, join_us, n as f64 / ramp_secs))
+}
+
+fn join_time_us(c: &Client) -> Option<u64> {
+    let f = c.stats.lock().unwrap().first_frame?;
+    Some(f.duration_since(c.connect_started).as_micros() as u64)
+}
+
+async fn measure_running(
+    server: Server,
+    running: &Running,
+    n: usize,
+    plan: &Plan,
+) -> Result<Run, String> {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (rss_rest, _) = running.usage();
+    let (mut clients, join_us, connections_per_sec) = join(server, running, n).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (rss_idle, _) = running.usage();
+    let idle_per_conn = rss_idle.saturating_sub(rss_rest) as f64 / n as f64;
+
+    let mut seq = 0;
+    let fanout = fan_out(&mut clients, plan, &mut seq).await;
+    let knee = saturate(&mut clients, running, plan, &mut seq).await;
+    Ok(Run {
+        server,
+        clients: n,
+        join_p50_ms: percentile(&join_us, 0.5),
+        join_p99_ms: percentile(&join_us, 0.99),
+        connections_per_sec,
+        idle_bytes_per_conn: idle_per_conn,
+        fanout,
+        knee,
+        repeat: 0,
+        wall_secs: 0.0,
+    })
+}
+
+/// One sender, 20 messages a second, everyone receives.
+async fn fan_out(clients: &mut [Client], plan: &Plan, seq: &mut u64) -> Fanout {
+    let n = clients.len();
+    let window = Duration::from_secs_f64(plan.fanout_secs);
+    let sent = send_step(clients, 1, 20.0, window, seq).await;
+    drain(clients, sent, Duration::from_secs(5)).await;
+    let fan = collect(clients, 0..n, sent);
+    Fanout {
+        p50_ms: fan.p50,
+        p99_ms: fan.p99,
+        max_ms: fan.max,
+        lost: fan.lost,
+        duplicates: fan.duplicates,
+        reordered: fan.reordered,
+    }
+}
+
+/// Everyone sends, at rising offered rates, until the knee is bracketed.
+/// The knee is the highest passing step.
+async fn saturate(
+    clients: &mut [Client],
+    running: &Running,
+    plan: &Plan,
+    seq: &mut u64,
+) -> Option<Knee> {
+    let mut knee = None;
+    let (mut pass, mut fail) = (None::<f64>, None::<f64>);
+    let mut rate = plan.first_rate;
+    for _ in 0..plan.max_steps {
+        let (ok, step) = saturation_step(clients, running, rate, plan, seq).await;
+        if ok {
+            pass = Some(rate);
+            knee = Some(step);
+        } else {
+            fail = Some(rate);
+        }
+        match plan.next_rate(pass, fail) {
+            Some(next) => rate = next,
+            None => break,
+        }
+    }
+    knee
+}
+
+/// One open-loop step of the saturation mode: every client sends, `rate`
+/// messages a second in total. Passes if p99 stays under the knee threshold
+/// with nothing lost, duplicated or reordered.
+async fn saturation_step(
+    clients: &mut [Client],
+    running: &Running,
+    rate: f64,
+    plan: &Plan,
+    seq: &mut u64,
+) -> (bool, Knee) {
+    let n = clients.len();
+    let (_, cpu0) = running.usage();
+    let window = Duration::from_secs_f64(plan.step_secs);
+    let sent = send_step(clients, n, rate, window, seq).await;
+    drain(clients, sent, Duration::from_secs(3)).await;
+    let (_, cpu1) = running.usage();
+    let step = collect(clients, 0..n, sent);
+    quiesce(clients, Duration::from_secs(30)).await;
+    let ok =
+        step.p99 <= KNEE_P99_MS && step.lost == 0 && step.duplicates == 0 && step.reordered == 0;
+    log_step(rate, &step, ok);
+    let knee = Knee {
+        offered_per_sec: rate,
+        delivered_per_sec: step.delivered as f64 / plan.step_secs,
+        p99_ms: step.p99,
+        cpu_us_per_delivered: (cpu1 - cpu0) as f64 / TICKS_PER_SEC * 1e6
+            / step.delivered.max(1) as f64,
+    };
+    (ok, knee)
+}
+
+fn log_step(rate: f64, step: &client::StepResult, ok: bool) {
+    eprintln!(
+        "    offered {rate:.0}/s: p99 {:.1} ms, lost {}, dup {}, reordered {} -> {}",
+        step.p99,
+        step.lost,
+        step.duplicates,
+        step.reordered,
+        if ok { "pass" } else { "fail" }
+    );
+}
