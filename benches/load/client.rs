@@ -147,12 +147,11 @@ async fn read_frames(mut source: futures_util::stream::SplitStream<Ws>, stats: A
     }
 }
 
-pub fn percentile(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i] as f64 / 1000.0
+/// The `p` quantile of `sorted` microseconds, in milliseconds; `None` when
+/// nothing was measured, so an empty sample can never read as 0 ms.
+pub fn percentile(sorted: &[u64], p: f64) -> Option<f64> {
+    let i = ((sorted.len().checked_sub(1)? as f64) * p).round() as usize;
+    Some(sorted[i] as f64 / 1000.0)
 }
 
 /// Sends `total` messages spread over `duration` (open loop), rotating
@@ -219,9 +218,9 @@ pub async fn drain(clients: &[Client], expected: u64, patience: Duration) {
 
 /// What the receivers of one step saw.
 pub struct StepResult {
-    pub p50: f64,
-    pub p99: f64,
-    pub max: f64,
+    pub p50: Option<f64>,
+    pub p99: Option<f64>,
+    pub max: Option<f64>,
     pub delivered: u64,
     pub lost: u64,
     pub duplicates: u64,
@@ -243,7 +242,7 @@ pub fn collect(clients: &[Client], receivers: Range<usize>, expected: u64) -> St
     StepResult {
         p50: percentile(&lat, 0.5),
         p99: percentile(&lat, 0.99),
-        max: lat.last().copied().unwrap_or(0) as f64 / 1000.0,
+        max: percentile(&lat, 1.0),
         delivered,
         lost: want.saturating_sub(delivered),
         duplicates,

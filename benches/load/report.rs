@@ -16,10 +16,10 @@ pub struct Run {
     pub clients: usize,
     pub repeat: usize,
     pub wall_secs: f64,
-    pub join_p50_ms: f64,
-    pub join_p99_ms: f64,
+    pub join_p50_ms: Option<f64>,
+    pub join_p99_ms: Option<f64>,
     pub connections_per_sec: f64,
-    pub idle_bytes_per_conn: f64,
+    pub idle_bytes_per_conn: Option<f64>,
     pub fanout: Fanout,
     /// The highest passing saturation step; `None` when none passed.
     pub knee: Option<Knee>,
@@ -28,9 +28,10 @@ pub struct Run {
 /// One sender at 20 messages a second, everyone receiving.
 #[derive(Serialize, Deserialize)]
 pub struct Fanout {
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
+    /// `None` when nothing arrived, like every latency below.
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub max_ms: Option<f64>,
     pub lost: u64,
     pub duplicates: u64,
     pub reordered: u64,
@@ -40,16 +41,16 @@ pub struct Fanout {
 pub struct Knee {
     pub offered_per_sec: f64,
     pub delivered_per_sec: f64,
-    pub p99_ms: f64,
-    pub cpu_us_per_delivered: f64,
+    pub p99_ms: Option<f64>,
+    pub cpu_us_per_delivered: Option<f64>,
 }
 
 /// The whole of `results.json`.
 #[derive(Serialize, Deserialize)]
 pub struct Results {
     pub smoke: bool,
-    pub wasm_raw: usize,
-    pub wasm_gzip: usize,
+    pub wasm_raw: Option<usize>,
+    pub wasm_gzip: Option<usize>,
     pub runs: Vec<Run>,
 }
 
@@ -60,19 +61,19 @@ fn knee_delivered(r: &Run) -> Option<f64> {
     r.knee.as_ref().map(|k| k.delivered_per_sec)
 }
 fn knee_cpu(r: &Run) -> Option<f64> {
-    r.knee.as_ref().map(|k| k.cpu_us_per_delivered)
+    r.knee.as_ref()?.cpu_us_per_delivered
 }
 fn fanout_p50(r: &Run) -> Option<f64> {
-    Some(r.fanout.p50_ms)
+    r.fanout.p50_ms
 }
 fn fanout_p99(r: &Run) -> Option<f64> {
-    Some(r.fanout.p99_ms)
+    r.fanout.p99_ms
 }
 fn fanout_max(r: &Run) -> Option<f64> {
-    Some(r.fanout.max_ms)
+    r.fanout.max_ms
 }
 fn idle_bytes(r: &Run) -> Option<f64> {
-    Some(r.idle_bytes_per_conn)
+    r.idle_bytes_per_conn
 }
 
 /// Writes results.json (smoke.json for a smoke run) and, for a real run,
@@ -106,31 +107,46 @@ pub fn write(runs: Vec<Run>, plan: &Plan, smoke: bool) -> Result<(), String> {
 }
 
 /// The built `.wasm`'s size, raw and gzipped.
-fn wasm_size() -> (usize, usize) {
+fn wasm_size() -> (Option<usize>, Option<usize>) {
     let path = root().join("build/index_bg.wasm");
-    let raw = std::fs::read(&path).map(|w| w.len()).unwrap_or(0);
+    let raw = std::fs::read(&path).ok().map(|w| w.len());
     let gzip = Command::new("gzip")
         .args(["-9", "-c"])
         .arg(&path)
         .output()
-        .map(|o| o.stdout.len())
-        .unwrap_or(0);
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| o.stdout.len());
     (raw, gzip)
 }
 
-fn median_spread(values: &mut [f64]) -> (f64, f64) {
-    if values.is_empty() {
-        return (f64::NAN, 0.0);
-    }
-    values.sort_by(|a, b| a.total_cmp(b));
-    (
-        values[values.len() / 2],
-        values[values.len() - 1] - values[0],
-    )
+/// The median of a server's repeats and their spread (max − min).
+#[derive(Clone, Copy)]
+struct Stat {
+    median: f64,
+    spread: f64,
 }
 
-/// The median and spread of one number over a server's repeats at `n`.
-fn metric(runs: &[Run], server: Server, n: usize, pick: Pick) -> (f64, f64) {
+/// `None` for no values; with an even count the median is the mean of the
+/// middle two.
+fn median_spread(values: &mut [f64]) -> Option<Stat> {
+    values.sort_by(|a, b| a.total_cmp(b));
+    let (first, last) = (values.first()?, values.last()?);
+    let mid = values.len() / 2;
+    let median = if values.len().is_multiple_of(2) {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    };
+    Some(Stat {
+        median,
+        spread: last - first,
+    })
+}
+
+/// One number over a server's repeats at `n`; repeats without it are left
+/// out, and `None` means no repeat had it.
+fn metric(runs: &[Run], server: Server, n: usize, pick: Pick) -> Option<Stat> {
     let mut v: Vec<f64> = runs
         .iter()
         .filter(|r| r.server == server && r.clients == n)
@@ -139,11 +155,39 @@ fn metric(runs: &[Run], server: Server, n: usize, pick: Pick) -> (f64, f64) {
     median_spread(&mut v)
 }
 
-fn markdown(runs: &[Run], plan: &Plan, wasm_raw: usize, gzip: usize) -> String {
+fn median(runs: &[Run], server: Server, n: usize, pick: Pick) -> Option<f64> {
+    metric(runs, server, n, pick).map(|s| s.median)
+}
+
+/// `a / b`, or `None` if either is missing or `b` is not positive.
+fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    let (a, b) = (a?, b?);
+    (b > 0.0).then_some(a / b)
+}
+
+const NO_DATA: &str = "no data";
+
+/// `v` with `decimals` places, or "no data".
+fn show(v: Option<f64>, decimals: usize) -> String {
+    v.map_or_else(|| NO_DATA.to_owned(), |v| format!("{v:.decimals$}"))
+}
+
+/// A latency for the log.
+pub fn ms(v: Option<f64>) -> String {
+    v.map_or_else(|| NO_DATA.to_owned(), |v| format!("{v:.1} ms"))
+}
+
+fn times(v: Option<f64>) -> String {
+    v.map_or_else(|| NO_DATA.to_owned(), |v| format!("{v:.2}×"))
+}
+
+fn markdown(runs: &[Run], plan: &Plan, wasm_raw: Option<usize>, gzip: Option<usize>) -> String {
     let mut md = header(plan);
     md.push_str(&format!(
-        "`.wasm`: {wasm_raw} bytes raw, {gzip} bytes gzip ({:.1} KiB).\n\n",
-        gzip as f64 / 1024.0
+        "`.wasm`: {} bytes raw, {} bytes gzip ({} KiB).\n\n",
+        show(wasm_raw.map(|b| b as f64), 0),
+        show(gzip.map(|b| b as f64), 0),
+        show(gzip.map(|b| b as f64 / 1024.0), 1),
     ));
     md.push_str(&targets(runs, wasm_raw, gzip));
     md.push_str(&ratios(runs, &plan.sizes));
@@ -176,16 +220,19 @@ fn ratios(runs: &[Run], sizes: &[usize]) -> String {
     let ours = Server::ALL[0];
     let mut md = String::from("## Ratios (this project under wrangler dev, batch=1 clients, vs each baseline)\n\n| clients | baseline | delivered msgs/s at knee | fan-out p99 (lower is better) | idle bytes/conn (lower is better) |\n|---|---|---|---|---|\n");
     for &n in sizes {
-        let ratio = |base: Server, pick: Pick| {
-            metric(runs, ours, n, pick).0 / metric(runs, base, n, pick).0
+        let against = |base: Server, pick: Pick| {
+            times(ratio(
+                median(runs, ours, n, pick),
+                median(runs, base, n, pick),
+            ))
         };
         for base in &Server::ALL[1..] {
             md.push_str(&format!(
-                "| {n} | {} | {:.2}× | {:.2}× | {:.2}× |\n",
+                "| {n} | {} | {} | {} | {} |\n",
                 base.name(),
-                ratio(*base, knee_delivered),
-                ratio(*base, fanout_p99),
-                ratio(*base, idle_bytes)
+                against(*base, knee_delivered),
+                against(*base, fanout_p99),
+                against(*base, idle_bytes)
             ));
         }
     }
@@ -196,19 +243,22 @@ fn absolute(runs: &[Run], sizes: &[usize]) -> String {
     let mut md = String::from("\n## Absolute numbers (median ± spread)\n\n| server | clients | knee delivered msgs/s | fan-out p50 / p99 / max ms | join p50 / p99 ms | conn/s | idle bytes/conn | CPU µs per delivered |\n|---|---|---|---|---|---|---|---|\n");
     for &n in sizes {
         for server in Server::ALL {
-            let f = |pick: Pick| metric(runs, server, n, pick).0;
-            let (tp, tps) = metric(runs, server, n, knee_delivered);
+            let f = |pick: Pick, decimals: usize| show(median(runs, server, n, pick), decimals);
+            let knee = metric(runs, server, n, knee_delivered).map_or_else(
+                || NO_DATA.to_owned(),
+                |s| format!("{:.0} ± {:.0}", s.median, s.spread),
+            );
             md.push_str(&format!(
-                "| {} | {n} | {tp:.0} ± {tps:.0} | {:.1} / {:.1} / {:.1} | {:.1} / {:.1} | {:.0} | {:.0} | {:.1} |\n",
+                "| {} | {n} | {knee} | {} / {} / {} | {} / {} | {} | {} | {} |\n",
                 server.name(),
-                f(fanout_p50),
-                f(fanout_p99),
-                f(fanout_max),
-                f(|r| Some(r.join_p50_ms)),
-                f(|r| Some(r.join_p99_ms)),
-                f(|r| Some(r.connections_per_sec)),
-                f(idle_bytes),
-                f(knee_cpu),
+                f(fanout_p50, 1),
+                f(fanout_p99, 1),
+                f(fanout_max, 1),
+                f(|r| r.join_p50_ms, 1),
+                f(|r| r.join_p99_ms, 1),
+                f(|r| Some(r.connections_per_sec), 0),
+                f(idle_bytes, 0),
+                f(knee_cpu, 1),
             ));
         }
     }
@@ -303,51 +353,80 @@ impl Goal {
     /// The table row for `ours` against this goal's baseline.
     fn row(&self, runs: &[Run], ours: Server) -> String {
         let base = self.against.baseline(ours);
-        let (a, _) = metric(runs, ours, self.clients, self.pick);
-        let (b, _) = metric(runs, base, self.clients, self.pick);
-        let ratio = a / b;
-        let verdict = if a.is_nan() || b.is_nan() {
-            "not measured"
-        } else if self.need.met(ratio) {
-            "yes"
-        } else {
-            "**no**"
+        let a = median(runs, ours, self.clients, self.pick);
+        let b = median(runs, base, self.clients, self.pick);
+        let r = ratio(a, b);
+        let verdict = match r {
+            None => "**no** (no data)",
+            Some(r) if self.need.met(r) => "yes",
+            Some(_) => "**no**",
         };
         format!(
-            "| {} @ {} clients, {} | {}: {a:.1} | {}: {b:.1} | {ratio:.2}× | {verdict} |\n",
+            "| {} @ {} clients, {} | {}: {} | {}: {} | {} | {verdict} |\n",
             self.what,
             self.clients,
             self.need,
             ours.name(),
+            show(a, 1),
             base.name(),
+            show(b, 1),
+            times(r),
         )
     }
 }
 
 /// The targets, each with its verdict.
-fn targets(runs: &[Run], wasm_raw: usize, gzip: usize) -> String {
+fn targets(runs: &[Run], wasm_raw: Option<usize>, gzip: Option<usize>) -> String {
     let mut md = String::from("## Targets (one side-by-side run)\n\n| target | ours | baseline | ratio | met |\n|---|---|---|---|---|\n");
     for goal in &GOALS {
         for ours in [Server::EdgeDev, Server::EdgeMiniflare] {
             md.push_str(&goal.row(runs, ours));
         }
     }
-    let faults: u64 = runs
+    md.push_str(&faults_row(runs));
+    md.push_str(&wasm_row(wasm_raw, gzip));
+    md
+}
+
+/// Loss, duplicates and reordering over all our fan-out runs; no runs of
+/// ours is no data, not zero faults.
+fn faults_row(runs: &[Run]) -> String {
+    let ours: Vec<&Run> = runs
         .iter()
         .filter(|r| r.server == Server::EdgeDev || r.server == Server::EdgeMiniflare)
-        .map(|r| r.fanout.lost + r.fanout.duplicates + r.fanout.reordered)
-        .sum();
-    md.push_str(&format!(
-        "| loss + duplicates + reordering, all our runs (the knee itself requires zero) | {faults} | | | {} |\n",
-        if faults == 0 { "yes" } else { "**no**" }
-    ));
-    md.push_str(&format!(
-        "| `.wasm` gzip < 150 KiB | {gzip} bytes ({:.1} KiB; raw {wasm_raw}) | 153600 bytes | {:.2}× | {} |\n\n",
-        gzip as f64 / 1024.0,
-        gzip as f64 / 153_600.0,
-        if gzip > 0 && gzip < 153_600 { "yes" } else { "**no**" }
-    ));
-    md
+        .collect();
+    let faults = (!ours.is_empty()).then(|| {
+        ours.iter()
+            .map(|r| r.fanout.lost + r.fanout.duplicates + r.fanout.reordered)
+            .sum::<u64>()
+    });
+    let verdict = match faults {
+        None => "**no** (no data)",
+        Some(0) => "yes",
+        Some(_) => "**no**",
+    };
+    format!(
+        "| loss + duplicates + reordering, all our runs (the knee itself requires zero) | {} | | | {verdict} |\n",
+        show(faults.map(|f| f as f64), 0)
+    )
+}
+
+/// The `.wasm` budget: under 150 KiB gzipped.
+fn wasm_row(wasm_raw: Option<usize>, gzip: Option<usize>) -> String {
+    const BUDGET: usize = 150 * 1024;
+    let verdict = match gzip {
+        None => "**no** (no data)",
+        Some(g) if g < BUDGET => "yes",
+        Some(_) => "**no**",
+    };
+    let gzip = gzip.map(|g| g as f64);
+    format!(
+        "| `.wasm` gzip < 150 KiB | {} bytes ({} KiB; raw {}) | {BUDGET} bytes | {} | {verdict} |\n\n",
+        show(gzip, 0),
+        show(gzip.map(|g| g / 1024.0), 1),
+        show(wasm_raw.map(|r| r as f64), 0),
+        times(gzip.map(|g| g / BUDGET as f64)),
+    )
 }
 
 /// Two panels, log-scaled: delivered msgs/s at the knee, and fan-out p99.
@@ -386,7 +465,7 @@ fn chart_panel(runs: &[Run], sizes: &[usize], x0: f64, title: &str, pick: Pick) 
     let (w, h, pad) = (420.0, 260.0, 50.0);
     let values: Vec<f64> = Server::ALL
         .iter()
-        .flat_map(|s| sizes.iter().map(|&n| metric(runs, *s, n, pick).0))
+        .flat_map(|s| sizes.iter().filter_map(|&n| median(runs, *s, n, pick)))
         .filter(|v| *v > 0.0)
         .collect();
     let (lo, hi) = values
@@ -424,8 +503,8 @@ fn chart_panel(runs: &[Run], sizes: &[usize], x0: f64, title: &str, pick: Pick) 
             .iter()
             .enumerate()
             .filter_map(|(i, &n)| {
-                let v = metric(runs, *server, n, pick).0;
-                (v > 0.0).then(|| format!("{:.1},{:.1}", px(i), py(v)))
+                let v = median(runs, *server, n, pick).filter(|v| *v > 0.0)?;
+                Some(format!("{:.1},{:.1}", px(i), py(v)))
             })
             .collect();
         svg.push_str(&format!(

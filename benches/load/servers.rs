@@ -217,16 +217,27 @@ pub struct Running {
     state: PathBuf,
 }
 
+/// What a server's whole process tree holds at one moment; `None` when no
+/// process of the tree could be read (it has exited), never 0.
+#[derive(Clone, Copy)]
+pub struct Usage {
+    /// Resident memory, bytes.
+    pub rss: Option<u64>,
+    /// User plus system time, clock ticks.
+    pub cpu: Option<u64>,
+}
+
 impl Running {
-    /// Resident memory (bytes) and CPU time (clock ticks) of the server's
-    /// whole process tree.
-    pub fn usage(&self) -> (u64, u64) {
-        let (mut rss, mut cpu) = (0, 0);
-        for pid in descendants(self.child.id()) {
-            rss += rss_bytes(pid).unwrap_or(0);
-            cpu += cpu_ticks(pid).unwrap_or(0);
+    pub fn usage(&self) -> Usage {
+        let tree = descendants(self.child.id());
+        let sum = |read: fn(u32) -> Option<u64>| {
+            let parts: Vec<u64> = tree.iter().filter_map(|&pid| read(pid)).collect();
+            (!parts.is_empty()).then(|| parts.iter().sum())
+        };
+        Usage {
+            rss: sum(rss_bytes),
+            cpu: sum(cpu_ticks),
         }
-        (rss, cpu)
     }
 }
 
@@ -252,8 +263,8 @@ fn rss_bytes(pid: u32) -> Option<u64> {
 /// User plus system time, in clock ticks.
 fn cpu_ticks(pid: u32) -> Option<u64> {
     let f = stat_fields(pid)?;
-    let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    Some(field(11) + field(12))
+    let field = |i: usize| f.get(i)?.parse::<u64>().ok();
+    Some(field(11)? + field(12)?)
 }
 
 pub fn root() -> &'static Path {

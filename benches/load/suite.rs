@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::client::{self, collect, connect, drain, percentile, quiesce, send_step, Client};
 use crate::report::{self, Fanout, Knee, Run};
-use crate::servers::{Running, Server};
+use crate::servers::{Running, Server, Usage};
 
 /// Latency above which a step counts as past the knee.
 const KNEE_P99_MS: f64 = 250.0;
@@ -175,11 +175,16 @@ async fn measure_running(
     plan: &Plan,
 ) -> Result<Run, String> {
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (rss_rest, _) = running.usage();
+    let at_rest = running.usage();
     let (mut clients, join_us, connections_per_sec) = join(server, running, n).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let (rss_idle, _) = running.usage();
-    let idle_per_conn = rss_idle.saturating_sub(rss_rest) as f64 / n as f64;
+    let idle = running.usage();
+    // Memory that shrank (a collection ran) or could not be read is no
+    // data, not zero bytes per connection.
+    let idle_per_conn = idle
+        .rss
+        .and_then(|b| b.checked_sub(at_rest.rss?))
+        .map(|b| b as f64 / n as f64);
 
     let mut seq = 0;
     let fanout = fan_out(&mut clients, plan, &mut seq).await;
@@ -253,30 +258,39 @@ async fn saturation_step(
     seq: &mut u64,
 ) -> (bool, Knee) {
     let n = clients.len();
-    let (_, cpu0) = running.usage();
+    let before = running.usage();
     let window = Duration::from_secs_f64(plan.step_secs);
     let sent = send_step(clients, n, rate, window, seq).await;
     drain(clients, sent, Duration::from_secs(3)).await;
-    let (_, cpu1) = running.usage();
+    let after = running.usage();
     let step = collect(clients, 0..n, sent);
     quiesce(clients, Duration::from_secs(30)).await;
-    let ok =
-        step.p99 <= KNEE_P99_MS && step.lost == 0 && step.duplicates == 0 && step.reordered == 0;
+    let ok = step.p99.is_some_and(|p99| p99 <= KNEE_P99_MS)
+        && step.lost == 0
+        && step.duplicates == 0
+        && step.reordered == 0;
     log_step(rate, &step, ok);
     let knee = Knee {
         offered_per_sec: rate,
         delivered_per_sec: step.delivered as f64 / plan.step_secs,
         p99_ms: step.p99,
-        cpu_us_per_delivered: (cpu1 - cpu0) as f64 / TICKS_PER_SEC * 1e6
-            / step.delivered.max(1) as f64,
+        cpu_us_per_delivered: cpu_us_per(before, after, step.delivered),
     };
     (ok, knee)
 }
 
+/// Server CPU between two samples per delivered message. `None` when a
+/// sample is missing, the counter went backwards (a process of the tree
+/// exited and took its ticks along) or nothing was delivered.
+fn cpu_us_per(before: Usage, after: Usage, delivered: u64) -> Option<f64> {
+    let ticks = after.cpu?.checked_sub(before.cpu?)?;
+    (delivered > 0).then(|| ticks as f64 / TICKS_PER_SEC * 1e6 / delivered as f64)
+}
+
 fn log_step(rate: f64, step: &client::StepResult, ok: bool) {
     eprintln!(
-        "    offered {rate:.0}/s: p99 {:.1} ms, lost {}, dup {}, reordered {} -> {}",
-        step.p99,
+        "    offered {rate:.0}/s: p99 {}, lost {}, dup {}, reordered {} -> {}",
+        report::ms(step.p99),
         step.lost,
         step.duplicates,
         step.reordered,
