@@ -29,6 +29,8 @@ pub struct Stats {
     last_seq: HashMap<u32, u64>,
     duplicates: u64,
     reordered: u64,
+    /// When the latest message of this step arrived.
+    last_arrival: Option<Instant>,
 }
 
 impl Stats {
@@ -46,6 +48,7 @@ impl Stats {
         if seq < self.min_seq {
             return;
         }
+        self.last_arrival = Some(Instant::now());
         self.latencies_us.push(latency_us);
         if !self.seen.insert((sender, seq)) {
             self.duplicates += 1;
@@ -154,25 +157,54 @@ pub fn percentile(sorted: &[u64], p: f64) -> Option<f64> {
     Some(sorted[i] as f64 / 1000.0)
 }
 
-/// Sends `total` messages spread over `duration` (open loop), rotating
-/// through `senders`, then waits for deliveries to drain.
+/// What the senders of one step did, against what was scheduled.
+pub struct Sent {
+    pub scheduled: u64,
+    pub sent: u64,
+    first: Option<Instant>,
+    last: Option<Instant>,
+}
+
+impl Sent {
+    pub fn first(&self) -> Option<Instant> {
+        self.first
+    }
+
+    /// The rate kept from the first send to the last. The schedule puts
+    /// message `i` at `i / rate`, so senders that kept up show exactly the
+    /// offered rate; `None` with fewer than two sends.
+    pub fn achieved_per_s(&self) -> Option<f64> {
+        let span = self.last?.duration_since(self.first?).as_secs_f64();
+        (self.sent >= 2 && span > 0.0).then(|| (self.sent - 1) as f64 / span)
+    }
+}
+
+/// Sends messages at `rate` a second for `duration` (open loop: the
+/// schedule does not wait for deliveries), rotating through `senders`.
 pub async fn send_step(
     clients: &mut [Client],
     senders: usize,
     rate: f64,
     duration: Duration,
     seq: &mut u64,
-) -> u64 {
+) -> Sent {
     for c in clients.iter() {
         c.stats.lock().unwrap().reset(*seq + 1);
     }
-    let total = (rate * duration.as_secs_f64()).round().max(1.0) as u64;
+    let scheduled = (rate * duration.as_secs_f64()).round().max(1.0) as u64;
+    let mut done = Sent {
+        scheduled,
+        sent: 0,
+        first: None,
+        last: None,
+    };
     let start = tokio::time::Instant::now();
-    for i in 0..total {
+    for i in 0..scheduled {
         let due = start + Duration::from_secs_f64(i as f64 / rate);
         tokio::time::sleep_until(due).await;
         let sender = (i as usize) % senders;
         *seq += 1;
+        done.first.get_or_insert_with(Instant::now);
         let text = format!("b|{sender}|{seq}|{}", now_ns());
         if clients[sender]
             .sink
@@ -182,8 +214,10 @@ pub async fn send_step(
         {
             break;
         }
+        done.sent += 1;
+        done.last = Some(Instant::now());
     }
-    total
+    done
 }
 
 /// Waits until no client has received anything for half a second (at most
@@ -225,17 +259,21 @@ pub struct StepResult {
     pub lost: u64,
     pub duplicates: u64,
     pub reordered: u64,
+    /// When the step's last message reached its last receiver.
+    pub last_arrival: Option<Instant>,
 }
 
 pub fn collect(clients: &[Client], receivers: Range<usize>, expected: u64) -> StepResult {
     let mut lat = Vec::new();
     let (mut delivered, mut duplicates, mut reordered) = (0, 0, 0);
+    let mut last_arrival = None;
     for c in &clients[receivers.clone()] {
         let s = c.stats.lock().unwrap();
         lat.extend_from_slice(&s.latencies_us);
         delivered += s.seen.len() as u64;
         duplicates += s.duplicates;
         reordered += s.reordered;
+        last_arrival = last_arrival.max(s.last_arrival);
     }
     lat.sort_unstable();
     let want = expected * receivers.len() as u64;
@@ -247,5 +285,6 @@ pub fn collect(clients: &[Client], receivers: Range<usize>, expected: u64) -> St
         lost: want.saturating_sub(delivered),
         duplicates,
         reordered,
+        last_arrival,
     }
 }

@@ -14,7 +14,8 @@
 //!   record latency, losses, duplicates and reordering.
 //! - `suite`: the plan and the measurements (join, idle memory, fan-out,
 //!   saturation), server by server.
-//! - `report`: the typed results, results.json, BENCHMARKS.md and the chart.
+//! - `results`: the typed records of results.json.
+//! - `report`: BENCHMARKS.md and the chart, made from those records.
 
 // The benchmark drives servers from the host; on wasm32 there is nothing to
 // run, so the crate is empty and needs no `main`.
@@ -23,6 +24,7 @@
 
 mod client;
 mod report;
+mod results;
 mod servers;
 mod suite;
 

@@ -1,67 +1,30 @@
-//! The results and what is made of them: the typed records written to
-//! `bench-results/results.json`, and `BENCHMARKS.md` with its targets,
-//! ratios, absolute numbers and chart, all read from those records.
+//! What is made of the results: `bench-results/results.json` itself, and
+//! `BENCHMARKS.md` with its targets (`targets`), ratios, absolute numbers
+//! and chart (`chart`), all read from the typed records in `results`.
+
+mod chart;
+mod targets;
 
 use std::process::Command;
 
-use serde::{Deserialize, Serialize};
-
+use crate::results::{Results, Run};
 use crate::servers::{root, Server};
 use crate::suite::Plan;
-
-/// One server measured at one client count.
-#[derive(Serialize, Deserialize)]
-pub struct Run {
-    pub server: Server,
-    pub clients: usize,
-    pub repeat: usize,
-    pub wall_secs: f64,
-    pub join_p50_ms: Option<f64>,
-    pub join_p99_ms: Option<f64>,
-    pub connections_per_sec: f64,
-    pub idle_bytes_per_conn: Option<f64>,
-    pub fanout: Fanout,
-    /// The highest passing saturation step; `None` when none passed.
-    pub knee: Option<Knee>,
-}
-
-/// One sender at 20 messages a second, everyone receiving.
-#[derive(Serialize, Deserialize)]
-pub struct Fanout {
-    /// `None` when nothing arrived, like every latency below.
-    pub p50_ms: Option<f64>,
-    pub p99_ms: Option<f64>,
-    pub max_ms: Option<f64>,
-    pub lost: u64,
-    pub duplicates: u64,
-    pub reordered: u64,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct Knee {
-    pub offered_per_sec: f64,
-    pub delivered_per_sec: f64,
-    pub p99_ms: Option<f64>,
-    pub cpu_us_per_delivered: Option<f64>,
-}
-
-/// The whole of `results.json`.
-#[derive(Serialize, Deserialize)]
-pub struct Results {
-    pub smoke: bool,
-    pub wasm_raw: Option<usize>,
-    pub wasm_gzip: Option<usize>,
-    pub runs: Vec<Run>,
-}
 
 /// One number of a run, picked out by the report.
 type Pick = fn(&Run) -> Option<f64>;
 
 fn knee_delivered(r: &Run) -> Option<f64> {
-    r.knee.as_ref().map(|k| k.delivered_per_sec)
+    r.saturation.knee.as_ref()?.delivered_per_s
+}
+fn knee_offered(r: &Run) -> Option<f64> {
+    Some(r.saturation.knee.as_ref()?.offered_per_s)
+}
+fn knee_achieved(r: &Run) -> Option<f64> {
+    r.saturation.knee.as_ref()?.achieved_send_per_s
 }
 fn knee_cpu(r: &Run) -> Option<f64> {
-    r.knee.as_ref()?.cpu_us_per_delivered
+    r.saturation.knee.as_ref()?.cpu_us_per_delivered
 }
 fn fanout_p50(r: &Run) -> Option<f64> {
     r.fanout.p50_ms
@@ -101,7 +64,8 @@ pub fn write(runs: Vec<Run>, plan: &Plan, smoke: bool) -> Result<(), String> {
     }
     let md = markdown(runs, plan, wasm_raw, wasm_gzip);
     std::fs::write(root().join("BENCHMARKS.md"), md).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join("chart.svg"), chart(runs, &plan.sizes)).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("chart.svg"), chart::chart(runs, &plan.sizes))
+        .map_err(|e| e.to_string())?;
     eprintln!("wrote BENCHMARKS.md and bench-results/");
     Ok(())
 }
@@ -144,16 +108,27 @@ fn median_spread(values: &mut [f64]) -> Option<Stat> {
     })
 }
 
+/// A server's repeats at `n` clients.
+fn repeats(runs: &[Run], server: Server, n: usize) -> impl Iterator<Item = &Run> {
+    runs.iter()
+        .filter(move |r| r.server == server && r.clients == n)
+}
+
 /// One number over a server's repeats at `n`; repeats without it are left
 /// out, and `None` means no repeat had it.
 fn metric(runs: &[Run], server: Server, n: usize, pick: Pick) -> Option<Stat> {
-    let mut v: Vec<f64> = runs
-        .iter()
-        .filter(|r| r.server == server && r.clients == n)
-        .filter_map(pick)
-        .collect();
+    let mut v: Vec<f64> = repeats(runs, server, n).filter_map(pick).collect();
     median_spread(&mut v)
 }
+
+/// Whether any repeat's knee failed to converge: its number is then only a
+/// lower bound, and any ratio built on it says so.
+fn unconverged(runs: &[Run], server: Server, n: usize) -> bool {
+    repeats(runs, server, n).any(|r| !r.saturation.converged)
+}
+
+/// Marks a knee that did not converge in every repeat.
+const UNCONVERGED: &str = " †";
 
 fn median(runs: &[Run], server: Server, n: usize, pick: Pick) -> Option<f64> {
     metric(runs, server, n, pick).map(|s| s.median)
@@ -168,7 +143,7 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 const NO_DATA: &str = "no data";
 
 /// `v` with `decimals` places, or "no data".
-fn show(v: Option<f64>, decimals: usize) -> String {
+pub fn show(v: Option<f64>, decimals: usize) -> String {
     v.map_or_else(|| NO_DATA.to_owned(), |v| format!("{v:.decimals$}"))
 }
 
@@ -189,10 +164,11 @@ fn markdown(runs: &[Run], plan: &Plan, wasm_raw: Option<usize>, gzip: Option<usi
         show(gzip.map(|b| b as f64), 0),
         show(gzip.map(|b| b as f64 / 1024.0), 1),
     ));
-    md.push_str(&targets(runs, wasm_raw, gzip));
+    md.push_str(&targets::targets(runs, wasm_raw, gzip));
     md.push_str(&ratios(runs, &plan.sizes));
     md.push_str(&absolute(runs, &plan.sizes));
-    md.push_str("\nThe knee is the highest offered rate (all clients sending, doubling steps) at which p99 stayed ≤ 250 ms with no loss, duplicate or reordering. Raw data: `bench-results/results.json`.\n\n![Delivered messages per second and p99 latency against clients](bench-results/chart.svg)\n\n## Servers\n\n");
+    md.push_str(KNEE_NOTE);
+    md.push_str("Raw data: `bench-results/results.json`.\n\n![Delivered messages per second and p99 latency against clients](bench-results/chart.svg)\n\n## Servers\n\n");
     for server in Server::ALL {
         md.push_str(&format!("- **{}**: {}\n", server.name(), server.about()));
     }
@@ -227,8 +203,13 @@ fn ratios(runs: &[Run], sizes: &[usize]) -> String {
             ))
         };
         for base in &Server::ALL[1..] {
+            let flag = if unconverged(runs, ours, n) || unconverged(runs, *base, n) {
+                UNCONVERGED
+            } else {
+                ""
+            };
             md.push_str(&format!(
-                "| {n} | {} | {} | {} | {} |\n",
+                "| {n} | {} | {}{flag} | {} | {} |\n",
                 base.name(),
                 against(*base, knee_delivered),
                 against(*base, fanout_p99),
@@ -240,17 +221,14 @@ fn ratios(runs: &[Run], sizes: &[usize]) -> String {
 }
 
 fn absolute(runs: &[Run], sizes: &[usize]) -> String {
-    let mut md = String::from("\n## Absolute numbers (median ± spread)\n\n| server | clients | knee delivered msgs/s | fan-out p50 / p99 / max ms | join p50 / p99 ms | conn/s | idle bytes/conn | CPU µs per delivered |\n|---|---|---|---|---|---|---|---|\n");
+    let mut md = String::from("\n## Absolute numbers (median ± spread)\n\n| server | clients | knee delivered msgs/s | knee offered / achieved send msgs/s | bracket (widest) | converged | limited by | fan-out p50 / p99 / max ms | join p50 / p99 ms | conn/s | idle bytes/conn | CPU µs per delivered |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for &n in sizes {
         for server in Server::ALL {
             let f = |pick: Pick, decimals: usize| show(median(runs, server, n, pick), decimals);
-            let knee = metric(runs, server, n, knee_delivered).map_or_else(
-                || NO_DATA.to_owned(),
-                |s| format!("{:.0} ± {:.0}", s.median, s.spread),
-            );
             md.push_str(&format!(
-                "| {} | {n} | {knee} | {} / {} / {} | {} / {} | {} | {} | {} |\n",
+                "| {} | {n} | {} | {} / {} / {} | {} / {} | {} | {} | {} |\n",
                 server.name(),
+                knee_cells(runs, server, n),
                 f(fanout_p50, 1),
                 f(fanout_p99, 1),
                 f(fanout_max, 1),
@@ -265,256 +243,62 @@ fn absolute(runs: &[Run], sizes: &[usize]) -> String {
     md
 }
 
-/// What ratio (ours / baseline) meets a target.
-#[derive(Clone, Copy)]
-enum Need {
-    AtLeast(f64),
-    AtMost(f64),
-}
-
-impl Need {
-    fn met(self, ratio: f64) -> bool {
-        match self {
-            Need::AtLeast(x) => ratio >= x,
-            Need::AtMost(x) => ratio <= x,
-        }
-    }
-}
-
-impl std::fmt::Display for Need {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        match self {
-            Need::AtLeast(x) => write!(f, "≥ {x}"),
-            Need::AtMost(x) => write!(f, "≤ {x}"),
-        }
-    }
-}
-
-/// Which baseline a target compares against, like for like: the JS Durable
-/// Object on the same runtime as ours (dev proxy against dev proxy,
-/// Miniflare against Miniflare).
-#[derive(Clone, Copy)]
-enum Against {
-    FastApi,
-    JsSameRuntime,
-}
-
-impl Against {
-    fn baseline(self, ours: Server) -> Server {
-        match (self, ours) {
-            (Against::FastApi, _) => Server::FastApi,
-            (Against::JsSameRuntime, Server::EdgeDev) => Server::JsDev,
-            (Against::JsSameRuntime, _) => Server::JsMiniflare,
-        }
-    }
-}
-
-/// One of the targets: one number at one client count.
-struct Goal {
-    what: &'static str,
-    clients: usize,
-    pick: Pick,
-    against: Against,
-    need: Need,
-}
-
-const GOALS: [Goal; 4] = [
-    Goal {
-        what: "knee msgs/s",
-        clients: 100,
-        pick: knee_delivered,
-        against: Against::FastApi,
-        need: Need::AtLeast(1.5),
-    },
-    Goal {
-        what: "knee msgs/s",
-        clients: 100,
-        pick: knee_delivered,
-        against: Against::JsSameRuntime,
-        need: Need::AtLeast(2.0),
-    },
-    Goal {
-        what: "fan-out p99 ms",
-        clients: 100,
-        pick: fanout_p99,
-        against: Against::FastApi,
-        need: Need::AtMost(1.0),
-    },
-    Goal {
-        what: "idle bytes/conn",
-        clients: 1000,
-        pick: idle_bytes,
-        against: Against::JsSameRuntime,
-        need: Need::AtMost(1.0),
-    },
-];
-
-impl Goal {
-    /// The table row for `ours` against this goal's baseline.
-    fn row(&self, runs: &[Run], ours: Server) -> String {
-        let base = self.against.baseline(ours);
-        let a = median(runs, ours, self.clients, self.pick);
-        let b = median(runs, base, self.clients, self.pick);
-        let r = ratio(a, b);
-        let verdict = match r {
-            None => "**no** (no data)",
-            Some(r) if self.need.met(r) => "yes",
-            Some(_) => "**no**",
-        };
-        format!(
-            "| {} @ {} clients, {} | {}: {} | {}: {} | {} | {verdict} |\n",
-            self.what,
-            self.clients,
-            self.need,
-            ours.name(),
-            show(a, 1),
-            base.name(),
-            show(b, 1),
-            times(r),
-        )
-    }
-}
-
-/// The targets, each with its verdict.
-fn targets(runs: &[Run], wasm_raw: Option<usize>, gzip: Option<usize>) -> String {
-    let mut md = String::from("## Targets (one side-by-side run)\n\n| target | ours | baseline | ratio | met |\n|---|---|---|---|---|\n");
-    for goal in &GOALS {
-        for ours in [Server::EdgeDev, Server::EdgeMiniflare] {
-            md.push_str(&goal.row(runs, ours));
-        }
-    }
-    md.push_str(&faults_row(runs));
-    md.push_str(&wasm_row(wasm_raw, gzip));
-    md
-}
-
-/// Loss, duplicates and reordering over all our fan-out runs; no runs of
-/// ours is no data, not zero faults.
-fn faults_row(runs: &[Run]) -> String {
-    let ours: Vec<&Run> = runs
-        .iter()
-        .filter(|r| r.server == Server::EdgeDev || r.server == Server::EdgeMiniflare)
-        .collect();
-    let faults = (!ours.is_empty()).then(|| {
-        ours.iter()
-            .map(|r| r.fanout.lost + r.fanout.duplicates + r.fanout.reordered)
-            .sum::<u64>()
-    });
-    let verdict = match faults {
-        None => "**no** (no data)",
-        Some(0) => "yes",
-        Some(_) => "**no**",
+/// The knee's cells of one row: delivered, offered / achieved, the widest
+/// bracket over the repeats, how many repeats converged, and why the
+/// bracket's failing steps failed.
+fn knee_cells(runs: &[Run], server: Server, n: usize) -> String {
+    let flag = if unconverged(runs, server, n) {
+        UNCONVERGED
+    } else {
+        ""
     };
-    format!(
-        "| loss + duplicates + reordering, all our runs (the knee itself requires zero) | {} | | | {verdict} |\n",
-        show(faults.map(|f| f as f64), 0)
-    )
-}
-
-/// The `.wasm` budget: under 150 KiB gzipped.
-fn wasm_row(wasm_raw: Option<usize>, gzip: Option<usize>) -> String {
-    const BUDGET: usize = 150 * 1024;
-    let verdict = match gzip {
-        None => "**no** (no data)",
-        Some(g) if g < BUDGET => "yes",
-        Some(_) => "**no**",
-    };
-    let gzip = gzip.map(|g| g as f64);
-    format!(
-        "| `.wasm` gzip < 150 KiB | {} bytes ({} KiB; raw {}) | {BUDGET} bytes | {} | {verdict} |\n\n",
-        show(gzip, 0),
-        show(gzip.map(|g| g / 1024.0), 1),
-        show(wasm_raw.map(|r| r as f64), 0),
-        times(gzip.map(|g| g / BUDGET as f64)),
-    )
-}
-
-/// Two panels, log-scaled: delivered msgs/s at the knee, and fan-out p99.
-fn chart(runs: &[Run], sizes: &[usize]) -> String {
-    let (w, h) = (420.0, 260.0);
-    let mut svg = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"11\">", w * 2.0 + 40.0, h + 40.0 + 20.0 * Server::ALL.len() as f64);
-    let panels: [(&str, Pick); 2] = [
-        ("delivered msgs/s at knee", knee_delivered),
-        ("fan-out p99 ms", fanout_p99),
-    ];
-    for (panel, (title, pick)) in panels.into_iter().enumerate() {
-        svg.push_str(&chart_panel(
-            runs,
-            sizes,
-            panel as f64 * (w + 40.0),
-            title,
-            pick,
-        ));
-    }
-    for (s, server) in Server::ALL.iter().enumerate() {
-        let y = h + 20.0 + 18.0 * s as f64;
-        svg.push_str(&format!("<rect x=\"50\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{}\"/><text x=\"68\" y=\"{}\">{}</text>", y - 10.0, color(s), y, server.name()));
-    }
-    svg.push_str("</svg>\n");
-    svg
-}
-
-fn color(i: usize) -> &'static str {
-    const COLORS: [&str; 7] = [
-        "#2f6fed", "#7aa2f7", "#a0c4ff", "#d64545", "#e0a800", "#f2c94c", "#1f9d55",
-    ];
-    COLORS[i % COLORS.len()]
-}
-
-fn chart_panel(runs: &[Run], sizes: &[usize], x0: f64, title: &str, pick: Pick) -> String {
-    let (w, h, pad) = (420.0, 260.0, 50.0);
-    let values: Vec<f64> = Server::ALL
-        .iter()
-        .flat_map(|s| sizes.iter().filter_map(|&n| median(runs, *s, n, pick)))
-        .filter(|v| *v > 0.0)
-        .collect();
-    let (lo, hi) = values
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
-    let lo = lo.max(1e-3).log10().floor();
-    let hi = hi.max(1e-3).log10().ceil().max(lo + 1.0);
-    let mut svg = format!(
-        "<text x=\"{}\" y=\"15\" font-weight=\"bold\">{title} (log scale) vs clients</text>",
-        x0 + pad
+    let delivered = metric(runs, server, n, knee_delivered).map_or_else(
+        || NO_DATA.to_owned(),
+        |s| format!("{:.0} ± {:.0}{flag}", s.median, s.spread),
     );
-    svg.push_str(&format!(
-        "<rect x=\"{}\" y=\"25\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#999\"/>",
-        x0 + pad,
-        w - pad,
-        h - 40.0
-    ));
-    let px = |i: usize| x0 + pad + (i as f64 + 0.5) * (w - pad) / sizes.len() as f64;
-    let py = |v: f64| 25.0 + (h - 40.0) * (1.0 - (v.max(1e-3).log10() - lo) / (hi - lo));
-    for (i, n) in sizes.iter().enumerate() {
-        svg.push_str(&format!(
-            "<text x=\"{}\" y=\"{h}\" text-anchor=\"middle\">{n}</text>",
-            px(i)
-        ));
-    }
-    for e in lo as i32..=hi as i32 {
-        svg.push_str(&format!(
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">1e{e}</text>",
-            x0 + pad - 4.0,
-            py(10f64.powi(e)) + 4.0
-        ));
-    }
-    for (s, server) in Server::ALL.iter().enumerate() {
-        let pts: Vec<String> = sizes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, &n)| {
-                let v = median(runs, *server, n, pick).filter(|v| *v > 0.0)?;
-                Some(format!("{:.1},{:.1}", px(i), py(v)))
-            })
-            .collect();
-        svg.push_str(&format!(
-            "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>",
-            pts.join(" "),
-            color(s)
-        ));
-    }
-    svg
+    format!(
+        "{delivered} | {} / {} | {} | {} | {}",
+        show(median(runs, server, n, knee_offered), 0),
+        show(median(runs, server, n, knee_achieved), 0),
+        show(widest_bracket(runs, server, n), 2),
+        converged_cell(runs, server, n),
+        limits_cell(runs, server, n),
+    )
 }
+
+/// The widest bracket over the repeats; `None` if any repeat has none.
+fn widest_bracket(runs: &[Run], server: Server, n: usize) -> Option<f64> {
+    let mut all = repeats(runs, server, n).peekable();
+    all.peek()?;
+    all.try_fold(1.0_f64, |w, r| Some(w.max(r.saturation.bracket?)))
+}
+
+fn converged_cell(runs: &[Run], server: Server, n: usize) -> String {
+    let total = repeats(runs, server, n).count();
+    let converged = repeats(runs, server, n)
+        .filter(|r| r.saturation.converged)
+        .count();
+    match (converged, total) {
+        (_, 0) => NO_DATA.to_owned(),
+        (c, t) if c == t => "yes".to_owned(),
+        (c, t) => format!("**no** ({c} of {t})"),
+    }
+}
+
+fn limits_cell(runs: &[Run], server: Server, n: usize) -> String {
+    let mut limits: Vec<&str> = repeats(runs, server, n)
+        .flat_map(|r| r.saturation.limited_by.iter().map(|f| f.label()))
+        .collect();
+    limits.sort_unstable();
+    limits.dedup();
+    if limits.is_empty() {
+        "—".to_owned()
+    } else {
+        limits.join(", ")
+    }
+}
+
+const KNEE_NOTE: &str = "\nThe knee is the highest passing step of a climb in which every client sends, open loop: the offered rate doubles from 10 messages a second until a step fails, then bisects until failing / passing ≤ 1.10 (the bracket). A step passes when p99 ≤ 250 ms, nothing is lost, duplicated or reordered, and the senders achieved at least 95 % of the offered rate. Knee delivered msgs/s = messages received by all clients / (last receive − first send); achieved = messages sent / (last send − first send), both measured, neither derived from the offered rate. † a repeat did not converge (step cap, rate cap, or no passing step): its knee is a lower bound. Limited by *sender behind* alone means the load generator, not the server, ran out first. ";
 
 fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();

@@ -4,12 +4,19 @@
 
 use std::time::{Duration, Instant};
 
-use crate::client::{self, collect, connect, drain, percentile, quiesce, send_step, Client};
-use crate::report::{self, Fanout, Knee, Run};
+use crate::client::{
+    collect, connect, drain, percentile, quiesce, send_step, Client, Sent, StepResult,
+};
+use crate::report;
+use crate::results::{Fanout, Fault, Run, Saturation, Step, CONVERGED_BRACKET};
 use crate::servers::{Running, Server, Usage};
 
 /// Latency above which a step counts as past the knee.
 const KNEE_P99_MS: f64 = 250.0;
+
+/// A step fails when the senders achieved less than this share of the
+/// offered rate: past that, the offered rate is not what the server got.
+const MIN_ACHIEVED_SHARE: f64 = 0.95;
 
 /// Clients connect in waves of this many, so the ramp is limited by the
 /// server, not by the client's connect burst.
@@ -62,8 +69,11 @@ impl Plan {
             // High enough that no server reaches it: a knee found by the
             // cap would only say "at least".
             max_rate: 1_000_000.0,
-            resolution: 1.1,
-            max_steps: env_num("BENCH_MAX_STEPS", 16.0) as usize,
+            resolution: CONVERGED_BRACKET,
+            // Doubling from 10/s to a knee near 100,000/s offered takes 15
+            // steps and bisecting to 1.10 three more; 16 left 10-client
+            // cells unconverged, so leave room for noisy steps too.
+            max_steps: env_num("BENCH_MAX_STEPS", 24.0) as usize,
         }
     }
 
@@ -188,7 +198,7 @@ async fn measure_running(
 
     let mut seq = 0;
     let fanout = fan_out(&mut clients, plan, &mut seq).await;
-    let knee = saturate(&mut clients, running, plan, &mut seq).await;
+    let saturation = saturate(&mut clients, running, plan, &mut seq).await;
     Ok(Run {
         server,
         clients: n,
@@ -197,7 +207,7 @@ async fn measure_running(
         connections_per_sec,
         idle_bytes_per_conn: idle_per_conn,
         fanout,
-        knee,
+        saturation,
         repeat: 0,
         wall_secs: 0.0,
     })
@@ -208,8 +218,8 @@ async fn fan_out(clients: &mut [Client], plan: &Plan, seq: &mut u64) -> Fanout {
     let n = clients.len();
     let window = Duration::from_secs_f64(plan.fanout_secs);
     let sent = send_step(clients, 1, 20.0, window, seq).await;
-    drain(clients, sent, Duration::from_secs(5)).await;
-    let fan = collect(clients, 0..n, sent);
+    drain(clients, sent.sent, Duration::from_secs(5)).await;
+    let fan = collect(clients, 0..n, sent.scheduled);
     Fanout {
         p50_ms: fan.p50,
         p99_ms: fan.p99,
@@ -227,56 +237,123 @@ async fn saturate(
     running: &Running,
     plan: &Plan,
     seq: &mut u64,
-) -> Option<Knee> {
-    let mut knee = None;
-    let (mut pass, mut fail) = (None::<f64>, None::<f64>);
+) -> Saturation {
+    let mut steps: Vec<Step> = Vec::new();
+    // Indexes into `steps` of the latest pass and the latest failure; the
+    // bisection keeps every new rate between them.
+    let (mut pass, mut fail) = (None::<usize>, None::<usize>);
     let mut rate = plan.first_rate;
     for _ in 0..plan.max_steps {
-        let (ok, step) = saturation_step(clients, running, rate, plan, seq).await;
-        if ok {
-            pass = Some(rate);
-            knee = Some(step);
-        } else {
-            fail = Some(rate);
-        }
-        match plan.next_rate(pass, fail) {
+        let step = saturation_step(clients, running, rate, plan, seq).await;
+        *(if step.passed() { &mut pass } else { &mut fail }) = Some(steps.len());
+        steps.push(step);
+        let offered = |i: Option<usize>| i.map(|i| steps[i].offered_per_s);
+        match plan.next_rate(offered(pass), offered(fail)) {
             Some(next) => rate = next,
             None => break,
         }
     }
-    knee
+    bracketed(steps, pass, fail)
+}
+
+fn bracketed(steps: Vec<Step>, pass: Option<usize>, fail: Option<usize>) -> Saturation {
+    let bracket = pass
+        .zip(fail)
+        .map(|(p, f)| steps[f].offered_per_s / steps[p].offered_per_s)
+        .filter(|b| *b > 1.0);
+    let saturation = Saturation {
+        knee: pass.map(|i| steps[i].clone()),
+        bracket,
+        converged: bracket.is_some_and(|b| b <= CONVERGED_BRACKET),
+        limited_by: fail.map(|i| steps[i].faults.clone()).unwrap_or_default(),
+        steps,
+    };
+    eprintln!(
+        "    knee {} delivered/s at {} offered/s, bracket {}, converged {}",
+        report::show(saturation.knee.as_ref().and_then(|k| k.delivered_per_s), 0),
+        report::show(saturation.knee.as_ref().map(|k| k.offered_per_s), 0),
+        report::show(bracket, 3),
+        saturation.converged
+    );
+    saturation
 }
 
 /// One open-loop step of the saturation mode: every client sends, `rate`
-/// messages a second in total. Passes if p99 stays under the knee threshold
-/// with nothing lost, duplicated or reordered.
+/// messages a second in total.
 async fn saturation_step(
     clients: &mut [Client],
     running: &Running,
     rate: f64,
     plan: &Plan,
     seq: &mut u64,
-) -> (bool, Knee) {
+) -> Step {
     let n = clients.len();
     let before = running.usage();
     let window = Duration::from_secs_f64(plan.step_secs);
     let sent = send_step(clients, n, rate, window, seq).await;
-    drain(clients, sent, Duration::from_secs(3)).await;
+    drain(clients, sent.sent, Duration::from_secs(3)).await;
     let after = running.usage();
-    let step = collect(clients, 0..n, sent);
+    let seen = collect(clients, 0..n, sent.scheduled);
     quiesce(clients, Duration::from_secs(30)).await;
-    let ok = step.p99.is_some_and(|p99| p99 <= KNEE_P99_MS)
-        && step.lost == 0
-        && step.duplicates == 0
-        && step.reordered == 0;
-    log_step(rate, &step, ok);
-    let knee = Knee {
-        offered_per_sec: rate,
-        delivered_per_sec: step.delivered as f64 / plan.step_secs,
-        p99_ms: step.p99,
-        cpu_us_per_delivered: cpu_us_per(before, after, step.delivered),
+    let cpu = cpu_us_per(before, after, seen.delivered);
+    let step = judged(rate, &sent, &seen, cpu);
+    log_step(&step);
+    step
+}
+
+/// The step's record, with the faults that fail it.
+fn judged(rate: f64, sent: &Sent, seen: &StepResult, cpu_us_per_delivered: Option<f64>) -> Step {
+    // From the first send, not the step's nominal length: a server that
+    // falls behind delivers over a longer time than the senders sent.
+    let span = seen
+        .last_arrival
+        .zip(sent.first())
+        .map(|(last, first)| last.saturating_duration_since(first).as_secs_f64())
+        .filter(|s| *s > 0.0);
+    let mut step = Step {
+        offered_per_s: rate,
+        achieved_send_per_s: sent.achieved_per_s(),
+        delivered_per_s: span.map(|s| seen.delivered as f64 / s),
+        scheduled: sent.scheduled,
+        sent: sent.sent,
+        delivered: seen.delivered,
+        p50_ms: seen.p50,
+        p99_ms: seen.p99,
+        lost: seen.lost,
+        duplicates: seen.duplicates,
+        reordered: seen.reordered,
+        cpu_us_per_delivered,
+        faults: Vec::new(),
     };
-    (ok, knee)
+    step.faults = faults(&step);
+    step
+}
+
+/// Why a step fails: p99 over the threshold, anything lost, duplicated or
+/// reordered, or senders that did not keep to the offered schedule (then
+/// the step measured the load generator, not the server).
+fn faults(s: &Step) -> Vec<Fault> {
+    let checks = [
+        (
+            s.p99_ms.is_none() || s.achieved_send_per_s.is_none(),
+            Fault::NoData,
+        ),
+        (s.p99_ms.is_some_and(|p| p > KNEE_P99_MS), Fault::Latency),
+        (
+            s.achieved_send_per_s
+                .is_some_and(|a| a < s.offered_per_s * MIN_ACHIEVED_SHARE),
+            Fault::SenderBehind,
+        ),
+        (s.sent < s.scheduled, Fault::SendFailed),
+        (s.lost > 0, Fault::Loss),
+        (s.duplicates > 0, Fault::Duplicates),
+        (s.reordered > 0, Fault::Reordering),
+    ];
+    checks
+        .into_iter()
+        .filter(|(failed, _)| *failed)
+        .map(|(_, fault)| fault)
+        .collect()
 }
 
 /// Server CPU between two samples per delivered message. `None` when a
@@ -287,13 +364,21 @@ fn cpu_us_per(before: Usage, after: Usage, delivered: u64) -> Option<f64> {
     (delivered > 0).then(|| ticks as f64 / TICKS_PER_SEC * 1e6 / delivered as f64)
 }
 
-fn log_step(rate: f64, step: &client::StepResult, ok: bool) {
+fn log_step(step: &Step) {
+    let verdict = if step.passed() {
+        "pass".to_owned()
+    } else {
+        let why: Vec<&str> = step.faults.iter().map(|f| f.label()).collect();
+        format!("fail ({})", why.join(", "))
+    };
     eprintln!(
-        "    offered {rate:.0}/s: p99 {}, lost {}, dup {}, reordered {} -> {}",
-        report::ms(step.p99),
+        "    offered {:.0}/s, sent {}/s, delivered {}/s: p99 {}, lost {}, dup {}, reordered {} -> {verdict}",
+        step.offered_per_s,
+        report::show(step.achieved_send_per_s, 0),
+        report::show(step.delivered_per_s, 0),
+        report::ms(step.p99_ms),
         step.lost,
         step.duplicates,
         step.reordered,
-        if ok { "pass" } else { "fail" }
     );
 }
