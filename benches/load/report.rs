@@ -221,20 +221,21 @@ fn ratios(runs: &[Run], sizes: &[usize]) -> String {
 }
 
 fn absolute(runs: &[Run], sizes: &[usize]) -> String {
-    let mut md = String::from("\n## Absolute numbers (median ± spread)\n\n| server | clients | knee delivered msgs/s | knee offered / achieved send msgs/s | bracket (widest) | converged | limited by | fan-out p50 / p99 / max ms | join p50 / p99 ms | conn/s | idle bytes/conn | CPU µs per delivered |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    let mut md = String::from("\n## Absolute numbers (median ± spread)\n\n| server | clients | knee delivered msgs/s | knee offered / achieved send msgs/s | bracket (widest) | converged | limited by | fan-out p50 / p99 / max ms | join: first (creates the room) / p50 / p99 ms | conn/s | idle bytes/conn | CPU µs per delivered |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for &n in sizes {
         for server in Server::ALL {
             let f = |pick: Pick, decimals: usize| show(median(runs, server, n, pick), decimals);
             md.push_str(&format!(
-                "| {} | {n} | {} | {} / {} / {} | {} / {} | {} | {} | {} |\n",
+                "| {} | {n} | {} | {} / {} / {} | {} / {} / {} | {} | {} | {} |\n",
                 server.name(),
                 knee_cells(runs, server, n),
                 f(fanout_p50, 1),
                 f(fanout_p99, 1),
                 f(fanout_max, 1),
+                f(|r| r.room_created_ms, 1),
                 f(|r| r.join_p50_ms, 1),
                 f(|r| r.join_p99_ms, 1),
-                f(|r| Some(r.connections_per_sec), 0),
+                f(|r| r.connections_per_sec, 0),
                 f(idle_bytes, 0),
                 f(knee_cpu, 1),
             ));

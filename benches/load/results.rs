@@ -26,9 +26,15 @@ pub struct Run {
     pub clients: usize,
     pub repeat: usize,
     pub wall_secs: f64,
+    /// The warm-up client's connect-to-first-frame time, which includes
+    /// creating the room.
+    pub room_created_ms: Option<f64>,
+    /// The other clients' connect-to-first-frame times.
     pub join_p50_ms: Option<f64>,
     pub join_p99_ms: Option<f64>,
-    pub connections_per_sec: f64,
+    pub connections_per_sec: Option<f64>,
+    /// RSS growth per joined client, from "at rest" (the room exists, the
+    /// warm-up client connected) to all `clients` connected and idle.
     pub idle_bytes_per_conn: Option<f64>,
     pub fanout: Fanout,
     pub saturation: Saturation,
