@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -13,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 /// How long a server may take to answer after it is spawned; wrangler dev
 /// starts workerd behind a proxy and takes the longest.
@@ -74,7 +73,7 @@ impl Server {
                 "this project on workerd without the dev proxy, batch=1 clients"
             }
             Server::EdgePlainDev => "this project, clients without batch=1",
-            Server::FastApi => "the originals' design on uvicorn",
+            Server::FastApi => "the originals' design on uvicorn[standard] (uvloop, httptools)",
             Server::JsDev => "minimal JavaScript DO, one frame per message",
             Server::JsMiniflare => "the same JavaScript DO on workerd without the dev proxy",
             Server::Tokio => "native Rust broadcast, the near-physical limit",
@@ -194,8 +193,16 @@ fn miniflare(cmd: &mut Command, port: &str, worker: &str) {
     cmd.args(["node", "benches/baselines/miniflare.mjs", port, worker]);
 }
 
+/// Named explicitly so a venv without uvloop or httptools fails to start
+/// instead of quietly falling back to asyncio and h11.
 fn uvicorn(cmd: &mut Command, port: &str) {
     cmd.arg(root().join("target/bench-venv/bin/uvicorn")).args([
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--ws",
+        "websockets",
         "fastapi_app:app",
         "--app-dir",
         "benches/baselines",
@@ -313,10 +320,12 @@ fn server_log(server: &str) -> Stdio {
         .unwrap_or_else(|_| Stdio::null())
 }
 
-/// The native baseline: tokio + tungstenite, one broadcast channel.
+/// The native baseline: tokio + tungstenite, one broadcast channel. Each
+/// message is serialized once into a refcounted `Utf8Bytes` that every
+/// recipient's writer shares, as a server built for speed would.
 pub async fn serve_tokio(port: u16) {
     let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
-    let (tx, _) = broadcast::channel::<Arc<str>>(1 << 16);
+    let (tx, _) = broadcast::channel::<Utf8Bytes>(1 << 16);
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
@@ -327,7 +336,7 @@ pub async fn serve_tokio(port: u16) {
 
 // The handshake callback's error type is tungstenite's, not ours to shrink.
 #[allow(clippy::result_large_err)]
-async fn tokio_session(stream: tokio::net::TcpStream, tx: broadcast::Sender<Arc<str>>) {
+async fn tokio_session(stream: tokio::net::TcpStream, tx: broadcast::Sender<Utf8Bytes>) {
     let mut id = String::new();
     let callback = |req: &tokio_tungstenite::tungstenite::handshake::server::Request, resp| {
         id = req.uri().path().trim_start_matches("/ws/").to_owned();
@@ -339,8 +348,9 @@ async fn tokio_session(stream: tokio::net::TcpStream, tx: broadcast::Sender<Arc<
     let (mut sink, mut source) = ws.split();
     let mut rx = tx.subscribe();
     let writer = tokio::spawn(async move {
+        // recv() clones the Utf8Bytes: a reference count, not a copy.
         while let Ok(frame) = rx.recv().await {
-            if sink.send(Message::text(frame.to_string())).await.is_err() {
+            if sink.send(Message::Text(frame)).await.is_err() {
                 break;
             }
         }
