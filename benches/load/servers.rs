@@ -36,6 +36,7 @@ pub enum Server {
     EdgeDev,
     EdgeMiniflare,
     EdgePlainDev,
+    EdgePlainMiniflare,
     FastApi,
     JsDev,
     JsMiniflare,
@@ -44,10 +45,11 @@ pub enum Server {
 
 impl Server {
     /// Every server, in the order the report lists them.
-    pub const ALL: [Server; 7] = [
+    pub const ALL: [Server; 8] = [
         Server::EdgeDev,
         Server::EdgeMiniflare,
         Server::EdgePlainDev,
+        Server::EdgePlainMiniflare,
         Server::FastApi,
         Server::JsDev,
         Server::JsMiniflare,
@@ -59,6 +61,7 @@ impl Server {
             Server::EdgeDev => "edge-chat (wrangler dev)",
             Server::EdgeMiniflare => "edge-chat (miniflare)",
             Server::EdgePlainDev => "edge-chat plain (wrangler dev)",
+            Server::EdgePlainMiniflare => "edge-chat plain (miniflare)",
             Server::FastApi => "FastAPI original",
             Server::JsDev => "JS Durable Object",
             Server::JsMiniflare => "JS Durable Object (miniflare)",
@@ -73,6 +76,9 @@ impl Server {
                 "this project on workerd without the dev proxy, batch=1 clients"
             }
             Server::EdgePlainDev => "this project, clients without batch=1",
+            Server::EdgePlainMiniflare => {
+                "this project on workerd without the dev proxy, clients without batch=1"
+            }
             Server::FastApi => "the originals' design on uvicorn[standard] (uvloop, httptools)",
             Server::JsDev => "minimal JavaScript DO, one frame per message",
             Server::JsMiniflare => "the same JavaScript DO on workerd without the dev proxy",
@@ -85,9 +91,35 @@ impl Server {
     pub fn query(self) -> &'static str {
         match self {
             Server::EdgeDev | Server::EdgeMiniflare => "?room=bench&batch=1",
-            Server::EdgePlainDev => "?room=bench",
+            Server::EdgePlainDev | Server::EdgePlainMiniflare => "?room=bench",
             _ => "",
         }
+    }
+
+    /// The same server with clients of the originals' protocol (no
+    /// `batch=1`), for a server whose clients take batch frames.
+    pub fn plain(self) -> Option<Server> {
+        match self {
+            Server::EdgeDev => Some(Server::EdgePlainDev),
+            Server::EdgeMiniflare => Some(Server::EdgePlainMiniflare),
+            _ => None,
+        }
+    }
+
+    /// Whether this is our room, with either kind of client.
+    pub fn is_ours(self) -> bool {
+        matches!(
+            self,
+            Server::EdgeDev
+                | Server::EdgeMiniflare
+                | Server::EdgePlainDev
+                | Server::EdgePlainMiniflare
+        )
+    }
+
+    /// Whether this server runs under `wrangler dev`, behind its proxy.
+    pub fn dev_proxy(self) -> bool {
+        matches!(self, Server::EdgeDev | Server::EdgePlainDev | Server::JsDev)
     }
 
     fn from_name(name: &str) -> Option<Server> {
@@ -109,7 +141,7 @@ impl Server {
                     state,
                 );
             }
-            Server::EdgeMiniflare => miniflare(cmd, &p, "edge-chat"),
+            Server::EdgeMiniflare | Server::EdgePlainMiniflare => miniflare(cmd, &p, "edge-chat"),
             Server::JsMiniflare => miniflare(cmd, &p, "js-room"),
             Server::FastApi => uvicorn(cmd, &p),
             Server::Tokio => {

@@ -31,8 +31,9 @@ pub fn chart(runs: &[Run], sizes: &[usize]) -> String {
 }
 
 fn color(i: usize) -> &'static str {
-    const COLORS: [&str; 7] = [
-        "#2f6fed", "#7aa2f7", "#a0c4ff", "#d64545", "#e0a800", "#f2c94c", "#1f9d55",
+    const COLORS: [&str; 12] = [
+        "#2f6fed", "#7aa2f7", "#a0c4ff", "#c8dcff", "#d64545", "#e0a800", "#f2c94c", "#8a5a00",
+        "#c77dff", "#1f9d55", "#555555", "#00a3a3",
     ];
     COLORS[i % COLORS.len()]
 }
