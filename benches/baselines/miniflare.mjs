@@ -1,8 +1,9 @@
 // Runs a Worker under Miniflare/workerd directly from the pinned npm
 // packages: no wrangler dev proxy hop, so closer to production.
-// Usage: node benches/baselines/miniflare.mjs <port> [edge-chat|js-room]
-//   edge-chat  this project's built Worker (build/index.js), the default
-//   js-room    the minimal JavaScript Durable Object baseline
+// Usage: node benches/baselines/miniflare.mjs <port> [edge-chat|js-room|js-sqlite-room]
+//   edge-chat       this project's built Worker (build/index.js), the default
+//   js-room         the minimal JavaScript Durable Object baseline
+//   js-sqlite-room  the same, writing each message to SQLite first
 import { Miniflare } from "miniflare";
 
 const port = Number(process.argv[2]);
@@ -18,6 +19,14 @@ const workers = {
   "js-room": {
     scriptPath: "benches/baselines/js-room/worker.js",
     durableObjects: { ROOMS: { className: "JsRoom", useSQLite: true } },
+  },
+  "js-sqlite-room": {
+    scriptPath: "benches/baselines/js-sqlite-room/worker.js",
+    // It imports ../js-room/worker.js: an ES module (Miniflare assumes
+    // CommonJS for an imported .js), named by its path below modulesRoot.
+    modulesRoot: "benches/baselines",
+    modulesRules: [{ type: "ESModule", include: ["**/*.js"] }],
+    durableObjects: { ROOMS: { className: "JsSqliteRoom", useSQLite: true } },
   },
 };
 const mf = new Miniflare({

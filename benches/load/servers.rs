@@ -40,12 +40,14 @@ pub enum Server {
     FastApi,
     JsDev,
     JsMiniflare,
+    JsSqliteDev,
+    JsSqliteMiniflare,
     Tokio,
 }
 
 impl Server {
     /// Every server, in the order the report lists them.
-    pub const ALL: [Server; 8] = [
+    pub const ALL: [Server; 10] = [
         Server::EdgeDev,
         Server::EdgeMiniflare,
         Server::EdgePlainDev,
@@ -53,6 +55,8 @@ impl Server {
         Server::FastApi,
         Server::JsDev,
         Server::JsMiniflare,
+        Server::JsSqliteDev,
+        Server::JsSqliteMiniflare,
         Server::Tokio,
     ];
 
@@ -65,6 +69,8 @@ impl Server {
             Server::FastApi => "FastAPI original",
             Server::JsDev => "JS Durable Object",
             Server::JsMiniflare => "JS Durable Object (miniflare)",
+            Server::JsSqliteDev => "JS Durable Object + SQLite",
+            Server::JsSqliteMiniflare => "JS Durable Object + SQLite (miniflare)",
             Server::Tokio => "tokio native",
         }
     }
@@ -82,6 +88,12 @@ impl Server {
             Server::FastApi => "the originals' design on uvicorn[standard] (uvloop, httptools)",
             Server::JsDev => "minimal JavaScript DO, one frame per message",
             Server::JsMiniflare => "the same JavaScript DO on workerd without the dev proxy",
+            Server::JsSqliteDev => {
+                "the minimal JavaScript DO writing each message to SQLite before broadcasting it"
+            }
+            Server::JsSqliteMiniflare => {
+                "the same SQLite-writing JavaScript DO on workerd without the dev proxy"
+            }
             Server::Tokio => "native Rust broadcast, the near-physical limit",
         }
     }
@@ -119,7 +131,10 @@ impl Server {
 
     /// Whether this server runs under `wrangler dev`, behind its proxy.
     pub fn dev_proxy(self) -> bool {
-        matches!(self, Server::EdgeDev | Server::EdgePlainDev | Server::JsDev)
+        matches!(
+            self,
+            Server::EdgeDev | Server::EdgePlainDev | Server::JsDev | Server::JsSqliteDev
+        )
     }
 
     fn from_name(name: &str) -> Option<Server> {
@@ -133,16 +148,11 @@ impl Server {
             Server::EdgeDev | Server::EdgePlainDev => {
                 wrangler_dev(cmd, None, &p, state).args(ROOM_LIMITS);
             }
-            Server::JsDev => {
-                wrangler_dev(
-                    cmd,
-                    Some("benches/baselines/js-room/wrangler.toml"),
-                    &p,
-                    state,
-                );
-            }
+            Server::JsDev => baseline_dev(cmd, "js-room", &p, state),
+            Server::JsSqliteDev => baseline_dev(cmd, "js-sqlite-room", &p, state),
             Server::EdgeMiniflare | Server::EdgePlainMiniflare => miniflare(cmd, &p, "edge-chat"),
             Server::JsMiniflare => miniflare(cmd, &p, "js-room"),
+            Server::JsSqliteMiniflare => miniflare(cmd, &p, "js-sqlite-room"),
             Server::FastApi => uvicorn(cmd, &p),
             Server::Tokio => {
                 cmd.arg(std::env::current_exe().map_err(|e| e.to_string())?)
@@ -219,6 +229,12 @@ fn wrangler_dev<'a>(
         .arg(free_port().to_string())
         .arg("--persist-to")
         .arg(state)
+}
+
+/// A JavaScript baseline in `benches/baselines/<dir>` under `wrangler dev`.
+fn baseline_dev(cmd: &mut Command, dir: &str, port: &str, state: &Path) {
+    let config = format!("benches/baselines/{dir}/wrangler.toml");
+    wrangler_dev(cmd, Some(&config), port, state);
 }
 
 fn miniflare(cmd: &mut Command, port: &str, worker: &str) {
