@@ -8,7 +8,7 @@ mod targets;
 use std::process::Command;
 
 use crate::results::{Results, Run};
-use crate::servers::{root, Server};
+use crate::servers::{compare_build, root, Server};
 use crate::suite::Plan;
 
 /// One number of a run, picked out by the report.
@@ -50,6 +50,7 @@ pub fn write(runs: Vec<Run>, plan: &Plan, smoke: bool) -> Result<(), String> {
         smoke,
         wasm_raw,
         wasm_gzip,
+        compare_build: compare_build().map(|b| b.display().to_string()),
         runs,
     };
     let json = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
@@ -62,7 +63,7 @@ pub fn write(runs: Vec<Run>, plan: &Plan, smoke: bool) -> Result<(), String> {
         );
         return Ok(());
     }
-    let md = markdown(runs, plan, wasm_raw, wasm_gzip);
+    let md = markdown(&doc, plan);
     std::fs::write(root().join("BENCHMARKS.md"), md).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("chart.svg"), chart::chart(runs, &plan.sizes))
         .map_err(|e| e.to_string())?;
@@ -156,7 +157,8 @@ fn times(v: Option<f64>) -> String {
     v.map_or_else(|| NO_DATA.to_owned(), |v| format!("{v:.2}×"))
 }
 
-fn markdown(runs: &[Run], plan: &Plan, wasm_raw: Option<usize>, gzip: Option<usize>) -> String {
+fn markdown(doc: &Results, plan: &Plan) -> String {
+    let (runs, wasm_raw, gzip) = (&doc.runs, doc.wasm_raw, doc.wasm_gzip);
     let mut md = header(plan);
     md.push_str(&format!(
         "`.wasm`: {} bytes raw, {} bytes gzip ({} KiB).\n\n",
@@ -165,14 +167,25 @@ fn markdown(runs: &[Run], plan: &Plan, wasm_raw: Option<usize>, gzip: Option<usi
         show(gzip.map(|b| b as f64 / 1024.0), 1),
     ));
     md.push_str(&targets::targets(runs, wasm_raw, gzip));
+    if let Some(build) = &doc.compare_build {
+        md.push_str(&targets::builds(runs, &plan.sizes, build));
+    }
     md.push_str(&ratios(runs, &plan.sizes));
     md.push_str(&absolute(runs, &plan.sizes));
     md.push_str(KNEE_NOTE);
     md.push_str("Raw data: `bench-results/results.json`.\n\n![Delivered messages per second and p99 latency against clients](bench-results/chart.svg)\n\n## Servers\n\n");
-    for server in Server::ALL {
+    for server in present(runs) {
         md.push_str(&format!("- **{}**: {}\n", server.name(), server.about()));
     }
     md
+}
+
+/// The servers the runs measured, in report order.
+fn present(runs: &[Run]) -> Vec<Server> {
+    Server::ALL
+        .into_iter()
+        .filter(|s| runs.iter().any(|r| r.server == *s))
+        .collect()
 }
 
 fn header(plan: &Plan) -> String {
@@ -193,8 +206,15 @@ fn header(plan: &Plan) -> String {
 }
 
 fn ratios(runs: &[Run], sizes: &[usize]) -> String {
-    let ours = Server::ALL[0];
-    let mut md = String::from("## Ratios (this project under wrangler dev, batch=1 clients, vs each baseline)\n\n| clients | baseline | delivered msgs/s at knee | fan-out p99 (lower is better) | idle bytes/conn (lower is better) |\n|---|---|---|---|---|\n");
+    let servers = present(runs);
+    // Under wrangler dev if it ran, else Miniflare (a narrowed run).
+    let Some(&ours) = servers
+        .iter()
+        .find(|s| matches!(s, Server::EdgeDev | Server::EdgeMiniflare))
+    else {
+        return String::new();
+    };
+    let mut md = format!("## Ratios ({}, batch=1 clients, vs each other server)\n\n| clients | baseline | delivered msgs/s at knee | fan-out p99 (lower is better) | idle bytes/conn (lower is better) |\n|---|---|---|---|---|\n", ours.name());
     for &n in sizes {
         let against = |base: Server, pick: Pick| {
             times(ratio(
@@ -202,7 +222,7 @@ fn ratios(runs: &[Run], sizes: &[usize]) -> String {
                 median(runs, base, n, pick),
             ))
         };
-        for base in &Server::ALL[1..] {
+        for base in servers.iter().filter(|s| **s != ours) {
             let flag = if unconverged(runs, ours, n) || unconverged(runs, *base, n) {
                 UNCONVERGED
             } else {
@@ -221,9 +241,10 @@ fn ratios(runs: &[Run], sizes: &[usize]) -> String {
 }
 
 fn absolute(runs: &[Run], sizes: &[usize]) -> String {
+    let servers = present(runs);
     let mut md = String::from("\n## Absolute numbers (median ± spread)\n\n| server | clients | knee delivered msgs/s | knee offered / achieved send msgs/s | bracket (widest) | converged | limited by | fan-out p50 / p99 / max ms | join: first (creates the room) / p50 / p99 ms | conn/s | idle bytes/conn | CPU µs per delivered |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for &n in sizes {
-        for server in Server::ALL {
+        for &server in &servers {
             let f = |pick: Pick, decimals: usize| show(median(runs, server, n, pick), decimals);
             md.push_str(&format!(
                 "| {} | {n} | {} | {} / {} / {} | {} / {} / {} | {} | {} | {} |\n",

@@ -16,6 +16,8 @@ pub struct Results {
     pub smoke: bool,
     pub wasm_raw: Option<usize>,
     pub wasm_gzip: Option<usize>,
+    /// The other build run as `edge-chat@base (miniflare)`, if any.
+    pub compare_build: Option<String>,
     pub runs: Vec<Run>,
 }
 

@@ -35,6 +35,9 @@ const ROOM_LIMITS: [&str; 6] = [
 pub enum Server {
     EdgeDev,
     EdgeMiniflare,
+    /// Our Worker from another build directory (`BENCH_COMPARE_BUILD`),
+    /// beside the current one; never in the default plan.
+    EdgeBase,
     EdgePlainDev,
     EdgePlainMiniflare,
     FastApi,
@@ -47,9 +50,10 @@ pub enum Server {
 
 impl Server {
     /// Every server, in the order the report lists them.
-    pub const ALL: [Server; 10] = [
+    pub const ALL: [Server; 11] = [
         Server::EdgeDev,
         Server::EdgeMiniflare,
+        Server::EdgeBase,
         Server::EdgePlainDev,
         Server::EdgePlainMiniflare,
         Server::FastApi,
@@ -64,6 +68,7 @@ impl Server {
         match self {
             Server::EdgeDev => "edge-chat (wrangler dev)",
             Server::EdgeMiniflare => "edge-chat (miniflare)",
+            Server::EdgeBase => "edge-chat@base (miniflare)",
             Server::EdgePlainDev => "edge-chat plain (wrangler dev)",
             Server::EdgePlainMiniflare => "edge-chat plain (miniflare)",
             Server::FastApi => "FastAPI original",
@@ -80,6 +85,9 @@ impl Server {
             Server::EdgeDev => "this project, batch=1 clients",
             Server::EdgeMiniflare => {
                 "this project on workerd without the dev proxy, batch=1 clients"
+            }
+            Server::EdgeBase => {
+                "the build in BENCH_COMPARE_BUILD, as edge-chat (miniflare) is run: the budget's before"
             }
             Server::EdgePlainDev => "this project, clients without batch=1",
             Server::EdgePlainMiniflare => {
@@ -102,7 +110,7 @@ impl Server {
     /// `batch=1` opts into batch frames; the baselines take none.
     pub fn query(self) -> &'static str {
         match self {
-            Server::EdgeDev | Server::EdgeMiniflare => "?room=bench&batch=1",
+            Server::EdgeDev | Server::EdgeMiniflare | Server::EdgeBase => "?room=bench&batch=1",
             Server::EdgePlainDev | Server::EdgePlainMiniflare => "?room=bench",
             _ => "",
         }
@@ -118,7 +126,17 @@ impl Server {
         }
     }
 
-    /// Whether this is our room, with either kind of client.
+    /// The servers a run measures: all of them, but the old build only when
+    /// `BENCH_COMPARE_BUILD` names one.
+    pub fn planned() -> impl Iterator<Item = Server> {
+        let compare = compare_build().is_some();
+        Server::ALL
+            .into_iter()
+            .filter(move |s| *s != Server::EdgeBase || compare)
+    }
+
+    /// Whether this is our room (the current build), with either kind of
+    /// client.
     pub fn is_ours(self) -> bool {
         matches!(
             self,
@@ -150,9 +168,19 @@ impl Server {
             }
             Server::JsDev => baseline_dev(cmd, "js-room", &p, state),
             Server::JsSqliteDev => baseline_dev(cmd, "js-sqlite-room", &p, state),
-            Server::EdgeMiniflare | Server::EdgePlainMiniflare => miniflare(cmd, &p, "edge-chat"),
-            Server::JsMiniflare => miniflare(cmd, &p, "js-room"),
-            Server::JsSqliteMiniflare => miniflare(cmd, &p, "js-sqlite-room"),
+            Server::EdgeMiniflare | Server::EdgePlainMiniflare => {
+                miniflare(cmd, &p, "edge-chat");
+            }
+            Server::EdgeBase => {
+                let build = compare_build().ok_or("BENCH_COMPARE_BUILD is not set")?;
+                miniflare(cmd, &p, "edge-chat").arg(build);
+            }
+            Server::JsMiniflare => {
+                miniflare(cmd, &p, "js-room");
+            }
+            Server::JsSqliteMiniflare => {
+                miniflare(cmd, &p, "js-sqlite-room");
+            }
             Server::FastApi => uvicorn(cmd, &p),
             Server::Tokio => {
                 cmd.arg(std::env::current_exe().map_err(|e| e.to_string())?)
@@ -237,8 +265,15 @@ fn baseline_dev(cmd: &mut Command, dir: &str, port: &str, state: &Path) {
     wrangler_dev(cmd, Some(&config), port, state);
 }
 
-fn miniflare(cmd: &mut Command, port: &str, worker: &str) {
-    cmd.args(["node", "benches/baselines/miniflare.mjs", port, worker]);
+fn miniflare<'a>(cmd: &'a mut Command, port: &str, worker: &str) -> &'a mut Command {
+    cmd.args(["node", "benches/baselines/miniflare.mjs", port, worker])
+}
+
+/// The other build directory to run beside ours, from
+/// `BENCH_COMPARE_BUILD` (worker-build's `build/` of that checkout).
+pub fn compare_build() -> Option<PathBuf> {
+    let dir = std::env::var_os("BENCH_COMPARE_BUILD").filter(|d| !d.is_empty())?;
+    Some(root().join(dir))
 }
 
 /// Named explicitly so a venv without uvloop or httptools fails to start

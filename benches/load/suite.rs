@@ -10,7 +10,7 @@ use crate::client::{
 };
 use crate::report;
 use crate::results::{Fanout, Fault, Run, Saturation, Step, CONVERGED_BRACKET};
-use crate::servers::{Running, Server, Usage};
+use crate::servers::{compare_build, Running, Server, Usage};
 
 /// Latency above which a step counts as past the knee.
 const KNEE_P99_MS: f64 = 250.0;
@@ -113,23 +113,43 @@ pub async fn suite(smoke: bool) -> Result<(), String> {
     } else {
         Plan::from_env()
     };
+    if let Some(build) = compare_build() {
+        if !build.join("index.js").is_file() {
+            return Err(format!(
+                "BENCH_COMPARE_BUILD: no index.js in {}",
+                build.display()
+            ));
+        }
+    }
+    let servers: Vec<Server> = Server::planned().filter(|s| chosen(*s)).collect();
     let mut runs = Vec::new();
     for &n in &plan.sizes {
         // Interleave: every server once per repeat, so drift hits all alike.
         for repeat in 0..plan.repeats {
-            for server in Server::ALL.into_iter().filter(|s| chosen(*s)) {
+            for &server in &servers {
                 eprintln!(
                     "bench: {} with {n} clients (repeat {})",
                     server.name(),
                     repeat + 1
                 );
                 let run = measure(server, n, repeat, &plan).await?;
-                eprintln!("  {}", serde_json::to_string(&run).unwrap_or_default());
+                log_run(&run);
                 runs.push(run);
             }
         }
     }
     report::write(runs, &plan, smoke)
+}
+
+fn log_run(run: &Run) {
+    eprintln!(
+        "  fan-out p99 {}, lost {}; join p50 {}; idle {} bytes/conn; {:.0} s",
+        report::ms(run.fanout.p99_ms),
+        run.fanout.lost,
+        report::ms(run.join_p50_ms),
+        report::show(run.idle_bytes_per_conn, 0),
+        run.wall_secs,
+    );
 }
 
 async fn measure(server: Server, n: usize, repeat: usize, plan: &Plan) -> Result<Run, String> {

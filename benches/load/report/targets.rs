@@ -187,6 +187,42 @@ pub fn targets(runs: &[Run], wasm_raw: Option<usize>, gzip: Option<usize>) -> St
     md
 }
 
+/// The budget for a new build: `batch=1` throughput at the knee within 5 %
+/// of the previous build's, both measured in the same run under Miniflare.
+/// Fan-out p99 and idle memory are shown beside it, without a budget.
+pub fn builds(runs: &[Run], sizes: &[usize], base_build: &str) -> String {
+    let (new, old) = (Server::EdgeMiniflare, Server::EdgeBase);
+    let mut md = format!("## Old build vs new build\n\n{} against {} (`{base_build}`), interleaved in the same run. Budget: `batch=1` knee throughput no more than 5 % below the old build's.\n\n| clients | knee msgs/s new / old | ratio | within 5 % | fan-out p99 ms new / old | idle bytes/conn new / old |\n|---|---|---|---|---|---|\n", new.name(), old.name());
+    for &n in sizes {
+        let both = |pick: Pick, decimals: usize| {
+            format!(
+                "{} / {}",
+                show(median(runs, new, n, pick), decimals),
+                show(median(runs, old, n, pick), decimals)
+            )
+        };
+        let r = ratio(
+            median(runs, new, n, knee_delivered),
+            median(runs, old, n, knee_delivered),
+        );
+        let flag = if unconverged(runs, new, n) || unconverged(runs, old, n) {
+            UNCONVERGED
+        } else {
+            ""
+        };
+        md.push_str(&format!(
+            "| {n} | {} | {}{flag} | {} | {} | {} |\n",
+            both(knee_delivered, 0),
+            times(r),
+            met_cell(r.map(|r| Need::AtLeast(0.95).met(r))),
+            both(fanout_p99, 1),
+            both(idle_bytes, 0),
+        ));
+    }
+    md.push('\n');
+    md
+}
+
 /// Loss, duplicates and reordering over all our fan-out runs; no runs of
 /// ours is no data, not zero faults.
 fn faults_row(runs: &[Run]) -> String {
