@@ -5,7 +5,10 @@
 //!
 //! Subcommands: `suite [--smoke]` runs everything and writes
 //! `bench-results/results.json`, `bench-results/chart.svg` and
-//! `BENCHMARKS.md`; `serve-tokio <port>` is the native broadcast baseline.
+//! `BENCHMARKS.md` (a smoke or narrowed run writes below
+//! `bench-results/tmp/` instead); `report <results.json> [<out dir>]`
+//! renders BENCHMARKS.md and the chart again from a results file;
+//! `serve-tokio <port>` is the native broadcast baseline.
 //!
 //! # Layout
 //! - `servers`: each server under test, how it starts, when it is ready and
@@ -52,6 +55,31 @@ fn main() {
                 std::process::exit(1);
             }
         }
-        _ => eprintln!("usage: load suite [--smoke] | load serve-tokio <port>"),
+        Some("report") => {
+            if let Err(e) = rerender(args.get(1), args.get(2)) {
+                eprintln!("report failed: {e}");
+                std::process::exit(1);
+            }
+        }
+        _ => eprintln!(
+            "usage: load suite [--smoke] | load report <results.json> [<out dir>] | load serve-tokio <port>"
+        ),
     }
+}
+
+/// BENCHMARKS.md and the chart again from a results file, into `out` (by
+/// default beside the file): to check the report without a run.
+fn rerender(json: Option<&String>, out: Option<&String>) -> Result<(), String> {
+    let json = std::path::Path::new(json.ok_or("report <results.json> [<out dir>]")?);
+    let text = std::fs::read_to_string(json).map_err(|e| format!("{}: {e}", json.display()))?;
+    let doc: results::Results = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let dir = out.map_or_else(
+        || {
+            json.parent()
+                .unwrap_or(std::path::Path::new("."))
+                .to_owned()
+        },
+        std::path::PathBuf::from,
+    );
+    report::render(&doc, &report::Output::in_dir(&dir))
 }

@@ -7,9 +7,10 @@ mod targets;
 
 use std::process::Command;
 
+use std::path::{Path, PathBuf};
+
 use crate::results::{Results, Run};
-use crate::servers::{compare_build, root, Server};
-use crate::suite::Plan;
+use crate::servers::{root, Server};
 
 /// One number of a run, picked out by the report.
 type Pick = fn(&Run) -> Option<f64>;
@@ -39,40 +40,83 @@ fn idle_bytes(r: &Run) -> Option<f64> {
     r.idle_bytes_per_conn
 }
 
-/// Writes results.json (smoke.json for a smoke run) and, for a real run,
-/// BENCHMARKS.md and the chart.
-pub fn write(runs: Vec<Run>, plan: &Plan, smoke: bool) -> Result<(), String> {
-    let dir = root().join("bench-results");
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let (wasm_raw, wasm_gzip) = wasm_size();
-    let file = if smoke { "smoke.json" } else { "results.json" };
-    let doc = Results {
-        smoke,
-        wasm_raw,
-        wasm_gzip,
-        compare_build: compare_build().map(|b| b.display().to_string()),
-        runs,
-    };
-    let json = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
-    let runs = &doc.runs;
-    std::fs::write(dir.join(file), json).map_err(|e| e.to_string())?;
-    if smoke {
-        eprintln!(
-            "smoke: {} runs, results in bench-results/{file}",
-            runs.len()
-        );
-        return Ok(());
+/// Where a run's files go.
+pub struct Output {
+    json: PathBuf,
+    markdown: PathBuf,
+    chart: PathBuf,
+}
+
+impl Output {
+    /// A full run replaces the committed BENCHMARKS.md and bench-results/;
+    /// a smoke or narrowed run writes below bench-results/tmp/ (ignored by
+    /// git), so it can never pass for the full run; `BENCH_OUT=<dir>` puts
+    /// all three files in `<dir>`.
+    pub fn for_run(smoke: bool, narrowed: bool) -> Output {
+        let results = root().join("bench-results");
+        if let Some(dir) = std::env::var_os("BENCH_OUT").filter(|d| !d.is_empty()) {
+            Output::in_dir(&root().join(dir))
+        } else if smoke {
+            Output::in_dir(&results.join("tmp/smoke"))
+        } else if narrowed {
+            Output::in_dir(&results.join("tmp/run"))
+        } else {
+            Output {
+                json: results.join("results.json"),
+                markdown: root().join("BENCHMARKS.md"),
+                chart: results.join("chart.svg"),
+            }
+        }
     }
-    let md = markdown(&doc, plan);
-    std::fs::write(root().join("BENCHMARKS.md"), md).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join("chart.svg"), chart::chart(runs, &plan.sizes))
-        .map_err(|e| e.to_string())?;
-    eprintln!("wrote BENCHMARKS.md and bench-results/");
+
+    pub fn in_dir(dir: &Path) -> Output {
+        Output {
+            json: dir.join("results.json"),
+            markdown: dir.join("BENCHMARKS.md"),
+            chart: dir.join("chart.svg"),
+        }
+    }
+
+    /// `path` as BENCHMARKS.md links to it.
+    fn link(&self, path: &Path) -> String {
+        let from = self.markdown.parent().unwrap_or(Path::new(""));
+        path.strip_prefix(from)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    }
+}
+
+/// Writes results.json, then BENCHMARKS.md and the chart from it.
+pub fn write(doc: &Results, out: &Output) -> Result<(), String> {
+    let json = serde_json::to_string_pretty(doc).map_err(|e| e.to_string())?;
+    write_file(&out.json, &json)?;
+    render(doc, out)
+}
+
+/// BENCHMARKS.md and the chart for `doc`.
+pub fn render(doc: &Results, out: &Output) -> Result<(), String> {
+    write_file(&out.markdown, &markdown(doc, out))?;
+    write_file(&out.chart, &chart::chart(&doc.runs, &doc.plan.sizes))?;
+    eprintln!(
+        "{} runs: {}, {} and {}",
+        doc.runs.len(),
+        out.json.display(),
+        out.markdown.display(),
+        out.chart.display()
+    );
     Ok(())
 }
 
+fn write_file(path: &Path, text: &str) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 /// The built `.wasm`'s size, raw and gzipped.
-fn wasm_size() -> (Option<usize>, Option<usize>) {
+pub fn wasm_size() -> (Option<usize>, Option<usize>) {
     let path = root().join("build/index_bg.wasm");
     let raw = std::fs::read(&path).ok().map(|w| w.len());
     let gzip = Command::new("gzip")
@@ -157,9 +201,9 @@ fn times(v: Option<f64>) -> String {
     v.map_or_else(|| NO_DATA.to_owned(), |v| format!("{v:.2}×"))
 }
 
-fn markdown(doc: &Results, plan: &Plan) -> String {
-    let (runs, wasm_raw, gzip) = (&doc.runs, doc.wasm_raw, doc.wasm_gzip);
-    let mut md = header(plan);
+fn markdown(doc: &Results, out: &Output) -> String {
+    let (runs, plan, wasm_raw, gzip) = (&doc.runs, &doc.plan, doc.wasm_raw, doc.wasm_gzip);
+    let mut md = header(doc);
     md.push_str(&format!(
         "`.wasm`: {} bytes raw, {} bytes gzip ({} KiB).\n\n",
         show(wasm_raw.map(|b| b as f64), 0),
@@ -173,7 +217,7 @@ fn markdown(doc: &Results, plan: &Plan) -> String {
     md.push_str(&ratios(runs, &plan.sizes));
     md.push_str(&absolute(runs, &plan.sizes));
     md.push_str(KNEE_NOTE);
-    md.push_str("Raw data: `bench-results/results.json`.\n\n![Delivered messages per second and p99 latency against clients](bench-results/chart.svg)\n\n## Servers\n\n");
+    md.push_str(&format!("Raw data: `{}`.\n\n![Delivered messages per second and p99 latency against clients]({})\n\n## Servers\n\n", out.link(&out.json), out.link(&out.chart)));
     for server in present(runs) {
         md.push_str(&format!("- **{}**: {}\n", server.name(), server.about()));
     }
@@ -188,21 +232,10 @@ fn present(runs: &[Run]) -> Vec<Server> {
         .collect()
 }
 
-fn header(plan: &Plan) -> String {
-    // The exact command, with any narrowing variables, so the run can be repeated.
-    let narrowed: String = [
-        "BENCH_SIZES",
-        "BENCH_SERVERS",
-        "BENCH_REPEATS",
-        "BENCH_FANOUT_SECS",
-        "BENCH_STEP_SECS",
-        "BENCH_MAX_STEPS",
-    ]
-    .iter()
-    .filter_map(|k| Some(format!("{k}={} ", std::env::var(k).ok()?)))
-    .collect();
+fn header(doc: &Results) -> String {
+    let plan = &doc.plan;
     let sizes: Vec<String> = plan.sizes.iter().map(|n| n.to_string()).collect();
-    format!("# Benchmarks\n\nProduced by `{narrowed}bash scripts/bench.sh` (`--smoke` is CI's seconds-long check).\n\nMachine: {}. Servers pinned to core 1, the load generator to core 0 (`taskset`). {} interleaved repeats; each cell is the median, ± the spread (max − min). Our room runs with `RATE_PER_SEC=100000 RATE_BURST=10000 MAX_CONNECTIONS_PER_ROOM=5000` so its limits do not cap the benchmark (at 1,000 per second per connection, the 10-client knee was the limit). Client counts: {}; fan-out {} s at 20 messages/s; saturation steps of {} s.\n\n", machine(), plan.repeats, sizes.join(", "), plan.fanout_secs, plan.step_secs)
+    format!("# Benchmarks\n\nProduced by `{}` (`--smoke` is CI's seconds-long check).\n\nMachine: {}. Servers pinned to core 1, the load generator to core 0 (`taskset`). {} interleaved repeats; each cell is the median (of an even count, the mean of the middle two), ± the spread (max − min). Our room runs with `RATE_PER_SEC=100000 RATE_BURST=10000 MAX_CONNECTIONS_PER_ROOM=5000` so its limits do not cap the benchmark (at 1,000 per second per connection, the 10-client knee was the limit). Client counts: {}; fan-out {} s at 20 messages/s; saturation steps of {} s, at most {} per cell. A warm-up client creates the room and stays connected (it is one of the clients); idle memory is measured from that point. \"no data\" marks a number that was not measured, and fails any target built on it.\n\n", doc.command, doc.machine, plan.repeats, sizes.join(", "), plan.fanout_secs, plan.step_secs, plan.max_steps)
 }
 
 fn ratios(runs: &[Run], sizes: &[usize]) -> String {
@@ -322,7 +355,7 @@ fn limits_cell(runs: &[Run], server: Server, n: usize) -> String {
 
 const KNEE_NOTE: &str = "\nThe knee is the highest passing step of a climb in which every client sends, open loop: the offered rate doubles from 10 messages a second until a step fails, then bisects until failing / passing ≤ 1.10 (the bracket). A step passes when p99 ≤ 250 ms, nothing is lost, duplicated or reordered, and the senders achieved at least 95 % of the offered rate. Knee delivered msgs/s = messages received by all clients / (last receive − first send); achieved = messages sent / (last send − first send), both measured, neither derived from the offered rate. † a repeat did not converge (step cap, rate cap, or no passing step): its knee is a lower bound. Limited by *sender behind* alone means the load generator, not the server, ran out first. ";
 
-fn machine() -> String {
+pub fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu = cpuinfo
         .lines()

@@ -6,14 +6,21 @@
 use serde::{Deserialize, Serialize};
 
 use crate::servers::Server;
+use crate::suite::Plan;
 
 /// A knee is known when its pass/fail bracket is at most this wide.
 pub const CONVERGED_BRACKET: f64 = 1.10;
 
-/// The whole of `results.json`.
+/// The whole of `results.json`: enough to render BENCHMARKS.md again
+/// (`load report <results.json>`) without the run's environment.
 #[derive(Serialize, Deserialize)]
 pub struct Results {
     pub smoke: bool,
+    /// The command that produced this, narrowing variables included, so
+    /// the run can be repeated.
+    pub command: String,
+    pub machine: String,
+    pub plan: Plan,
     pub wasm_raw: Option<usize>,
     pub wasm_gzip: Option<usize>,
     /// The other build run as `edge-chat@base (miniflare)`, if any.

@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 use crate::client::{
     collect, connect, drain, percentile, quiesce, send_step, Client, Sent, StepResult,
 };
-use crate::report;
-use crate::results::{Fanout, Fault, Run, Saturation, Step, CONVERGED_BRACKET};
+use serde::{Deserialize, Serialize};
+
+use crate::report::{self, Output};
+use crate::results::{Fanout, Fault, Results, Run, Saturation, Step, CONVERGED_BRACKET};
 use crate::servers::{compare_build, Running, Server, Usage};
 
 /// Latency above which a step counts as past the knee.
@@ -26,6 +28,17 @@ const JOIN_WAVE: usize = 50;
 /// Linux's USER_HZ: /proc reports CPU time in these ticks.
 const TICKS_PER_SEC: f64 = 100.0;
 
+/// The variables that narrow the full plan while developing.
+const NARROWING: [&str; 6] = [
+    "BENCH_SIZES",
+    "BENCH_SERVERS",
+    "BENCH_REPEATS",
+    "BENCH_FANOUT_SECS",
+    "BENCH_STEP_SECS",
+    "BENCH_MAX_STEPS",
+];
+
+#[derive(Serialize, Deserialize)]
 pub struct Plan {
     pub sizes: Vec<usize>,
     pub repeats: usize,
@@ -37,7 +50,7 @@ pub struct Plan {
     max_rate: f64,
     /// ...and bisects until the knee is known within this factor.
     resolution: f64,
-    max_steps: usize,
+    pub max_steps: usize,
 }
 
 impl Plan {
@@ -57,7 +70,7 @@ impl Plan {
     }
 
     /// The full plan, narrowed by `BENCH_*` variables while developing.
-    fn from_env() -> Plan {
+    pub fn from_env() -> Plan {
         Plan {
             sizes: std::env::var("BENCH_SIZES")
                 .ok()
@@ -138,7 +151,60 @@ pub async fn suite(smoke: bool) -> Result<(), String> {
             }
         }
     }
-    report::write(runs, &plan, smoke)
+    let (wasm_raw, wasm_gzip) = report::wasm_size();
+    let doc = Results {
+        smoke,
+        command: command_line(smoke),
+        machine: report::machine(),
+        plan,
+        wasm_raw,
+        wasm_gzip,
+        compare_build: compare_build().map(|b| b.display().to_string()),
+        runs,
+    };
+    report::write(&doc, &Output::for_run(smoke, narrowed()))?;
+    if smoke {
+        harness_works(&doc.runs)?;
+    }
+    Ok(())
+}
+
+fn narrowed() -> bool {
+    NARROWING.iter().any(|k| std::env::var_os(k).is_some())
+}
+
+/// The command as run, with the variables that shaped it.
+fn command_line(smoke: bool) -> String {
+    let vars: String = NARROWING
+        .iter()
+        .chain(&["BENCH_COMPARE_BUILD"])
+        .filter_map(|k| Some(format!("{k}={:?} ", std::env::var(k).ok()?)))
+        .collect();
+    let flag = if smoke { " --smoke" } else { "" };
+    format!("{vars}bash scripts/bench.sh{flag}")
+}
+
+/// The smoke run's check that the harness still measures: every server
+/// delivered its fan-out and had a saturation step with a delivery rate.
+/// Toy sizes on a shared machine say nothing about speed, so no more.
+fn harness_works(runs: &[Run]) -> Result<(), String> {
+    let broken: Vec<&str> = runs
+        .iter()
+        .filter(|r| {
+            r.fanout.p99_ms.is_none()
+                || !r
+                    .saturation
+                    .steps
+                    .iter()
+                    .any(|s| s.delivered_per_s.is_some())
+        })
+        .map(|r| r.server.name())
+        .collect();
+    if broken.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("no data from {}", broken.join(", ")))
+    }
 }
 
 fn log_run(run: &Run) {
