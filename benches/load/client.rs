@@ -14,6 +14,8 @@ use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::results::Received;
+
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
 
 #[derive(Default)]
@@ -250,20 +252,13 @@ pub async fn drain(clients: &[Client], expected: u64, patience: Duration) {
     }
 }
 
-/// What the receivers of one step saw.
-pub struct StepResult {
-    pub p50: Option<f64>,
-    pub p99: Option<f64>,
-    pub max: Option<f64>,
-    pub delivered: u64,
-    pub lost: u64,
-    pub duplicates: u64,
-    pub reordered: u64,
-    /// When the step's last message reached its last receiver.
-    pub last_arrival: Option<Instant>,
-}
-
-pub fn collect(clients: &[Client], receivers: Range<usize>, expected: u64) -> StepResult {
+/// What `receivers` saw of a step for which `expected` messages were
+/// scheduled, and when its last message reached its last receiver.
+pub fn collect(
+    clients: &[Client],
+    receivers: Range<usize>,
+    expected: u64,
+) -> (Received, Option<Instant>) {
     let mut lat = Vec::new();
     let (mut delivered, mut duplicates, mut reordered) = (0, 0, 0);
     let mut last_arrival = None;
@@ -277,14 +272,14 @@ pub fn collect(clients: &[Client], receivers: Range<usize>, expected: u64) -> St
     }
     lat.sort_unstable();
     let want = expected * receivers.len() as u64;
-    StepResult {
-        p50: percentile(&lat, 0.5),
-        p99: percentile(&lat, 0.99),
-        max: percentile(&lat, 1.0),
+    let received = Received {
         delivered,
+        p50_ms: percentile(&lat, 0.5),
+        p99_ms: percentile(&lat, 0.99),
+        max_ms: percentile(&lat, 1.0),
         lost: want.saturating_sub(delivered),
         duplicates,
         reordered,
-        last_arrival,
-    }
+    };
+    (received, last_arrival)
 }

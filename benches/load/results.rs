@@ -45,17 +45,21 @@ pub struct Run {
     /// RSS growth per joined client, from "at rest" (the room exists, the
     /// warm-up client connected) to all `clients` connected and idle.
     pub idle_bytes_per_conn: Option<f64>,
-    pub fanout: Fanout,
+    /// One sender at 20 messages a second, everyone receiving.
+    pub fanout: Received,
     pub saturation: Saturation,
 }
 
-/// One sender at 20 messages a second, everyone receiving.
-#[derive(Serialize, Deserialize)]
-pub struct Fanout {
+/// What all the receivers of one step saw together.
+#[derive(Serialize, Deserialize, Clone)]
+pub struct Received {
+    /// Messages received, each (sender, seq) counted once per receiver.
+    pub delivered: u64,
     /// `None` when nothing arrived, like every latency below.
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
     pub max_ms: Option<f64>,
+    /// Messages scheduled for a receiver that never reached it.
     pub lost: u64,
     pub duplicates: u64,
     pub reordered: u64,
@@ -91,12 +95,8 @@ pub struct Step {
     pub delivered_per_s: Option<f64>,
     pub scheduled: u64,
     pub sent: u64,
-    pub delivered: u64,
-    pub p50_ms: Option<f64>,
-    pub p99_ms: Option<f64>,
-    pub lost: u64,
-    pub duplicates: u64,
-    pub reordered: u64,
+    #[serde(flatten)]
+    pub received: Received,
     pub cpu_us_per_delivered: Option<f64>,
     /// Why the step failed; empty when it passed.
     pub faults: Vec<Fault>,

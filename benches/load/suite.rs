@@ -5,13 +5,11 @@
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
-use crate::client::{
-    collect, connect, drain, percentile, quiesce, send_step, Client, Sent, StepResult,
-};
+use crate::client::{collect, connect, drain, percentile, quiesce, send_step, Client, Sent};
 use serde::{Deserialize, Serialize};
 
 use crate::report::{self, Output};
-use crate::results::{Fanout, Fault, Results, Run, Saturation, Step, CONVERGED_BRACKET};
+use crate::results::{Fault, Received, Results, Run, Saturation, Step, CONVERGED_BRACKET};
 use crate::servers::{compare_build, Running, Server, Usage};
 
 /// Latency above which a step counts as past the knee.
@@ -330,20 +328,12 @@ async fn measure_running(
 }
 
 /// One sender, 20 messages a second, everyone receives.
-async fn fan_out(clients: &mut [Client], plan: &Plan, seq: &mut u64) -> Fanout {
+async fn fan_out(clients: &mut [Client], plan: &Plan, seq: &mut u64) -> Received {
     let n = clients.len();
     let window = Duration::from_secs_f64(plan.fanout_secs);
     let sent = send_step(clients, 1, 20.0, window, seq).await;
     drain(clients, sent.sent, Duration::from_secs(5)).await;
-    let fan = collect(clients, 0..n, sent.scheduled);
-    Fanout {
-        p50_ms: fan.p50,
-        p99_ms: fan.p99,
-        max_ms: fan.max,
-        lost: fan.lost,
-        duplicates: fan.duplicates,
-        reordered: fan.reordered,
-    }
+    collect(clients, 0..n, sent.scheduled).0
 }
 
 /// Everyone sends, at rising offered rates, until the knee is bracketed.
@@ -409,20 +399,25 @@ async fn saturation_step(
     let sent = send_step(clients, n, rate, window, seq).await;
     drain(clients, sent.sent, Duration::from_secs(3)).await;
     let after = running.usage();
-    let seen = collect(clients, 0..n, sent.scheduled);
+    let (seen, last_arrival) = collect(clients, 0..n, sent.scheduled);
     quiesce(clients, Duration::from_secs(30)).await;
     let cpu = cpu_us_per(before, after, seen.delivered);
-    let step = judged(rate, &sent, &seen, cpu);
+    let step = judged(rate, &sent, seen, last_arrival, cpu);
     log_step(&step);
     step
 }
 
 /// The step's record, with the faults that fail it.
-fn judged(rate: f64, sent: &Sent, seen: &StepResult, cpu_us_per_delivered: Option<f64>) -> Step {
+fn judged(
+    rate: f64,
+    sent: &Sent,
+    seen: Received,
+    last_arrival: Option<Instant>,
+    cpu_us_per_delivered: Option<f64>,
+) -> Step {
     // From the first send, not the step's nominal length: a server that
     // falls behind delivers over a longer time than the senders sent.
-    let span = seen
-        .last_arrival
+    let span = last_arrival
         .zip(sent.first())
         .map(|(last, first)| last.saturating_duration_since(first).as_secs_f64())
         .filter(|s| *s > 0.0);
@@ -432,12 +427,7 @@ fn judged(rate: f64, sent: &Sent, seen: &StepResult, cpu_us_per_delivered: Optio
         delivered_per_s: span.map(|s| seen.delivered as f64 / s),
         scheduled: sent.scheduled,
         sent: sent.sent,
-        delivered: seen.delivered,
-        p50_ms: seen.p50,
-        p99_ms: seen.p99,
-        lost: seen.lost,
-        duplicates: seen.duplicates,
-        reordered: seen.reordered,
+        received: seen,
         cpu_us_per_delivered,
         faults: Vec::new(),
     };
@@ -448,19 +438,17 @@ fn judged(rate: f64, sent: &Sent, seen: &StepResult, cpu_us_per_delivered: Optio
 /// Why a step fails: p99 over the threshold, anything lost, duplicated or
 /// reordered, or senders that did not keep to the offered schedule (then
 /// the step measured the load generator, not the server).
-fn faults(s: &Step) -> Vec<Fault> {
+fn faults(step: &Step) -> Vec<Fault> {
+    let (s, offered) = (&step.received, step.offered_per_s);
+    let achieved = step.achieved_send_per_s;
     let checks = [
-        (
-            s.p99_ms.is_none() || s.achieved_send_per_s.is_none(),
-            Fault::NoData,
-        ),
+        (s.p99_ms.is_none() || achieved.is_none(), Fault::NoData),
         (s.p99_ms.is_some_and(|p| p > KNEE_P99_MS), Fault::Latency),
         (
-            s.achieved_send_per_s
-                .is_some_and(|a| a < s.offered_per_s * MIN_ACHIEVED_SHARE),
+            achieved.is_some_and(|a| a < offered * MIN_ACHIEVED_SHARE),
             Fault::SenderBehind,
         ),
-        (s.sent < s.scheduled, Fault::SendFailed),
+        (step.sent < step.scheduled, Fault::SendFailed),
         (s.lost > 0, Fault::Loss),
         (s.duplicates > 0, Fault::Duplicates),
         (s.reordered > 0, Fault::Reordering),
@@ -492,9 +480,9 @@ fn log_step(step: &Step) {
         step.offered_per_s,
         report::show(step.achieved_send_per_s, 0),
         report::show(step.delivered_per_s, 0),
-        report::ms(step.p99_ms),
-        step.lost,
-        step.duplicates,
-        step.reordered,
+        report::ms(step.received.p99_ms),
+        step.received.lost,
+        step.received.duplicates,
+        step.received.reordered,
     );
 }
