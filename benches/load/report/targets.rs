@@ -155,7 +155,8 @@ impl Goal {
         let plain_met = plain.as_ref().and_then(|p| p.met);
         let verdict = match (batch.met, plain_met) {
             (Some(true), Some(true)) => "yes",
-            (Some(true), _) => "yes, with batch=1 clients only",
+            (Some(true), Some(false)) => "yes, with batch=1 clients only",
+            (Some(true), None) => "yes with batch=1 clients (plain: no data)",
             (other, _) => met_cell(other),
         };
         md.push_str(&self.row(&batch, "batch=1", verdict));
