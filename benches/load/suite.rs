@@ -68,7 +68,7 @@ impl Plan {
     }
 
     /// The full plan, narrowed by `BENCH_*` variables while developing.
-    pub fn from_env() -> Plan {
+    fn from_env() -> Plan {
         Plan {
             sizes: std::env::var("BENCH_SIZES")
                 .ok()
@@ -133,22 +133,7 @@ pub async fn suite(smoke: bool) -> Result<(), String> {
         }
     }
     let servers: Vec<Server> = Server::planned().filter(|s| chosen(*s)).collect();
-    let mut runs = Vec::new();
-    for &n in &plan.sizes {
-        // Interleave: every server once per repeat, so drift hits all alike.
-        for repeat in 0..plan.repeats {
-            for &server in &servers {
-                eprintln!(
-                    "bench: {} with {n} clients (repeat {})",
-                    server.name(),
-                    repeat + 1
-                );
-                let run = measure(server, n, repeat, &plan).await?;
-                log_run(&run);
-                runs.push(run);
-            }
-        }
-    }
+    let runs = run_all(&plan, &servers).await?;
     let (wasm_raw, wasm_gzip) = report::wasm_size();
     let doc = Results {
         smoke,
@@ -165,6 +150,26 @@ pub async fn suite(smoke: bool) -> Result<(), String> {
         harness_works(&doc.runs)?;
     }
     Ok(())
+}
+
+async fn run_all(plan: &Plan, servers: &[Server]) -> Result<Vec<Run>, String> {
+    let mut runs = Vec::new();
+    for &n in &plan.sizes {
+        // Interleave: every server once per repeat, so drift hits all alike.
+        for repeat in 0..plan.repeats {
+            for &server in servers {
+                eprintln!(
+                    "bench: {} with {n} clients (repeat {})",
+                    server.name(),
+                    repeat + 1
+                );
+                let run = measure(server, n, repeat, plan).await?;
+                log_run(&run);
+                runs.push(run);
+            }
+        }
+    }
+    Ok(runs)
 }
 
 fn narrowed() -> bool {
