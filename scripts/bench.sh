@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The benchmark suite, in one command: installs the baselines' dependencies
 # (a Python venv with the pinned FastAPI stack), builds the Worker, and runs
-# benches/load.rs with the load generator on core 0 (each server it starts is
-# pinned to core 1). Writes bench-results/ and BENCHMARKS.md.
-#   bash scripts/bench.sh           the full suite (about an hour)
+# benches/load/ with the load generator on core 0 (each server it starts is
+# pinned to core 1). The full suite writes bench-results/ and BENCHMARKS.md;
+# a smoke or narrowed run (BENCH_SIZES, BENCH_SERVERS, ...) writes below
+# bench-results/tmp/ instead. See the README's Benchmarks section.
+#   bash scripts/bench.sh           the full suite (over an hour)
 #   bash scripts/bench.sh --smoke   every server and mode at toy sizes (CI)
+#   BENCH_COMPARE_BUILD=<other checkout>/build bash scripts/bench.sh
+#                                   also runs that build, as edge-chat@base
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh

@@ -20,8 +20,12 @@ export class JsRoom {
     const { id } = ws.deserializeAttachment();
     // The old React client's greeting: the join frame already announced it.
     if (message === "Connect") return;
+    this.store(id, String(message));
     this.broadcast(id, String(message), "message");
   }
+
+  // This room stores nothing; ../js-sqlite-room writes each message here.
+  store() {}
 
   webSocketClose(ws, code) {
     const { id } = ws.deserializeAttachment();

@@ -1,0 +1,285 @@
+//! One benchmark client and the load it offers: connecting, sending
+//! `b|<sender>|<seq>|<send time in ns>` on an open-loop schedule, and
+//! recording what arrives (latency, losses, duplicates, reordering). `batch`
+//! frames are unpacked; each inner message counts. The client never offers
+//! permessage-deflate.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::results::Received;
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+#[derive(Default)]
+pub struct Stats {
+    pub first_frame: Option<Instant>,
+    /// Frames received since connecting, never reset: for waiting until quiet.
+    frames: u64,
+    /// Messages below this seq belong to an earlier step and are ignored, so a
+    /// backlog from an overloaded step cannot spoil the next one.
+    min_seq: u64,
+    latencies_us: Vec<u64>,
+    seen: HashSet<(u32, u64)>,
+    last_seq: HashMap<u32, u64>,
+    duplicates: u64,
+    reordered: u64,
+    /// When the latest message of this step arrived.
+    last_arrival: Option<Instant>,
+}
+
+impl Stats {
+    /// Forgets the last step's messages; `min_seq` is the first of the next.
+    fn reset(&mut self, min_seq: u64) {
+        *self = Stats {
+            first_frame: self.first_frame,
+            frames: self.frames,
+            min_seq,
+            ..Stats::default()
+        };
+    }
+
+    fn record_message(&mut self, sender: u32, seq: u64, latency_us: u64) {
+        if seq < self.min_seq {
+            return;
+        }
+        self.last_arrival = Some(Instant::now());
+        self.latencies_us.push(latency_us);
+        if !self.seen.insert((sender, seq)) {
+            self.duplicates += 1;
+        }
+        let last = self.last_seq.entry(sender).or_insert(0);
+        if seq < *last {
+            self.reordered += 1;
+        }
+        *last = (*last).max(seq);
+    }
+}
+
+fn now_ns() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+/// The sender, seq and send time a benchmark message carries.
+fn parse_message(text: &str) -> Option<(u32, u64, u128)> {
+    let mut parts = text.split('|');
+    if parts.next() != Some("b") {
+        return None;
+    }
+    Some((
+        parts.next()?.parse().ok()?,
+        parts.next()?.parse().ok()?,
+        parts.next()?.parse().ok()?,
+    ))
+}
+
+fn record(stats: &Mutex<Stats>, frame: &Value) {
+    if frame["type"] == "batch" {
+        for f in frame["frames"].as_array().into_iter().flatten() {
+            record(stats, f);
+        }
+        return;
+    }
+    let Some((sender, seq, sent)) = frame["message"].as_str().and_then(parse_message) else {
+        return;
+    };
+    let latency = (now_ns().saturating_sub(sent) / 1000) as u64;
+    stats.lock().unwrap().record_message(sender, seq, latency);
+}
+
+pub struct Client {
+    sink: futures_util::stream::SplitSink<Ws, Message>,
+    pub stats: Arc<Mutex<Stats>>,
+    pub connect_started: Instant,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+pub async fn connect(port: u16, id: usize, query: &str) -> Result<Client, String> {
+    let url = format!("ws://127.0.0.1:{port}/ws/c{id}{query}");
+    let started = Instant::now();
+    let (ws, _) = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio_tungstenite::connect_async(url),
+    )
+    .await
+    .map_err(|_| "connect timed out".to_owned())?
+    .map_err(|e| format!("connect: {e}"))?;
+    let (mut sink, source) = ws.split();
+    // Announce like the originals' React client does. Servers that greet a
+    // newcomer anyway (ours, the JS room) ignore it or treat it as a join;
+    // for the others its echo is the first frame, so every server gets a
+    // connect-to-first-frame time.
+    sink.send(Message::text("Connect"))
+        .await
+        .map_err(|e| format!("send Connect: {e}"))?;
+    let stats = Arc::new(Mutex::new(Stats::default()));
+    let reader = tokio::spawn(read_frames(source, Arc::clone(&stats)));
+    Ok(Client {
+        sink,
+        stats,
+        connect_started: started,
+        reader,
+    })
+}
+
+async fn read_frames(mut source: futures_util::stream::SplitStream<Ws>, stats: Arc<Mutex<Stats>>) {
+    while let Some(Ok(msg)) = source.next().await {
+        if let Message::Text(text) = msg {
+            let mut s = stats.lock().unwrap();
+            s.first_frame.get_or_insert_with(Instant::now);
+            s.frames += 1;
+            drop(s);
+            if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                record(&stats, &v);
+            }
+        }
+    }
+}
+
+/// The `p` quantile of `sorted` microseconds, in milliseconds; `None` when
+/// nothing was measured, so an empty sample can never read as 0 ms.
+pub fn percentile(sorted: &[u64], p: f64) -> Option<f64> {
+    let i = ((sorted.len().checked_sub(1)? as f64) * p).round() as usize;
+    Some(sorted[i] as f64 / 1000.0)
+}
+
+/// What the senders of one step did, against what was scheduled.
+pub struct Sent {
+    pub scheduled: u64,
+    pub sent: u64,
+    first: Option<Instant>,
+    last: Option<Instant>,
+}
+
+impl Sent {
+    pub fn first(&self) -> Option<Instant> {
+        self.first
+    }
+
+    /// The rate kept from the first send to the last. The schedule puts
+    /// message `i` at `i / rate`, so senders that kept up show exactly the
+    /// offered rate; `None` with fewer than two sends.
+    pub fn achieved_per_s(&self) -> Option<f64> {
+        let span = self.last?.duration_since(self.first?).as_secs_f64();
+        (self.sent >= 2 && span > 0.0).then(|| (self.sent - 1) as f64 / span)
+    }
+}
+
+/// Sends messages at `rate` a second for `duration` (open loop: the
+/// schedule does not wait for deliveries), rotating through `senders`.
+pub async fn send_step(
+    clients: &mut [Client],
+    senders: usize,
+    rate: f64,
+    duration: Duration,
+    seq: &mut u64,
+) -> Sent {
+    for c in clients.iter() {
+        c.stats.lock().unwrap().reset(*seq + 1);
+    }
+    let scheduled = (rate * duration.as_secs_f64()).round().max(1.0) as u64;
+    let mut done = Sent {
+        scheduled,
+        sent: 0,
+        first: None,
+        last: None,
+    };
+    let start = tokio::time::Instant::now();
+    for i in 0..scheduled {
+        let due = start + Duration::from_secs_f64(i as f64 / rate);
+        tokio::time::sleep_until(due).await;
+        let sender = (i as usize) % senders;
+        *seq += 1;
+        done.first.get_or_insert_with(Instant::now);
+        let text = format!("b|{sender}|{seq}|{}", now_ns());
+        if clients[sender]
+            .sink
+            .send(Message::text(text))
+            .await
+            .is_err()
+        {
+            break;
+        }
+        done.sent += 1;
+        done.last = Some(Instant::now());
+    }
+    done
+}
+
+/// Waits until no client has received anything for half a second (at most
+/// `patience`), so one step's backlog has drained before the next begins.
+pub async fn quiesce(clients: &[Client], patience: Duration) {
+    let total = || -> u64 { clients.iter().map(|c| c.stats.lock().unwrap().frames).sum() };
+    let deadline = tokio::time::Instant::now() + patience;
+    let mut last = total();
+    while tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = total();
+        if now == last {
+            return;
+        }
+        last = now;
+    }
+}
+
+/// Waits until every client has `expected` messages or `patience` passes.
+pub async fn drain(clients: &[Client], expected: u64, patience: Duration) {
+    let deadline = tokio::time::Instant::now() + patience;
+    while tokio::time::Instant::now() < deadline {
+        if clients
+            .iter()
+            .all(|c| c.stats.lock().unwrap().seen.len() as u64 >= expected)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// What `receivers` saw of a step for which `expected` messages were
+/// scheduled, and when its last message reached its last receiver.
+pub fn collect(
+    clients: &[Client],
+    receivers: Range<usize>,
+    expected: u64,
+) -> (Received, Option<Instant>) {
+    let mut lat = Vec::new();
+    let (mut delivered, mut duplicates, mut reordered) = (0, 0, 0);
+    let mut last_arrival = None;
+    for c in &clients[receivers.clone()] {
+        let s = c.stats.lock().unwrap();
+        lat.extend_from_slice(&s.latencies_us);
+        delivered += s.seen.len() as u64;
+        duplicates += s.duplicates;
+        reordered += s.reordered;
+        last_arrival = last_arrival.max(s.last_arrival);
+    }
+    lat.sort_unstable();
+    let want = expected * receivers.len() as u64;
+    let received = Received {
+        delivered,
+        p50_ms: percentile(&lat, 0.5),
+        p99_ms: percentile(&lat, 0.99),
+        max_ms: percentile(&lat, 1.0),
+        lost: want.saturating_sub(delivered),
+        duplicates,
+        reordered,
+    };
+    (received, last_arrival)
+}

@@ -1,0 +1,85 @@
+//! The benchmark: a load generator for chat servers, the servers it compares,
+//! and the report. Run it with `bash scripts/bench.sh` (which installs the
+//! baselines' dependencies and pins cores); `--smoke` runs every server and
+//! mode at toy sizes so the harness cannot rot.
+//!
+//! Subcommands: `suite [--smoke]` runs everything and writes
+//! `bench-results/results.json`, `bench-results/chart.svg` and
+//! `BENCHMARKS.md` (a smoke or narrowed run writes below
+//! `bench-results/tmp/` instead); `report <results.json> [<out dir>]`
+//! renders BENCHMARKS.md and the chart again from a results file;
+//! `serve-tokio <port>` is the native broadcast baseline.
+//!
+//! # Layout
+//! - `servers`: each server under test, how it starts, when it is ready and
+//!   what it costs; also the native tokio baseline itself.
+//! - `client`: one benchmark client: connect, send on an open-loop schedule,
+//!   record latency, losses, duplicates and reordering.
+//! - `suite`: the plan and the measurements (join, idle memory, fan-out,
+//!   saturation), server by server.
+//! - `results`: the typed records of results.json.
+//! - `report`: BENCHMARKS.md and the chart, made from those records.
+
+// The benchmark drives servers from the host; on wasm32 there is nothing to
+// run, so the crate is empty and needs no `main`.
+#![cfg_attr(target_arch = "wasm32", no_main)]
+#![cfg(not(target_arch = "wasm32"))]
+
+mod client;
+mod report;
+mod results;
+mod servers;
+mod suite;
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    match args.first().map(String::as_str) {
+        Some("serve-tokio") => {
+            let port = args
+                .get(1)
+                .and_then(|p| p.parse().ok())
+                .expect("serve-tokio <port>");
+            rt.block_on(servers::serve_tokio(port));
+        }
+        Some("suite") => {
+            let smoke = args.iter().any(|a| a == "--smoke");
+            if let Err(e) = rt.block_on(suite::suite(smoke)) {
+                eprintln!("bench failed: {e}");
+                std::process::exit(1);
+            }
+        }
+        Some("report") => {
+            if let Err(e) = rerender(args.get(1), args.get(2)) {
+                eprintln!("report failed: {e}");
+                std::process::exit(1);
+            }
+        }
+        _ => eprintln!(
+            "usage: load suite [--smoke] | load report <results.json> [<out dir>] | load serve-tokio <port>"
+        ),
+    }
+}
+
+/// BENCHMARKS.md and the chart again from a results file, into `out` (by
+/// default beside the file): to check the report without a run.
+fn rerender(json: Option<&String>, out: Option<&String>) -> Result<(), String> {
+    let json = std::path::Path::new(json.ok_or("report <results.json> [<out dir>]")?);
+    let text = std::fs::read_to_string(json).map_err(|e| format!("{}: {e}", json.display()))?;
+    let doc: results::Results = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let dir = out.map_or_else(
+        || {
+            json.parent()
+                .unwrap_or(std::path::Path::new("."))
+                .to_owned()
+        },
+        std::path::PathBuf::from,
+    );
+    report::render(&doc, &report::Output::in_dir(&dir))
+}
