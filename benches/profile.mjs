@@ -5,7 +5,7 @@
 // self time.
 //
 //   KEEP_NAMES=1 FORCE_BUILD=1 bash scripts/build-worker.sh   # wasm names
-//   node --experimental-websocket benches/profile.mjs [edge-chat|js-room|js-sqlite] [clients] [msgs/s] [secs]
+//   node --experimental-websocket benches/profile.mjs [edge-chat|js-room|js-sqlite-room] [clients] [msgs/s] [secs]
 //
 // workerd is pinned to core 1 and this process (the load) to core 0, as in
 // the benchmark. The numbers are shares of the room's own CPU time; they say
@@ -13,33 +13,17 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { Miniflare } from "miniflare";
+import { worker } from "./baselines/workers.mjs";
 
 const [which = "edge-chat", clients = "100", rate = "1000", secs = "10"] = process.argv.slice(2);
 const inspectorPort = 9300 + Math.floor(Math.random() * 500);
-const workers = {
-  "edge-chat": {
-    scriptPath: "build/index.js",
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-    durableObjects: { ROOMS: { className: "ChatRoom", useSQLite: true } },
-    bindings: { RATE_PER_SEC: "100000", RATE_BURST: "10000", MAX_CONNECTIONS_PER_ROOM: "5000" },
-  },
-  "js-room": {
-    scriptPath: "benches/baselines/js-room/worker.js",
-    durableObjects: { ROOMS: { className: "JsRoom", useSQLite: true } },
-  },
-  "js-sqlite": {
-    scriptPath: "benches/baselines/js-sqlite-room/worker.js",
-    durableObjects: { ROOMS: { className: "JsSqliteRoom", useSQLite: true } },
-  },
-};
-
 const mf = new Miniflare({
   host: "127.0.0.1",
   port: 0,
   modules: true,
   compatibilityDate: "2026-04-26",
   inspectorPort,
-  ...workers[which],
+  ...worker(which),
 });
 const url = await mf.ready;
 const workerd = pin();
