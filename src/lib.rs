@@ -8,8 +8,11 @@
 //! Pure core:
 //! - [`limits`]: every limit, with the reason for its value.
 //! - [`config`]: those limits as overridden by `[vars]`.
+//! - [`auth`]: HS256 tokens: verifying them, and signing for the minting
+//!   command; [`base64url`] is their encoding.
 //! - [`coalesce`]: batching broadcasts for clients that opted in.
 //! - [`validate`]: which client ids, room names and display names pass.
+//! - [`identity`]: open or token mode, and who a connecting socket is.
 //! - [`protocol`]: the wire frames and the one parse function.
 //! - [`error`]: every refusal and how it is answered (error frame, close).
 //! - [`history`]: stored messages, the storage contract, catch-up rules.
@@ -34,11 +37,14 @@
 //!   and carry the plan out.
 //! - `sql_history`: [`history::HistoryStore`] on the object's SQLite.
 
+pub mod auth;
+pub mod base64url;
 pub mod coalesce;
 pub mod config;
 pub mod error;
 pub mod fanout;
 pub mod history;
+pub mod identity;
 pub mod limits;
 pub mod log;
 pub mod presence;

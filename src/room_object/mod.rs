@@ -31,6 +31,7 @@ use crate::coalesce::Coalescer;
 use crate::config::Config;
 use crate::error::Refusal;
 use crate::fanout::{self, Room};
+use crate::identity::{Identity, Mode};
 use crate::log::LogLine;
 use crate::protocol::{PING, PONG};
 use crate::room::{self, Ctx, Outcome};
@@ -48,6 +49,8 @@ use sockets::{session_of, Sockets};
 pub struct ChatRoom {
     state: State,
     config: Config,
+    /// Open or token mode; the object checks identity again.
+    auth: Mode,
     outbox: Rc<Outbox>,
     conns: Conns,
     /// When this instance was created: after a wake-up, the idle clock of
@@ -78,6 +81,7 @@ impl DurableObject for ChatRoom {
         };
         ChatRoom {
             config: worker_entry::config(&env),
+            auth: worker_entry::auth_mode(&env),
             outbox: Rc::new(outbox),
             conns: Conns::default(),
             woke_at: now(),
@@ -87,8 +91,8 @@ impl DurableObject for ChatRoom {
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
-        let target = match self.socket_target(&req)? {
-            Ok(target) => target,
+        let (target, who) = match self.socket_target(&req)? {
+            Ok(admitted) => admitted,
             Err(refused) => return Ok(refused),
         };
         // Held broadcasts go out before the newcomer is listed: its history
@@ -101,7 +105,7 @@ impl DurableObject for ChatRoom {
         // newcomer's presence both read it, and every listing costs a pass
         // over the whole room.
         let others = self.outbox.sockets.open();
-        let session = new_session(&target);
+        let session = new_session(&target, &who);
         if let Err(err) = self.outbox.sockets.accept(&pair.server, session.batch) {
             let line = LogLine::error("accept_failed").room(&session.room);
             emit(line.client(&session.client_id).detail(&format!("{err:?}")));
@@ -188,21 +192,31 @@ impl DurableObject for ChatRoom {
 }
 
 impl ChatRoom {
-    /// The Worker already checked the handshake; the object is the trust
-    /// boundary, so it checks again. `Err` is the refusal to answer with.
-    fn socket_target(&self, req: &Request) -> Result<std::result::Result<SocketTarget, Response>> {
-        Ok(match worker_entry::route_request(req, &self.config)? {
+    /// The Worker already checked the handshake and the identity; the
+    /// object is the trust boundary, so it checks both again. `Err` is the
+    /// refusal to answer with.
+    fn socket_target(
+        &self,
+        req: &Request,
+    ) -> Result<std::result::Result<(SocketTarget, Identity), Response>> {
+        let target = match worker_entry::route_request(req, &self.config)? {
             Ok(Route::Socket(
                 target @ SocketTarget {
                     client_id: Some(_), ..
                 },
-            )) => Ok(target),
-            Ok(_) => Err(worker_entry::refuse(
-                400,
-                "The room only accepts WebSockets.\n",
-            )?),
-            Err(refusal) => Err(worker_entry::refuse(refusal.status, &refusal.body)?),
-        })
+            )) => target,
+            Ok(_) => {
+                let body = "The room only accepts WebSockets.\n";
+                return Ok(Err(worker_entry::refuse(400, body)?));
+            }
+            Err(refusal) => return Ok(Err(worker_entry::refuse(refusal.status, &refusal.body)?)),
+        };
+        Ok(
+            match worker_entry::identify_request(req, &self.auth, &target)? {
+                Ok(who) => Ok((target, who)),
+                Err(denial) => Err(worker_entry::deny(&denial, &target)?),
+            },
+        )
     }
 
     /// Admits a newcomer whose socket was just accepted, saving its session,
@@ -325,15 +339,18 @@ impl ChatRoom {
 }
 
 /// A new socket's session, with the random key of its in-memory state.
-fn new_session(target: &SocketTarget) -> Session {
-    let who = Joining {
-        client_id: target.client_id.as_deref().unwrap_or_default(),
-        name: target.name.as_deref(),
+fn new_session(target: &SocketTarget, who: &Identity) -> Session {
+    let joining = Joining {
+        client_id: who.client_id.as_deref().unwrap_or_default(),
+        name: who.name.as_deref(),
         room: &target.room,
         batch: target.batch,
     };
     let conn = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
-    Session::new(who, conn, now())
+    let mut session = Session::new(joining, conn, now());
+    session.role = who.role;
+    session.expires = who.expires;
+    session
 }
 
 fn unavailable() -> Result<Response> {
