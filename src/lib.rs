@@ -18,8 +18,11 @@
 //! - [`history`]: stored messages, the storage contract, catch-up rules.
 //! - [`presence`]: who is online, one entry per client id.
 //! - [`rate_limit`]: the per-connection token bucket.
+//! - [`alarm`]: the room's one alarm, shared by idle sweeps and token
+//!   expiry.
 //! - [`room`]: who receives what when a client joins, speaks, types or
 //!   leaves, and what is stored.
+//! - [`moderation`]: edit, delete and kick: who may, and what changes.
 //! - [`session`]: what the room remembers about a socket, in the format of
 //!   its hibernation attachment.
 //! - [`fanout`]: the send path as a plan: the order in which frames leave
@@ -37,6 +40,7 @@
 //!   and carry the plan out.
 //! - `sql_history`: [`history::HistoryStore`] on the object's SQLite.
 
+pub mod alarm;
 pub mod auth;
 pub mod base64url;
 pub mod coalesce;
@@ -47,6 +51,7 @@ pub mod history;
 pub mod identity;
 pub mod limits;
 pub mod log;
+pub mod moderation;
 pub mod presence;
 pub mod protocol;
 pub mod rate_limit;

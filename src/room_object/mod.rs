@@ -27,12 +27,14 @@ use worker::{
     WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
+use crate::alarm;
 use crate::coalesce::Coalescer;
 use crate::config::Config;
 use crate::error::Refusal;
 use crate::fanout::{self, Room};
 use crate::identity::{Identity, Mode};
 use crate::log::LogLine;
+use crate::moderation::{self, Kick};
 use crate::protocol::{PING, PONG};
 use crate::room::{self, Ctx, Outcome};
 use crate::routes::{Route, SocketTarget};
@@ -56,10 +58,10 @@ pub struct ChatRoom {
     /// When this instance was created: after a wake-up, the idle clock of
     /// every socket restarts here.
     woke_at: u64,
-    /// Whether this instance knows an idle sweep is pending. It saves a
+    /// When the pending alarm fires, if this instance knows. It saves a
     /// storage read on every join; a new instance starts without it and asks
     /// storage once.
-    alarm_pending: Cell<bool>,
+    alarm_at: Cell<Option<u64>>,
 }
 
 impl DurableObject for ChatRoom {
@@ -85,7 +87,7 @@ impl DurableObject for ChatRoom {
             outbox: Rc::new(outbox),
             conns: Conns::default(),
             woke_at: now(),
-            alarm_pending: Cell::new(false),
+            alarm_at: Cell::new(None),
             state,
         }
     }
@@ -115,25 +117,30 @@ impl DurableObject for ChatRoom {
         let admitted = outcome.close.is_none();
         self.carry_out(&pair.server, &session, outcome);
         if admitted {
-            self.schedule_idle_check().await;
+            self.schedule_alarm(session.deadline_ms()).await;
         }
         Response::from_websocket(pair.client)
     }
 
-    /// Closes sockets that have been silent past the idle timeout, then
-    /// checks again while any socket is open.
+    /// Closes sockets whose token expired or that have been silent past the
+    /// idle timeout, then sets the next alarm while any socket is open.
     async fn alarm(&self) -> Result<Response> {
-        self.alarm_pending.set(false);
+        self.alarm_at.set(None);
         let now = now();
+        let mut deadlines = Vec::new();
         for ws in self.outbox.sockets.open() {
             let Some(session) = session_of(&ws) else {
                 continue;
             };
-            if self.is_idle(&ws, &session, now) {
-                self.carry_out(&ws, &session, room::refuse(&Refusal::Idle, now));
+            match alarm::verdict(&session, self.is_idle(&ws, &session, now), now) {
+                Some(refusal) => self.carry_out(&ws, &session, room::refuse(&refusal, now)),
+                None => deadlines.extend(session.deadline_ms()),
             }
         }
-        self.schedule_idle_check().await;
+        if !self.outbox.sockets.open().is_empty() {
+            self.arm(alarm::next(now, self.idle_timeout_ms(), deadlines))
+                .await;
+        }
         Response::ok("")
     }
 
@@ -164,6 +171,11 @@ impl DurableObject for ChatRoom {
         self.conns.record(key, bucket, received_at);
         if outcome.session_changed && ws.serialize_attachment(&session).is_err() {
             outcome = room::refuse(&Refusal::Internal, now());
+        }
+        if let Some(kick) = outcome.kick.take() {
+            if let Err(refusal) = self.remove(&kick) {
+                outcome = room::refuse(&refusal, now());
+            }
         }
         self.carry_out(&ws, &session, outcome);
         Ok(())
@@ -211,12 +223,37 @@ impl ChatRoom {
             }
             Err(refusal) => return Ok(Err(worker_entry::refuse(refusal.status, &refusal.body)?)),
         };
-        Ok(
-            match worker_entry::identify_request(req, &self.auth, &target)? {
-                Ok(who) => Ok((target, who)),
-                Err(denial) => Err(worker_entry::deny(&denial, &target)?),
-            },
-        )
+        let who = match worker_entry::identify_request(req, &self.auth, &target)? {
+            Ok(who) => who,
+            Err(denial) => return Ok(Err(worker_entry::deny(&denial, &target)?)),
+        };
+        let client_id = who.client_id.as_deref().unwrap_or_default();
+        let Ok(until) = SqlHistory::new(self.outbox.sql.clone()).banned_until(client_id) else {
+            return Ok(Err(unavailable()?));
+        };
+        Ok(match moderation::ban_denial(until, now()) {
+            Some(denial) => Err(worker_entry::deny(&denial, &target)?),
+            None => Ok((target, who)),
+        })
+    }
+
+    /// Carries out a moderator's kick: the ban is stored first, so a
+    /// reconnect is refused from the moment anyone hears of the kick; then
+    /// every socket of the client gets its error frame and close, and the
+    /// room its `leave`.
+    fn remove(&self, kick: &Kick) -> std::result::Result<(), Refusal> {
+        SqlHistory::new(self.outbox.sql.clone())
+            .ban(&kick.client_id, kick.until, now())
+            .map_err(Refusal::Storage)?;
+        for ws in self.outbox.sockets.open() {
+            match session_of(&ws) {
+                Some(session) if session.client_id == kick.client_id => {
+                    self.carry_out(&ws, &session, room::refuse(&Refusal::Kicked, now()));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// Admits a newcomer whose socket was just accepted, saving its session,
@@ -315,24 +352,37 @@ impl ChatRoom {
         let last_frame = self.conns.last_frame(session.conn);
         let baseline = self.woke_at.max(session.joined_at);
         let last_ping = self.outbox.sockets.last_ping(ws);
-        let timeout_ms = self.config.idle_timeout_secs * 1000;
-        room::is_idle(now, last_frame, last_ping, baseline, timeout_ms)
+        room::is_idle(now, last_frame, last_ping, baseline, self.idle_timeout_ms())
     }
 
-    /// Sets the next idle sweep half a timeout from now while sockets are
-    /// open, so no idle socket outlives its timeout by more than half.
-    async fn schedule_idle_check(&self) {
-        if self.alarm_pending.get() || self.outbox.sockets.open().is_empty() {
+    fn idle_timeout_ms(&self) -> u64 {
+        self.config.idle_timeout_secs * 1000
+    }
+
+    /// Makes sure the alarm fires by the next idle check and by a newcomer's
+    /// token `deadline`, moving a pending alarm up if it is later.
+    async fn schedule_alarm(&self, deadline: Option<u64>) {
+        if self.outbox.sockets.open().is_empty() {
             return;
         }
-        let storage = self.state.storage();
-        if matches!(storage.get_alarm().await, Ok(Some(_))) {
-            self.alarm_pending.set(true);
-            return;
+        let pending = match self.alarm_at.get() {
+            Some(at) => Some(at),
+            None => {
+                let stored = self.state.storage().get_alarm().await.ok().flatten();
+                stored.map(|at| at.max(0) as u64)
+            }
+        };
+        let wanted = alarm::next(now(), self.idle_timeout_ms(), deadline);
+        match alarm::to_set(pending, wanted) {
+            Some(at) => self.arm(at).await,
+            None => self.alarm_at.set(pending),
         }
-        let half_timeout = std::time::Duration::from_millis(self.config.idle_timeout_secs * 500);
-        match storage.set_alarm(half_timeout).await {
-            Ok(()) => self.alarm_pending.set(true),
+    }
+
+    async fn arm(&self, at: u64) {
+        let offset_ms = at.saturating_sub(now()) as i64;
+        match self.state.storage().set_alarm(offset_ms).await {
+            Ok(()) => self.alarm_at.set(Some(at)),
             Err(err) => emit(LogLine::error("alarm_failed").detail(&err.to_string())),
         }
     }
