@@ -61,7 +61,18 @@ impl Room {
     /// join (history, presence). The bystanders hear of it.
     pub async fn join(&mut self, server: &Server, id: &str, extra: &str) -> (Client, Vec<Value>) {
         let query = format!("{}&{extra}", (self.query)(id, &self.name));
-        let joined = Client::join_with(server, id, &query).await;
+        self.join_with_query(server, id, &query).await
+    }
+
+    /// Another client, joined as `id` with exactly `query` (a moderator's
+    /// token, say). The bystanders hear of it.
+    pub async fn join_with_query(
+        &mut self,
+        server: &Server,
+        id: &str,
+        query: &str,
+    ) -> (Client, Vec<Value>) {
+        let joined = Client::join_with(server, id, query).await;
         self.alice.expect_join_of(id).await;
         self.bob.expect_join_of(id).await;
         joined
