@@ -695,6 +695,28 @@ mod tests {
     }
 
     #[test]
+    fn edit_delete_and_kick_frames_reach_their_rules() {
+        let mut f = Fixture::new();
+        let mut alice = session("alice");
+        let id = match &only(&f.send(&mut alice, "hi").deliveries).frame {
+            ServerFrame::Message(m) => m.id.clone(),
+            other => panic!("expected a message, got {other:?}"),
+        };
+        let edit = serde_json::json!({"type": "edit", "id": id, "message": "hey"});
+        let out = f.send(&mut alice, &edit.to_string());
+        assert!(matches!(&only(&out.deliveries).frame, ServerFrame::Edit(e) if e.seq == 2));
+        let delete = serde_json::json!({"type": "delete", "id": id}).to_string();
+        assert_eq!(error_code(&f.send(&mut session("bob"), &delete)), "not_author");
+        let kick = r#"{"type":"kick","clientId":"bob","minutes":1}"#;
+        assert_eq!(error_code(&f.send(&mut alice, kick)), "not_moderator");
+        let mut moderator = session("mod");
+        moderator.role = crate::auth::Role::Moderator;
+        let out = f.send(&mut moderator, kick);
+        assert_eq!(out.kick.map(|k| k.until), Some(NOW + 60_000));
+        assert!(out.deliveries.is_empty() && out.close.is_none());
+    }
+
+    #[test]
     fn internal_refusal_closes_without_frames() {
         let out = refuse(&Refusal::Internal, NOW);
         assert!(out.deliveries.is_empty());

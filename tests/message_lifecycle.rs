@@ -24,6 +24,15 @@ fn edit(id: &Value, text: &str) -> String {
     json!({"type": "edit", "id": id, "message": text}).to_string()
 }
 
+/// `client` tries to delete and then edit message `id`; both are refused
+/// with `code`.
+async fn both_refused(client: &mut common::Client, id: &Value, code: &str) {
+    client.send(&delete(id)).await;
+    client.expect_error(code).await;
+    client.send(&edit(id, "changed")).await;
+    client.expect_error(code).await;
+}
+
 fn is_change(kind: &'static str, id: Value) -> impl Fn(&Value) -> bool {
     move |f| f["type"] == kind && f["id"] == id
 }
@@ -81,10 +90,7 @@ async fn the_author_edits_and_history_returns_the_new_text_with_edited_ts(server
 async fn deleting_or_editing_anothers_message_is_refused_with_not_author(server: Server) {
     let mut room = Room::open(&server, "lc-notauthor", open_query).await;
     let said = room.say_as_alice("mine").await;
-    room.bob.send(&delete(&said["id"])).await;
-    room.bob.expect_error("not_author").await;
-    room.bob.send(&edit(&said["id"], "yours now")).await;
-    room.bob.expect_error("not_author").await;
+    both_refused(&mut room.bob, &said["id"], "not_author").await;
     room.verify(&server).await;
 }
 
@@ -92,10 +98,7 @@ async fn an_unknown_message_id_is_refused_with_unknown_message(server: Server) {
     let mut room = Room::open(&server, "lc-unknown", open_query).await;
     let mut m = room.join(&server, "lc-unknown-mallory", "").await.0;
     for id in ["m999-1", "nonsense"] {
-        m.send(&delete(&json!(id))).await;
-        m.expect_error("unknown_message").await;
-        m.send(&edit(&json!(id), "x")).await;
-        m.expect_error("unknown_message").await;
+        both_refused(&mut m, &json!(id), "unknown_message").await;
     }
     room.verify(&server).await;
 }
@@ -106,10 +109,7 @@ async fn a_deleted_message_cannot_be_edited_or_deleted_again(server: Server) {
     room.alice.send(&delete(&said["id"])).await;
     room.both_next(is_change("delete", said["id"].clone()), "the delete")
         .await;
-    room.alice.send(&delete(&said["id"])).await;
-    room.alice.expect_error("message_deleted").await;
-    room.alice.send(&edit(&said["id"], "back")).await;
-    room.alice.expect_error("message_deleted").await;
+    both_refused(&mut room.alice, &said["id"], "message_deleted").await;
     *room.expected.last_mut().unwrap() = String::new();
     room.verify(&server).await;
 }
