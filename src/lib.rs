@@ -38,7 +38,10 @@
 //! - `room_object/`: the room's Durable Object on the WebSocket Hibernation
 //!   API: its handlers feed events to [`room`], ask [`fanout`] for a plan,
 //!   and carry the plan out.
-//! - `sql_history`: [`history::HistoryStore`] on the object's SQLite.
+//! - `sql_history`: [`history::HistoryStore`] on the object's SQLite, the
+//!   room's bans, and the schema's migrations.
+//!
+//! Native tool: `src/bin/mint-token.rs` signs tokens with [`auth::sign`].
 
 pub mod alarm;
 pub mod auth;

@@ -706,7 +706,10 @@ mod tests {
         let out = f.send(&mut alice, &edit.to_string());
         assert!(matches!(&only(&out.deliveries).frame, ServerFrame::Edit(e) if e.seq == 2));
         let delete = serde_json::json!({"type": "delete", "id": id}).to_string();
-        assert_eq!(error_code(&f.send(&mut session("bob"), &delete)), "not_author");
+        assert_eq!(
+            error_code(&f.send(&mut session("bob"), &delete)),
+            "not_author"
+        );
         let kick = r#"{"type":"kick","clientId":"bob","minutes":1}"#;
         assert_eq!(error_code(&f.send(&mut alice, kick)), "not_moderator");
         let mut moderator = session("mod");
