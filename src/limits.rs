@@ -10,9 +10,9 @@ pub const MAX_CLIENT_ID_LEN: usize = 64;
 
 /// Longest room name. Names appear in URLs people share and type, and a
 /// private room's name is its only lock: 64 characters of the 38-character
-/// charset hold up to 335 bits, so a random name of 22 or more characters
-/// (at least 96 bits, as a "new private room" needs) fits with room for a
-/// readable prefix such as `team-`.
+/// charset hold up to 335 bits (5.25 bits a character), so a random name
+/// of 19 or more characters (at least 96 bits, as a "new private room"
+/// needs) fits with room for a readable prefix such as `team-`.
 pub const MAX_ROOM_NAME_LEN: usize = 64;
 
 /// Longest display name, in Unicode scalar values: long enough for a full
