@@ -6,6 +6,11 @@
 //! closes the socket with an RFC 6455 code and a readable reason, after an
 //! error frame where one helps the client explain it. Clients never see
 //! panic text or internal details.
+//!
+//! A third kind, [`Denial`], refuses a socket before it opens: an HTTP
+//! status and a JSON body, for identity and bans.
+
+use serde::Serialize;
 
 use crate::history::StoreError;
 
@@ -34,6 +39,20 @@ pub enum Refusal {
     RoomFull,
     /// Silent longer than the idle timeout. Fatal.
     Idle,
+    /// The socket's token expired while it was connected. Fatal.
+    TokenExpired,
+    /// A moderator removed the client from the room. Fatal.
+    Kicked,
+    /// Edit or delete of a message this client did not write (and, for a
+    /// delete, is not a moderator).
+    NotAuthor,
+    /// A moderator's action from a client that is not one.
+    NotModerator,
+    /// Edit or delete of a message the room does not have (never, or no
+    /// longer kept).
+    UnknownMessage,
+    /// Edit or delete of a message already deleted.
+    MessageDeleted,
     /// Something inside the room failed. Fatal, and deliberately vague.
     Internal,
     /// Storage failed. Answered exactly like [`Refusal::Internal`]; the cause
@@ -141,6 +160,16 @@ impl Refusal {
                 "no frames or pings for too long; disconnected",
                 close(GOING_AWAY, "idle timeout"),
             ),
+            Refusal::TokenExpired => (
+                "token_expired",
+                "your sign-in token expired; get a new one and reconnect",
+                close(POLICY_VIOLATION, "token expired"),
+            ),
+            Refusal::Kicked => (
+                "kicked",
+                "a moderator removed you from this room",
+                close(POLICY_VIOLATION, "removed by a moderator"),
+            ),
             _ => return None,
         })
     }
@@ -174,10 +203,100 @@ impl Refusal {
                 format!("too many messages; wait {retry_after_ms} ms"),
                 Some(*retry_after_ms),
             ),
+            Refusal::NotAuthor => reply(
+                "not_author",
+                "only the author can do that to this message",
+                None,
+            ),
+            Refusal::NotModerator => reply("not_moderator", "only a moderator can do that", None),
+            Refusal::UnknownMessage => reply(
+                "unknown_message",
+                "no such message in this room's kept history",
+                None,
+            ),
+            Refusal::MessageDeleted => reply("message_deleted", "that message was deleted", None),
             // `answer` sends the others elsewhere; this keeps the match total
             // without a panic path.
             _ => reply("internal", "internal error", None),
         }
+    }
+}
+
+/// Why a socket is refused before it opens, answered by the Worker (or,
+/// for a ban, by the room) with an HTTP status and a JSON body
+/// `{"error": code, "message": readable}`. No variant holds anything from
+/// the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denial {
+    /// Token mode, and the request carried no token.
+    MissingToken,
+    /// Bad encoding, algorithm, signature, or claims; the reason is fixed
+    /// text from [`crate::auth`].
+    BadToken(&'static str),
+    /// The token is past `exp`.
+    ExpiredToken,
+    /// The token's `rooms` does not include the room.
+    RoomForbidden,
+    /// The path's client id is not the token's `sub`.
+    IdMismatch,
+    /// A moderator removed this client; try again in this many minutes.
+    Banned { minutes_left: u64 },
+}
+
+/// A [`Denial`]'s body.
+#[derive(Serialize)]
+struct DenialBody<'a> {
+    error: &'a str,
+    message: &'a str,
+}
+
+impl Denial {
+    pub fn status(&self) -> u16 {
+        match self {
+            Denial::MissingToken | Denial::BadToken(_) | Denial::ExpiredToken => 401,
+            Denial::RoomForbidden | Denial::IdMismatch | Denial::Banned { .. } => 403,
+        }
+    }
+
+    /// The stable code, for the body and the log line.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Denial::MissingToken => "missing_token",
+            Denial::BadToken(_) => "bad_token",
+            Denial::ExpiredToken => "expired_token",
+            Denial::RoomForbidden => "room_forbidden",
+            Denial::IdMismatch => "id_mismatch",
+            Denial::Banned { .. } => "banned",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Denial::MissingToken => "this chat needs a sign-in token: send it as ?token= \
+                or Authorization: Bearer"
+                .into(),
+            Denial::BadToken(why) => format!("the sign-in token was refused: {why}"),
+            Denial::ExpiredToken => "the sign-in token has expired; get a new one".into(),
+            Denial::RoomForbidden => "your sign-in token does not grant this room".into(),
+            Denial::IdMismatch => {
+                "the client id in the path is not the one your sign-in token names".into()
+            }
+            Denial::Banned { minutes_left } => format!(
+                "a moderator removed you from this room; try again in {minutes_left} minute{}",
+                if *minutes_left == 1 { "" } else { "s" }
+            ),
+        }
+    }
+
+    /// The JSON body: `{"error": code, "message": readable}`.
+    pub fn body(&self) -> String {
+        let message = self.message();
+        let body = DenialBody {
+            error: self.code(),
+            message: &message,
+        };
+        // Two strings: serialising cannot fail.
+        serde_json::to_string(&body).unwrap_or_default()
     }
 }
 
@@ -249,12 +368,48 @@ mod tests {
     }
 
     #[test]
+    fn moderation_refusals_keep_the_socket_open_and_removals_close_with_1008() {
+        for refusal in [
+            Refusal::NotAuthor,
+            Refusal::NotModerator,
+            Refusal::UnknownMessage,
+            Refusal::MessageDeleted,
+        ] {
+            assert_eq!(refusal.answer().close, None, "{refusal:?}");
+        }
+        let close = |r: Refusal| r.answer().close.unwrap();
+        assert_eq!(close(Refusal::TokenExpired).code, 1008);
+        assert_eq!(close(Refusal::TokenExpired).reason, "token expired");
+        assert_eq!(close(Refusal::Kicked).reason, "removed by a moderator");
+    }
+
+    #[test]
+    fn denials_are_json_with_their_status_and_code() {
+        let cases = [
+            (Denial::MissingToken, 401, "missing_token"),
+            (Denial::BadToken("why"), 401, "bad_token"),
+            (Denial::ExpiredToken, 401, "expired_token"),
+            (Denial::RoomForbidden, 403, "room_forbidden"),
+            (Denial::IdMismatch, 403, "id_mismatch"),
+            (Denial::Banned { minutes_left: 1 }, 403, "banned"),
+        ];
+        for (denial, status, code) in cases {
+            assert_eq!(denial.status(), status);
+            let body: serde_json::Value = serde_json::from_str(&denial.body()).unwrap();
+            assert_eq!(body["error"], code);
+            assert!(!body["message"].as_str().unwrap().is_empty());
+        }
+    }
+
+    #[test]
     fn close_reasons_fit_in_a_close_frame() {
         for r in [
             Refusal::Flooding,
             Refusal::FrameTooLarge,
             Refusal::RoomFull,
             Refusal::Internal,
+            Refusal::TokenExpired,
+            Refusal::Kicked,
         ] {
             let reason = r.answer().close.unwrap().reason;
             assert!(reason.len() <= 123, "{reason}");

@@ -8,15 +8,21 @@
 //! Pure core:
 //! - [`limits`]: every limit, with the reason for its value.
 //! - [`config`]: those limits as overridden by `[vars]`.
+//! - [`auth`]: HS256 tokens: verifying them, and signing for the minting
+//!   command; [`base64url`] is their encoding.
 //! - [`coalesce`]: batching broadcasts for clients that opted in.
 //! - [`validate`]: which client ids, room names and display names pass.
+//! - [`identity`]: open or token mode, and who a connecting socket is.
 //! - [`protocol`]: the wire frames and the one parse function.
 //! - [`error`]: every refusal and how it is answered (error frame, close).
 //! - [`history`]: stored messages, the storage contract, catch-up rules.
 //! - [`presence`]: who is online, one entry per client id.
 //! - [`rate_limit`]: the per-connection token bucket.
+//! - [`alarm`]: the room's one alarm, shared by idle sweeps and token
+//!   expiry.
 //! - [`room`]: who receives what when a client joins, speaks, types or
 //!   leaves, and what is stored.
+//! - [`moderation`]: edit, delete and kick: who may, and what changes.
 //! - [`session`]: what the room remembers about a socket, in the format of
 //!   its hibernation attachment.
 //! - [`fanout`]: the send path as a plan: the order in which frames leave
@@ -32,15 +38,23 @@
 //! - `room_object/`: the room's Durable Object on the WebSocket Hibernation
 //!   API: its handlers feed events to [`room`], ask [`fanout`] for a plan,
 //!   and carry the plan out.
-//! - `sql_history`: [`history::HistoryStore`] on the object's SQLite.
+//! - `sql_history`: [`history::HistoryStore`] on the object's SQLite, the
+//!   room's bans, and the schema's migrations.
+//!
+//! Native tool: `src/bin/mint-token.rs` signs tokens with [`auth::sign`].
 
+pub mod alarm;
+pub mod auth;
+pub mod base64url;
 pub mod coalesce;
 pub mod config;
 pub mod error;
 pub mod fanout;
 pub mod history;
+pub mod identity;
 pub mod limits;
 pub mod log;
+pub mod moderation;
 pub mod presence;
 pub mod protocol;
 pub mod rate_limit;

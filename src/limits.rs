@@ -8,9 +8,12 @@
 /// with room to spare while keeping frames small.
 pub const MAX_CLIENT_ID_LEN: usize = 64;
 
-/// Longest room name. Names appear in URLs people share and type; 40 is
-/// plenty for a readable name.
-pub const MAX_ROOM_NAME_LEN: usize = 40;
+/// Longest room name. Names appear in URLs people share and type, and a
+/// private room's name is its only lock: 64 characters of the 38-character
+/// charset hold up to 335 bits (5.25 bits a character), so a random name
+/// of 19 or more characters (at least 96 bits, as a "new private room"
+/// needs) fits with room for a readable prefix such as `team-`.
+pub const MAX_ROOM_NAME_LEN: usize = 64;
 
 /// Longest display name, in Unicode scalar values: long enough for a full
 /// name, short enough for a member list on a phone.
@@ -61,6 +64,20 @@ pub const MAX_CONNECTIONS_PER_ROOM: usize = 2_000;
 /// auto-response, which never wakes the room, so only dead or abandoned
 /// sockets reach this. Configurable: `IDLE_TIMEOUT_SECS` (5 to 86,400).
 pub const IDLE_TIMEOUT_SECS: u64 = 300;
+
+/// Longest token accepted. A token with a display name and a few dozen
+/// rooms is well under 2 KiB; anything near a URL's practical limit is not
+/// one this server issued, and is refused before any decoding.
+pub const MAX_TOKEN_BYTES: usize = 4096;
+
+/// Seconds a token's `exp` and `nbf` may be off between the issuer's clock
+/// and the runtime's: 60, as RFC 7519 suggests "a few minutes" at most and
+/// the issue allows no more.
+pub const TOKEN_CLOCK_SKEW_SECS: u64 = 60;
+
+/// Longest ban a moderator can give with one kick: a week. Longer removal
+/// is the operator's job (stop issuing the member tokens).
+pub const MAX_KICK_MINUTES: u64 = 7 * 24 * 60;
 
 /// Typing notices per client are forwarded at most this often; the page
 /// shows a notice for a few seconds, so more would only be noise.

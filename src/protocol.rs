@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::error::Refusal;
+use crate::limits::MAX_KICK_MINUTES;
 use crate::validate;
 
 /// The `clientId` on frames the server itself originates, such as errors.
@@ -45,6 +46,13 @@ pub enum ClientFrame {
     },
     /// The client is typing; the others are told, nothing is stored.
     Typing,
+    /// Delete the message with this id (its author, or a moderator).
+    Delete { id: String },
+    /// Replace the text of the message with this id (its author only).
+    Edit { id: String, text: String },
+    /// Close every socket of `client_id` and ban it for `minutes` (a
+    /// moderator only).
+    Kick { client_id: String, minutes: u64 },
 }
 
 /// The JSON form of client frames. Unknown fields are ignored so newer
@@ -58,11 +66,23 @@ enum JsonClientFrame {
         client_msg_id: Option<String>,
     },
     Typing {},
+    Delete {
+        id: String,
+    },
+    Edit {
+        id: String,
+        message: String,
+    },
+    Kick {
+        #[serde(rename = "clientId")]
+        client_id: String,
+        minutes: u64,
+    },
 }
 
 /// The `type`s a client may send, for telling "unknown type" apart from
 /// "known type, wrong fields".
-const CLIENT_TYPES: &[&str] = &["message", "typing"];
+const CLIENT_TYPES: &[&str] = &["message", "typing", "delete", "edit", "kick"];
 
 /// Reads one text frame. Raw text is chat, as the originals' clients send it;
 /// text starting with `{` must be a JSON frame with a known `type`.
@@ -87,6 +107,17 @@ pub fn parse(text: &str) -> Result<ClientFrame, Refusal> {
             })
         }
         Ok(JsonClientFrame::Typing {}) => Ok(ClientFrame::Typing),
+        Ok(JsonClientFrame::Delete { id }) => Ok(ClientFrame::Delete { id }),
+        Ok(JsonClientFrame::Edit { id, message }) => Ok(ClientFrame::Edit { id, text: message }),
+        Ok(JsonClientFrame::Kick { client_id, minutes }) => {
+            validate::client_id(&client_id).map_err(|why| Refusal::BadFrame(why.0))?;
+            if !(1..=MAX_KICK_MINUTES).contains(&minutes) {
+                return Err(Refusal::BadFrame(format!(
+                    "\"minutes\" must be 1 to {MAX_KICK_MINUTES}"
+                )));
+            }
+            Ok(ClientFrame::Kick { client_id, minutes })
+        }
         Err(err) => Err(classify_json_error(text, &err)),
     }
 }
@@ -141,6 +172,10 @@ pub enum ServerFrame {
     Ack(AckLine),
     /// The recipient's last frame was not accepted; the socket stays open.
     Error(ErrorLine),
+    /// A message was deleted; its history entry is now a tombstone.
+    Delete(ChangeLine),
+    /// A message's text was replaced.
+    Edit(ChangeLine),
 }
 
 /// The fields the originals' clients read, plus the epoch timestamp and the
@@ -194,12 +229,49 @@ pub struct ChatLine {
     pub client_msg_id: Option<String>,
 }
 
+/// A message as history shows it now: deleted (an empty `message`, its
+/// original `seq`) or edited (the new text and when).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeptLine {
+    #[serde(flatten)]
+    pub chat: ChatLine,
+    #[serde(skip_serializing_if = "is_false")]
+    pub deleted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edited_ts: Option<u64>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
+}
+
+/// A `delete` or `edit`: which message, under which `seq` of the room's
+/// sequence. `clientId` and `name` are the author's; `message` is the new
+/// text (empty for a delete); `ts` is when it changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeLine {
+    #[serde(flatten)]
+    pub line: Line,
+    /// The changed message's id.
+    pub id: String,
+    /// The change's own `seq`, after which `since` no longer repeats it.
+    pub seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edited_ts: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryLine {
     #[serde(flatten)]
     pub line: Line,
-    pub messages: Vec<ChatLine>,
+    pub messages: Vec<KeptLine>,
+    /// For `since` catch-up: `delete` and `edit` frames for messages the
+    /// client already had, in `seq` order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<ServerFrame>,
     /// The newest `seq` in the room, 0 when nothing was ever said.
     pub latest_seq: u64,
     /// True when the client asked for messages older than the room keeps:
@@ -427,6 +499,65 @@ mod tests {
         assert_eq!(v["clientId"], "server");
         assert_eq!(v["frames"][0]["type"], "join");
         assert_eq!(v["frames"][1]["clientId"], "b");
+    }
+
+    #[test]
+    fn delete_edit_and_kick_frames_parse() {
+        assert_eq!(
+            parse(r#"{"type":"delete","id":"m1-a"}"#),
+            Ok(ClientFrame::Delete { id: "m1-a".into() })
+        );
+        assert_eq!(
+            parse(r#"{"type":"edit","id":"m1-a","message":"new"}"#),
+            Ok(ClientFrame::Edit {
+                id: "m1-a".into(),
+                text: "new".into()
+            })
+        );
+        assert_eq!(
+            parse(r#"{"type":"kick","clientId":"bob","minutes":5}"#),
+            Ok(ClientFrame::Kick {
+                client_id: "bob".into(),
+                minutes: 5
+            })
+        );
+    }
+
+    #[test]
+    fn a_kick_needs_a_valid_client_id_and_a_sane_duration() {
+        for frame in [
+            r#"{"type":"kick","clientId":"b b","minutes":5}"#,
+            r#"{"type":"kick","clientId":"bob","minutes":0}"#,
+            r#"{"type":"kick","clientId":"bob","minutes":10081}"#,
+            r#"{"type":"kick","clientId":"bob","minutes":-1}"#,
+            r#"{"type":"kick","clientId":"bob"}"#,
+            r#"{"type":"edit","id":"m1-a"}"#,
+        ] {
+            assert!(matches!(parse(frame), Err(Refusal::BadFrame(_))), "{frame}");
+        }
+    }
+
+    #[test]
+    fn change_frames_carry_the_original_fields_id_and_seq() {
+        let line = ChangeLine {
+            line: Line::new("alice", "", 1_700_000_000_000),
+            id: "m3-1".into(),
+            seq: 9,
+            edited_ts: None,
+        };
+        assert_eq!(
+            value(&ServerFrame::Delete(line.clone())),
+            json!({"type":"delete","time":"22:13","clientId":"alice","message":"",
+                   "ts":1_700_000_000_000u64,"id":"m3-1","seq":9})
+        );
+        let edit = ChangeLine {
+            edited_ts: Some(1_700_000_000_000),
+            ..line
+        };
+        assert_eq!(
+            value(&ServerFrame::Edit(edit))["editedTs"],
+            1_700_000_000_000u64
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::error::{Answer, Close, ErrorReply, Refusal};
 use crate::history::{self, HistoryStore, StoredMessage};
 use crate::limits::{MAX_FRAME_BYTES, TYPING_INTERVAL_MS};
+use crate::moderation::{self, Kick};
 use crate::presence;
 use crate::protocol::{
     self, AckLine, ClientFrame, ErrorLine, HistoryLine, Line, PresenceLine, ServerFrame,
@@ -53,6 +54,8 @@ pub struct Outcome {
     pub close: Option<Close>,
     /// What failed inside the room, for the log line only.
     pub cause: Option<String>,
+    /// A moderator removed a client: store the ban, close its sockets.
+    pub kick: Option<Kick>,
 }
 
 impl Outcome {
@@ -104,7 +107,12 @@ pub fn join<S: HistoryStore>(
         messages: catch_up
             .messages
             .iter()
-            .map(StoredMessage::to_line)
+            .map(StoredMessage::to_kept)
+            .collect(),
+        changes: catch_up
+            .changes
+            .iter()
+            .filter_map(StoredMessage::change_frame)
             .collect(),
         latest_seq: catch_up.latest_seq,
         truncated: catch_up.truncated,
@@ -195,6 +203,16 @@ fn accept<S: HistoryStore>(
             client_msg_id,
         } => chat(ctx, session, text, client_msg_id).map(Outcome::deliver),
         ClientFrame::Typing => Ok(typing(session, ctx.now)),
+        ClientFrame::Delete { id } => moderation::delete(ctx, session, &id).map(Outcome::deliver),
+        ClientFrame::Edit { id, text } => {
+            moderation::edit(ctx, session, &id, text).map(Outcome::deliver)
+        }
+        ClientFrame::Kick { client_id, minutes } => {
+            moderation::kick(session, client_id, minutes, ctx.now).map(|kick| Outcome {
+                kick: Some(kick),
+                ..Outcome::default()
+            })
+        }
     };
     result.unwrap_or_else(|refusal| refuse(&refusal, ctx.now))
 }
@@ -227,6 +245,7 @@ fn chat<S: HistoryStore>(
         name: session.name.clone(),
         body: text,
         client_msg_id,
+        change: None,
     };
     ctx.store
         .append(&stored, ctx.config.history_limit)
@@ -335,9 +354,9 @@ pub fn refuse(refusal: &Refusal, now: u64) -> Outcome {
     };
     Outcome {
         deliveries: frame.map(error).into_iter().collect(),
-        session_changed: false,
         close,
         cause: refusal.cause().map(str::to_owned),
+        ..Outcome::default()
     }
 }
 
@@ -503,7 +522,7 @@ mod tests {
         let d = f.join(&session("bob"), &[], Some(3));
         match &d[0].frame {
             ServerFrame::History(h) => {
-                let seqs: Vec<u64> = h.messages.iter().map(|m| m.seq).collect();
+                let seqs: Vec<u64> = h.messages.iter().map(|m| m.chat.seq).collect();
                 assert_eq!(seqs, [4, 5]);
                 assert!(!h.truncated);
             }
@@ -673,6 +692,31 @@ mod tests {
         ctx.store.fail_reads = true;
         let joined = join(&mut ctx, &session("bob"), &[], None).unwrap_err();
         assert_eq!(joined.cause(), Some("disk I/O error"));
+    }
+
+    #[test]
+    fn edit_delete_and_kick_frames_reach_their_rules() {
+        let mut f = Fixture::new();
+        let mut alice = session("alice");
+        let id = match &only(&f.send(&mut alice, "hi").deliveries).frame {
+            ServerFrame::Message(m) => m.id.clone(),
+            other => panic!("expected a message, got {other:?}"),
+        };
+        let edit = serde_json::json!({"type": "edit", "id": id, "message": "hey"});
+        let out = f.send(&mut alice, &edit.to_string());
+        assert!(matches!(&only(&out.deliveries).frame, ServerFrame::Edit(e) if e.seq == 2));
+        let delete = serde_json::json!({"type": "delete", "id": id}).to_string();
+        assert_eq!(
+            error_code(&f.send(&mut session("bob"), &delete)),
+            "not_author"
+        );
+        let kick = r#"{"type":"kick","clientId":"bob","minutes":1}"#;
+        assert_eq!(error_code(&f.send(&mut alice, kick)), "not_moderator");
+        let mut moderator = session("mod");
+        moderator.role = crate::auth::Role::Moderator;
+        let out = f.send(&mut moderator, kick);
+        assert_eq!(out.kick.map(|k| k.until), Some(NOW + 60_000));
+        assert!(out.deliveries.is_empty() && out.close.is_none());
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::auth::Role;
 use crate::protocol::Line;
 
 /// The runtime's limit on one socket's serialised attachment.
@@ -41,6 +42,14 @@ pub struct Session {
     /// When the socket connected, in epoch milliseconds.
     #[serde(rename = "j", default)]
     pub joined_at: u64,
+    /// The token's `exp`, in epoch seconds: the alarm closes the socket
+    /// then. Absent in open mode and in attachments from before tokens.
+    #[serde(rename = "e", default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<u64>,
+    /// The token's role; absent means member, as in open mode and in
+    /// attachments from before tokens.
+    #[serde(rename = "p", default, skip_serializing_if = "Role::is_member")]
+    pub role: Role,
 }
 
 /// Who is connecting, as the handshake established it.
@@ -64,7 +73,14 @@ impl Session {
             room: who.room.to_owned(),
             conn,
             joined_at,
+            expires: None,
+            role: Role::Member,
         }
+    }
+
+    /// When the socket's token expires, in epoch milliseconds.
+    pub fn deadline_ms(&self) -> Option<u64> {
+        self.expires.map(|secs| secs.saturating_mul(1000))
     }
 
     /// The session of a socket whose attachment could not be read: it is
@@ -109,7 +125,10 @@ mod tests {
 
     /// An attachment as a build of the room wrote it. Changing this string
     /// means every sleeping socket breaks on the next deploy.
-    const STORED: &str = r#"{"c":"alice","n":"Alice","s":true,"b":true,"t":1700000000500,"r":"lobby","k":42,"j":1700000000000}"#;
+    const STORED: &str = r#"{"c":"alice","n":"Alice","s":true,"b":true,"t":1700000000500,"r":"lobby","k":42,"j":1700000000000,"e":1700003600,"p":"moderator"}"#;
+
+    /// An attachment written before tokens existed (no `e`, no `p`).
+    const STORED_BEFORE_TOKENS: &str = r#"{"c":"alice","n":"Alice","s":true,"b":true,"t":1700000000500,"r":"lobby","k":42,"j":1700000000000}"#;
 
     fn alice() -> Session {
         let mut s = Session::new(
@@ -124,6 +143,8 @@ mod tests {
         );
         s.spoke = true;
         s.last_typing = 1_700_000_000_500;
+        s.expires = Some(1_700_003_600);
+        s.role = Role::Moderator;
         s
     }
 
@@ -132,6 +153,24 @@ mod tests {
         let decoded: Session = serde_json::from_str(STORED).unwrap();
         assert_eq!(decoded, alice());
         assert_eq!(serde_json::to_string(&alice()).unwrap(), STORED);
+    }
+
+    #[test]
+    fn an_attachment_from_before_tokens_is_an_open_mode_member() {
+        let decoded: Session = serde_json::from_str(STORED_BEFORE_TOKENS).unwrap();
+        let open_alice = Session {
+            expires: None,
+            role: Role::Member,
+            ..alice()
+        };
+        assert_eq!(decoded, open_alice);
+        assert_eq!(
+            serde_json::to_string(&open_alice).unwrap(),
+            STORED_BEFORE_TOKENS,
+            "an open-mode session is written exactly as before"
+        );
+        assert_eq!(decoded.deadline_ms(), None);
+        assert_eq!(alice().deadline_ms(), Some(1_700_003_600_000));
     }
 
     #[test]
@@ -157,6 +196,8 @@ mod tests {
         );
         s.spoke = true;
         s.last_typing = u64::MAX;
+        s.expires = Some(u64::MAX);
+        s.role = Role::Moderator;
         let bytes = serde_json::to_string(&s).unwrap().len();
         assert!(
             bytes * 2 <= MAX_ATTACHMENT_BYTES,

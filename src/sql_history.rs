@@ -3,14 +3,18 @@
 //! SQLite calls in a Durable Object are synchronous, and the runtime holds
 //! every outgoing frame until the writes before it are durable, so a message
 //! broadcast after `append` returns is a message that survives a crash.
+//!
+//! The same database keeps the room's bans, so a kick survives a restart.
 
 use serde::Deserialize;
 use worker::{SqlStorage, SqlStorageValue};
 
-use crate::history::{HistoryStore, StoreError, StoredMessage};
+use crate::history::{Change, HistoryStore, StoreError, StoredMessage};
 
-/// Creates the schema if needed. `client_msg_id` is unique per client, which
-/// is what makes a resend after a reconnect idempotent.
+/// The schema as the first build shipped it. `client_msg_id` is unique per
+/// client, which is what makes a resend after a reconnect idempotent. A new
+/// room creates it and then runs every migration, so the path an existing
+/// room takes is the one every test room takes.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS messages (
     seq INTEGER PRIMARY KEY,
@@ -24,22 +28,35 @@ CREATE UNIQUE INDEX IF NOT EXISTS messages_by_client_msg_id
     ON messages (client_id, client_msg_id) WHERE client_msg_id IS NOT NULL;
 ";
 
-const COLUMNS: &str = "seq, ts, client_id, name, body, client_msg_id";
+/// Schema changes, applied in order once each; the count applied is kept in
+/// `schema_version`. Never edit a shipped entry: append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: edits and deletes (`rev` is the change's seq; `deleted` 1 for a
+    // tombstone), and bans (`until` in epoch milliseconds).
+    "ALTER TABLE messages ADD COLUMN rev INTEGER;
+     ALTER TABLE messages ADD COLUMN changed_ts INTEGER;
+     ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+     CREATE TABLE IF NOT EXISTS bans (client_id TEXT PRIMARY KEY, until INTEGER NOT NULL);",
+];
+
+const COLUMNS: &str = "seq, ts, client_id, name, body, client_msg_id, rev, changed_ts, deleted";
 
 /// A statement may bind at most 100 values in a Durable Object, and a row
-/// binds six.
-const ROWS_PER_INSERT: usize = 16;
+/// binds nine.
+const ROWS_PER_INSERT: usize = 11;
 
 /// A message's values, in [`COLUMNS`] order.
-fn row(msg: &StoredMessage) -> [SqlStorageValue; 6] {
-    [
+fn row(msg: &StoredMessage) -> Vec<SqlStorageValue> {
+    let mut values = vec![
         int(msg.seq),
         int(msg.ts),
         msg.client_id.as_str().into(),
         msg.name.as_deref().into(),
         msg.body.as_str().into(),
         msg.client_msg_id.as_deref().into(),
-    ]
+    ];
+    values.extend(change_values(msg));
+    values
 }
 
 pub struct SqlHistory {
@@ -54,11 +71,24 @@ struct Row {
     name: Option<String>,
     body: String,
     client_msg_id: Option<String>,
+    rev: Option<u64>,
+    changed_ts: Option<u64>,
+    deleted: u64,
 }
 
 #[derive(Deserialize)]
 struct SeqRow {
     seq: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct VersionRow {
+    version: u64,
+}
+
+#[derive(Deserialize)]
+struct BanRow {
+    until: u64,
 }
 
 impl From<Row> for StoredMessage {
@@ -70,6 +100,11 @@ impl From<Row> for StoredMessage {
             name: r.name,
             body: r.body,
             client_msg_id: r.client_msg_id,
+            change: r.rev.map(|rev| Change {
+                rev,
+                ts: r.changed_ts.unwrap_or(r.ts),
+                deleted: r.deleted != 0,
+            }),
         }
     }
 }
@@ -89,8 +124,62 @@ impl SqlHistory {
         SqlHistory { sql }
     }
 
+    /// Creates the first schema if needed, then applies the migrations this
+    /// database has not had. All of it runs in the constructor without an
+    /// await, so the runtime commits it as one write.
     pub fn create_schema(&self) -> Result<(), StoreError> {
-        self.sql.exec(SCHEMA, None).map(|_| ()).map_err(failed)
+        self.exec(SCHEMA, vec![])?;
+        self.exec(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+            vec![],
+        )?;
+        let rows: Vec<VersionRow> = self.query("SELECT version FROM schema_version", vec![])?;
+        let applied = rows.first().map_or(0, |r| r.version) as usize;
+        if applied >= MIGRATIONS.len() {
+            return Ok(());
+        }
+        for migration in &MIGRATIONS[applied..] {
+            self.exec(migration, vec![])?;
+        }
+        self.exec("DELETE FROM schema_version", vec![])?;
+        self.exec(
+            "INSERT INTO schema_version (version) VALUES (?)",
+            vec![int(MIGRATIONS.len() as u64)],
+        )
+    }
+
+    /// Bans `client_id` from the room until `until` (epoch milliseconds),
+    /// forgetting bans that ended before `now`.
+    pub fn ban(&self, client_id: &str, until: u64, now: u64) -> Result<(), StoreError> {
+        self.exec("DELETE FROM bans WHERE until <= ?", vec![int(now)])?;
+        self.exec(
+            "INSERT OR REPLACE INTO bans (client_id, until) VALUES (?, ?)",
+            vec![client_id.into(), int(until)],
+        )
+    }
+
+    /// When `client_id`'s ban ends, if it has one (ended or not).
+    pub fn banned_until(&self, client_id: &str) -> Result<Option<u64>, StoreError> {
+        let rows: Vec<BanRow> = self.query(
+            "SELECT until FROM bans WHERE client_id = ?",
+            vec![client_id.into()],
+        )?;
+        Ok(rows.first().map(|r| r.until))
+    }
+
+    fn exec(&self, query: &str, bindings: Vec<SqlStorageValue>) -> Result<(), StoreError> {
+        self.sql.exec(query, bindings).map(|_| ()).map_err(failed)
+    }
+
+    fn query<T: for<'de> Deserialize<'de>>(
+        &self,
+        query: &str,
+        bindings: Vec<SqlStorageValue>,
+    ) -> Result<Vec<T>, StoreError> {
+        self.sql
+            .exec(query, bindings)
+            .and_then(|c| c.to_array())
+            .map_err(failed)
     }
 
     fn rows(
@@ -98,28 +187,21 @@ impl SqlHistory {
         query: &str,
         bindings: Vec<SqlStorageValue>,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        let rows: Vec<Row> = self
-            .sql
-            .exec(query, bindings)
-            .and_then(|c| c.to_array())
-            .map_err(failed)?;
+        let rows: Vec<Row> = self.query(query, bindings)?;
         Ok(rows.into_iter().map(StoredMessage::from).collect())
     }
 
     fn seq(&self, query: &str) -> Result<Option<u64>, StoreError> {
-        let rows: Vec<SeqRow> = self
-            .sql
-            .exec(query, None)
-            .and_then(|c| c.to_array())
-            .map_err(failed)?;
+        let rows: Vec<SeqRow> = self.query(query, vec![])?;
         Ok(rows.into_iter().next().and_then(|r| r.seq))
     }
 }
 
 impl HistoryStore for SqlHistory {
     fn latest_seq(&mut self) -> Result<u64, StoreError> {
+        // Edits and deletes took seqs too; their rows keep them as `rev`.
         Ok(self
-            .seq("SELECT MAX(seq) AS seq FROM messages")?
+            .seq("SELECT max(COALESCE(MAX(seq), 0), COALESCE(MAX(rev), 0)) AS seq FROM messages")?
             .unwrap_or(0))
     }
 
@@ -134,25 +216,24 @@ impl HistoryStore for SqlHistory {
     /// One `INSERT` per [`ROWS_PER_INSERT`] messages and one prune: every
     /// statement is a call into the runtime with its text and bindings
     /// copied across, and a busy room writes dozens of messages at a time.
+    /// An edit or delete of a message still waiting to be written arrives
+    /// here with its change, so every row carries its change columns.
     fn append_all(&mut self, msgs: &[StoredMessage], keep: u64) -> Result<(), StoreError> {
         for chunk in msgs.chunks(ROWS_PER_INSERT) {
-            let rows = vec!["(?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+            let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
             let bindings: Vec<SqlStorageValue> = chunk.iter().flat_map(row).collect();
-            self.sql
-                .exec(
-                    &format!("INSERT INTO messages ({COLUMNS}) VALUES {rows}"),
-                    bindings,
-                )
-                .map_err(failed)?;
+            let query = format!("INSERT INTO messages ({COLUMNS}) VALUES {rows}");
+            self.exec(&query, bindings)?;
         }
+        // A room never has more messages than seqs, so below `keep` seqs
+        // there is nothing to prune. Above, keep the newest `keep` messages:
+        // seqs that went to edits and deletes do not count.
         match msgs.last() {
-            Some(newest) if newest.seq > keep => {
-                let oldest_kept = vec![int(newest.seq - keep)];
-                let pruned = self
-                    .sql
-                    .exec("DELETE FROM messages WHERE seq <= ?", oldest_kept);
-                pruned.map(|_| ()).map_err(failed)
-            }
+            Some(newest) if newest.seq > keep => self.exec(
+                "DELETE FROM messages WHERE seq < \
+                 (SELECT seq FROM messages ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                vec![int(keep - 1)],
+            ),
             _ => Ok(()),
         }
     }
@@ -182,4 +263,36 @@ impl HistoryStore for SqlHistory {
         );
         self.rows(&query, vec![int(limit)])
     }
+
+    fn get(&mut self, seq: u64) -> Result<Option<StoredMessage>, StoreError> {
+        let query = format!("SELECT {COLUMNS} FROM messages WHERE seq = ?");
+        Ok(self.rows(&query, vec![int(seq)])?.into_iter().next())
+    }
+
+    fn revise(&mut self, msg: &StoredMessage) -> Result<(), StoreError> {
+        let query = "UPDATE messages SET body = ?, rev = ?, changed_ts = ?, deleted = ? \
+            WHERE seq = ?";
+        let bindings = [
+            vec![msg.body.as_str().into()],
+            change_values(msg),
+            vec![int(msg.seq)],
+        ];
+        self.exec(query, bindings.concat())
+    }
+
+    fn changed_after(&mut self, since: u64) -> Result<Vec<StoredMessage>, StoreError> {
+        let query =
+            format!("SELECT {COLUMNS} FROM messages WHERE seq <= ? AND rev > ? ORDER BY rev");
+        self.rows(&query, vec![int(since), int(since)])
+    }
+}
+
+/// `rev, changed_ts, deleted` for a message's change, NULLs and 0 if none.
+fn change_values(msg: &StoredMessage) -> Vec<SqlStorageValue> {
+    let change = msg.change;
+    vec![
+        change.map(|c| c.rev as f64).into(),
+        change.map(|c| c.ts as f64).into(),
+        int(change.is_some_and(|c| c.deleted).into()),
+    ]
 }

@@ -136,7 +136,7 @@ mod tests {
         assert_eq!(room_name("team-7_x"), Ok("team-7_x"));
         assert!(room_name("Team").unwrap_err().0.contains("lower case"));
         assert!(room_name("").is_err());
-        assert!(room_name(&"r".repeat(41)).is_err());
+        assert!(room_name(&"r".repeat(MAX_ROOM_NAME_LEN + 1)).is_err());
         assert!(room_name("a b").is_err());
     }
 

@@ -1,17 +1,21 @@
 //! The stateless Worker: routes each request, serves the page from the static
 //! assets binding with strict security headers, and forwards WebSockets to
-//! the room's Durable Object.
+//! the room's Durable Object once [`identity`] says who is connecting.
 
 use crate::log::LogLine;
 use worker::{event, js_sys, Context, Env, Headers, Request, RequestInit, Response, Result};
 
 use crate::config::Config;
+use crate::error::Denial;
+use crate::identity::{self, Identity, Mode};
 use crate::routes::{self, HttpRefusal, RequestHead, Route, SocketTarget};
 
 /// The Durable Object namespace binding in `wrangler.toml`.
 const ROOMS_BINDING: &str = "ROOMS";
 /// The static assets binding in `wrangler.toml`.
 const ASSETS_BINDING: &str = "ASSETS";
+/// The secret that switches on token mode (`wrangler secret put`).
+const AUTH_SECRET: &str = "AUTH_SECRET";
 
 /// The page loads only its own script, styles and socket: no inline script,
 /// no framing (clickjacking), no other origins.
@@ -34,8 +38,12 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         }
         Ok(Route::Asset(path)) => serve_asset(req, &env, &path).await,
         Ok(Route::Socket(target)) => {
+            let who = match identify_request(&req, &auth_mode(&env), &target)? {
+                Ok(who) => who,
+                Err(denial) => return deny(&denial, &target),
+            };
             let room = target.room.clone();
-            match forward(req, &env, target).await {
+            match forward(req, &env, target, &who).await {
                 Ok(resp) => Ok(resp),
                 Err(err) => {
                     let detail = err.to_string();
@@ -57,6 +65,40 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 /// Settings from `[vars]`, falling back to the documented defaults.
 pub(crate) fn config(env: &Env) -> Config {
     Config::from_vars(|key| env.var(key).ok().map(|v| v.to_string()))
+}
+
+/// Open or token mode, from the `AUTH_SECRET` secret (or `--var`).
+pub(crate) fn auth_mode(env: &Env) -> Mode {
+    let secret = env.var(AUTH_SECRET).ok().map(|v| v.to_string());
+    Mode::from_secret(secret.as_deref())
+}
+
+/// Applies [`identity::identify`] to a platform request: once per
+/// connection, in the Worker and again in the room.
+pub(crate) fn identify_request(
+    req: &Request,
+    mode: &Mode,
+    target: &SocketTarget,
+) -> Result<std::result::Result<Identity, Denial>> {
+    let query: Vec<(String, String)> = req.url()?.query_pairs().into_owned().collect();
+    let authorization = req.headers().get("Authorization")?;
+    let token = identity::presented(authorization.as_deref(), &query);
+    let now_secs = worker::Date::now().as_millis() / 1000;
+    Ok(identity::identify(mode, target, token, now_secs))
+}
+
+/// Answers a denied socket with its status and JSON body, and logs its
+/// code. Neither carries anything from the token.
+pub(crate) fn deny(denial: &Denial, target: &SocketTarget) -> Result<Response> {
+    let line = LogLine::warn("handshake_refused").room(&target.room);
+    let line = line.client(target.client_id.as_deref().unwrap_or_default());
+    emit(line.status(denial.status()).code(denial.code()));
+    let headers = Headers::new();
+    headers.set("Content-Type", "application/json")?;
+    headers.set("X-Content-Type-Options", "nosniff")?;
+    Ok(Response::ok(denial.body())?
+        .with_status(denial.status())
+        .with_headers(headers))
 }
 
 /// Applies [`routes::route`] to a platform request.
@@ -112,24 +154,34 @@ fn secure(headers: &Headers) -> Result<()> {
 
 /// Hands the socket to the room's object, named so every Worker instance
 /// anywhere reaches the same one.
-async fn forward(req: Request, env: &Env, target: SocketTarget) -> Result<Response> {
+async fn forward(
+    req: Request,
+    env: &Env,
+    target: SocketTarget,
+    who: &Identity,
+) -> Result<Response> {
     let stub = env
         .durable_object(ROOMS_BINDING)?
         .id_from_name(&target.room)?
         .get_stub()?;
-    let req = match target.client_id {
-        Some(_) => req,
-        None => with_guest_id(&req)?,
+    let req = match (&target.client_id, &who.client_id) {
+        (Some(_), _) => req,
+        // `/ws` with a token: the token's `sub`.
+        (None, Some(sub)) => with_client_id(&req, sub)?,
+        // The first original's page connects to `/ws` without an id; give
+        // it one so the room can tell its clients apart.
+        (None, None) => {
+            let suffix = (js_sys::Math::random() * 1e9) as u64;
+            with_client_id(&req, &format!("guest-{suffix}"))?
+        }
     };
     stub.fetch_with_request(req).await
 }
 
-/// The first original's page connects to `/ws` without an id; give it one so
-/// the room can tell its clients apart.
-fn with_guest_id(req: &Request) -> Result<Request> {
+/// The request on `/ws/<client_id>`, everything else kept.
+fn with_client_id(req: &Request, client_id: &str) -> Result<Request> {
     let mut url = req.url()?;
-    let suffix = (js_sys::Math::random() * 1e9) as u64;
-    url.set_path(&format!("/ws/guest-{suffix}"));
+    url.set_path(&format!("/ws/{client_id}"));
     let headers = req.headers().clone();
     Request::new_with_init(url.as_str(), RequestInit::new().with_headers(headers))
 }

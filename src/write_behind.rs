@@ -119,6 +119,30 @@ impl<S: HistoryStore> HistoryStore for Buffered<'_, S> {
     fn recent(&mut self, limit: u64) -> Result<Vec<StoredMessage>, StoreError> {
         self.written()?.recent(limit)
     }
+
+    fn get(&mut self, seq: u64) -> Result<Option<StoredMessage>, StoreError> {
+        match self.behind.waiting.iter().find(|m| m.seq == seq) {
+            Some(m) => Ok(Some(m.clone())),
+            None => self.store.get(seq),
+        }
+    }
+
+    /// A change to a waiting message is written with it at the next commit;
+    /// one to a written message is written now. Neither commits what waits,
+    /// so an edit in a busy room costs no extra commit.
+    fn revise(&mut self, msg: &StoredMessage) -> Result<(), StoreError> {
+        let latest = self.latest_seq()?;
+        match self.behind.waiting.iter_mut().find(|m| m.seq == msg.seq) {
+            Some(waiting) => waiting.clone_from(msg),
+            None => self.store.revise(msg)?,
+        }
+        self.behind.latest_seq = Some(latest.max(msg.latest_seq()));
+        Ok(())
+    }
+
+    fn changed_after(&mut self, since: u64) -> Result<Vec<StoredMessage>, StoreError> {
+        self.written()?.changed_after(since)
+    }
 }
 
 #[cfg(test)]
@@ -134,6 +158,7 @@ mod tests {
             name: None,
             body: format!("m{seq}"),
             client_msg_id: cmid.map(String::from),
+            change: None,
         }
     }
 
@@ -200,6 +225,25 @@ mod tests {
         behind.commit(&mut batched).unwrap();
         assert_eq!(batched.recent(100).unwrap(), direct.recent(100).unwrap());
         assert_eq!(batched.oldest_seq().unwrap(), Some(7));
+    }
+
+    #[test]
+    fn a_change_to_a_waiting_message_is_written_with_it_and_takes_the_next_seq() {
+        let (mut behind, mut store) = (WriteBehind::default(), MemoryHistory::default());
+        behind.over(&mut store).append(&msg(1, None), 100).unwrap();
+        let mut changed = behind.over(&mut store).get(1).unwrap().unwrap();
+        changed.body = "edited".into();
+        changed.change = Some(crate::history::Change {
+            rev: 2,
+            ts: 9,
+            deleted: false,
+        });
+        behind.over(&mut store).revise(&changed).unwrap();
+        assert_eq!(behind.over(&mut store).latest_seq().unwrap(), 2);
+        assert_eq!(store.latest_seq().unwrap(), 0, "still waiting");
+        behind.commit(&mut store).unwrap();
+        assert_eq!(store.get(1).unwrap(), Some(changed));
+        assert_eq!(store.latest_seq().unwrap(), 2);
     }
 
     #[test]

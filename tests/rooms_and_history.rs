@@ -74,7 +74,7 @@ async fn bad_room_names_are_refused_with_400(server: Server) {
         "room=Upper",
         "room=a%20b",
         "room=",
-        &format!("room={}", "r".repeat(41)),
+        &format!("room={}", "r".repeat(65)),
     ] {
         let resp = server.request(
             "GET",

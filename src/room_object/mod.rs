@@ -28,11 +28,14 @@ use worker::{
     WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
+use crate::alarm;
 use crate::coalesce::Coalescer;
 use crate::config::Config;
 use crate::error::Refusal;
 use crate::fanout;
+use crate::identity::{Identity, Mode};
 use crate::log::LogLine;
+use crate::moderation::{self, Kick};
 use crate::protocol::{PING, PONG};
 use crate::room::{self, Ctx, Outcome};
 use crate::routes::{Route, SocketTarget};
@@ -51,15 +54,17 @@ use sockets::{Found, Sockets};
 pub struct ChatRoom {
     state: State,
     config: Config,
+    /// Open or token mode; the object checks identity again.
+    auth: Mode,
     outbox: Rc<Outbox>,
     conns: Conns,
     /// When this instance was created: after a wake-up, the idle clock of
     /// every socket restarts here.
     woke_at: u64,
-    /// Whether this instance knows an idle sweep is pending. It saves a
+    /// When the pending alarm fires, if this instance knows. It saves a
     /// storage read on every join; a new instance starts without it and asks
     /// storage once.
-    alarm_pending: Cell<bool>,
+    alarm_at: Cell<Option<u64>>,
 }
 
 impl DurableObject for ChatRoom {
@@ -81,17 +86,18 @@ impl DurableObject for ChatRoom {
         };
         ChatRoom {
             config: worker_entry::config(&env),
+            auth: worker_entry::auth_mode(&env),
             outbox: Rc::new(outbox),
             conns: Conns::default(),
             woke_at: now(),
-            alarm_pending: Cell::new(false),
+            alarm_at: Cell::new(None),
             state,
         }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
-        let target = match self.socket_target(&req)? {
-            Ok(target) => target,
+        let (target, who) = match self.socket_target(&req)? {
+            Ok(admitted) => admitted,
             Err(refused) => return Ok(refused),
         };
         // Held broadcasts go out before the newcomer is listed: its history
@@ -100,7 +106,7 @@ impl DurableObject for ChatRoom {
             return unavailable();
         }
         let pair = WebSocketPair::new()?;
-        let session = new_session(&target);
+        let session = new_session(&target, &who);
         if let Err(err) = self.outbox.sockets.accept(&pair.server) {
             let line = LogLine::error("accept_failed").room(&session.room);
             emit(line.client(&session.client_id).detail(&format!("{err:?}")));
@@ -110,24 +116,31 @@ impl DurableObject for ChatRoom {
         let admitted = outcome.close.is_none();
         self.carry_out(&pair.server, &session, outcome);
         if admitted {
-            self.schedule_idle_check().await;
+            self.schedule_alarm(session.deadline_ms()).await;
         }
         Response::from_websocket(pair.client)
     }
 
-    /// Closes sockets that have been silent past the idle timeout, then
-    /// checks again while any socket is open.
+    /// Closes sockets whose token expired or that have been silent past the
+    /// idle timeout, then sets the next alarm while any socket is open.
     async fn alarm(&self) -> Result<Response> {
-        self.alarm_pending.set(false);
+        self.alarm_at.set(None);
         let now = now();
-        let idle: Vec<(WebSocket, Session)> = (self.outbox.sockets.roster().iter())
-            .filter(|m| self.is_idle(&m.socket, &m.session, now))
-            .map(|m| (m.socket.clone(), m.session.clone()))
-            .collect();
-        for (ws, session) in idle {
-            self.carry_out(&ws, &session, room::refuse(&Refusal::Idle, now));
+        let mut deadlines = Vec::new();
+        let mut closing = Vec::new();
+        for m in self.outbox.sockets.roster().iter() {
+            match alarm::verdict(&m.session, self.is_idle(&m.socket, &m.session, now), now) {
+                Some(refusal) => closing.push((m.socket.clone(), m.session.clone(), refusal)),
+                None => deadlines.extend(m.session.deadline_ms()),
+            }
         }
-        self.schedule_idle_check().await;
+        for (ws, session, refusal) in closing {
+            self.carry_out(&ws, &session, room::refuse(&refusal, now));
+        }
+        if !self.outbox.sockets.roster().is_empty() {
+            self.arm(alarm::next(now, self.idle_timeout_ms(), deadlines))
+                .await;
+        }
         Response::ok("")
     }
 
@@ -210,6 +223,11 @@ impl ChatRoom {
                 outcome = room::refuse(&Refusal::Internal, now());
             }
         }
+        if let Some(kick) = outcome.kick.take() {
+            if let Err(refusal) = self.remove(&kick) {
+                outcome = room::refuse(&refusal, now());
+            }
+        }
         self.carry_out(ws, &session, outcome);
     }
 
@@ -222,21 +240,55 @@ impl ChatRoom {
         self.depart(ws);
     }
 
-    /// The Worker already checked the handshake; the object is the trust
-    /// boundary, so it checks again. `Err` is the refusal to answer with.
-    fn socket_target(&self, req: &Request) -> Result<std::result::Result<SocketTarget, Response>> {
-        Ok(match worker_entry::route_request(req, &self.config)? {
+    /// The Worker already checked the handshake and the identity; the
+    /// object is the trust boundary, so it checks both again. `Err` is the
+    /// refusal to answer with.
+    fn socket_target(
+        &self,
+        req: &Request,
+    ) -> Result<std::result::Result<(SocketTarget, Identity), Response>> {
+        let target = match worker_entry::route_request(req, &self.config)? {
             Ok(Route::Socket(
                 target @ SocketTarget {
                     client_id: Some(_), ..
                 },
-            )) => Ok(target),
-            Ok(_) => Err(worker_entry::refuse(
-                400,
-                "The room only accepts WebSockets.\n",
-            )?),
-            Err(refusal) => Err(worker_entry::refuse(refusal.status, &refusal.body)?),
+            )) => target,
+            Ok(_) => {
+                let body = "The room only accepts WebSockets.\n";
+                return Ok(Err(worker_entry::refuse(400, body)?));
+            }
+            Err(refusal) => return Ok(Err(worker_entry::refuse(refusal.status, &refusal.body)?)),
+        };
+        let who = match worker_entry::identify_request(req, &self.auth, &target)? {
+            Ok(who) => who,
+            Err(denial) => return Ok(Err(worker_entry::deny(&denial, &target)?)),
+        };
+        let client_id = who.client_id.as_deref().unwrap_or_default();
+        let Ok(until) = SqlHistory::new(self.outbox.sql.clone()).banned_until(client_id) else {
+            return Ok(Err(unavailable()?));
+        };
+        Ok(match moderation::ban_denial(until, now()) {
+            Some(denial) => Err(worker_entry::deny(&denial, &target)?),
+            None => Ok((target, who)),
         })
+    }
+
+    /// Carries out a moderator's kick: the ban is stored first, so a
+    /// reconnect is refused from the moment anyone hears of the kick; then
+    /// every socket of the client gets its error frame and close, and the
+    /// room its `leave`.
+    fn remove(&self, kick: &Kick) -> std::result::Result<(), Refusal> {
+        SqlHistory::new(self.outbox.sql.clone())
+            .ban(&kick.client_id, kick.until, now())
+            .map_err(Refusal::Storage)?;
+        let kicked: Vec<(WebSocket, Session)> = (self.outbox.sockets.roster().iter())
+            .filter(|m| m.session.client_id == kick.client_id)
+            .map(|m| (m.socket.clone(), m.session.clone()))
+            .collect();
+        for (ws, session) in kicked {
+            self.carry_out(&ws, &session, room::refuse(&Refusal::Kicked, now()));
+        }
+        Ok(())
     }
 
     /// Admits a newcomer whose socket was just accepted, saving its session,
@@ -328,39 +380,55 @@ impl ChatRoom {
         let last_frame = self.conns.last_frame(session.conn);
         let baseline = self.woke_at.max(session.joined_at);
         let last_ping = self.outbox.sockets.last_ping(ws);
-        let timeout_ms = self.config.idle_timeout_secs * 1000;
-        room::is_idle(now, last_frame, last_ping, baseline, timeout_ms)
+        room::is_idle(now, last_frame, last_ping, baseline, self.idle_timeout_ms())
     }
 
-    /// Sets the next idle sweep half a timeout from now while sockets are
-    /// open, so no idle socket outlives its timeout by more than half.
-    async fn schedule_idle_check(&self) {
-        if self.alarm_pending.get() || self.outbox.sockets.roster().is_empty() {
+    fn idle_timeout_ms(&self) -> u64 {
+        self.config.idle_timeout_secs * 1000
+    }
+
+    /// Makes sure the alarm fires by the next idle check and by a newcomer's
+    /// token `deadline`, moving a pending alarm up if it is later.
+    async fn schedule_alarm(&self, deadline: Option<u64>) {
+        if self.outbox.sockets.roster().is_empty() {
             return;
         }
-        let storage = self.state.storage();
-        if matches!(storage.get_alarm().await, Ok(Some(_))) {
-            self.alarm_pending.set(true);
-            return;
+        let pending = match self.alarm_at.get() {
+            Some(at) => Some(at),
+            None => {
+                let stored = self.state.storage().get_alarm().await.ok().flatten();
+                stored.map(|at| at.max(0) as u64)
+            }
+        };
+        let wanted = alarm::next(now(), self.idle_timeout_ms(), deadline);
+        match alarm::to_set(pending, wanted) {
+            Some(at) => self.arm(at).await,
+            None => self.alarm_at.set(pending),
         }
-        let half_timeout = std::time::Duration::from_millis(self.config.idle_timeout_secs * 500);
-        match storage.set_alarm(half_timeout).await {
-            Ok(()) => self.alarm_pending.set(true),
+    }
+
+    async fn arm(&self, at: u64) {
+        let offset_ms = at.saturating_sub(now()) as i64;
+        match self.state.storage().set_alarm(offset_ms).await {
+            Ok(()) => self.alarm_at.set(Some(at)),
             Err(err) => emit(LogLine::error("alarm_failed").detail(&err.to_string())),
         }
     }
 }
 
 /// A new socket's session, with the random key of its in-memory state.
-fn new_session(target: &SocketTarget) -> Session {
-    let who = Joining {
-        client_id: target.client_id.as_deref().unwrap_or_default(),
-        name: target.name.as_deref(),
+fn new_session(target: &SocketTarget, who: &Identity) -> Session {
+    let joining = Joining {
+        client_id: who.client_id.as_deref().unwrap_or_default(),
+        name: who.name.as_deref(),
         room: &target.room,
         batch: target.batch,
     };
     let conn = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
-    Session::new(who, conn, now())
+    let mut session = Session::new(joining, conn, now());
+    session.role = who.role;
+    session.expires = who.expires;
+    session
 }
 
 fn unavailable() -> Result<Response> {

@@ -8,10 +8,12 @@
 #![allow(dead_code)] // Each test binary uses a different part of the fixture.
 
 pub mod browser;
+pub mod bystanders;
 pub mod client;
 pub mod http;
 pub mod process_tree;
 pub mod runtime;
+pub mod tokens;
 
 use std::future::Future;
 use std::pin::Pin;

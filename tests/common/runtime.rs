@@ -87,6 +87,12 @@ impl Runtime {
                 vars.iter()
                     .flat_map(|(k, v)| ["--var".to_owned(), format!("{k}:{v}")]),
             )
+            // Open mode unless a test asks for tokens: a developer's
+            // .dev.vars may set AUTH_SECRET, and --var overrides it.
+            .args(match vars.iter().any(|(k, _)| *k == "AUTH_SECRET") {
+                true => vec![],
+                false => vec!["--var", "AUTH_SECRET:"],
+            })
             .current_dir(repo_root())
             .env("WRANGLER_SEND_METRICS", "false")
             // Under CI=true wrangler hides the Worker's console output, which
