@@ -162,7 +162,10 @@ impl Client {
 
     /// Asserts that no frame matching `pred` arrives for `window`; others
     /// are ignored. This is how a test proves that something it already saw
-    /// once does not come again.
+    /// once does not come again. A socket that closes or fails meanwhile
+    /// fails the test too: a dead socket receives nothing, so silence from it
+    /// proves nothing. A test that expects a close waits for it with
+    /// [`Client::expect_closed`].
     pub async fn expect_none(
         &mut self,
         window: Duration,
@@ -170,10 +173,26 @@ impl Client {
         pred: impl Fn(&Value) -> bool,
     ) {
         let deadline = tokio::time::Instant::now() + window;
-        while let Ok(Some(msg)) = tokio::time::timeout_at(deadline, self.ws.next()).await {
-            if let Ok(Message::Text(text)) = msg {
-                let frame: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                assert!(!pred(&frame), "{} got {what} again: {frame}", self.id);
+        while let Ok(msg) = tokio::time::timeout_at(deadline, self.ws.next()).await {
+            match msg {
+                Some(Ok(Message::Text(text))) => {
+                    let frame: Value = serde_json::from_str(&text)
+                        .unwrap_or_else(|e| panic!("{} got non-JSON {text:?}: {e}", self.id));
+                    assert!(!pred(&frame), "{} got {what}: {frame}", self.id);
+                }
+                Some(Ok(Message::Close(frame))) => panic!(
+                    "{} was closed ({frame:?}) while checking that {what} never comes",
+                    self.id
+                ),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => panic!(
+                    "{}'s socket failed ({e}) while checking that {what} never comes",
+                    self.id
+                ),
+                None => panic!(
+                    "{}'s socket ended while checking that {what} never comes",
+                    self.id
+                ),
             }
         }
     }
