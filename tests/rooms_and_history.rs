@@ -223,31 +223,47 @@ async fn concurrent_senders_see_one_order_without_gaps(server: Server) {
     }
 }
 
-async fn acknowledged_messages_survive_a_killed_runtime(_server: Server) {
+/// The crash runtime keeps every message, so the audit sees all of them.
+const CRASH_VARS: &[(&str, &str)] = &[
+    ("HISTORY_LIMIT", "1000"),
+    ("RATE_PER_SEC", "1000"),
+    ("RATE_BURST", "1000"),
+];
+
+/// Messages the crash test sends; the runtime is killed once a quarter of
+/// them are acknowledged.
+const SENT: usize = 400;
+
+/// Messages the crash test's sender keeps unacknowledged, so the kill finds
+/// some of them in flight.
+const IN_FLIGHT: usize = 50;
+
+async fn what_anyone_saw_survives_a_runtime_killed_mid_traffic(_server: Server) {
     let state = common::runtime::fresh_state_dir();
     let port = common::runtime::free_port();
-    let mut rt = Runtime::start_on(port, state.clone(), VARS);
+    let mut rt = Runtime::start_on(port, state.clone(), CRASH_VARS);
     let server = rt.server();
-    let (mut alice, _) = Client::join_with(&server, "dura-alice", "room=dura").await;
-    let mut acked = Vec::new();
-    for i in 1..=10 {
-        let text = format!("durable {i}");
-        say_and_ack(&mut alice, &text, &format!("dura-{i}")).await;
-        acked.push(text);
-    }
+    let (alice, _) = Client::join_with(&server, "dura-alice", "room=dura").await;
+    let (bob, _) = Client::join_with(&server, "dura-bob", "room=dura").await;
+    let sent: Vec<(String, String)> = (1..=SENT)
+        .map(|i| (format!("durable {i}"), format!("dura-{i}")))
+        .collect();
+    let watcher = bob.start_traffic(Vec::new(), 0);
+    let mut sender = alice.start_traffic(sent.clone(), IN_FLIGHT);
+    sender.wait_for_acks(SENT / 4).await;
     // SIGKILL, as a crash: no graceful shutdown, no flush on exit.
-    rt.kill();
-    drop(alice);
-    let mut rt = Runtime::start_on(port, state.clone(), VARS);
-    let (_, frames) = Client::join_with(&server, "dura-bob", "room=dura").await;
-    let h = history(&frames);
-    assert_eq!(texts(h), acked, "every acknowledged message, in order");
-    assert_eq!(seqs(h), (1..=10).collect::<Vec<u64>>());
+    tokio::task::block_in_place(|| rt.kill());
+    let heard = [sender.heard().await, watcher.heard().await];
+    let (acked, shown) = common::shown_before_the_kill("dura-alice", &heard, SENT);
+
+    let mut rt = Runtime::start_on(port, state.clone(), CRASH_VARS);
+    let (_, frames) = Client::join_with(&server, "dura-carol", "room=dura").await;
+    let stored = common::audit_crash("dura-alice", &sent, &shown, history(&frames));
     let (mut alice, _) = Client::join_with(&server, "dura-alice", "room=dura").await;
-    assert_eq!(
-        say_and_ack(&mut alice, "after the crash", "dura-11").await,
-        11
-    );
+    let _ = common::resend_unacked(&mut alice, &sent, &acked, &stored).await;
+    let (_, frames) = Client::join_with(&server, "dura-dave", "room=dura").await;
+    common::assert_kept_once_in_order(history(&frames), "dura-alice", &sent);
+    assert_eq!(seqs(history(&frames)).len(), SENT);
     rt.stop();
     let _ = std::fs::remove_dir_all(state);
 }
@@ -262,5 +278,5 @@ suite![
     since_older_than_the_window_says_so,
     a_resent_client_msg_id_is_acked_but_not_stored_twice,
     concurrent_senders_see_one_order_without_gaps,
-    acknowledged_messages_survive_a_killed_runtime,
+    what_anyone_saw_survives_a_runtime_killed_mid_traffic,
 ];

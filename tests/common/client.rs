@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -58,9 +58,7 @@ impl Client {
 
     /// Sends a JSON chat message with a client message id.
     pub async fn say(&mut self, text: &str, client_msg_id: &str) {
-        let frame =
-            serde_json::json!({"type": "message", "message": text, "clientMsgId": client_msg_id});
-        self.send(&frame.to_string()).await;
+        self.send(&chat_frame(text, client_msg_id)).await;
     }
 
     pub async fn send(&mut self, text: &str) {
@@ -256,5 +254,107 @@ impl Client {
             while let Some(Ok(_)) = self.ws.next().await {}
         })
         .await;
+    }
+}
+
+/// A JSON chat frame with a client message id.
+fn chat_frame(text: &str, client_msg_id: &str) -> String {
+    json!({"type": "message", "message": text, "clientMsgId": client_msg_id}).to_string()
+}
+
+/// What a [`Traffic`] client read before its socket ended.
+#[derive(Debug, Default)]
+pub struct Heard {
+    /// Every frame, batches unpacked, in order.
+    pub frames: Vec<Value>,
+    /// How many of the frames received were `batch` frames.
+    pub batches: usize,
+}
+
+/// A client that sends without waiting for answers while it reads whatever
+/// comes, until its socket ends: the traffic a crash test kills the runtime
+/// in the middle of. What it read is the record of what the runtime sent.
+pub struct Traffic {
+    pub id: String,
+    acks: tokio::sync::watch::Receiver<usize>,
+    reader: tokio::task::JoinHandle<Heard>,
+    writer: tokio::task::JoinHandle<()>,
+}
+
+impl Client {
+    /// Starts sending `messages` (text, clientMsgId), never more than
+    /// `window` of them unacknowledged, while a reader keeps every frame that
+    /// arrives, batches unpacked. An empty list makes a pure watcher.
+    ///
+    /// The window keeps the room busy without a backlog: a room handed
+    /// thousands of frames at once handles them all before its flush timer
+    /// gets a turn, so a kill would land before anything was shown or after
+    /// everything was, never in the middle.
+    pub fn start_traffic(self, messages: Vec<(String, String)>, window: usize) -> Traffic {
+        let (mut sink, mut stream) = self.ws.split();
+        let (acked, acks) = tokio::sync::watch::channel(0);
+        let mut acks_seen = acks.clone();
+        let writer = tokio::spawn(async move {
+            for (i, (text, cmid)) in messages.into_iter().enumerate() {
+                // A closed channel means the reader is gone, and with it the
+                // socket: the runtime dying mid-send is what the test is about.
+                if acks_seen.wait_for(|&n| n + window > i).await.is_err()
+                    || sink
+                        .send(Message::text(chat_frame(&text, &cmid)))
+                        .await
+                        .is_err()
+                {
+                    return;
+                }
+            }
+        });
+        let reader = tokio::spawn(async move {
+            let mut heard = Heard::default();
+            // Ends on a close, a reset or EOF alike: all a crash may look like.
+            while let Some(Ok(msg)) = stream.next().await {
+                let Message::Text(text) = msg else { continue };
+                let frame: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                if frame["type"] == "batch" {
+                    heard.batches += 1;
+                }
+                for f in super::unpacked(frame) {
+                    if f["type"] == "ack" {
+                        acked.send_modify(|n| *n += 1);
+                    }
+                    heard.frames.push(f);
+                }
+            }
+            heard
+        });
+        Traffic {
+            id: self.id,
+            acks,
+            reader,
+            writer,
+        }
+    }
+}
+
+impl Traffic {
+    /// Waits until `n` acks have arrived, so the traffic is under way.
+    pub async fn wait_for_acks(&mut self, n: usize) {
+        let waited = tokio::time::timeout(FRAME_TIMEOUT, self.acks.wait_for(|&got| got >= n))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        assert!(
+            waited,
+            "{} got {} acks, not {n}",
+            self.id,
+            *self.acks.borrow()
+        );
+    }
+
+    /// Everything the client read, once its socket has ended.
+    pub async fn heard(self) -> Heard {
+        self.writer.abort();
+        tokio::time::timeout(FRAME_TIMEOUT, self.reader)
+            .await
+            .unwrap_or_else(|_| panic!("{}'s socket outlived the runtime", self.id))
+            .expect("reader task")
     }
 }
