@@ -1,7 +1,8 @@
 //! Named rooms and durable, ordered history against the real runtime:
 //! isolation, history on join, exact catch-up with `since`, idempotent
-//! resends, one order for everyone under concurrency, and survival of a
-//! killed runtime.
+//! resends, one order for everyone under concurrency, survival of a killed
+//! runtime, and of the room's eviction from memory while its sockets stay
+//! open.
 
 // The tests drive the real runtime from the host; on wasm32 there is
 // nothing to run, so the crate is empty and needs no `main`.
@@ -268,6 +269,101 @@ async fn what_anyone_saw_survives_a_runtime_killed_mid_traffic(_server: Server) 
     let _ = std::fs::remove_dir_all(state);
 }
 
+/// The hibernation runtime: a slow refill makes a room's forgotten rate
+/// bucket visible (see the test).
+const SLEEP_VARS: &[(&str, &str)] = &[("RATE_PER_SEC", "1"), ("RATE_BURST", "40")];
+
+/// workerd evicts a Durable Object from memory after this long without an
+/// event ("By default, Durable Objects are evicted after 10 seconds of
+/// inactivity", miniflare's workerd config); sockets accepted through the
+/// hibernation API stay open meanwhile.
+const EVICTION_AFTER: Duration = Duration::from_secs(10);
+
+async fn a_room_evicted_from_memory_keeps_its_sockets_presence_history_and_sessions(
+    _server: Server,
+) {
+    let mut rt = Runtime::start(SLEEP_VARS);
+    let server = rt.server();
+    let (mut alice, _) = Client::join_with(&server, "hib-alice", "room=hib&name=Alice").await;
+    let (mut bob, _) = Client::join_with(&server, "hib-bob", "room=hib").await;
+    alice.expect_join_of("hib-bob").await;
+    let first = say_and_ack(&mut alice, "before the sleep", "hib-1").await;
+    bob.expect_message("hib-alice", "before the sleep").await;
+
+    // Nothing outside the room shows whether it was evicted, except what it
+    // keeps only in memory: rate buckets. Empty Alice's (typing notices take
+    // a token each and store nothing), then stay silent past the eviction.
+    for _ in 0..50 {
+        alice.send(common::TYPING).await;
+    }
+    alice.expect_error("rate_limited").await;
+    let drained = tokio::time::Instant::now();
+    // Silence is the one thing to wait for, and there is no event that says
+    // it was long enough: any frame to the room would wake it. The pings go
+    // to the runtime, which answers them itself.
+    let silent_until = tokio::time::Instant::now() + EVICTION_AFTER + Duration::from_secs(5);
+    while tokio::time::Instant::now() < silent_until {
+        alice.send(common::PING).await;
+        alice.next_matching("pong", |f| f["type"] == "pong").await;
+        tokio::time::sleep_until(
+            silent_until.min(tokio::time::Instant::now() + Duration::from_secs(1)),
+        )
+        .await;
+    }
+    // A bucket that refilled at 1/s for the silence holds about 15 tokens;
+    // only a room built afresh has 40, enough for these 31 frames.
+    assert!(
+        drained.elapsed() < Duration::from_secs(25),
+        "the silence took so long that a refilled bucket would pass the probe"
+    );
+    for _ in 0..30 {
+        alice.send(common::TYPING).await;
+    }
+    alice.say("after the sleep", "hib-2").await;
+    let ack = alice
+        .next_matching("ack of hib-2 or a refusal", |f| {
+            f["type"] == "ack" || f["type"] == "error"
+        })
+        .await;
+    assert_eq!(
+        ack["type"], "ack",
+        "the room kept its memory through the silence, so it was never evicted: {ack}"
+    );
+
+    // The woken room numbers on from storage and still knows each socket.
+    assert_eq!(ack["seq"], first + 1, "{ack}");
+    let heard = bob.expect_message("hib-alice", "after the sleep").await;
+    assert_eq!(
+        heard["name"], "Alice",
+        "the name lives in the socket's attachment"
+    );
+    assert_eq!(
+        say_and_ack(&mut alice, "before the sleep", "hib-1").await,
+        first
+    );
+    // Alice spoke before the sleep, so `Connect` is chat now, not a greeting.
+    alice.send("Connect").await;
+    bob.expect_message("hib-alice", "Connect").await;
+    let (_, frames) = Client::join_with(&server, "hib-carol", "room=hib").await;
+    let presence = common::frame_of(&frames, "presence");
+    assert_eq!(presence["count"], 3, "{presence}");
+    assert_eq!(
+        presence["members"],
+        serde_json::json!([
+            {"clientId": "hib-alice", "name": "Alice"},
+            {"clientId": "hib-bob"},
+            {"clientId": "hib-carol"}
+        ])
+    );
+    assert_eq!(
+        texts(history(&frames)),
+        ["before the sleep", "after the sleep", "Connect"]
+    );
+    bob.close().await;
+    alice.expect_leave_of("hib-bob").await;
+    rt.stop();
+}
+
 suite![
     vars: VARS;
     a_message_in_one_room_never_reaches_another,
@@ -279,4 +375,5 @@ suite![
     a_resent_client_msg_id_is_acked_but_not_stored_twice,
     concurrent_senders_see_one_order_without_gaps,
     what_anyone_saw_survives_a_runtime_killed_mid_traffic,
+    a_room_evicted_from_memory_keeps_its_sockets_presence_history_and_sessions,
 ];

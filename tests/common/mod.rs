@@ -32,6 +32,13 @@ pub fn frame_of<'a>(frames: &'a [Value], kind: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {kind} frame in {frames:?}"))
 }
 
+/// A typing notice, as the page sends it.
+pub const TYPING: &str = r#"{"type":"typing"}"#;
+
+/// The keep-alive the runtime answers with [`PONG`] without the room.
+pub const PING: &str = r#"{"type":"ping"}"#;
+pub const PONG: &str = r#"{"type":"pong"}"#;
+
 /// The frames one received frame carries: a `batch` frame's inner frames,
 /// or the frame itself.
 pub fn unpacked(frame: Value) -> Vec<Value> {
