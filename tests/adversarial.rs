@@ -320,10 +320,17 @@ async fn rate_limit_answers_with_a_retry_hint(server: Server) {
     room.verify(&server).await;
 }
 
+/// The default rate limit, which this binary leaves in place.
+const RATE_PER_SEC: u64 = 10;
+const RATE_BURST: usize = 20;
+/// Refusals in a row after which a flooder is cut off (`src/limits.rs`).
+const RATE_STRIKES_BEFORE_CLOSE: usize = 50;
+
 async fn a_flood_is_cut_off_with_1008_while_others_chat(server: Server) {
     let mut room = Room::open(&server, "adv-flood").await;
     let mut m = room.offender(&server).await;
     let id = m.id.clone();
+    let started = std::time::Instant::now();
     let flood = tokio::spawn(async move {
         for i in 0..400 {
             m.send(&format!("flood {i}")).await;
@@ -334,24 +341,44 @@ async fn a_flood_is_cut_off_with_1008_while_others_chat(server: Server) {
     let mut m = flood.await.expect("flooder");
     // Everyone, the flooder included, receives each accepted message: what
     // the flooder heard of itself before the close is what was accepted.
+    // Its own echoes and refusals reach it in the order the room took them.
     let mut echoed = Vec::new();
+    let mut refused_in_a_row = 0;
     let (code, reason) = loop {
         match m.next_frame_or_close().await {
             Ok(f) if f["type"] == "message" && f["clientId"] == id.as_str() => {
-                echoed.push(f["message"].as_str().unwrap().to_owned())
+                echoed.push(f["message"].as_str().unwrap().to_owned());
+                refused_in_a_row = 0;
             }
+            Ok(f) if f["code"] == "rate_limited" => refused_in_a_row += 1,
+            Ok(f) if f["type"] == "error" => assert_eq!(f["code"], "flooding", "{f}"),
             Ok(_) => {}
             Err(close) => break close,
         }
     };
     assert_eq!((code, reason.as_str()), (1008, "sending too fast"));
+    assert_eq!(
+        refused_in_a_row, RATE_STRIKES_BEFORE_CLOSE,
+        "cut off after exactly this many refusals in a row"
+    );
+    // The bucket starts with the burst and refills at the rate for as long
+    // as the flood lasted, which is at most the time until the close came.
+    let refill = started.elapsed().as_millis() as u64 * RATE_PER_SEC / 1000;
+    let most = RATE_BURST + refill as usize + 1;
+    assert!(
+        (RATE_BURST..=most).contains(&echoed.len()),
+        "the burst of {RATE_BURST} and at most {} refilled in {:?} got through, not {}",
+        most - RATE_BURST,
+        started.elapsed(),
+        echoed.len()
+    );
     room.verify_flood(&server, &id, &echoed).await;
 }
 
 impl Room {
     /// Like [`Room::verify`], for a room where a flooder's accepted messages
     /// interleave with the chat: the history must equal what every client saw
-    /// live, and hold exactly the burst the bucket allowed.
+    /// live, in the order sent.
     async fn verify_flood(mut self, server: &Server, flooder: &str, echoed: &[String]) {
         let messages = self.audit(server).await;
         let flooded: Vec<&str> = messages
@@ -360,11 +387,6 @@ impl Room {
             .map(|m| m["message"].as_str().unwrap())
             .collect();
         assert_eq!(flooded, echoed, "history holds exactly what was broadcast");
-        assert!(
-            (20..400).contains(&flooded.len()),
-            "the burst got through, the flood did not: {}",
-            flooded.len()
-        );
         let numbers: Vec<usize> = flooded
             .iter()
             .map(|t| t.trim_start_matches("flood ").parse().unwrap())
