@@ -17,11 +17,20 @@ use common::{Client, Server};
 use serde_json::{json, Value};
 
 /// A small cap makes "room full" reachable; a short idle timeout makes the
-/// idle test quick.
+/// idle test quick; one configured origin shows `ALLOWED_ORIGINS` at work.
 const VARS: &[(&str, &str)] = &[
     ("MAX_CONNECTIONS_PER_ROOM", "5"),
     ("IDLE_TIMEOUT_SECS", "6"),
+    ("ALLOWED_ORIGINS", PARTNER),
 ];
+
+/// How long a test listens for a frame that must not come.
+const QUIET: Duration = Duration::from_millis(400);
+
+/// The page's policy, word for word as the README documents it.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; \
+    form-action 'self'; frame-ancestors 'none'";
 
 /// A room with two well-behaved clients and a record of what it accepted.
 struct Room {
@@ -468,18 +477,110 @@ async fn a_silent_socket_is_closed_with_1001_but_a_pinging_one_is_kept(server: S
     room.verify(&server).await;
 }
 
+/// The origin `ALLOWED_ORIGINS` lets in besides the Worker's own and
+/// localhost (see `VARS`).
+const PARTNER: &str = "https://partner.example";
+
+/// A host name the Worker is reached by, so its own origin is not a
+/// loopback one (which is allowed anyway).
+const OWN_HOST: &str = "chat.example";
+
 async fn a_cross_site_handshake_is_refused_with_403(server: Server) {
     let room = Room::open(&server, "adv-origin").await;
-    let upgrade = [("Upgrade", "websocket")];
     let evil = server.request(
         "GET",
         "/ws/adv-origin-mallory?room=adv-origin",
-        &[upgrade[0], ("Origin", "https://evil.example")],
+        &[("Upgrade", "websocket"), ("Origin", "https://evil.example")],
     );
     assert_eq!(evil.status, 403, "{}", evil.body);
     assert!(evil.body.contains("cross-site"));
-    let local = Client::connect(&server, "/ws/adv-origin-carol?room=adv-origin", "carol").await;
-    drop(local);
+    // Near misses of every allowed kind, as real WebSocket handshakes.
+    let own_origin = format!("http://{OWN_HOST}");
+    for (i, headers) in [
+        vec![("Origin", "https://evil.example"), ("Host", OWN_HOST)],
+        // Another host's own origin is not this request's.
+        vec![("Origin", own_origin.as_str())],
+        vec![("Origin", "https://partner.example.evil.example")],
+        vec![("Origin", "http://localhost.evil.example")],
+        vec![("Origin", "http://127.0.0.1.evil.example:8787")],
+        vec![("Origin", "null")],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let path = format!("/ws/adv-origin-m{i}?room=adv-origin");
+        let refused = Client::handshake(&server, &path, "m", &headers).await;
+        assert_eq!(refused.err(), Some(403), "{headers:?}");
+    }
+    room.verify(&server).await;
+}
+
+async fn own_local_and_configured_origins_may_open_sockets(server: Server) {
+    let mut room = Room::open(&server, "adv-origins").await;
+    let own_origin = format!("http://{OWN_HOST}");
+    for (i, headers) in [
+        vec![("Origin", own_origin.as_str()), ("Host", OWN_HOST)],
+        vec![("Origin", "http://localhost:5173")],
+        vec![("Origin", "http://127.0.0.1:9")],
+        vec![("Origin", "http://[::1]:8787")],
+        vec![("Origin", PARTNER)],
+        // Not a browser page: no victim's cookies to abuse.
+        vec![],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = format!("adv-origins-{i}");
+        let path = format!("/ws/{id}?room=adv-origins");
+        let mut c = Client::handshake(&server, &path, &id, &headers)
+            .await
+            .unwrap_or_else(|status| panic!("{headers:?} was refused with {status}"));
+        c.expect_join_of(&id).await;
+        room.alice.expect_join_of(&id).await;
+        c.close().await;
+        room.alice.expect_leave_of(&id).await;
+    }
+    room.verify(&server).await;
+}
+
+async fn a_bad_since_is_refused_with_400(server: Server) {
+    let room = Room::open(&server, "adv-since").await;
+    for since in ["abc", "-1", "1.5", "", "18446744073709551616"] {
+        let resp = server.request(
+            "GET",
+            &format!("/ws/adv-since-m?room=adv-since&since={since}"),
+            &[("Upgrade", "websocket")],
+        );
+        assert_eq!(resp.status, 400, "since={since}: {}", resp.body);
+        assert!(resp.body.starts_with("Bad since"), "{}", resp.body);
+    }
+    room.verify(&server).await;
+}
+
+async fn a_ping_is_answered_with_pong_by_the_runtime_not_the_room(server: Server) {
+    let mut room = Room::open(&server, "adv-ping").await;
+    let mut m = room.offender(&server).await;
+    let id = m.id.clone();
+    // More pings than the burst: had any reached the room, it would have
+    // taken a token or been refused as an unknown type.
+    for _ in 0..RATE_BURST + 10 {
+        m.send(common::PING).await;
+        assert_eq!(
+            m.next().await,
+            json!({"type": "pong"}),
+            "exactly {}",
+            common::PONG
+        );
+    }
+    for i in 0..RATE_BURST {
+        m.send(&format!("after the pings {i}")).await;
+    }
+    for i in 0..RATE_BURST {
+        room.accepted_from(&id, &format!("after the pings {i}"))
+            .await;
+    }
+    m.expect_none(QUIET, "an error", |f| f["type"] == "error")
+        .await;
     room.verify(&server).await;
 }
 
@@ -508,16 +609,22 @@ async fn the_page_is_served_with_strict_security_headers(server: Server) {
     for path in ["/", "/app.js", "/style.css", "/r/adv-headers"] {
         let resp = server.get(path);
         assert_eq!(resp.status, 200, "{path}");
-        let csp = resp.header("content-security-policy").unwrap_or_default();
-        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
-        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
-        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert_eq!(
+            resp.header("content-security-policy"),
+            Some(CONTENT_SECURITY_POLICY),
+            "{path}"
+        );
         assert_eq!(
             resp.header("x-content-type-options"),
             Some("nosniff"),
             "{path}"
         );
-        assert!(resp.header("referrer-policy").is_some(), "{path}");
+        assert_eq!(
+            resp.header("referrer-policy"),
+            Some("no-referrer"),
+            "{path}"
+        );
+        assert_eq!(resp.header("x-frame-options"), Some("DENY"), "{path}");
     }
     let room = Room::open(&server, "adv-headers").await;
     room.verify(&server).await;
@@ -584,6 +691,9 @@ suite![
     a_dropped_tcp_connection_mid_broadcast_disturbs_nobody,
     a_silent_socket_is_closed_with_1001_but_a_pinging_one_is_kept,
     a_cross_site_handshake_is_refused_with_403,
+    own_local_and_configured_origins_may_open_sockets,
+    a_bad_since_is_refused_with_400,
+    a_ping_is_answered_with_pong_by_the_runtime_not_the_room,
     hostile_display_names_are_refused_or_kept_as_text,
     the_page_is_served_with_strict_security_headers,
     logs_carry_ids_and_codes_but_never_message_bodies,

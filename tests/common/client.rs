@@ -22,16 +22,43 @@ pub struct Client {
 impl Client {
     /// Opens a socket on `path` without waiting for anything.
     pub async fn connect(server: &Server, path: &str, id: &str) -> Client {
-        let (ws, _) = tokio::time::timeout(
-            FRAME_TIMEOUT,
-            tokio_tungstenite::connect_async(server.ws_url(path)),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("connecting to {path} timed out"))
-        .unwrap_or_else(|e| panic!("connecting to {path} failed: {e}"));
-        Client {
-            id: id.to_owned(),
-            ws,
+        Client::handshake(server, path, id, &[])
+            .await
+            .unwrap_or_else(|status| panic!("connecting to {path} was refused with {status}"))
+    }
+
+    /// Opens a socket on `path` with extra request headers (`Origin`,
+    /// `Host`), or returns the HTTP status the server refused it with.
+    pub async fn handshake(
+        server: &Server,
+        path: &str,
+        id: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Client, u16> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+        use tokio_tungstenite::tungstenite::Error;
+        let mut request = server
+            .ws_url(path)
+            .into_client_request()
+            .expect("a WebSocket request");
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                HeaderName::from_bytes(name.as_bytes()).expect("header name"),
+                HeaderValue::from_str(value).expect("header value"),
+            );
+        }
+        let connected =
+            tokio::time::timeout(FRAME_TIMEOUT, tokio_tungstenite::connect_async(request))
+                .await
+                .unwrap_or_else(|_| panic!("connecting to {path} timed out"));
+        match connected {
+            Ok((ws, _)) => Ok(Client {
+                id: id.to_owned(),
+                ws,
+            }),
+            Err(Error::Http(response)) => Err(response.status().as_u16()),
+            Err(e) => panic!("connecting to {path} failed: {e}"),
         }
     }
 
