@@ -12,8 +12,10 @@
 
 mod common;
 
+use std::time::{Duration, Instant};
+
 use common::{Client, Runtime, Server};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const VARS: &[(&str, &str)] = &[("RATE_PER_SEC", "1000"), ("RATE_BURST", "1000")];
 
@@ -66,14 +68,55 @@ async fn a_busy_room_batches_for_batch_clients_only(server: Server) {
     );
 }
 
+/// How long a busy room holds a broadcast (`src/coalesce.rs`); a room that
+/// sent nothing for this long is quiet.
+const COALESCE_WINDOW: Duration = Duration::from_millis(10);
+
+/// The next frame `client` receives, and when.
+async fn timed_next(mut client: Client) -> (Client, Value, Instant) {
+    let frame = client.next().await;
+    (client, frame, Instant::now())
+}
+
 async fn a_quiet_room_sends_a_batch_client_plain_frames_at_once(server: Server) {
+    const TRIALS: usize = 7;
     let (mut batcher, _) = Client::join_with(&server, "quiet-batcher", "room=quiet&batch=1").await;
+    let (mut plain, _) = Client::join_with(&server, "quiet-plain", "room=quiet").await;
     let (mut sender, _) = Client::join_with(&server, "quiet-sender", "room=quiet").await;
+    batcher.expect_join_of("quiet-plain").await;
     batcher.expect_join_of("quiet-sender").await;
-    sender.send("just one").await;
-    let frame = batcher.next().await;
-    assert_eq!(frame["type"], "message", "{frame}");
-    assert_eq!(frame["message"], "just one");
+    plain.expect_join_of("quiet-sender").await;
+    // The shape of the frame cannot show "at once": a held broadcast that is
+    // alone goes out as a plain frame too, one window later. The plain
+    // client's copy is sent in the same turn as an unheld batch copy, so the
+    // two arrive together; a held one would lag by the window.
+    let mut lags = Vec::new();
+    for i in 0..TRIALS {
+        // Two windows without a broadcast: the room is quiet again.
+        tokio::time::sleep(2 * COALESCE_WINDOW).await;
+        let text = format!("quiet {i}");
+        let (to_batcher, to_plain) = (
+            tokio::spawn(timed_next(batcher)),
+            tokio::spawn(timed_next(plain)),
+        );
+        sender.send(&text).await;
+        let (b, frame, at_batcher) = to_batcher.await.expect("batcher");
+        let (p, copy, at_plain) = to_plain.await.expect("plain");
+        (batcher, plain) = (b, p);
+        assert_eq!(frame["type"], "message", "{frame}");
+        assert_eq!(
+            (&frame["message"], &copy["message"]),
+            (&json!(text), &json!(text))
+        );
+        lags.push(at_batcher.saturating_duration_since(at_plain));
+        sender.expect_message("quiet-sender", &text).await;
+    }
+    // The median, so one scheduling hiccup on a busy machine does not count.
+    lags.sort();
+    assert!(
+        lags[TRIALS / 2] < COALESCE_WINDOW / 2,
+        "the batch client's copy lagged the plain one by {lags:?}: it was held"
+    );
 }
 
 async fn an_ack_never_overtakes_its_message_and_does_not_break_the_batch(server: Server) {
