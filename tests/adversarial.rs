@@ -457,18 +457,10 @@ async fn a_silent_socket_is_closed_with_1001_but_a_pinging_one_is_kept(server: S
     let mut silent = room.offender(&server).await;
     let (mut pinger, _) = Client::join_with(&server, "adv-idle-pinger", "room=adv-idle").await;
     let id = silent.id.clone();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let mut closed = None;
-    while closed.is_none() && tokio::time::Instant::now() < deadline {
-        pinger.send(r#"{"type":"ping"}"#).await;
-        room.alice.send(r#"{"type":"ping"}"#).await;
-        room.bob.send(r#"{"type":"ping"}"#).await;
-        if let Ok((code, reason)) =
-            tokio::time::timeout(Duration::from_secs(1), silent.expect_closed()).await
-        {
-            closed = Some((code, reason));
-        }
-    }
+    let pingers = &mut [&mut pinger, &mut room.alice, &mut room.bob];
+    let closed = silent
+        .closed_while_others_ping(pingers, Duration::from_secs(20))
+        .await;
     assert_eq!(closed, Some((1001, "idle timeout".to_owned())));
     room.alice.expect_leave_of(&id).await;
     pinger.send("still here").await;

@@ -260,6 +260,27 @@ impl Client {
         }
     }
 
+    /// Waits up to `within` for the server to close this silent socket while
+    /// each of `pingers` pings once a second, as a page does to stay alive.
+    /// Returns the close code and reason, or `None` if it stayed open.
+    pub async fn closed_while_others_ping(
+        &mut self,
+        pingers: &mut [&mut Client],
+        within: Duration,
+    ) -> Option<(u16, String)> {
+        let deadline = tokio::time::Instant::now() + within;
+        while tokio::time::Instant::now() < deadline {
+            for pinger in pingers.iter_mut() {
+                pinger.send(super::PING).await;
+            }
+            let second = tokio::time::timeout(Duration::from_secs(1), self.expect_closed());
+            if let Ok(closed) = second.await {
+                return Some(closed);
+            }
+        }
+        None
+    }
+
     /// Starts a close handshake without waiting for the answer.
     pub async fn close_with(&mut self, code: u16, reason: &str) {
         use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
