@@ -364,6 +364,33 @@ async fn a_room_evicted_from_memory_keeps_its_sockets_presence_history_and_sessi
     rt.stop();
 }
 
+/// An idle timeout whose sweep interval (half of it) is longer than
+/// [`EVICTION_AFTER`], so the room sleeps between sweeps, as it does with
+/// the default of 300 s.
+const SLEEPY_IDLE_TIMEOUT: Duration = Duration::from_secs(22);
+
+async fn a_silent_socket_is_closed_even_when_the_room_sleeps_between_sweeps(_server: Server) {
+    let timeout = SLEEPY_IDLE_TIMEOUT.as_secs().to_string();
+    let mut rt = Runtime::start(&[("IDLE_TIMEOUT_SECS", &timeout)]);
+    let server = rt.server();
+    let (mut silent, _) = Client::join_with(&server, "nap-silent", "room=nap").await;
+    let (mut pinger, _) = Client::join_with(&server, "nap-pinger", "room=nap").await;
+    // A sweep every half timeout closes a silent socket at most half a
+    // timeout late; the rest is slack for a busy machine.
+    let within = SLEEPY_IDLE_TIMEOUT * 3 / 2 + Duration::from_secs(5);
+    let closed = silent
+        .closed_while_others_ping(&mut [&mut pinger], within)
+        .await;
+    assert_eq!(
+        closed,
+        Some((1001, "idle timeout".to_owned())),
+        "open after {within:?} of silence: each sweep ran in a room just woken from \
+         hibernation, which counts idleness from its own wake-up"
+    );
+    pinger.expect_leave_of("nap-silent").await;
+    rt.stop();
+}
+
 suite![
     vars: VARS;
     a_message_in_one_room_never_reaches_another,
@@ -376,4 +403,5 @@ suite![
     concurrent_senders_see_one_order_without_gaps,
     what_anyone_saw_survives_a_runtime_killed_mid_traffic,
     a_room_evicted_from_memory_keeps_its_sockets_presence_history_and_sessions,
+    a_silent_socket_is_closed_even_when_the_room_sleeps_between_sweeps,
 ];
