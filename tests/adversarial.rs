@@ -538,11 +538,8 @@ async fn own_local_and_configured_origins_may_open_sockets(server: Server) {
 async fn a_bad_since_is_refused_with_400(server: Server) {
     let room = Room::open(&server, "adv-since").await;
     for since in ["abc", "-1", "1.5", "", "18446744073709551616"] {
-        let resp = server.request(
-            "GET",
-            &format!("/ws/adv-since-m?room=adv-since&since={since}"),
-            &[("Upgrade", "websocket")],
-        );
+        let resp =
+            server.handshake_refusal(&format!("/ws/adv-since-m?room=adv-since&since={since}"));
         assert_eq!(resp.status, 400, "since={since}: {}", resp.body);
         assert!(resp.body.starts_with("Bad since"), "{}", resp.body);
     }
@@ -578,11 +575,7 @@ async fn a_ping_is_answered_with_pong_by_the_runtime_not_the_room(server: Server
 
 async fn hostile_display_names_are_refused_or_kept_as_text(server: Server) {
     let mut room = Room::open(&server, "adv-name").await;
-    let bidi = server.request(
-        "GET",
-        "/ws/adv-name-m?room=adv-name&name=admin%E2%80%AE",
-        &[("Upgrade", "websocket")],
-    );
+    let bidi = server.handshake_refusal("/ws/adv-name-m?room=adv-name&name=admin%E2%80%AE");
     assert_eq!(bidi.status, 400, "{}", bidi.body);
     let (mut m, _) = Client::join_with(
         &server,

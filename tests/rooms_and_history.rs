@@ -77,11 +77,7 @@ async fn bad_room_names_are_refused_with_400(server: Server) {
         "room=",
         &format!("room={}", "r".repeat(41)),
     ] {
-        let resp = server.request(
-            "GET",
-            &format!("/ws/alice?{query}"),
-            &[("Upgrade", "websocket")],
-        );
+        let resp = server.handshake_refusal(&format!("/ws/alice?{query}"));
         assert_eq!(resp.status, 400, "{query}: {}", resp.body);
         assert!(resp.body.contains("room name"), "{query}: {}", resp.body);
     }

@@ -82,6 +82,12 @@ impl Server {
         self.request("GET", path, &[])
     }
 
+    /// A WebSocket handshake sent as bare HTTP: enough to read a refusal's
+    /// status and body. (An accepted one would never complete.)
+    pub fn handshake_refusal(&self, path: &str) -> http::HttpResponse {
+        self.request("GET", path, &[("Upgrade", "websocket")])
+    }
+
     pub fn request(
         &self,
         method: &str,
