@@ -17,11 +17,20 @@ use common::{Client, Server};
 use serde_json::{json, Value};
 
 /// A small cap makes "room full" reachable; a short idle timeout makes the
-/// idle test quick.
+/// idle test quick; one configured origin shows `ALLOWED_ORIGINS` at work.
 const VARS: &[(&str, &str)] = &[
     ("MAX_CONNECTIONS_PER_ROOM", "5"),
     ("IDLE_TIMEOUT_SECS", "6"),
+    ("ALLOWED_ORIGINS", PARTNER),
 ];
+
+/// How long a test listens for a frame that must not come.
+const QUIET: Duration = Duration::from_millis(400);
+
+/// The page's policy, word for word as the README documents it.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; \
+    form-action 'self'; frame-ancestors 'none'";
 
 /// A room with two well-behaved clients and a record of what it accepted.
 struct Room {
@@ -320,10 +329,17 @@ async fn rate_limit_answers_with_a_retry_hint(server: Server) {
     room.verify(&server).await;
 }
 
+/// The default rate limit, which this binary leaves in place.
+const RATE_PER_SEC: u64 = 10;
+const RATE_BURST: usize = 20;
+/// Refusals in a row after which a flooder is cut off (`src/limits.rs`).
+const RATE_STRIKES_BEFORE_CLOSE: usize = 50;
+
 async fn a_flood_is_cut_off_with_1008_while_others_chat(server: Server) {
     let mut room = Room::open(&server, "adv-flood").await;
     let mut m = room.offender(&server).await;
     let id = m.id.clone();
+    let started = std::time::Instant::now();
     let flood = tokio::spawn(async move {
         for i in 0..400 {
             m.send(&format!("flood {i}")).await;
@@ -334,24 +350,44 @@ async fn a_flood_is_cut_off_with_1008_while_others_chat(server: Server) {
     let mut m = flood.await.expect("flooder");
     // Everyone, the flooder included, receives each accepted message: what
     // the flooder heard of itself before the close is what was accepted.
+    // Its own echoes and refusals reach it in the order the room took them.
     let mut echoed = Vec::new();
+    let mut refused_in_a_row = 0;
     let (code, reason) = loop {
         match m.next_frame_or_close().await {
             Ok(f) if f["type"] == "message" && f["clientId"] == id.as_str() => {
-                echoed.push(f["message"].as_str().unwrap().to_owned())
+                echoed.push(f["message"].as_str().unwrap().to_owned());
+                refused_in_a_row = 0;
             }
+            Ok(f) if f["code"] == "rate_limited" => refused_in_a_row += 1,
+            Ok(f) if f["type"] == "error" => assert_eq!(f["code"], "flooding", "{f}"),
             Ok(_) => {}
             Err(close) => break close,
         }
     };
     assert_eq!((code, reason.as_str()), (1008, "sending too fast"));
+    assert_eq!(
+        refused_in_a_row, RATE_STRIKES_BEFORE_CLOSE,
+        "cut off after exactly this many refusals in a row"
+    );
+    // The bucket starts with the burst and refills at the rate for as long
+    // as the flood lasted, which is at most the time until the close came.
+    let refill = started.elapsed().as_millis() as u64 * RATE_PER_SEC / 1000;
+    let most = RATE_BURST + refill as usize + 1;
+    assert!(
+        (RATE_BURST..=most).contains(&echoed.len()),
+        "the burst of {RATE_BURST} and at most {} refilled in {:?} got through, not {}",
+        most - RATE_BURST,
+        started.elapsed(),
+        echoed.len()
+    );
     room.verify_flood(&server, &id, &echoed).await;
 }
 
 impl Room {
     /// Like [`Room::verify`], for a room where a flooder's accepted messages
     /// interleave with the chat: the history must equal what every client saw
-    /// live, and hold exactly the burst the bucket allowed.
+    /// live, in the order sent.
     async fn verify_flood(mut self, server: &Server, flooder: &str, echoed: &[String]) {
         let messages = self.audit(server).await;
         let flooded: Vec<&str> = messages
@@ -360,11 +396,6 @@ impl Room {
             .map(|m| m["message"].as_str().unwrap())
             .collect();
         assert_eq!(flooded, echoed, "history holds exactly what was broadcast");
-        assert!(
-            (20..400).contains(&flooded.len()),
-            "the burst got through, the flood did not: {}",
-            flooded.len()
-        );
         let numbers: Vec<usize> = flooded
             .iter()
             .map(|t| t.trim_start_matches("flood ").parse().unwrap())
@@ -426,18 +457,10 @@ async fn a_silent_socket_is_closed_with_1001_but_a_pinging_one_is_kept(server: S
     let mut silent = room.offender(&server).await;
     let (mut pinger, _) = Client::join_with(&server, "adv-idle-pinger", "room=adv-idle").await;
     let id = silent.id.clone();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let mut closed = None;
-    while closed.is_none() && tokio::time::Instant::now() < deadline {
-        pinger.send(r#"{"type":"ping"}"#).await;
-        room.alice.send(r#"{"type":"ping"}"#).await;
-        room.bob.send(r#"{"type":"ping"}"#).await;
-        if let Ok((code, reason)) =
-            tokio::time::timeout(Duration::from_secs(1), silent.expect_closed()).await
-        {
-            closed = Some((code, reason));
-        }
-    }
+    let pingers = &mut [&mut pinger, &mut room.alice, &mut room.bob];
+    let closed = silent
+        .closed_while_others_ping(pingers, Duration::from_secs(20))
+        .await;
     assert_eq!(closed, Some((1001, "idle timeout".to_owned())));
     room.alice.expect_leave_of(&id).await;
     pinger.send("still here").await;
@@ -446,28 +469,113 @@ async fn a_silent_socket_is_closed_with_1001_but_a_pinging_one_is_kept(server: S
     room.verify(&server).await;
 }
 
+/// The origin `ALLOWED_ORIGINS` lets in besides the Worker's own and
+/// localhost (see `VARS`).
+const PARTNER: &str = "https://partner.example";
+
+/// A host name the Worker is reached by, so its own origin is not a
+/// loopback one (which is allowed anyway).
+const OWN_HOST: &str = "chat.example";
+
 async fn a_cross_site_handshake_is_refused_with_403(server: Server) {
     let room = Room::open(&server, "adv-origin").await;
-    let upgrade = [("Upgrade", "websocket")];
     let evil = server.request(
         "GET",
         "/ws/adv-origin-mallory?room=adv-origin",
-        &[upgrade[0], ("Origin", "https://evil.example")],
+        &[("Upgrade", "websocket"), ("Origin", "https://evil.example")],
     );
     assert_eq!(evil.status, 403, "{}", evil.body);
     assert!(evil.body.contains("cross-site"));
-    let local = Client::connect(&server, "/ws/adv-origin-carol?room=adv-origin", "carol").await;
-    drop(local);
+    // Near misses of every allowed kind, as real WebSocket handshakes.
+    let own_origin = format!("http://{OWN_HOST}");
+    for (i, headers) in [
+        vec![("Origin", "https://evil.example"), ("Host", OWN_HOST)],
+        // Another host's own origin is not this request's.
+        vec![("Origin", own_origin.as_str())],
+        vec![("Origin", "https://partner.example.evil.example")],
+        vec![("Origin", "http://localhost.evil.example")],
+        vec![("Origin", "http://127.0.0.1.evil.example:8787")],
+        vec![("Origin", "null")],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let path = format!("/ws/adv-origin-m{i}?room=adv-origin");
+        let refused = Client::handshake(&server, &path, "m", &headers).await;
+        assert_eq!(refused.err(), Some(403), "{headers:?}");
+    }
+    room.verify(&server).await;
+}
+
+async fn own_local_and_configured_origins_may_open_sockets(server: Server) {
+    let mut room = Room::open(&server, "adv-origins").await;
+    let own_origin = format!("http://{OWN_HOST}");
+    for (i, headers) in [
+        vec![("Origin", own_origin.as_str()), ("Host", OWN_HOST)],
+        vec![("Origin", "http://localhost:5173")],
+        vec![("Origin", "http://127.0.0.1:9")],
+        vec![("Origin", "http://[::1]:8787")],
+        vec![("Origin", PARTNER)],
+        // Not a browser page: no victim's cookies to abuse.
+        vec![],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = format!("adv-origins-{i}");
+        let path = format!("/ws/{id}?room=adv-origins");
+        let mut c = Client::handshake(&server, &path, &id, &headers)
+            .await
+            .unwrap_or_else(|status| panic!("{headers:?} was refused with {status}"));
+        c.expect_join_of(&id).await;
+        room.alice.expect_join_of(&id).await;
+        c.close().await;
+        room.alice.expect_leave_of(&id).await;
+    }
+    room.verify(&server).await;
+}
+
+async fn a_bad_since_is_refused_with_400(server: Server) {
+    let room = Room::open(&server, "adv-since").await;
+    for since in ["abc", "-1", "1.5", "", "18446744073709551616"] {
+        let resp =
+            server.handshake_refusal(&format!("/ws/adv-since-m?room=adv-since&since={since}"));
+        assert_eq!(resp.status, 400, "since={since}: {}", resp.body);
+        assert!(resp.body.starts_with("Bad since"), "{}", resp.body);
+    }
+    room.verify(&server).await;
+}
+
+async fn a_ping_is_answered_with_pong_by_the_runtime_not_the_room(server: Server) {
+    let mut room = Room::open(&server, "adv-ping").await;
+    let mut m = room.offender(&server).await;
+    let id = m.id.clone();
+    // More pings than the burst: had any reached the room, it would have
+    // taken a token or been refused as an unknown type.
+    for _ in 0..RATE_BURST + 10 {
+        m.send(common::PING).await;
+        assert_eq!(
+            m.next().await,
+            json!({"type": "pong"}),
+            "exactly {}",
+            common::PONG
+        );
+    }
+    for i in 0..RATE_BURST {
+        m.send(&format!("after the pings {i}")).await;
+    }
+    for i in 0..RATE_BURST {
+        room.accepted_from(&id, &format!("after the pings {i}"))
+            .await;
+    }
+    m.expect_none(QUIET, "an error", |f| f["type"] == "error")
+        .await;
     room.verify(&server).await;
 }
 
 async fn hostile_display_names_are_refused_or_kept_as_text(server: Server) {
     let mut room = Room::open(&server, "adv-name").await;
-    let bidi = server.request(
-        "GET",
-        "/ws/adv-name-m?room=adv-name&name=admin%E2%80%AE",
-        &[("Upgrade", "websocket")],
-    );
+    let bidi = server.handshake_refusal("/ws/adv-name-m?room=adv-name&name=admin%E2%80%AE");
     assert_eq!(bidi.status, 400, "{}", bidi.body);
     let (mut m, _) = Client::join_with(
         &server,
@@ -486,16 +594,22 @@ async fn the_page_is_served_with_strict_security_headers(server: Server) {
     for path in ["/", "/app.js", "/style.css", "/r/adv-headers"] {
         let resp = server.get(path);
         assert_eq!(resp.status, 200, "{path}");
-        let csp = resp.header("content-security-policy").unwrap_or_default();
-        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
-        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
-        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert_eq!(
+            resp.header("content-security-policy"),
+            Some(CONTENT_SECURITY_POLICY),
+            "{path}"
+        );
         assert_eq!(
             resp.header("x-content-type-options"),
             Some("nosniff"),
             "{path}"
         );
-        assert!(resp.header("referrer-policy").is_some(), "{path}");
+        assert_eq!(
+            resp.header("referrer-policy"),
+            Some("no-referrer"),
+            "{path}"
+        );
+        assert_eq!(resp.header("x-frame-options"), Some("DENY"), "{path}");
     }
     let room = Room::open(&server, "adv-headers").await;
     room.verify(&server).await;
@@ -562,6 +676,9 @@ suite![
     a_dropped_tcp_connection_mid_broadcast_disturbs_nobody,
     a_silent_socket_is_closed_with_1001_but_a_pinging_one_is_kept,
     a_cross_site_handshake_is_refused_with_403,
+    own_local_and_configured_origins_may_open_sockets,
+    a_bad_since_is_refused_with_400,
+    a_ping_is_answered_with_pong_by_the_runtime_not_the_room,
     hostile_display_names_are_refused_or_kept_as_text,
     the_page_is_served_with_strict_security_headers,
     logs_carry_ids_and_codes_but_never_message_bodies,

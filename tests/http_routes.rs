@@ -50,21 +50,21 @@ async fn socket_path_without_upgrade_is_426(server: Server) {
 }
 
 async fn empty_client_id_is_400(server: Server) {
-    let resp = server.request("GET", "/ws/", &[("Upgrade", "websocket")]);
+    let resp = server.handshake_refusal("/ws/");
     assert_eq!(resp.status, 400);
     assert!(resp.body.contains("client id is empty"), "{}", resp.body);
 }
 
 async fn overlong_client_id_is_400(server: Server) {
     let path = format!("/ws/{}", "a".repeat(65));
-    let resp = server.request("GET", &path, &[("Upgrade", "websocket")]);
+    let resp = server.handshake_refusal(&path);
     assert_eq!(resp.status, 400);
     assert!(resp.body.contains("limit is 64"), "{}", resp.body);
 }
 
 async fn client_id_with_forbidden_characters_is_400(server: Server) {
     for path in ["/ws/a.b", "/ws/a%20b", "/ws/%3Cscript%3E", "/ws/a/b"] {
-        let resp = server.request("GET", path, &[("Upgrade", "websocket")]);
+        let resp = server.handshake_refusal(path);
         assert_eq!(resp.status, 400, "{path}: {}", resp.body);
         assert!(
             resp.body.starts_with("Bad client id"),

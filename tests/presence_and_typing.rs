@@ -11,11 +11,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{frame_of, Client, Server};
+use common::{frame_of, Client, Server, TYPING};
 use serde_json::Value;
 
 const QUIET: Duration = Duration::from_millis(400);
-const TYPING: &str = r#"{"type":"typing"}"#;
 
 fn member_ids(presence: &Value) -> Vec<String> {
     presence["members"]

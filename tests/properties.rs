@@ -7,13 +7,14 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use edge_chat::config::Config;
-use edge_chat::history::{self, HistoryStore, MemoryHistory};
-use edge_chat::protocol::{self, ClientFrame, ServerFrame};
+use edge_chat::history::{self, HistoryStore, MemoryHistory, StoredMessage};
+use edge_chat::protocol::{self, ChatLine, ClientFrame, ServerFrame};
 use edge_chat::rate_limit::{TokenBucket, Verdict};
 use edge_chat::room::{self, Audience, Ctx};
 use edge_chat::session::Session;
 use edge_chat::validate;
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 
 fn cases(n: u32) -> ProptestConfig {
     ProptestConfig {
@@ -105,28 +106,44 @@ proptest! {
     ) {
         let config = Config { history_limit: limit, rate_burst: 1_000, ..Config::default() };
         let mut store = MemoryHistory::default();
-        let mut sessions: Vec<Session> =
-            ["a", "b", "c"].iter().map(|id| Session::of(id, None)).collect();
+        let mut sessions: Vec<Session> = [("a", Some("Ann")), ("b", None), ("c", Some("<c>"))]
+            .iter()
+            .map(|(id, name)| Session::of(id, *name))
+            .collect();
         let mut buckets: Vec<TokenBucket> = (0..3).map(|_| TokenBucket::full(1_000, 0)).collect();
-        let mut broadcast = Vec::new();
+        let mut broadcast: Vec<ChatLine> = Vec::new();
         for (step, (who, text)) in events.iter().enumerate() {
             let mut ctx = Ctx { config: &config, store: &mut store, now: step as u64 };
             let outcome = room::receive(&mut ctx, &mut sessions[*who], &mut buckets[*who], text);
             for d in outcome.deliveries {
                 if let ServerFrame::Message(m) = d.frame {
                     prop_assert_eq!(d.to, Audience::Everyone);
-                    prop_assert_eq!(&m.line.client_id, &sessions[*who].client_id);
-                    broadcast.push(m.seq);
+                    let session = &sessions[*who];
+                    prop_assert_eq!(&m.line.client_id, &session.client_id);
+                    prop_assert_eq!(&m.line.name, &session.name);
+                    prop_assert_eq!(m.line.ts, step as u64);
+                    // What goes out is what the client wrote, as written.
+                    let Ok(ClientFrame::Chat { text, client_msg_id }) = protocol::parse(text) else {
+                        return Err(TestCaseError::fail(format!("{text:?} was broadcast")));
+                    };
+                    prop_assert_eq!(&m.line.message, &text);
+                    prop_assert_eq!(&m.client_msg_id, &client_msg_id);
+                    broadcast.push(m);
                 }
             }
         }
         // Seqs are 1, 2, 3, … in broadcast order, and storage agrees.
+        let seqs: Vec<u64> = broadcast.iter().map(|m| m.seq).collect();
         let expected: Vec<u64> = (1..=broadcast.len() as u64).collect();
-        prop_assert_eq!(&broadcast, &expected);
+        prop_assert_eq!(&seqs, &expected);
         prop_assert_eq!(store.latest_seq().unwrap(), broadcast.len() as u64);
-        // The kept window is the newest `limit`, and a resend never doubled.
+        // The kept window is the newest `limit` broadcasts, field for field:
+        // body, sender, name, time, ids.
         let kept = store.recent(u64::MAX).unwrap();
-        prop_assert!(kept.len() as u64 <= limit);
+        let newest = &broadcast[broadcast.len().saturating_sub(limit as usize)..];
+        let stored: Vec<ChatLine> = kept.iter().map(StoredMessage::to_line).collect();
+        prop_assert_eq!(stored.as_slice(), newest);
+        // And a resend never doubled.
         let mut ids: Vec<(String, String)> = kept
             .iter()
             .filter_map(|m| Some((m.client_id.clone(), m.client_msg_id.clone()?)))

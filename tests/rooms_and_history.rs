@@ -1,7 +1,8 @@
 //! Named rooms and durable, ordered history against the real runtime:
 //! isolation, history on join, exact catch-up with `since`, idempotent
-//! resends, one order for everyone under concurrency, and survival of a
-//! killed runtime.
+//! resends, one order for everyone under concurrency, survival of a killed
+//! runtime, and of the room's eviction from memory while its sockets stay
+//! open.
 
 // The tests drive the real runtime from the host; on wasm32 there is
 // nothing to run, so the crate is empty and needs no `main`.
@@ -76,11 +77,7 @@ async fn bad_room_names_are_refused_with_400(server: Server) {
         "room=",
         &format!("room={}", "r".repeat(65)),
     ] {
-        let resp = server.request(
-            "GET",
-            &format!("/ws/alice?{query}"),
-            &[("Upgrade", "websocket")],
-        );
+        let resp = server.handshake_refusal(&format!("/ws/alice?{query}"));
         assert_eq!(resp.status, 400, "{query}: {}", resp.body);
         assert!(resp.body.contains("room name"), "{query}: {}", resp.body);
     }
@@ -223,33 +220,171 @@ async fn concurrent_senders_see_one_order_without_gaps(server: Server) {
     }
 }
 
-async fn acknowledged_messages_survive_a_killed_runtime(_server: Server) {
+/// The crash runtime keeps every message, so the audit sees all of them.
+const CRASH_VARS: &[(&str, &str)] = &[
+    ("HISTORY_LIMIT", "1000"),
+    ("RATE_PER_SEC", "1000"),
+    ("RATE_BURST", "1000"),
+];
+
+/// Messages the crash test sends; the runtime is killed once a quarter of
+/// them are acknowledged.
+const SENT: usize = 400;
+
+/// Messages the crash test's sender keeps unacknowledged, so the kill finds
+/// some of them in flight.
+const IN_FLIGHT: usize = 50;
+
+async fn what_anyone_saw_survives_a_runtime_killed_mid_traffic(_server: Server) {
     let state = common::runtime::fresh_state_dir();
     let port = common::runtime::free_port();
-    let mut rt = Runtime::start_on(port, state.clone(), VARS);
+    let mut rt = Runtime::start_on(port, state.clone(), CRASH_VARS);
     let server = rt.server();
-    let (mut alice, _) = Client::join_with(&server, "dura-alice", "room=dura").await;
-    let mut acked = Vec::new();
-    for i in 1..=10 {
-        let text = format!("durable {i}");
-        say_and_ack(&mut alice, &text, &format!("dura-{i}")).await;
-        acked.push(text);
-    }
+    let (alice, _) = Client::join_with(&server, "dura-alice", "room=dura").await;
+    let (bob, _) = Client::join_with(&server, "dura-bob", "room=dura").await;
+    let sent: Vec<(String, String)> = (1..=SENT)
+        .map(|i| (format!("durable {i}"), format!("dura-{i}")))
+        .collect();
+    let watcher = bob.start_traffic(Vec::new(), 0);
+    let mut sender = alice.start_traffic(sent.clone(), IN_FLIGHT);
+    sender.wait_for_acks(SENT / 4).await;
     // SIGKILL, as a crash: no graceful shutdown, no flush on exit.
-    rt.kill();
-    drop(alice);
-    let mut rt = Runtime::start_on(port, state.clone(), VARS);
-    let (_, frames) = Client::join_with(&server, "dura-bob", "room=dura").await;
-    let h = history(&frames);
-    assert_eq!(texts(h), acked, "every acknowledged message, in order");
-    assert_eq!(seqs(h), (1..=10).collect::<Vec<u64>>());
+    tokio::task::block_in_place(|| rt.kill());
+    let heard = [sender.heard().await, watcher.heard().await];
+    let (acked, shown) = common::shown_before_the_kill("dura-alice", &heard, SENT);
+
+    let mut rt = Runtime::start_on(port, state.clone(), CRASH_VARS);
+    let (_, frames) = Client::join_with(&server, "dura-carol", "room=dura").await;
+    let stored = common::audit_crash("dura-alice", &sent, &shown, history(&frames));
     let (mut alice, _) = Client::join_with(&server, "dura-alice", "room=dura").await;
-    assert_eq!(
-        say_and_ack(&mut alice, "after the crash", "dura-11").await,
-        11
-    );
+    let _ = common::resend_unacked(&mut alice, &sent, &acked, &stored).await;
+    let (_, frames) = Client::join_with(&server, "dura-dave", "room=dura").await;
+    common::assert_kept_once_in_order(history(&frames), "dura-alice", &sent);
+    assert_eq!(seqs(history(&frames)).len(), SENT);
     rt.stop();
     let _ = std::fs::remove_dir_all(state);
+}
+
+/// The hibernation runtime: a slow refill makes a room's forgotten rate
+/// bucket visible (see the test).
+const SLEEP_VARS: &[(&str, &str)] = &[("RATE_PER_SEC", "1"), ("RATE_BURST", "40")];
+
+/// workerd evicts a Durable Object from memory after this long without an
+/// event ("By default, Durable Objects are evicted after 10 seconds of
+/// inactivity", miniflare's workerd config); sockets accepted through the
+/// hibernation API stay open meanwhile.
+const EVICTION_AFTER: Duration = Duration::from_secs(10);
+
+async fn a_room_evicted_from_memory_keeps_its_sockets_presence_history_and_sessions(
+    _server: Server,
+) {
+    let mut rt = Runtime::start(SLEEP_VARS);
+    let server = rt.server();
+    let (mut alice, _) = Client::join_with(&server, "hib-alice", "room=hib&name=Alice").await;
+    let (mut bob, _) = Client::join_with(&server, "hib-bob", "room=hib").await;
+    alice.expect_join_of("hib-bob").await;
+    let first = say_and_ack(&mut alice, "before the sleep", "hib-1").await;
+    bob.expect_message("hib-alice", "before the sleep").await;
+
+    // Nothing outside the room shows whether it was evicted, except what it
+    // keeps only in memory: rate buckets. Empty Alice's (typing notices take
+    // a token each and store nothing), then stay silent past the eviction.
+    for _ in 0..50 {
+        alice.send(common::TYPING).await;
+    }
+    alice.expect_error("rate_limited").await;
+    let drained = tokio::time::Instant::now();
+    // Silence is the one thing to wait for, and there is no event that says
+    // it was long enough: any frame to the room would wake it. The pings go
+    // to the runtime, which answers them itself.
+    let silent_until = tokio::time::Instant::now() + EVICTION_AFTER + Duration::from_secs(5);
+    while tokio::time::Instant::now() < silent_until {
+        alice.send(common::PING).await;
+        alice.next_matching("pong", |f| f["type"] == "pong").await;
+        tokio::time::sleep_until(
+            silent_until.min(tokio::time::Instant::now() + Duration::from_secs(1)),
+        )
+        .await;
+    }
+    // A bucket that refilled at 1/s for the silence holds about 15 tokens;
+    // only a room built afresh has 40, enough for these 31 frames.
+    assert!(
+        drained.elapsed() < Duration::from_secs(25),
+        "the silence took so long that a refilled bucket would pass the probe"
+    );
+    for _ in 0..30 {
+        alice.send(common::TYPING).await;
+    }
+    alice.say("after the sleep", "hib-2").await;
+    let ack = alice
+        .next_matching("ack of hib-2 or a refusal", |f| {
+            f["type"] == "ack" || f["type"] == "error"
+        })
+        .await;
+    assert_eq!(
+        ack["type"], "ack",
+        "the room kept its memory through the silence, so it was never evicted: {ack}"
+    );
+
+    // The woken room numbers on from storage and still knows each socket.
+    assert_eq!(ack["seq"], first + 1, "{ack}");
+    let heard = bob.expect_message("hib-alice", "after the sleep").await;
+    assert_eq!(
+        heard["name"], "Alice",
+        "the name lives in the socket's attachment"
+    );
+    assert_eq!(
+        say_and_ack(&mut alice, "before the sleep", "hib-1").await,
+        first
+    );
+    // Alice spoke before the sleep, so `Connect` is chat now, not a greeting.
+    alice.send("Connect").await;
+    bob.expect_message("hib-alice", "Connect").await;
+    let (_, frames) = Client::join_with(&server, "hib-carol", "room=hib").await;
+    let presence = common::frame_of(&frames, "presence");
+    assert_eq!(presence["count"], 3, "{presence}");
+    assert_eq!(
+        presence["members"],
+        serde_json::json!([
+            {"clientId": "hib-alice", "name": "Alice"},
+            {"clientId": "hib-bob"},
+            {"clientId": "hib-carol"}
+        ])
+    );
+    assert_eq!(
+        texts(history(&frames)),
+        ["before the sleep", "after the sleep", "Connect"]
+    );
+    bob.close().await;
+    alice.expect_leave_of("hib-bob").await;
+    rt.stop();
+}
+
+/// An idle timeout whose sweep interval (half of it) is longer than
+/// [`EVICTION_AFTER`], so the room sleeps between sweeps, as it does with
+/// the default of 300 s.
+const SLEEPY_IDLE_TIMEOUT: Duration = Duration::from_secs(22);
+
+async fn a_silent_socket_is_closed_even_when_the_room_sleeps_between_sweeps(_server: Server) {
+    let timeout = SLEEPY_IDLE_TIMEOUT.as_secs().to_string();
+    let mut rt = Runtime::start(&[("IDLE_TIMEOUT_SECS", &timeout)]);
+    let server = rt.server();
+    let (mut silent, _) = Client::join_with(&server, "nap-silent", "room=nap").await;
+    let (mut pinger, _) = Client::join_with(&server, "nap-pinger", "room=nap").await;
+    // A sweep every half timeout closes a silent socket at most half a
+    // timeout late; the rest is slack for a busy machine.
+    let within = SLEEPY_IDLE_TIMEOUT * 3 / 2 + Duration::from_secs(5);
+    let closed = silent
+        .closed_while_others_ping(&mut [&mut pinger], within)
+        .await;
+    assert_eq!(
+        closed,
+        Some((1001, "idle timeout".to_owned())),
+        "open after {within:?} of silence: each sweep ran in a room just woken from \
+         hibernation, which counts idleness from its own wake-up"
+    );
+    pinger.expect_leave_of("nap-silent").await;
+    rt.stop();
 }
 
 suite![
@@ -262,5 +397,7 @@ suite![
     since_older_than_the_window_says_so,
     a_resent_client_msg_id_is_acked_but_not_stored_twice,
     concurrent_senders_see_one_order_without_gaps,
-    acknowledged_messages_survive_a_killed_runtime,
+    what_anyone_saw_survives_a_runtime_killed_mid_traffic,
+    a_room_evicted_from_memory_keeps_its_sockets_presence_history_and_sessions,
+    a_silent_socket_is_closed_even_when_the_room_sleeps_between_sweeps,
 ];

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -22,16 +22,43 @@ pub struct Client {
 impl Client {
     /// Opens a socket on `path` without waiting for anything.
     pub async fn connect(server: &Server, path: &str, id: &str) -> Client {
-        let (ws, _) = tokio::time::timeout(
-            FRAME_TIMEOUT,
-            tokio_tungstenite::connect_async(server.ws_url(path)),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("connecting to {path} timed out"))
-        .unwrap_or_else(|e| panic!("connecting to {path} failed: {e}"));
-        Client {
-            id: id.to_owned(),
-            ws,
+        Client::handshake(server, path, id, &[])
+            .await
+            .unwrap_or_else(|status| panic!("connecting to {path} was refused with {status}"))
+    }
+
+    /// Opens a socket on `path` with extra request headers (`Origin`,
+    /// `Host`), or returns the HTTP status the server refused it with.
+    pub async fn handshake(
+        server: &Server,
+        path: &str,
+        id: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Client, u16> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+        use tokio_tungstenite::tungstenite::Error;
+        let mut request = server
+            .ws_url(path)
+            .into_client_request()
+            .expect("a WebSocket request");
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                HeaderName::from_bytes(name.as_bytes()).expect("header name"),
+                HeaderValue::from_str(value).expect("header value"),
+            );
+        }
+        let connected =
+            tokio::time::timeout(FRAME_TIMEOUT, tokio_tungstenite::connect_async(request))
+                .await
+                .unwrap_or_else(|_| panic!("connecting to {path} timed out"));
+        match connected {
+            Ok((ws, _)) => Ok(Client {
+                id: id.to_owned(),
+                ws,
+            }),
+            Err(Error::Http(response)) => Err(response.status().as_u16()),
+            Err(e) => panic!("connecting to {path} failed: {e}"),
         }
     }
 
@@ -58,9 +85,7 @@ impl Client {
 
     /// Sends a JSON chat message with a client message id.
     pub async fn say(&mut self, text: &str, client_msg_id: &str) {
-        let frame =
-            serde_json::json!({"type": "message", "message": text, "clientMsgId": client_msg_id});
-        self.send(&frame.to_string()).await;
+        self.send(&chat_frame(text, client_msg_id)).await;
     }
 
     pub async fn send(&mut self, text: &str) {
@@ -162,7 +187,10 @@ impl Client {
 
     /// Asserts that no frame matching `pred` arrives for `window`; others
     /// are ignored. This is how a test proves that something it already saw
-    /// once does not come again.
+    /// once does not come again. A socket that closes or fails meanwhile
+    /// fails the test too: a dead socket receives nothing, so silence from it
+    /// proves nothing. A test that expects a close waits for it with
+    /// [`Client::expect_closed`].
     pub async fn expect_none(
         &mut self,
         window: Duration,
@@ -170,10 +198,26 @@ impl Client {
         pred: impl Fn(&Value) -> bool,
     ) {
         let deadline = tokio::time::Instant::now() + window;
-        while let Ok(Some(msg)) = tokio::time::timeout_at(deadline, self.ws.next()).await {
-            if let Ok(Message::Text(text)) = msg {
-                let frame: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                assert!(!pred(&frame), "{} got {what} again: {frame}", self.id);
+        while let Ok(msg) = tokio::time::timeout_at(deadline, self.ws.next()).await {
+            match msg {
+                Some(Ok(Message::Text(text))) => {
+                    let frame: Value = serde_json::from_str(&text)
+                        .unwrap_or_else(|e| panic!("{} got non-JSON {text:?}: {e}", self.id));
+                    assert!(!pred(&frame), "{} got {what}: {frame}", self.id);
+                }
+                Some(Ok(Message::Close(frame))) => panic!(
+                    "{} was closed ({frame:?}) while checking that {what} never comes",
+                    self.id
+                ),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => panic!(
+                    "{}'s socket failed ({e}) while checking that {what} never comes",
+                    self.id
+                ),
+                None => panic!(
+                    "{}'s socket ended while checking that {what} never comes",
+                    self.id
+                ),
             }
         }
     }
@@ -216,6 +260,27 @@ impl Client {
         }
     }
 
+    /// Waits up to `within` for the server to close this silent socket while
+    /// each of `pingers` pings once a second, as a page does to stay alive.
+    /// Returns the close code and reason, or `None` if it stayed open.
+    pub async fn closed_while_others_ping(
+        &mut self,
+        pingers: &mut [&mut Client],
+        within: Duration,
+    ) -> Option<(u16, String)> {
+        let deadline = tokio::time::Instant::now() + within;
+        while tokio::time::Instant::now() < deadline {
+            for pinger in pingers.iter_mut() {
+                pinger.send(super::PING).await;
+            }
+            let second = tokio::time::timeout(Duration::from_secs(1), self.expect_closed());
+            if let Ok(closed) = second.await {
+                return Some(closed);
+            }
+        }
+        None
+    }
+
     /// Starts a close handshake without waiting for the answer.
     pub async fn close_with(&mut self, code: u16, reason: &str) {
         use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
@@ -237,5 +302,107 @@ impl Client {
             while let Some(Ok(_)) = self.ws.next().await {}
         })
         .await;
+    }
+}
+
+/// A JSON chat frame with a client message id.
+fn chat_frame(text: &str, client_msg_id: &str) -> String {
+    json!({"type": "message", "message": text, "clientMsgId": client_msg_id}).to_string()
+}
+
+/// What a [`Traffic`] client read before its socket ended.
+#[derive(Debug, Default)]
+pub struct Heard {
+    /// Every frame, batches unpacked, in order.
+    pub frames: Vec<Value>,
+    /// How many of the frames received were `batch` frames.
+    pub batches: usize,
+}
+
+/// A client that sends without waiting for answers while it reads whatever
+/// comes, until its socket ends: the traffic a crash test kills the runtime
+/// in the middle of. What it read is the record of what the runtime sent.
+pub struct Traffic {
+    pub id: String,
+    acks: tokio::sync::watch::Receiver<usize>,
+    reader: tokio::task::JoinHandle<Heard>,
+    writer: tokio::task::JoinHandle<()>,
+}
+
+impl Client {
+    /// Starts sending `messages` (text, clientMsgId), never more than
+    /// `window` of them unacknowledged, while a reader keeps every frame that
+    /// arrives, batches unpacked. An empty list makes a pure watcher.
+    ///
+    /// The window keeps the room busy without a backlog: a room handed
+    /// thousands of frames at once handles them all before its flush timer
+    /// gets a turn, so a kill would land before anything was shown or after
+    /// everything was, never in the middle.
+    pub fn start_traffic(self, messages: Vec<(String, String)>, window: usize) -> Traffic {
+        let (mut sink, mut stream) = self.ws.split();
+        let (acked, acks) = tokio::sync::watch::channel(0);
+        let mut acks_seen = acks.clone();
+        let writer = tokio::spawn(async move {
+            for (i, (text, cmid)) in messages.into_iter().enumerate() {
+                // A closed channel means the reader is gone, and with it the
+                // socket: the runtime dying mid-send is what the test is about.
+                if acks_seen.wait_for(|&n| n + window > i).await.is_err()
+                    || sink
+                        .send(Message::text(chat_frame(&text, &cmid)))
+                        .await
+                        .is_err()
+                {
+                    return;
+                }
+            }
+        });
+        let reader = tokio::spawn(async move {
+            let mut heard = Heard::default();
+            // Ends on a close, a reset or EOF alike: all a crash may look like.
+            while let Some(Ok(msg)) = stream.next().await {
+                let Message::Text(text) = msg else { continue };
+                let frame: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                if frame["type"] == "batch" {
+                    heard.batches += 1;
+                }
+                for f in super::unpacked(frame) {
+                    if f["type"] == "ack" {
+                        acked.send_modify(|n| *n += 1);
+                    }
+                    heard.frames.push(f);
+                }
+            }
+            heard
+        });
+        Traffic {
+            id: self.id,
+            acks,
+            reader,
+            writer,
+        }
+    }
+}
+
+impl Traffic {
+    /// Waits until `n` acks have arrived, so the traffic is under way.
+    pub async fn wait_for_acks(&mut self, n: usize) {
+        let waited = tokio::time::timeout(FRAME_TIMEOUT, self.acks.wait_for(|&got| got >= n))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        assert!(
+            waited,
+            "{} got {} acks, not {n}",
+            self.id,
+            *self.acks.borrow()
+        );
+    }
+
+    /// Everything the client read, once its socket has ended.
+    pub async fn heard(self) -> Heard {
+        self.writer.abort();
+        tokio::time::timeout(FRAME_TIMEOUT, self.reader)
+            .await
+            .unwrap_or_else(|_| panic!("{}'s socket outlived the runtime", self.id))
+            .expect("reader task")
     }
 }

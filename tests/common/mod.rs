@@ -15,6 +15,7 @@ pub mod process_tree;
 pub mod runtime;
 pub mod tokens;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
@@ -31,6 +32,23 @@ pub fn frame_of<'a>(frames: &'a [Value], kind: &str) -> &'a Value {
         .iter()
         .find(|f| f["type"] == kind)
         .unwrap_or_else(|| panic!("no {kind} frame in {frames:?}"))
+}
+
+/// A typing notice, as the page sends it.
+pub const TYPING: &str = r#"{"type":"typing"}"#;
+
+/// The keep-alive the runtime answers with [`PONG`] without the room.
+pub const PING: &str = r#"{"type":"ping"}"#;
+pub const PONG: &str = r#"{"type":"pong"}"#;
+
+/// The frames one received frame carries: a `batch` frame's inner frames,
+/// or the frame itself.
+pub fn unpacked(frame: Value) -> Vec<Value> {
+    if frame["type"] != "batch" {
+        return vec![frame];
+    }
+    assert_eq!(frame["clientId"], "server", "{frame}");
+    frame["frames"].as_array().expect("frames").clone()
 }
 
 /// The messages a `history` frame carries, oldest first.
@@ -64,6 +82,12 @@ impl Server {
 
     pub fn get(&self, path: &str) -> http::HttpResponse {
         self.request("GET", path, &[])
+    }
+
+    /// A WebSocket handshake sent as bare HTTP: enough to read a refusal's
+    /// status and body. (An accepted one would never complete.)
+    pub fn handshake_refusal(&self, path: &str) -> http::HttpResponse {
+        self.request("GET", path, &[("Upgrade", "websocket")])
     }
 
     pub fn request(
@@ -179,4 +203,153 @@ fn summarize(passed: usize, failed: &[String], filtered_out: usize, started: Ins
     if !failed.is_empty() {
         std::process::exit(101);
     }
+}
+
+/// The client message ids in `frames` of the given `kind` (`ack` or
+/// `message`) from `sender`, with the seq each was shown under.
+pub fn shown_as(kind: &str, sender: &str, frames: &[Value]) -> BTreeMap<String, u64> {
+    frames
+        .iter()
+        .filter(|f| f["type"] == kind && f["clientId"] == sender)
+        .filter_map(|f| Some((f["clientMsgId"].as_str()?.to_owned(), f["seq"].as_u64()?)))
+        .collect()
+}
+
+/// Checks the history a restarted runtime serves against what the killed
+/// one showed before it died. `sent` is one sender's messages as (text,
+/// clientMsgId) in the order sent; `shown` the seq each was shown under in
+/// an ack or a message frame anyone received. The runtime holds outgoing
+/// frames until what they mention is durable, so:
+///
+/// - every shown message is stored exactly once under the seq it was shown
+///   with (unless the history window has since moved past it);
+/// - every other sent message is stored at most once;
+/// - nothing else of the sender's is stored, and its messages keep the order
+///   they were sent in; seqs have no gaps.
+///
+/// Returns the seq each kept message of the sender's is stored under.
+pub fn audit_crash(
+    sender: &str,
+    sent: &[(String, String)],
+    shown: &BTreeMap<String, u64>,
+    history: &Value,
+) -> BTreeMap<String, u64> {
+    let messages = history_messages(history);
+    let seqs: Vec<u64> = messages.iter().filter_map(|m| m["seq"].as_u64()).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "seqs have gaps: {seqs:?}"
+    );
+    let latest = history["latestSeq"].as_u64().expect("latestSeq");
+    assert_eq!(seqs.last().copied().unwrap_or(latest), latest, "{history}");
+    let oldest_kept = seqs.first().copied().unwrap_or(latest + 1);
+    let mut stored = BTreeMap::new();
+    let mut last_index = None;
+    for m in messages.iter().filter(|m| m["clientId"] == sender) {
+        let cmid = m["clientMsgId"].as_str().unwrap_or_default();
+        let index = sent
+            .iter()
+            .position(|(_, id)| id == cmid)
+            .unwrap_or_else(|| panic!("stored, but never sent: {m}"));
+        assert_eq!(m["message"], sent[index].0.as_str(), "{m}");
+        assert!(
+            last_index < Some(index),
+            "{cmid} is stored out of sending order"
+        );
+        last_index = Some(index);
+        let seq = m["seq"].as_u64().expect("seq");
+        assert!(
+            stored.insert(cmid.to_owned(), seq).is_none(),
+            "{cmid} is stored twice"
+        );
+    }
+    for (cmid, &seq) in shown {
+        assert!(
+            seq <= latest,
+            "{cmid} was shown as seq {seq}, but storage ends at seq {latest}: it was sent before it was durable"
+        );
+        if seq >= oldest_kept {
+            assert_eq!(
+                stored.get(cmid),
+                Some(&seq),
+                "{cmid} was shown as seq {seq} before the kill; history after it: {seqs:?}"
+            );
+        }
+    }
+    stored
+}
+
+/// Resends, as the page does after reconnecting, every message of `sent`
+/// whose ack never came, and waits for their acks: a message the crash kept
+/// must be acked under the seq it is stored with (dedupe survives a crash),
+/// and only the others get new ones. Returns how many were new.
+pub async fn resend_unacked(
+    client: &mut Client,
+    sent: &[(String, String)],
+    acked: &BTreeMap<String, u64>,
+    stored: &BTreeMap<String, u64>,
+) -> usize {
+    let unacked: Vec<&(String, String)> = sent
+        .iter()
+        .filter(|(_, id)| !acked.contains_key(id))
+        .collect();
+    for (text, cmid) in &unacked {
+        client.say(text, cmid).await;
+    }
+    let mut acks = BTreeMap::new();
+    while acks.len() < unacked.len() {
+        let frames = unpacked(client.next().await);
+        acks.extend(shown_as("ack", &client.id, &frames));
+    }
+    let kept_unacked: Vec<_> = stored
+        .iter()
+        .filter(|(id, _)| !acked.contains_key(*id))
+        .collect();
+    for (cmid, seq) in &kept_unacked {
+        assert_eq!(
+            acks.get(*cmid),
+            Some(*seq),
+            "{cmid} was stored before the kill, so its resend is acked with its seq"
+        );
+    }
+    unacked.len() - kept_unacked.len()
+}
+
+/// Asserts that the kept window of `history` holds the newest of `sender`'s
+/// messages in `sent`, each exactly once, in the order sent.
+pub fn assert_kept_once_in_order(history: &Value, sender: &str, sent: &[(String, String)]) {
+    let kept: Vec<&str> = history_messages(history)
+        .iter()
+        .filter(|m| m["clientId"] == sender)
+        .map(|m| m["clientMsgId"].as_str().unwrap_or_default())
+        .collect();
+    let first = sent
+        .len()
+        .checked_sub(kept.len())
+        .unwrap_or_else(|| panic!("more kept than sent: {kept:?}"));
+    let newest: Vec<&str> = sent[first..].iter().map(|(_, id)| id.as_str()).collect();
+    assert_eq!(kept, newest, "every message once, in sending order");
+}
+
+/// What a crash test's runtime showed of `sender`'s messages before it was
+/// killed, from what `heard` (the sender's first, then any watchers'): the
+/// acks the sender got, and every message shown anyone as an ack or a
+/// message frame, each by clientMsgId with its seq. Asserts that some of the
+/// `sent` messages were still unacknowledged, so the kill came while
+/// messages were in flight.
+pub fn shown_before_the_kill(
+    sender: &str,
+    heard: &[client::Heard],
+    sent: usize,
+) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
+    let acked = shown_as("ack", sender, &heard[0].frames);
+    let mut shown = acked.clone();
+    for h in heard {
+        shown.extend(shown_as("message", sender, &h.frames));
+    }
+    assert!(
+        acked.len() < sent,
+        "all {sent} messages were acked before the kill: nothing was in flight"
+    );
+    (acked, shown)
 }

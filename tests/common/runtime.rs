@@ -3,18 +3,22 @@
 //! stopped with its whole process tree (wrangler runs workerd as a child).
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::http;
-use super::process_tree::end_tree;
+use super::process_tree::{descendants, end_tree, stat_fields};
 
 /// How long a fresh `wrangler dev` may take to answer. The build has already
 /// run, so this covers only workerd starting up.
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// How long a killed runtime may take to vanish: the kernel tears a
+/// SIGKILLed process down in milliseconds, so this is only a ceiling.
+const GONE_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Runtime {
     child: Option<Child>,
@@ -69,6 +73,12 @@ impl Runtime {
     /// `vars` overriding `[vars]`. A restart on the same port and directory
     /// looks to clients like the same server coming back with its storage.
     pub fn start_on(port: u16, state_dir: PathBuf, vars: &[(&str, &str)]) -> Runtime {
+        // Whatever answers on the port once it is ready must be this runtime,
+        // not one an earlier kill left behind.
+        assert!(
+            !port_open(port),
+            "port {port} already answers before wrangler dev starts"
+        );
         let mut child = Command::new(repo_root().join("node_modules/.bin/wrangler"))
             .args(["dev", "--ip", "127.0.0.1", "--port"])
             .arg(port.to_string())
@@ -185,9 +195,32 @@ impl Runtime {
         self.end("TERM", Duration::from_secs(5));
     }
 
-    /// Kills wrangler and workerd at once, as a crash or power cut would.
+    /// Kills wrangler and workerd at once, as a crash would, and returns
+    /// once every process of the runtime is gone and its port is closed: a
+    /// crash test whose runtime survived the kill would pass against the
+    /// very process that held the data in memory. (Not a power cut: what
+    /// workerd already handed the kernel survives a killed process.)
     pub fn kill(&mut self) {
+        let Some(child) = self.child.as_ref() else {
+            return;
+        };
+        let tree = descendants(child.id());
         self.end("KILL", Duration::ZERO);
+        let deadline = Instant::now() + GONE_TIMEOUT;
+        loop {
+            let alive: Vec<u32> = tree.iter().copied().filter(|&pid| running(pid)).collect();
+            let open = port_open(self.port);
+            if alive.is_empty() && !open {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "after SIGKILL, pids {alive:?} of {tree:?} still run and port {} is {}",
+                self.port,
+                if open { "open" } else { "closed" }
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     fn end(&mut self, signal: &str, grace: Duration) {
@@ -203,6 +236,20 @@ impl Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        self.kill();
+        // Not `kill`: its check may panic, and a panic while a failed test
+        // unwinds would abort before the runtime's log is printed.
+        self.end("KILL", Duration::ZERO);
     }
+}
+
+/// Whether `pid` is a process that can still act: a zombie (state `Z`) is
+/// dead and holds no sockets, it only waits for its parent to reap it.
+fn running(pid: u32) -> bool {
+    stat_fields(pid).is_some_and(|f| f.first().is_some_and(|state| state != "Z"))
+}
+
+/// Whether anything accepts connections on the loopback `port`.
+fn port_open(port: u16) -> bool {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
 }
