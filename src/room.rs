@@ -172,7 +172,8 @@ pub fn receive<S: HistoryStore>(
             Err(refusal) => refuse(&refusal, ctx.now),
         }
     };
-    outcome.session_changed |= first;
+    let timeout_ms = ctx.config.idle_timeout_secs * 1000;
+    outcome.session_changed |= first | note_activity(session, ctx.now, timeout_ms);
     outcome
 }
 
@@ -306,25 +307,44 @@ pub fn check_message(text: &str, max_chars: usize) -> Result<(), Refusal> {
 
 /// Whether a socket has been silent longer than the idle timeout.
 ///
-/// Its last sign of life is the latest of: its last frame the room saw, its
-/// last `ping` (answered by the runtime without waking the room), and the
-/// time the room last woke up or the socket joined. The room forgets frame
-/// times when it hibernates, so after waking it counts from the wake-up:
-/// an idle socket may live up to one extra timeout, an active one is never
-/// cut off.
+/// Its last sign of life is the latest of: its last frame the room saw in
+/// memory, its last `ping` (answered by the runtime without waking the room,
+/// which keeps the time across hibernation), when it joined, and the frame
+/// time saved in its session. The room forgets frame times when it
+/// hibernates, and saves one only every [`ACTIVITY_SAVE_FRACTION`]th of the
+/// timeout, so a saved time may be that much older than the real last frame:
+/// it counts as that much later. An idle socket may so live up to a quarter
+/// timeout extra after a sleep; an active one is never cut off.
 pub fn is_idle(
     now: u64,
     last_frame: Option<u64>,
     last_ping: Option<u64>,
-    baseline: u64,
+    session: &Session,
     timeout_ms: u64,
 ) -> bool {
-    let last = [last_frame, last_ping, Some(baseline)]
+    let saved =
+        (session.active_at > 0).then(|| session.active_at + timeout_ms / ACTIVITY_SAVE_FRACTION);
+    let last = [last_frame, last_ping, saved, Some(session.joined_at)]
         .into_iter()
         .flatten()
         .max()
-        .unwrap_or(baseline);
+        .unwrap_or(session.joined_at);
     now.saturating_sub(last) > timeout_ms
+}
+
+/// How stale a saved frame time may get, as a fraction of the idle timeout.
+pub const ACTIVITY_SAVE_FRACTION: u64 = 4;
+
+/// Saves a frame at `now` as the session's sign of life when the saved one
+/// is older than a quarter timeout. True when the session changed and its
+/// attachment must be written: a busy socket costs one write per quarter
+/// timeout, not one per frame.
+pub fn note_activity(session: &mut Session, now: u64, timeout_ms: u64) -> bool {
+    let stale = now.saturating_sub(session.active_at) >= timeout_ms / ACTIVITY_SAVE_FRACTION;
+    if stale {
+        session.active_at = now;
+    }
+    stale
 }
 
 /// The code to answer a client's close frame with. 1005 (no code), 1006
@@ -655,14 +675,47 @@ mod tests {
     #[test]
     fn idleness_counts_from_the_latest_sign_of_life() {
         let t = 1_000;
-        assert!(!is_idle(5_000, Some(4_500), None, 0, t));
-        assert!(is_idle(5_000, Some(3_000), None, 0, t));
+        let joined = |at| Session {
+            joined_at: at,
+            ..session("a")
+        };
+        assert!(!is_idle(5_000, Some(4_500), None, &joined(0), t));
+        assert!(is_idle(5_000, Some(3_000), None, &joined(0), t));
         assert!(
-            !is_idle(5_000, Some(3_000), Some(4_800), 0, t),
+            !is_idle(5_000, Some(3_000), Some(4_800), &joined(0), t),
             "a ping counts"
         );
-        assert!(!is_idle(5_000, None, None, 4_500, t), "so does waking up");
-        assert!(is_idle(5_000, None, None, 0, t));
+        assert!(
+            !is_idle(5_000, None, None, &joined(4_500), t),
+            "so does joining"
+        );
+        assert!(is_idle(5_000, None, None, &joined(0), t));
+    }
+
+    #[test]
+    fn a_room_woken_from_sleep_judges_by_the_saved_frame_time() {
+        // The room slept: no frame time in memory, only the saved one.
+        let t = 4_000;
+        let mut s = session("a");
+        s.active_at = 10_000;
+        // Saved at most a quarter timeout late, so it counts as 11,000.
+        assert!(!is_idle(15_000, None, None, &s, t), "never early");
+        assert!(is_idle(15_001, None, None, &s, t), "at most a quarter late");
+        s.active_at = 0;
+        assert!(
+            is_idle(15_001, None, None, &s, t),
+            "nothing saved: joined at 0"
+        );
+    }
+
+    #[test]
+    fn a_frame_time_is_saved_once_per_quarter_timeout() {
+        let mut s = session("a");
+        assert!(note_activity(&mut s, 10_000, 4_000), "the first frame");
+        assert!(!note_activity(&mut s, 10_999, 4_000));
+        assert_eq!(s.active_at, 10_000);
+        assert!(note_activity(&mut s, 11_000, 4_000));
+        assert_eq!(s.active_at, 11_000);
     }
 
     #[test]

@@ -50,6 +50,17 @@ pub struct Session {
     /// attachments from before tokens.
     #[serde(rename = "p", default, skip_serializing_if = "Role::is_member")]
     pub role: Role,
+    /// The socket's last frame as the room last saved it, in epoch
+    /// milliseconds (0: none since joining). Saved at most every quarter
+    /// idle timeout (see [`crate::room::note_activity`]), so the idle sweep
+    /// of a room woken from hibernation knows who was active before it
+    /// slept.
+    #[serde(rename = "a", default, skip_serializing_if = "is_zero")]
+    pub active_at: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Who is connecting, as the handshake established it.
@@ -73,6 +84,7 @@ impl Session {
             room: who.room.to_owned(),
             conn,
             joined_at,
+            active_at: 0,
             expires: None,
             role: Role::Member,
         }

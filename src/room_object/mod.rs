@@ -58,9 +58,6 @@ pub struct ChatRoom {
     auth: Mode,
     outbox: Rc<Outbox>,
     conns: Conns,
-    /// When this instance was created: after a wake-up, the idle clock of
-    /// every socket restarts here.
-    woke_at: u64,
     /// When the pending alarm fires, if this instance knows. It saves a
     /// storage read on every join; a new instance starts without it and asks
     /// storage once.
@@ -89,7 +86,6 @@ impl DurableObject for ChatRoom {
             auth: worker_entry::auth_mode(&env),
             outbox: Rc::new(outbox),
             conns: Conns::default(),
-            woke_at: now(),
             alarm_at: Cell::new(None),
             state,
         }
@@ -378,9 +374,8 @@ impl ChatRoom {
 
     fn is_idle(&self, ws: &WebSocket, session: &Session, now: u64) -> bool {
         let last_frame = self.conns.last_frame(session.conn);
-        let baseline = self.woke_at.max(session.joined_at);
         let last_ping = self.outbox.sockets.last_ping(ws);
-        room::is_idle(now, last_frame, last_ping, baseline, self.idle_timeout_ms())
+        room::is_idle(now, last_frame, last_ping, session, self.idle_timeout_ms())
     }
 
     fn idle_timeout_ms(&self) -> u64 {
