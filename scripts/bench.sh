@@ -24,5 +24,5 @@ fi
 # 1,000 clients plus the servers' own sockets need more than the default 1,024.
 ulimit -n 65536 2> /dev/null || ulimit -n "$(ulimit -Hn)"
 export WRANGLER_SEND_METRICS=false
-cargo build --release --bench load
+cargo bench --bench load --no-run
 exec taskset -c 0 cargo bench --bench load -- suite "$@"
