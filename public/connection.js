@@ -1,6 +1,8 @@
 // The room's WebSocket: opens it for this page's client id and room, asking
-// for exactly what was missed (`since`); when it drops, reconnects with
-// exponential backoff and jitter; keeps it alive with pings. It carries
+// for exactly what was missed (`since`) and carrying the sign-in token in
+// token mode; when it drops, reconnects with exponential backoff and jitter,
+// except after a close that ends the session for good (an expired token, a
+// moderator's removal); keeps it alive with pings. It carries
 // frames and reports what the socket does, and decides nothing about
 // messages: which ones to resend, and under which clientMsgId, is state.js's
 // call.
@@ -11,6 +13,16 @@ import { BACKOFF_JITTER, BACKOFF_MAX_MS, BACKOFF_START_MS, PING_EVERY_MS } from 
  *  close is our own doing, so the page reconnects at once and quietly. */
 const RENAMED = "renamed";
 
+/** Close reasons (src/error.rs) after which reconnecting cannot help: the
+ *  token stays expired, and the ban refuses the reconnect. */
+const FINAL_CLOSES = { "token expired": "expired", "removed by a moderator": "removed" };
+
+/** Why a close with `reason` ended the session for good ("expired" or
+ *  "removed"), or null when the page should reconnect. */
+export function finalClose(reason) {
+  return Object.hasOwn(FINAL_CLOSES, reason) ? FINAL_CLOSES[reason] : null;
+}
+
 /** How long to wait before reconnect attempt `attempt` (0 for the first),
  *  given a `random` number in [0, 1). */
 export function backoffMs(attempt, random) {
@@ -19,12 +31,15 @@ export function backoffMs(attempt, random) {
 }
 
 /** The socket URL on the page's own origin (`location`), for a client that
- *  has seen everything up to `since` (null: nothing yet). */
-export function socketUrl(location, { clientId, room, name, since }) {
+ *  has seen everything up to `since` (null: nothing yet). With a `token`, the
+ *  name comes from it, so none is sent; a browser cannot set headers on a
+ *  WebSocket, so the token goes in the query. */
+export function socketUrl(location, { clientId, room, name, since, token }) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   // batch=1: a busy room then sends each socket one frame per burst.
   const query = new URLSearchParams({ room, batch: "1" });
-  if (name) query.set("name", name);
+  if (token) query.set("token", token);
+  else if (name) query.set("name", name);
   if (since !== null) query.set("since", String(since));
   return `${scheme}//${location.host}/ws/${encodeURIComponent(clientId)}?${query}`;
 }
@@ -33,17 +48,20 @@ export function socketUrl(location, { clientId, room, name, since }) {
  * Connects now and stays connected. `url()` is asked again before every
  * attempt, so each one carries the latest `since` and display name.
  * Callbacks: `connecting(attempt)`, `open(reconnected)`, `frame(parsed)`,
- * `closed()` whenever the socket closes, and `retrying({ attempt, waitMs,
- * reason, opened })` when a close was not our own doing.
- * Returns `send(frame)`, true if it went out, and `rejoin()`.
+ * `closed()` whenever the socket closes, `retrying({ attempt, waitMs,
+ * reason, opened })` when a close was not our own doing, and `ended(why)`
+ * when a close ends the session for good.
+ * Returns `send(frame)`, true if it went out, `rejoin()` and `stop()`.
  */
 export function connect(url, on) {
   let socket = null;
   let attempt = 0;
   let everConnected = false;
   let retryTimer = null;
+  let stopped = false;
 
   function open() {
+    if (stopped) return;
     clearTimeout(retryTimer);
     on.connecting(attempt);
     const ws = new WebSocket(url());
@@ -73,6 +91,12 @@ export function connect(url, on) {
         open();
         return;
       }
+      const why = finalClose(event.reason);
+      if (why) {
+        stop();
+        on.ended(why);
+        return;
+      }
       const waitMs = backoffMs(attempt, Math.random());
       attempt += 1;
       on.retrying({ attempt, waitMs, reason: event.reason, opened });
@@ -90,11 +114,23 @@ export function connect(url, on) {
 
   // The runtime answers pings itself without waking the room, so they are
   // the cheap way to stay under the server's idle timeout.
-  setInterval(() => send({ type: "ping" }), PING_EVERY_MS);
+  const pinger = setInterval(() => send({ type: "ping" }), PING_EVERY_MS);
+
+  /** Closes the socket and never reconnects. */
+  function stop() {
+    stopped = true;
+    clearTimeout(retryTimer);
+    clearInterval(pinger);
+    const ws = socket;
+    socket = null;
+    if (ws) ws.close(1000, "session ended");
+  }
+
   open();
 
   return {
     send,
+    stop,
     /** Reconnects at once, so the room learns a new display name; `since`
      *  makes it seamless. */
     rejoin() {

@@ -2,12 +2,19 @@
 // value, so that changing one is a one-line edit. The server enforces its own
 // limits (README, "Security"); these only keep the page inside them.
 
-/** Room names as the server accepts them (src/validate.rs): lower case only,
- *  so `Team` and `team` cannot be two rooms people mistake for one. */
-export const ROOM_MAX_CHARS = 40;
+/** Room names as the server accepts them (src/validate.rs, src/limits.rs):
+ *  lower case only, so `Team` and `team` cannot be two rooms people mistake
+ *  for one; 64 long, so an unguessable private name fits. */
+export const ROOM_MAX_CHARS = 64;
 export const ROOM_RE = new RegExp(`^[a-z0-9_-]{1,${ROOM_MAX_CHARS}}$`);
 /** The room at `/`, as the originals' single room was. */
 export const DEFAULT_ROOM = "lobby";
+/** A private room's name is its only lock, so it carries at least 96 random
+ *  bits: 19 characters of 36 are log2(36) * 19 = 98.2 bits. Letters and
+ *  digits only (no `_` or `-`, though the server allows them), so a name
+ *  retyped into the room box, which trims dashes, stays the same name. */
+export const PRIVATE_ROOM_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
+export const PRIVATE_ROOM_CHARS = 19;
 
 /** Client ids as the server accepts them; anything else in sessionStorage
  *  (an older page, a hand edit) is replaced rather than refused at connect. */
@@ -30,8 +37,19 @@ export const BACKOFF_START_MS = 500;
 export const BACKOFF_MAX_MS = 15000;
 export const BACKOFF_JITTER = 0.5;
 /** One or two failed attempts are a blip; after this many the page says the
- *  server cannot be reached, not just that the connection was lost. */
+ *  server cannot be reached, not just that the connection was lost (and, with
+ *  a token, that the link may have expired: a browser hides the status of a
+ *  refused WebSocket handshake, so the page cannot tell which). */
 export const FAILED_ATTEMPTS_BEFORE_WARNING = 3;
+
+/** A moderator's removal: the server bans for 1 to 10,080 minutes (a week);
+ *  10 minutes is long enough to cool a conversation down, short enough that
+ *  a mistaken removal costs little. */
+export const KICK_DEFAULT_MINUTES = 10;
+export const KICK_MAX_MINUTES = 10080;
+/** setTimeout fires at once for a delay over 2^31 - 1 ms (24.8 days), so a
+ *  timer for a long-lived token's expiry re-arms in steps of at most this. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The server closes sockets silent for 300 s; its runtime answers pings
  *  without waking the room, so pinging ten times as often is free. */

@@ -1,10 +1,10 @@
-// The socket's pure parts (public/connection.js): the reconnect URL and the
-// backoff schedule.
+// The socket's pure parts (public/connection.js): the reconnect URL, the
+// backoff schedule, and which closes end a session for good.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { backoffMs, socketUrl } from "../../public/connection.js";
+import { backoffMs, finalClose, socketUrl } from "../../public/connection.js";
 import { BACKOFF_JITTER, BACKOFF_MAX_MS, BACKOFF_START_MS } from "../../public/limits.js";
 
 const page = { protocol: "http:", host: "127.0.0.1:8787" };
@@ -40,4 +40,19 @@ test("backoff doubles from the start to the cap, jittered both ways", () => {
   assert.ok(backoffMs(0, 0.999) <= BACKOFF_START_MS * high);
   assert.equal(backoffMs(30, 0), BACKOFF_MAX_MS * low);
   assert.ok(backoffMs(30, 0.999) <= BACKOFF_MAX_MS * high);
+});
+
+test("a token travels as ?token=, and replaces the display name", () => {
+  const url = new URL(socketUrl(page, { clientId: "alice", room: "team", name: "Al", since: 3, token: "a.b.c" }));
+  assert.equal(url.searchParams.get("token"), "a.b.c");
+  assert.equal(url.searchParams.has("name"), false);
+  assert.equal(url.searchParams.get("since"), "3");
+});
+
+test("an expired token and a removal end the session; other closes retry", () => {
+  assert.equal(finalClose("token expired"), "expired");
+  assert.equal(finalClose("removed by a moderator"), "removed");
+  for (const reason of ["", "renamed", "idle timeout", "constructor", "toString"]) {
+    assert.equal(finalClose(reason), null, reason);
+  }
 });
