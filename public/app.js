@@ -1,31 +1,69 @@
-// The page's entry point: works out who and where this tab is, opens the
-// room's WebSocket (connection.js), runs every frame and every action of the
-// person through the pure state (state.js), and carries out the effects that
-// come back, mostly on the DOM (view.js). The only mutable state of the page
-// lives here, in two variables.
+// The page's entry point: works out who and where this tab is (a sign-in
+// token from the URL fragment, or a random client id in open mode), opens
+// the room's WebSocket (connection.js), runs every frame and every action of
+// the person through the pure state (state.js), and carries out the effects
+// that come back, mostly on the DOM (view.js). The only mutable state of the
+// page lives here.
 
 import { connect, socketUrl } from "./connection.js";
+import { expired, fragmentWithoutToken, readClaims, tokenFromFragment } from "./identity.js";
 import {
   CLIENT_ID_BYTES,
   CLIENT_ID_RE,
-  DEFAULT_ROOM,
+  MAX_TIMER_MS,
   MESSAGE_ID_BYTES,
   NAME_MAX_CHARS,
-  ROOM_MAX_CHARS,
-  ROOM_RE,
 } from "./limits.js";
-import { apply, compose, initialState, setOnline, typed, typingTimedOut } from "./state.js";
+import { privateRoomName, roomFromInput, roomFromPath, roomPath } from "./rooms.js";
+import {
+  apply,
+  compose,
+  initialState,
+  requestDelete,
+  requestEdit,
+  requestKick,
+  setOnline,
+  typed,
+  typingTimedOut,
+} from "./state.js";
 import * as view from "./view.js";
 
-// The client id lives in the tab (a second tab is a second person); the
-// display name is remembered across visits.
+// The client id and the sign-in token live in the tab (a second tab is a
+// second person, and the token survives a reload and a move to another
+// room); the display name of open mode is remembered across visits.
 const ID_KEY = "edge-chat.clientId";
+const TOKEN_KEY = "edge-chat.token";
 const NAME_KEY = "edge-chat.name";
 
-const clientId = loadClientId();
+const token = loadToken();
+/** What the token says, for display only: the server verifies it. */
+const claims = token && readClaims(token);
+const clientId = claims ? claims.sub : loadClientId();
 const room = roomFromPath(location.pathname);
-let displayName = (localStorage.getItem(NAME_KEY) || "").slice(0, NAME_MAX_CHARS);
-let state = initialState(clientId);
+let displayName = claims
+  ? claims.name
+  : (localStorage.getItem(NAME_KEY) || "").slice(0, NAME_MAX_CHARS);
+let state = initialState(clientId, { moderator: claims?.role === "moderator" });
+let connection = null;
+let over = false;
+
+/** The token from `#token=` (kept for the tab, and taken out of the address
+ *  bar so it is not bookmarked, shared or shown), else the tab's stored one. */
+function loadToken() {
+  const fresh = tokenFromFragment(location.hash);
+  if (fresh) {
+    sessionStorage.setItem(TOKEN_KEY, fresh);
+    const rest = fragmentWithoutToken(location.hash);
+    history.replaceState(history.state, "", location.pathname + location.search + rest);
+  }
+  const stored = sessionStorage.getItem(TOKEN_KEY);
+  if (stored && !readClaims(stored)) {
+    // Not a token this page can read: open mode, and the server says the rest.
+    sessionStorage.removeItem(TOKEN_KEY);
+    return null;
+  }
+  return stored;
+}
 
 function loadClientId() {
   let id = sessionStorage.getItem(ID_KEY);
@@ -36,18 +74,35 @@ function loadClientId() {
   return id;
 }
 
-function randomHex(bytes) {
-  const buf = new Uint8Array(bytes);
+function randomBytes(count) {
+  const buf = new Uint8Array(count);
   crypto.getRandomValues(buf);
-  return Array.from(buf, (b) => b.toString(16).padStart(2, "0")).join("");
+  return buf;
 }
 
-/** `/` is the default room and `/r/<name>` any other; a bad name falls back
- *  to the default rather than failing at connect. */
-function roomFromPath(pathname) {
-  const match = pathname.match(/^\/r\/([^/]+)\/?$/);
-  const name = match ? decodeURIComponent(match[1]) : DEFAULT_ROOM;
-  return ROOM_RE.test(name) ? name : DEFAULT_ROOM;
+function randomHex(count) {
+  return Array.from(randomBytes(count), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Stops for good (an expired token, a moderator's removal): no reconnect
+ *  loop against a server that will only refuse. */
+function endSession(why) {
+  if (over) return;
+  over = true;
+  connection?.stop();
+  dispatch(setOnline(state, false));
+  view.ended({ why });
+}
+
+/** Ends the session when the token's `exp` passes, even while offline,
+ *  when no server is there to say so. */
+function watchExpiry() {
+  if (!claims || claims.exp === null || over) return;
+  if (expired(claims, Date.now())) {
+    endSession("expired");
+    return;
+  }
+  setTimeout(watchExpiry, Math.min(claims.exp - Date.now(), MAX_TIMER_MS));
 }
 
 /** Takes what a state function returned and acts on it. */
@@ -66,18 +121,21 @@ const DRAW = {
   members: view.renderMembers,
   typing: view.renderTyping,
   refused: view.refused,
+  update: view.updateMessage,
 };
 
 function run(effect) {
   if (effect.kind === "send") {
     // A frame that cannot go out now is not lost: messages stay pending and
     // are resent after the next history; a typing notice does not matter.
-    connection.send(effect.frame);
+    connection?.send(effect.frame);
   } else if (effect.kind === "timer") {
     setTimeout(
       () => dispatch(typingTimedOut(state, effect.clientId, effect.until)),
       effect.afterMs,
     );
+  } else if (effect.kind === "ended") {
+    endSession(effect.why);
   } else if (Object.hasOwn(DRAW, effect.kind)) {
     DRAW[effect.kind](effect);
   } else {
@@ -85,46 +143,62 @@ function run(effect) {
   }
 }
 
-view.init({ clientId, room, name: displayName });
+view.init({
+  clientId,
+  room,
+  name: displayName,
+  tokenMode: Boolean(claims),
+  // A token names its rooms; a random new one is only open to `*`.
+  canCreateRoom: !claims || claims.rooms.includes("*"),
+});
 
-const connection = connect(
-  () => socketUrl(location, { clientId, room, name: displayName, since: state.lastSeq }),
-  {
-    connecting: view.connecting,
-    open(reconnected) {
-      dispatch(setOnline(state, true));
-      view.online(reconnected);
+watchExpiry();
+if (!over) {
+  connection = connect(
+    () => socketUrl(location, { clientId, room, name: displayName, since: state.lastSeq, token }),
+    {
+      connecting: view.connecting,
+      open(reconnected) {
+        dispatch(setOnline(state, true));
+        view.online(reconnected);
+      },
+      frame: (frame) => dispatch(apply(state, frame, Date.now())),
+      closed: () => dispatch(setOnline(state, false)),
+      retrying: view.retrying,
+      ended: endSession,
     },
-    frame: (frame) => dispatch(apply(state, frame, Date.now())),
-    closed: () => dispatch(setOnline(state, false)),
-    retrying: view.retrying,
-  },
-);
+  );
+}
 
 view.bind({
   send: (text) => dispatch(compose(state, text, randomHex(MESSAGE_ID_BYTES), Date.now())),
   typed: (hasText) => dispatch(typed(state, hasText, Date.now())),
   rename(raw) {
     const name = raw.trim().slice(0, NAME_MAX_CHARS);
-    if (name === displayName) return;
+    if (claims || name === displayName) return;
     displayName = name;
     if (name) localStorage.setItem(NAME_KEY, name);
     else localStorage.removeItem(NAME_KEY);
-    connection.rejoin();
+    connection?.rejoin();
   },
   switchRoom(raw) {
-    const name = raw
-      .trim()
-      .toLowerCase()
-      .replace(/[^a-z0-9_-]+/g, "-")
-      .replace(/^-+|-+$/g, "")
-      .slice(0, ROOM_MAX_CHARS);
-    if (!ROOM_RE.test(name)) {
+    const name = roomFromInput(raw);
+    if (name === null) {
       view.showNotice("Room names use lower-case letters, digits, _ and -.");
       return;
     }
-    location.assign(name === DEFAULT_ROOM ? "/" : `/r/${name}`);
+    location.assign(roomPath(name));
   },
+  newPrivateRoom: () => location.assign(roomPath(privateRoomName(randomBytes))),
+  edit(seq, text) {
+    const result = requestEdit(state, seq, text);
+    dispatch(result);
+    // A refused edit keeps the editor open, with what the person wrote.
+    return !result.effects.some((e) => e.kind === "refused");
+  },
+  remove: (seq) => dispatch(requestDelete(state, seq)),
+  kick: (member, minutes) => dispatch(requestKick(state, member, minutes)),
+  reload: () => location.reload(),
   async copyLink() {
     try {
       await navigator.clipboard.writeText(location.href);

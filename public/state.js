@@ -6,10 +6,9 @@
 // socket, the clock or randomness, and the state passed in is never changed,
 // so tests/page/state.test.mjs checks it all under `node --test`.
 //
-// New frames slot in as one case each in `receive`: an `edit` or `delete`
-// finds its message in `messages` by seq and emits an effect to redraw it; a
-// read receipt is a function like `compose` that returns a `send` effect of
-// `{type: "seen", seq}`.
+// New frames slot in as one case each in `receive`; a new action of the
+// person (a read receipt, say) is a function like `requestEdit` that returns
+// a `send` effect.
 //
 // Effects, by `kind`:
 //   send     { frame }                  a frame for the socket
@@ -17,18 +16,37 @@
 //   pending  { clientMsgId, text, ts }  the user's message, "sending…"
 //   settle   { clientMsgId }            that message is stored; drop "sending…"
 //   show     { message }                a stored message, once per seq, in seq order
+//   update   { message }                a shown message was edited or deleted
 //   event    { event, clientId, name, ts }  "joined", "left" or "missed"
-//   members  { members: [{ clientId, name, me }] }  sorted by client id
+//   members  { members: [{ clientId, name, me, removable }] }  sorted by client id
 //   typing   { names }                  who is typing, oldest notice first
 //   timer    { afterMs, clientId, until }  call `typingTimedOut` then
-//   refused  { code, message, retryAfterMs }  the server refused a frame
+//   refused  { code, message, retryAfterMs }  a frame or an action was refused
+//   ended    { why }                    "expired" or "removed": stop for good
+//
+// A shown message is `{ seq, id, clientId, name, text, ts, mine, continues,
+// edited, deleted, canEdit, canDelete }`: `edited` is the time of its last
+// edit or null, a deleted one has empty `text`, and the two `can` flags say
+// which controls the page offers (the server decides again).
 
-import { GROUP_WITHIN_MS, TYPING_SEND_EVERY_MS, TYPING_SHOW_MS } from "./limits.js";
+import {
+  GROUP_WITHIN_MS,
+  KICK_MAX_MINUTES,
+  MESSAGE_MAX_CHARS,
+  TYPING_SEND_EVERY_MS,
+  TYPING_SHOW_MS,
+} from "./limits.js";
 
-/** The state of a page whose client id is `me`, before any connection. */
-export function initialState(me) {
+/** Error codes after which the server closes the socket for good, and what
+ *  the page then tells the person. */
+const ENDING = { token_expired: "expired", kicked: "removed" };
+
+/** The state of a page whose client id is `me`, before any connection;
+ *  `moderator` when its token says so (for display: the server decides). */
+export function initialState(me, { moderator = false } = {}) {
   return {
     me,
+    moderator,
     /** Whether a socket is open: a send now would reach the server. */
     online: false,
     /** The newest seq shown, asked for as `since` on every reconnect; null
@@ -36,6 +54,8 @@ export function initialState(me) {
     lastSeq: null,
     /** seq -> the message as shown. A seq already here is a duplicate. */
     messages: new Map(),
+    /** message id -> its seq: `edit` and `delete` frames name the id. */
+    ids: new Map(),
     /** clientMsgId -> { text, ts }: written, not yet known to be stored, in
      *  the order written, which is the order they are resent in. */
     pending: new Map(),
@@ -106,6 +126,41 @@ export function typingTimedOut(state, clientId, until) {
   });
 }
 
+/** The person saves `text` as the new text of their message `seq`. */
+export function requestEdit(state, seq, text) {
+  return step(state, (d) => {
+    const message = d.next.messages.get(seq);
+    if (!message || !message.canEdit || text === message.text) return;
+    if (!text.trim()) {
+      refuse(d, "empty_message", "An edit can't leave a message empty; delete it instead.");
+    } else if ([...text].length > MESSAGE_MAX_CHARS) {
+      refuse(d, "message_too_long", `the limit is ${MESSAGE_MAX_CHARS} characters`);
+    } else {
+      sendNow(d, { type: "edit", id: message.id, message: text });
+    }
+  });
+}
+
+/** The person deletes message `seq` (their own, or anyone's as moderator). */
+export function requestDelete(state, seq) {
+  return step(state, (d) => {
+    const message = d.next.messages.get(seq);
+    if (message && message.canDelete) sendNow(d, { type: "delete", id: message.id });
+  });
+}
+
+/** A moderator removes `clientId` from the room for `minutes`. */
+export function requestKick(state, clientId, minutes) {
+  return step(state, (d) => {
+    if (!d.next.moderator || clientId === d.next.me) return;
+    if (!Number.isInteger(minutes) || minutes < 1 || minutes > KICK_MAX_MINUTES) {
+      refuse(d, "bad_minutes", `Minutes must be a whole number from 1 to ${KICK_MAX_MINUTES}.`);
+    } else {
+      sendNow(d, { type: "kick", clientId, minutes });
+    }
+  });
+}
+
 /** Runs `change` on a copy-on-write draft of `state`: a collection is copied
  *  the first time it is edited, so the caller's state stays as it was and a
  *  batch of many frames copies each collection once. */
@@ -138,6 +193,12 @@ function receive(d, frame, now) {
     case "message":
       show(d, frame, now);
       break;
+    case "edit":
+      change(d, frame, { text: frame.message, edited: frame.editedTs ?? frame.ts ?? now });
+      break;
+    case "delete":
+      change(d, frame, { text: "", deleted: true });
+      break;
     case "ack":
       settle(d, frame.clientMsgId);
       break;
@@ -156,12 +217,11 @@ function receive(d, frame, now) {
       onTyping(d, frame, now);
       break;
     case "error":
-      d.effects.push({
-        kind: "refused",
-        code: frame.code,
-        message: frame.message,
-        retryAfterMs: frame.retryAfterMs,
-      });
+      if (Object.hasOwn(ENDING, frame.code)) {
+        d.effects.push({ kind: "ended", why: ENDING[frame.code] });
+      } else {
+        refuse(d, frame.code, frame.message, frame.retryAfterMs);
+      }
       break;
     default:
       break; // pong, and types from newer servers
@@ -172,6 +232,8 @@ function onHistory(d, frame, now) {
   // Only a reconnect can miss messages: a first visit expects the window.
   if (frame.truncated && d.next.lastSeq !== null) note(d, "missed", frame, now);
   (frame.messages || []).forEach((m) => show(d, m, now));
+  // Edits and deletes of messages shown before the drop, in seq order.
+  (frame.changes || []).forEach((c) => receive(d, c, now));
   if (typeof frame.latestSeq === "number") {
     d.next.lastSeq = Math.max(d.next.lastSeq || 0, frame.latestSeq);
   }
@@ -186,8 +248,14 @@ function onHistory(d, frame, now) {
 
 function show(d, frame, now) {
   const { seq, clientId } = frame;
-  if (typeof seq !== "number" || d.next.messages.has(seq)) return;
-  d.next.lastSeq = Math.max(d.next.lastSeq || 0, seq);
+  if (typeof seq !== "number") return;
+  advance(d, seq);
+  if (d.next.messages.has(seq)) {
+    // A copy of a message already shown, as a history overlapping a
+    // broadcast gives: only an edit or delete it carries is news.
+    update(d, seq, {}, historyFields(frame));
+    return;
+  }
   const mine = clientId === d.next.me;
   // Our own message coming back is as good as its ack, and the only word
   // there is when it arrives in a history after a reconnect.
@@ -195,18 +263,85 @@ function show(d, frame, now) {
   stopTyping(d, clientId);
   const ts = typeof frame.ts === "number" ? frame.ts : now;
   const prev = d.next.groupWith;
-  const message = {
+  const message = withRights(d, {
     seq,
+    id: frame.id,
     clientId,
     name: frame.name,
     text: frame.message,
     ts,
     mine,
     continues: prev !== null && prev.clientId === clientId && ts - prev.ts < GROUP_WITHIN_MS,
-  };
+    ...historyFields(frame),
+  });
   d.edit("messages").set(seq, message);
+  if (typeof frame.id === "string") d.edit("ids").set(frame.id, seq);
   d.next.groupWith = { clientId, ts };
   d.effects.push({ kind: "show", message });
+}
+
+/** How a message frame says the message is now: a history's copy of a
+ *  deleted one is a tombstone, an edited one carries `editedTs`. */
+function historyFields(frame) {
+  if (frame.deleted === true) return { text: "", edited: null, deleted: true };
+  return {
+    text: frame.message,
+    edited: typeof frame.editedTs === "number" ? frame.editedTs : null,
+    deleted: false,
+  };
+}
+
+/** Which controls the page offers on `message`: edit on your own, delete on
+ *  your own or, for a moderator, on anyone's; none on a tombstone, nor on a
+ *  message without an id to name it by. */
+function withRights(d, message) {
+  const live = !message.deleted && typeof message.id === "string";
+  return {
+    ...message,
+    canEdit: live && message.mine,
+    canDelete: live && (message.mine || d.next.moderator),
+  };
+}
+
+/** An `edit` or `delete` frame: it takes the room's next seq, so `since`
+ *  moves past it even when the message it names is not shown here (older
+ *  than the page's window). */
+function change(d, frame, fields) {
+  if (typeof frame.seq === "number") advance(d, frame.seq);
+  const seq = d.next.ids.get(frame.id);
+  if (seq !== undefined) update(d, seq, { changeSeq: frame.seq }, fields);
+}
+
+/** Redraws message `seq` with `fields` if they change what it shows. A
+ *  deleted message stays deleted, and a change older than one already
+ *  applied (a batch and a catch-up racing) is stale. */
+function update(d, seq, meta, fields) {
+  const old = d.next.messages.get(seq);
+  if (old.deleted) return;
+  if (meta.changeSeq !== undefined && old.changeSeq !== undefined && meta.changeSeq <= old.changeSeq) return;
+  const next = withRights(d, { ...old, ...meta, ...fields });
+  const same = next.text === old.text && next.edited === old.edited && next.deleted === old.deleted;
+  if (same) return;
+  d.edit("messages").set(seq, next);
+  d.effects.push({ kind: "update", message: next });
+}
+
+function advance(d, seq) {
+  d.next.lastSeq = Math.max(d.next.lastSeq || 0, seq);
+}
+
+/** Sends `frame` if a socket is open; an edit, delete or kick written
+ *  offline is refused, since only messages are kept to resend. */
+function sendNow(d, frame) {
+  if (d.next.online) {
+    d.effects.push({ kind: "send", frame });
+  } else {
+    refuse(d, "offline", "You're offline: try again when the connection is back.");
+  }
+}
+
+function refuse(d, code, message, retryAfterMs) {
+  d.effects.push({ kind: "refused", code, message, retryAfterMs });
 }
 
 function settle(d, clientMsgId) {
@@ -243,7 +378,10 @@ function note(d, event, frame, now) {
 function pushMembers(d) {
   const members = [...d.next.members.entries()]
     .sort((a, b) => a[0].localeCompare(b[0]))
-    .map(([clientId, name]) => ({ clientId, name, me: clientId === d.next.me }));
+    .map(([clientId, name]) => {
+      const me = clientId === d.next.me;
+      return { clientId, name, me, removable: d.next.moderator && !me };
+    });
   d.effects.push({ kind: "members", members });
 }
 

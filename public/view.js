@@ -1,10 +1,14 @@
 // The page's DOM, and nothing else: draws what state.js decided, in the
 // words a person reads, and reports what the person does. Every piece of
 // text from the server goes in through `textContent`, never as markup.
+// Controls inside the message and member lists are found by delegation
+// (`data-action`), since those lists are redrawn as frames arrive.
 
 import {
   FAILED_ATTEMPTS_BEFORE_WARNING,
   FOLLOW_SLACK_PX,
+  KICK_DEFAULT_MINUTES,
+  KICK_MAX_MINUTES,
   MESSAGE_MAX_CHARS,
   NAME_MAX_CHARS,
   NOTICE_MS,
@@ -27,12 +31,26 @@ const roomInput = $("room-input");
  *  below every settled one, so the first is where settled items go. */
 const pendingItems = new Map();
 let noticeTimer = null;
+/** Whether a failed connect may be a refused token (see `retrying`). */
+let signedIn = false;
+/** The member whose removal form is open: the list is redrawn on every
+ *  join and leave, and the form must survive that. */
+let removing = null;
 
-/** Fills in who and where this page is. */
-export function init({ clientId, room, name }) {
+/** Fills in who and where this page is. With a sign-in token the name is
+ *  the token's, so its box is read-only; a private room can only be made
+ *  where the token admits any room. */
+export function init({ clientId, room, name, tokenMode, canCreateRoom }) {
+  signedIn = tokenMode;
   $("me").textContent = clientId;
   $("room-name").textContent = room;
   nameInput.value = name;
+  if (tokenMode) {
+    nameInput.readOnly = true;
+    nameInput.placeholder = "";
+    nameInput.title = "Your name comes from your sign-in link.";
+  }
+  $("private-room").hidden = !canCreateRoom;
   document.title = `#${room} · edge-chat`;
   input.maxLength = MESSAGE_MAX_CHARS;
   nameInput.maxLength = NAME_MAX_CHARS;
@@ -41,9 +59,15 @@ export function init({ clientId, room, name }) {
 
 /**
  * Calls `on.send(text)`, `on.typed(hasText)`, `on.rename(name)`,
- * `on.switchRoom(raw)` and `on.copyLink()` when the person does those.
+ * `on.switchRoom(raw)`, `on.copyLink()`, `on.newPrivateRoom()`,
+ * `on.edit(seq, text)` (true if the editor may close), `on.remove(seq)`,
+ * `on.kick(clientId, minutes)` and `on.reload()` when the person does those.
  */
 export function bind(on) {
+  bindMessages(on);
+  bindMembers(on);
+  $("new-room").addEventListener("click", () => on.newPrivateRoom());
+  $("reload").addEventListener("click", () => on.reload());
   $("composer").addEventListener("submit", (event) => {
     event.preventDefault();
     on.send(input.value);
@@ -106,7 +130,14 @@ export function online(reconnected) {
 export function retrying({ attempt, waitMs, reason, opened }) {
   const why = reason ? ` (${reason})` : "";
   setStatus("offline", `Disconnected${why}. Retrying in ${Math.ceil(waitMs / 1000)} s…`);
-  if (!opened && attempt >= FAILED_ATTEMPTS_BEFORE_WARNING) {
+  if (!opened && attempt >= FAILED_ATTEMPTS_BEFORE_WARNING && signedIn) {
+    // The browser hides why a handshake failed: a refused token and a
+    // server that is down look the same from here.
+    showBanner(
+      `Could not connect (${attempt} attempts); your link may have expired or may not be for this room. Still trying.`,
+      "bad",
+    );
+  } else if (!opened && attempt >= FAILED_ATTEMPTS_BEFORE_WARNING) {
     showBanner(
       `Can't reach the chat server (${attempt} attempts). Still trying; messages you write will be sent when it is back.`,
       "bad",
@@ -154,12 +185,47 @@ function append(item, fromOthers) {
   }
 }
 
-function messageItem({ clientId, name, text, ts, mine }) {
+function messageItem(message) {
+  const { clientId, name, ts, mine } = message;
   const item = el("li", `msg ${mine ? "mine" : "theirs"}`);
   const meta = el("div", "meta");
   meta.append(el("span", "author", mine ? "You" : who({ clientId, name })), timeEl(ts));
-  item.append(meta, el("p", "text", text));
+  item.append(meta);
+  renderBody(item, message);
   return item;
+}
+
+/** A short quote of a message, so each control's label says which one. */
+function excerpt(text) {
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}
+
+/** A small button that the list's delegated handlers know by `action`. */
+function tool(action, text, label) {
+  const button = el("button", `tool ${action}`, text);
+  button.type = "button";
+  button.dataset.action = action;
+  if (label) button.setAttribute("aria-label", label);
+  return button;
+}
+
+/** Draws a message's text (or its tombstone), "(edited)" and the controls
+ *  state.js allows, keeping keyboard focus on the control that had it. */
+function renderBody(item, { text, edited, deleted, canEdit, canDelete }) {
+  const focused = item.contains(document.activeElement) ? document.activeElement.dataset.action : null;
+  item.querySelectorAll(".text, .editing, .foot").forEach((node) => node.remove());
+  item.classList.toggle("deleted", Boolean(deleted));
+  item.append(deleted ? el("p", "text tombstone", "message deleted") : el("p", "text", text));
+  const foot = el("div", "foot");
+  if (edited && !deleted) {
+    const mark = el("span", "edited", "(edited)");
+    mark.title = `Edited ${new Date(edited).toLocaleString()}`;
+    foot.append(mark);
+  }
+  if (canEdit) foot.append(tool("edit", "Edit", `Edit your message “${excerpt(text)}”`));
+  if (canDelete) foot.append(tool("delete", "Delete", `Delete the message “${excerpt(text)}”`));
+  if (foot.childElementCount) item.append(foot);
+  if (focused) (item.querySelector(`[data-action="${focused}"]`) || list).focus();
 }
 
 /** A stored message, under its sender's header unless it continues it. */
@@ -170,10 +236,67 @@ export function showMessage({ message }) {
   append(item, !message.mine);
 }
 
+/** A shown message was edited or deleted: redrawn in place. */
+export function updateMessage({ message }) {
+  const item = list.querySelector(`.msg[data-seq="${message.seq}"]`);
+  if (item) renderBody(item, message);
+}
+
+/** Edit and delete on the message list. Editing happens in place: Enter
+ *  saves, Escape cancels, and the text is redrawn when the server's `edit`
+ *  comes back. */
+function bindMessages(on) {
+  const actions = {
+    edit: startEditing,
+    cancel: stopEditing,
+    save: (item) => {
+      const editor = item.querySelector(".editor");
+      if (on.edit(Number(item.dataset.seq), editor.value)) stopEditing(item);
+    },
+    delete: (item) => on.remove(Number(item.dataset.seq)),
+  };
+  list.addEventListener("click", (event) => {
+    const button = event.target.closest(".msg button[data-action]");
+    if (button) actions[button.dataset.action](button.closest(".msg"));
+  });
+  list.addEventListener("keydown", (event) => {
+    if (!event.target.classList.contains("editor")) return;
+    const key = { Enter: "save", Escape: "cancel" }[event.key];
+    if (!key) return;
+    event.preventDefault();
+    actions[key](event.target.closest(".msg"));
+  });
+}
+
+function startEditing(item) {
+  if (item.querySelector(".editing")) return;
+  const text = item.querySelector(".text");
+  const editor = el("input", "editor");
+  editor.type = "text";
+  editor.value = text.textContent;
+  editor.maxLength = MESSAGE_MAX_CHARS;
+  editor.setAttribute("aria-label", "Edit your message: Enter saves, Escape cancels");
+  const row = el("div", "editing");
+  row.append(editor, tool("save", "Save"), tool("cancel", "Cancel"));
+  text.hidden = true;
+  item.querySelector(".foot").hidden = true;
+  text.after(row);
+  editor.focus();
+  editor.select();
+}
+
+function stopEditing(item) {
+  item.querySelector(".editing")?.remove();
+  item.querySelector(".text").hidden = false;
+  const foot = item.querySelector(".foot");
+  if (foot) foot.hidden = false;
+  item.querySelector('[data-action="edit"]')?.focus();
+}
+
 /** The person's own message on its way: below everything, marked
  *  "sending…", and the composer ready for the next one. */
 export function addPending({ clientMsgId, text, ts }) {
-  const item = messageItem({ text, ts, mine: true });
+  const item = messageItem({ text, ts, mine: true, edited: null, deleted: false });
   item.classList.add("pending");
   item.querySelector(".meta").append(el("span", "state", "sending…"));
   pendingItems.set(clientMsgId, item);
@@ -203,14 +326,72 @@ export function addEvent(event) {
 
 export function renderMembers({ members }) {
   const ul = $("member-list");
+  const keepFocus = ul.contains(document.activeElement);
   ul.replaceChildren();
-  for (const { clientId, name, me } of members) {
+  for (const { clientId, name, me, removable } of members) {
     const li = el("li", me ? "me" : "");
+    li.dataset.clientId = clientId;
     li.append(el("span", "member-name", name || clientId));
     if (name) li.append(el("span", "member-id", clientId));
+    if (removable) {
+      li.append(tool("remove-member", "Remove", `Remove ${who({ clientId, name })} from the room`));
+      if (removing === clientId) openRemoval(li, keepFocus);
+    }
     ul.append(li);
   }
+  if (!members.some((m) => m.removable && m.clientId === removing)) removing = null;
   $("member-count").textContent = String(members.length);
+}
+
+/** A moderator's "Remove" asks for how long, in a small form in the list. */
+function bindMembers(on) {
+  const ul = $("member-list");
+  ul.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-action]");
+    if (!button) return;
+    const li = button.closest("li");
+    if (button.dataset.action === "remove-member") {
+      removing = li.dataset.clientId;
+      openRemoval(li, true);
+    } else if (button.dataset.action === "cancel-removal") {
+      closeRemoval(li);
+    }
+  });
+  ul.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const li = event.target.closest("li");
+    const minutes = Number(event.target.querySelector("input").value);
+    closeRemoval(li);
+    on.kick(li.dataset.clientId, minutes);
+  });
+  ul.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && event.target.closest(".removal")) closeRemoval(event.target.closest("li"));
+  });
+}
+
+function openRemoval(li, focus) {
+  if (li.querySelector(".removal")) return;
+  const form = el("form", "removal");
+  const id = `minutes-${li.dataset.clientId}`;
+  const label = el("label", "", "Minutes");
+  label.htmlFor = id;
+  const minutes = el("input", "minutes");
+  Object.assign(minutes, { id, type: "number", min: "1", max: String(KICK_MAX_MINUTES) });
+  minutes.value = String(KICK_DEFAULT_MINUTES);
+  const confirm = el("button", "", "Remove");
+  confirm.type = "submit";
+  form.append(label, minutes, confirm, tool("cancel-removal", "Cancel"));
+  li.querySelector('[data-action="remove-member"]').hidden = true;
+  li.append(form);
+  if (focus) minutes.focus();
+}
+
+function closeRemoval(li) {
+  removing = null;
+  li.querySelector(".removal")?.remove();
+  const button = li.querySelector('[data-action="remove-member"]');
+  button.hidden = false;
+  button.focus();
 }
 
 export function renderTyping({ names }) {
@@ -223,6 +404,23 @@ export function renderTyping({ names }) {
 }
 
 // ---- notices --------------------------------------------------------------
+
+const ENDED_TEXT = {
+  expired: "Your session expired. Open a new link from your sign-in to keep chatting.",
+  removed: "You were removed by a moderator.",
+};
+
+/** The session is over for good: say why, stop offering anything that
+ *  would need the connection, and offer to reload. */
+export function ended({ why }) {
+  banner.hidden = true;
+  setStatus("ended", why === "removed" ? "Removed from the room" : "Session expired");
+  $("ended-text").textContent = ENDED_TEXT[why];
+  $("ended").hidden = false;
+  input.disabled = true;
+  $("send").disabled = true;
+  $("reload").focus();
+}
 
 export function showNotice(text) {
   notice.textContent = text;

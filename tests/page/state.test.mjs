@@ -14,55 +14,7 @@ import {
   typed,
   typingTimedOut,
 } from "../../public/state.js";
-
-const ME = "me";
-const T0 = 1_700_000_000_000;
-
-/** A page that has connected, with all effects so far collected in order. */
-class Page {
-  constructor() {
-    this.state = setOnline(initialState(ME), true).state;
-    this.effects = [];
-  }
-  take({ state, effects }) {
-    this.state = state;
-    this.effects.push(...effects);
-    return effects;
-  }
-  receive(frame, now = T0) {
-    return this.take(apply(this.state, frame, now));
-  }
-  write(text, clientMsgId, now = T0) {
-    return this.take(compose(this.state, text, clientMsgId, now));
-  }
-  drop() {
-    return this.take(setOnline(this.state, false));
-  }
-  reconnect() {
-    return this.take(setOnline(this.state, true));
-  }
-  /** The seqs shown so far, in the order they were shown. */
-  shown() {
-    return of(this.effects, "show").map((e) => e.message.seq);
-  }
-}
-
-function of(effects, kind) {
-  return effects.filter((e) => e.kind === kind);
-}
-
-function sent(effects) {
-  return of(effects, "send").map((e) => e.frame);
-}
-
-function message(seq, clientId, text, extra = {}) {
-  return { type: "message", seq, clientId, message: text, ts: T0 + seq, ...extra };
-}
-
-function history(messages, { latestSeq, truncated = false } = {}) {
-  const last = messages.length ? messages.at(-1).seq : 0;
-  return { type: "history", messages, latestSeq: latestSeq ?? last, truncated, ts: T0 };
-}
+import { ME, Page, T0, history, message, of, sent } from "./page.mjs";
 
 describe("catch-up", () => {
   test("a first history shows its window in order and remembers the newest seq", () => {
@@ -243,9 +195,9 @@ describe("members", () => {
       count: 3,
     });
     assert.deepEqual(names(page), [
-      { clientId: "al", name: "Al", me: false },
-      { clientId: ME, name: "", me: true },
-      { clientId: "zoe", name: "", me: false },
+      { clientId: "al", name: "Al", me: false, removable: false },
+      { clientId: ME, name: "", me: true, removable: false },
+      { clientId: "zoe", name: "", me: false, removable: false },
     ]);
   });
 
@@ -273,7 +225,7 @@ describe("members", () => {
     const page = new Page();
     page.receive({ type: "join", clientId: ME, ts: T0 });
     assert.deepEqual(of(page.effects, "event"), []);
-    assert.deepEqual(names(page), [{ clientId: ME, name: "", me: true }]);
+    assert.deepEqual(names(page), [{ clientId: ME, name: "", me: true, removable: false }]);
   });
 
   test("the list outlives a dropped connection until the next presence", () => {
