@@ -2,6 +2,7 @@
 //! real runtime. Two tabs are two independent browser contexts, text is typed
 //! through input events, and every wait polls the DOM with a timeout.
 //! Screenshots of the main states land in the git-ignored `tests/artifacts/`.
+//! Token-mode tests start their own runtime with `AUTH_SECRET` set.
 
 // The tests drive the real runtime from the host; on wasm32 there is
 // nothing to run, so the crate is empty and needs no `main`.
@@ -10,8 +11,11 @@
 
 mod common;
 
-use common::browser::{page_url, Browser, Tab, Wire};
+use common::browser::{page_url, Browser, Key, Tab, Wire};
+use common::tokens::{now_secs, SECRET};
 use common::{Runtime, Server};
+use edge_chat::auth::{sign, Claims, Role, Secret};
+use serde_json::json;
 
 const WIDE: (u32, u32) = (1000, 700);
 const PHONE: (u32, u32) = (360, 740);
@@ -298,10 +302,411 @@ async fn the_page_reconnects_after_a_crash_and_shows_every_message_once(_server:
     let _ = std::fs::remove_dir_all(state);
 }
 
+// ---- edit, delete, moderation, expiry ---------------------------------------
+
+/// A JS expression: the list item of the message with `seq`.
+fn item(seq: u64) -> String {
+    format!("document.querySelector('#messages .msg[data-seq=\"{seq}\"]')")
+}
+
+/// The seq of the one settled message reading `text`.
+async fn seq_of(browser: &mut Browser, tab: &Tab, text: &str) -> u64 {
+    sees_once(browser, tab, text).await;
+    let quoted = serde_json::to_string(text).unwrap();
+    let seq = browser
+        .eval(
+            tab,
+            &format!(
+                "[...document.querySelectorAll('#messages {SETTLED}')]\
+                 .find(m => m.querySelector('.text').textContent === {quoted}).dataset.seq"
+            ),
+        )
+        .await;
+    seq.as_str().and_then(|s| s.parse().ok()).expect("a seq")
+}
+
+/// The controls message `seq` offers, by action.
+async fn controls(browser: &mut Browser, tab: &Tab, seq: u64) -> serde_json::Value {
+    let expr = format!(
+        "[...{}.querySelectorAll('.foot button')].map(b => b.dataset.action)",
+        item(seq)
+    );
+    browser.eval(tab, &expr).await
+}
+
+/// Works a control from the keyboard: focuses it, as Tab would reach it
+/// (it is a real button), and presses Enter.
+async fn press_control(browser: &mut Browser, tab: &Tab, selector: &str) {
+    let focused = browser
+        .eval(tab, &format!("(() => {{ const b = {selector}; b.focus(); return document.activeElement === b; }})()"))
+        .await;
+    assert_eq!(focused, true, "{selector} cannot take the focus");
+    browser.press(tab, Key::Enter).await;
+}
+
+/// Edits message `seq` as its author does: Edit, the new text, Enter.
+async fn edit(browser: &mut Browser, tab: &Tab, seq: u64, text: &str) {
+    press_control(
+        browser,
+        tab,
+        &format!("{}.querySelector('[data-action=edit]')", item(seq)),
+    )
+    .await;
+    browser
+        .wait_for(
+            tab,
+            "the editor",
+            "document.activeElement.classList.contains('editor')",
+        )
+        .await;
+    browser.insert_text(tab, text).await;
+    browser.press(tab, Key::Enter).await;
+}
+
+/// Message `seq` reads `text` with "(edited)" beside it.
+async fn shows_edited(browser: &mut Browser, tab: &Tab, seq: u64, text: &str) {
+    let quoted = serde_json::to_string(text).unwrap();
+    let m = item(seq);
+    browser
+        .wait_for(
+            tab,
+            &format!("{text:?}, edited"),
+            &format!("{m}.querySelector('.text').textContent === {quoted} && {m}.querySelector('.edited') !== null"),
+        )
+        .await;
+}
+
+/// Message `seq` shows as deleted, with no controls left.
+async fn shows_deleted(browser: &mut Browser, tab: &Tab, seq: u64) {
+    let m = item(seq);
+    browser
+        .wait_for(
+            tab,
+            "\"message deleted\"",
+            &format!("{m}.querySelector('.text').textContent === 'message deleted' && !{m}.querySelector('.foot')"),
+        )
+        .await;
+}
+
+async fn editing_a_message_shows_the_new_text_marked_edited_to_everyone(server: Server) {
+    let mut browser = Browser::launch().await;
+    let alice = open(&mut browser, server.port, "/r/br-edit", WIDE).await;
+    let bob = open(&mut browser, server.port, "/r/br-edit", WIDE).await;
+    browser.type_and_send(&alice, "See you at 10").await;
+    let seq = seq_of(&mut browser, &bob, "See you at 10").await;
+    assert_eq!(
+        controls(&mut browser, &alice, seq).await,
+        json!(["edit", "delete"])
+    );
+    assert_eq!(
+        controls(&mut browser, &bob, seq).await,
+        json!([]),
+        "Bob may not touch it"
+    );
+
+    // Escape cancels: the text stays, the focus returns to Edit.
+    let edit_button = format!("{}.querySelector('[data-action=edit]')", item(seq));
+    press_control(&mut browser, &alice, &edit_button).await;
+    browser
+        .wait_for(
+            &alice,
+            "the editor",
+            "document.activeElement.classList.contains('editor')",
+        )
+        .await;
+    browser.insert_text(&alice, "never mind").await;
+    browser.press(&alice, Key::Escape).await;
+    browser
+        .wait_for(
+            &alice,
+            "the editor to close",
+            &format!("document.activeElement === {edit_button}"),
+        )
+        .await;
+    sees_once(&mut browser, &alice, "See you at 10").await;
+
+    edit(&mut browser, &alice, seq, "See you at 11").await;
+    for tab in [&alice, &bob] {
+        shows_edited(&mut browser, tab, seq, "See you at 11").await;
+    }
+    browser.screenshot(&alice, "edited-own").await;
+    browser.screenshot(&bob, "edited").await;
+}
+
+async fn a_delete_and_an_edit_reach_everyone_and_one_who_was_away(server: Server) {
+    let mut browser = Browser::launch().await;
+    let url = page_url(server.port, "/r/br-delete");
+    let alice = open(&mut browser, server.port, "/r/br-delete", WIDE).await;
+    let bob = browser.open_wired(&url, WIDE.0, WIDE.1).await;
+    let carol = browser.open_wired(&url, WIDE.0, WIDE.1).await;
+    for tab in [&bob, &carol] {
+        online(&mut browser, tab).await;
+    }
+    browser.type_and_send(&alice, "keep this").await;
+    browser.type_and_send(&alice, "delete this").await;
+    let kept = seq_of(&mut browser, &carol, "keep this").await;
+    let doomed = seq_of(&mut browser, &carol, "delete this").await;
+
+    // Carol goes away; the message is deleted and another edited meanwhile.
+    browser.eval(&carol, "window.__wire.cut()").await;
+    browser
+        .wait_for(
+            &carol,
+            "Carol offline",
+            "document.getElementById('status').dataset.state !== 'online'",
+        )
+        .await;
+    press_control(
+        &mut browser,
+        &alice,
+        &format!("{}.querySelector('[data-action=delete]')", item(doomed)),
+    )
+    .await;
+    edit(&mut browser, &alice, kept, "keep this, edited").await;
+    for tab in [&alice, &bob] {
+        shows_deleted(&mut browser, tab, doomed).await;
+        shows_edited(&mut browser, tab, kept, "keep this, edited").await;
+    }
+    browser.screenshot(&bob, "deleted").await;
+    sees_once(&mut browser, &carol, "delete this").await;
+
+    // Back, Carol asks for what came after the last seq she saw, and the
+    // catch-up's changes delete and edit what she already showed.
+    browser.eval(&carol, "window.__wire.restore()").await;
+    online(&mut browser, &carol).await;
+    shows_deleted(&mut browser, &carol, doomed).await;
+    shows_edited(&mut browser, &carol, kept, "keep this, edited").await;
+    browser.screenshot(&carol, "deleted-after-catch-up").await;
+    assert_eq!(
+        since_of_last_connect(&mut browser, &carol).await,
+        Some(doomed)
+    );
+
+    // The delete and the edit took seqs of their own: whether they came
+    // live (Bob) or in a catch-up (Carol), the next reconnect asks after
+    // them, so nothing comes twice.
+    for tab in [&bob, &carol] {
+        let before = browser.eval(tab, "window.__wire.urls.length").await;
+        browser
+            .eval(tab, "window.__wire.cut(); window.__wire.restore()")
+            .await;
+        browser
+            .wait_for(
+                tab,
+                "a reconnect",
+                &format!("window.__wire.urls.length > {before} && document.getElementById('status').dataset.state === 'online'"),
+            )
+            .await;
+        assert_eq!(
+            since_of_last_connect(&mut browser, tab).await,
+            Some(doomed + 2)
+        );
+    }
+}
+
+/// The `since` of the wired tab's newest socket URL.
+async fn since_of_last_connect(browser: &mut Browser, tab: &Tab) -> Option<u64> {
+    let since = browser
+        .eval(
+            tab,
+            "new URL(window.__wire.urls.at(-1)).searchParams.get('since')",
+        )
+        .await;
+    since.as_str().and_then(|s| s.parse().ok())
+}
+
+async fn a_new_private_room_has_an_unguessable_name_and_works(server: Server) {
+    let mut browser = Browser::launch().await;
+    let lobby = open(&mut browser, server.port, "/", WIDE).await;
+    let hint = browser
+        .eval(
+            &lobby,
+            "document.getElementById('private-hint').textContent",
+        )
+        .await;
+    assert_eq!(hint, "Anyone with its link can enter.");
+    press_control(&mut browser, &lobby, "document.getElementById('new-room')").await;
+    browser
+        .wait_for(
+            &lobby,
+            "a private room's page",
+            "/^\\/r\\/[a-z0-9]{19}$/.test(location.pathname)",
+        )
+        .await;
+    online(&mut browser, &lobby).await;
+    // The page accepts the server's longest room names, not only 40.
+    let longest = format!("/r/{}", "l".repeat(64));
+    let long = open(&mut browser, server.port, &longest, WIDE).await;
+    let room = browser
+        .eval(&long, "document.getElementById('room-name').textContent")
+        .await;
+    assert_eq!(room, "l".repeat(64));
+}
+
+/// Token mode: the runtime's secret, and a page link that signs in as `sub`.
+const TOKEN_MODE: &[(&str, &str)] = &[("AUTH_SECRET", SECRET)];
+
+fn signed_link(port: u16, room: &str, sub: &str, name: &str, role: Role, ttl_secs: i64) -> String {
+    let claims = Claims {
+        sub: sub.to_owned(),
+        name: Some(name.to_owned()),
+        rooms: vec![room.to_owned()],
+        role,
+        exp: now_secs().saturating_add_signed(ttl_secs),
+        nbf: None,
+    };
+    let token = sign(&claims, &Secret::new(SECRET).expect("a secret"));
+    format!("{}#token={token}", page_url(port, &format!("/r/{room}")))
+}
+
+async fn a_moderator_removes_a_member_who_is_told_and_kept_out(_server: Server) {
+    let mut rt = Runtime::start(TOKEN_MODE);
+    let mut browser = Browser::launch().await;
+    let mo_link = signed_link(rt.port, "br-kick", "mo", "Mo", Role::Moderator, 600);
+    let mo = browser.open_wired(&mo_link, WIDE.0, WIDE.1).await;
+    online(&mut browser, &mo).await;
+    // The token left the address bar for the tab's storage, and the name
+    // is the token's.
+    let signed_in = browser
+        .eval(&mo, "[location.hash, sessionStorage.getItem('edge-chat.token') !== null, \
+                    document.getElementById('name-input').readOnly, \
+                    document.getElementById('name-input').value, document.getElementById('me').textContent]")
+        .await;
+    assert_eq!(signed_in, json!(["", true, true, "Mo", "mo"]));
+    let mal_link = signed_link(rt.port, "br-kick", "mallory", "Mallory", Role::Member, 600);
+    let mallory = browser.open(&mal_link, WIDE.0, WIDE.1).await;
+    online(&mut browser, &mallory).await;
+
+    // A moderator may delete anyone's message, though not edit it.
+    browser.type_and_send(&mallory, "buy cheap watches").await;
+    let spam = seq_of(&mut browser, &mo, "buy cheap watches").await;
+    assert_eq!(controls(&mut browser, &mo, spam).await, json!(["delete"]));
+    press_control(
+        &mut browser,
+        &mo,
+        &format!("{}.querySelector('[data-action=delete]')", item(spam)),
+    )
+    .await;
+    shows_deleted(&mut browser, &mallory, spam).await;
+
+    let remove = "document.querySelector('#member-list li[data-client-id=mallory] [data-action=remove-member]')";
+    browser
+        .wait_for(&mo, "a Remove control for Mallory", remove)
+        .await;
+    let removable = browser
+        .eval(
+            &mo,
+            "[...document.querySelectorAll('#member-list [data-action=remove-member]')].length",
+        )
+        .await;
+    assert_eq!(
+        removable, 1,
+        "only Mallory: a moderator cannot remove themself"
+    );
+    let theirs = browser
+        .eval(
+            &mallory,
+            "document.querySelectorAll('#member-list [data-action=remove-member]').length",
+        )
+        .await;
+    assert_eq!(theirs, 0, "a member removes nobody");
+    press_control(&mut browser, &mo, remove).await;
+    browser
+        .wait_for(&mo, "the minutes, 10 by default", "document.activeElement.classList.contains('minutes') && document.activeElement.value === '10'")
+        .await;
+    browser.screenshot(&mo, "remove-member").await;
+    browser.press(&mo, Key::Enter).await;
+
+    browser
+        .wait_for(&mallory, "the removal notice", "!document.getElementById('ended').hidden && document.getElementById('ended-text').textContent === 'You were removed by a moderator.'")
+        .await;
+    browser
+        .wait_for(
+            &mo,
+            "Mallory gone from the list",
+            "document.getElementById('member-count').textContent === '1'",
+        )
+        .await;
+    let kick = browser
+        .eval(&mo, "window.__wire.sent.filter(f => f.type === 'kick')")
+        .await;
+    assert_eq!(
+        kick,
+        json!([{"type": "kick", "clientId": "mallory", "minutes": 10}])
+    );
+    let stopped = browser
+        .eval(&mallory, "[document.getElementById('status').dataset.state, document.getElementById('input').disabled]")
+        .await;
+    assert_eq!(
+        stopped,
+        json!(["ended", true]),
+        "the removed page still offers to chat"
+    );
+    browser.screenshot(&mallory, "removed").await;
+
+    // Reloading meets the ban; the browser hides the 403, so after a few
+    // refused attempts the page says what may be wrong.
+    press_control(&mut browser, &mallory, "document.getElementById('reload')").await;
+    browser
+        .wait_for(
+            &mallory,
+            "the could-not-connect banner",
+            "document.getElementById('banner').textContent.startsWith('Could not connect')",
+        )
+        .await;
+    browser.screenshot(&mallory, "removed-reload-refused").await;
+    drop(browser);
+    rt.stop();
+}
+
+/// Run before the page: its clock a minute slow, so the token's `exp` has
+/// not come yet for the page when the server ends it.
+const SLOW_CLOCK: &str = "Date.now = ((now) => () => now() - 60000)(Date.now);";
+
+async fn an_expired_token_ends_the_session_with_a_notice_and_a_reload(_server: Server) {
+    let mut rt = Runtime::start(TOKEN_MODE);
+    let mut browser = Browser::launch().await;
+    // The server's word: the room closes the socket at `exp` (1008, token
+    // expired) before the page's own clock says so.
+    let link = signed_link(rt.port, "br-expiry", "eve", "Eve", Role::Member, 4);
+    let eve = browser
+        .open_with(&link, WIDE.0, WIDE.1, &[SLOW_CLOCK])
+        .await;
+    online(&mut browser, &eve).await;
+    let expired = "!document.getElementById('ended').hidden && document.getElementById('ended-text').textContent.startsWith('Your session expired') && document.activeElement === document.getElementById('reload')";
+    browser.wait_for(&eve, "the expiry notice", expired).await;
+    let stopped = browser
+        .eval(&eve, "[document.getElementById('status').dataset.state, document.getElementById('input').disabled]")
+        .await;
+    assert_eq!(stopped, json!(["ended", true]));
+    browser.screenshot(&eve, "session-expired").await;
+
+    // The page's own word: a token past `exp` on load, or on reload, ends
+    // the session before any socket is tried.
+    let link = signed_link(rt.port, "br-expiry", "old", "Old", Role::Member, -120);
+    let old = browser.open_wired(&link, WIDE.0, WIDE.1).await;
+    browser.wait_for(&old, "the expiry notice", expired).await;
+    browser.eval(&old, "window.beforeReload = true").await;
+    press_control(&mut browser, &old, "document.getElementById('reload')").await;
+    let reloaded = format!("!window.beforeReload && {expired}");
+    browser
+        .wait_for(&old, "the expiry notice after a reload", &reloaded)
+        .await;
+    let sockets = browser.eval(&old, "window.__wire.urls.length").await;
+    assert_eq!(sockets, 0, "an expired page tried to connect");
+    drop(browser);
+    rt.stop();
+}
+
 suite![
     two_people_in_two_browsers_see_each_others_messages,
     join_and_leave_notices_and_the_member_list_follow_tabs,
     history_shows_on_reload,
     hostile_markup_shows_as_text_and_runs_nothing,
     the_page_reconnects_after_a_crash_and_shows_every_message_once,
+    editing_a_message_shows_the_new_text_marked_edited_to_everyone,
+    a_delete_and_an_edit_reach_everyone_and_one_who_was_away,
+    a_new_private_room_has_an_unguessable_name_and_works,
+    a_moderator_removes_a_member_who_is_told_and_kept_out,
+    an_expired_token_ends_the_session_with_a_notice_and_a_reload,
 ];

@@ -45,10 +45,20 @@ pub enum Wire {
 /// Installed before the page's own script: wraps `WebSocket` so the test
 /// decides what becomes of each frame the server sends. The page listens
 /// with `addEventListener("message", …)`, which is what it wraps. In the
-/// page, `__wire.lostFrames()` lists what a drop lost, batches unpacked, and
-/// `__wire.sent` every frame the page sent.
+/// page, `__wire.lostFrames()` lists what a drop lost, batches unpacked,
+/// `__wire.sent` every frame the page sent, and `__wire.urls` every socket
+/// URL it opened. `__wire.cut()` takes this one tab off the network (its
+/// sockets close, and new ones go to a port where nothing listens) until
+/// `__wire.restore()`.
 const WIRE_SHIM: &str = r#"(() => {
-  const wire = { mode: "pass", lost: [], held: [] };
+  const wire = { mode: "pass", lost: [], held: [], urls: [], sockets: [], offline: false };
+  wire.cut = () => {
+    wire.offline = true;
+    wire.sockets.splice(0).forEach((socket) => socket.close());
+  };
+  wire.restore = () => {
+    wire.offline = false;
+  };
   wire.set = (mode) => {
     wire.mode = mode;
     if (mode === "pass") wire.held.splice(0).forEach((deliver) => deliver());
@@ -58,6 +68,11 @@ const WIRE_SHIM: &str = r#"(() => {
   wire.sent = [];
   Object.defineProperty(window, "__wire", { value: wire });
   window.WebSocket = class extends WebSocket {
+    constructor(url, protocols) {
+      super(wire.offline ? "ws://127.0.0.1:9/" : url, protocols);
+      if (!wire.offline) wire.urls.push(String(url));
+      wire.sockets.push(this);
+    }
     send(data) {
       wire.sent.push(JSON.parse(data));
       return super.send(data);
@@ -72,6 +87,13 @@ const WIRE_SHIM: &str = r#"(() => {
     }
   };
 })();"#;
+
+/// A key the tests press.
+#[derive(Debug, Clone, Copy)]
+pub enum Key {
+    Enter,
+    Escape,
+}
 
 /// One page, attached with its own DevTools session.
 #[derive(Debug, Clone)]
@@ -168,13 +190,21 @@ impl Browser {
     /// [`Browser::open`], with the page's socket frames passing through a
     /// [`Wire`] the test controls with [`Browser::set_wire`].
     pub async fn open_wired(&mut self, url: &str, width: u32, height: u32) -> Tab {
+        self.open_with(url, width, height, &[WIRE_SHIM]).await
+    }
+
+    /// [`Browser::open`], with `scripts` run before the page's own on every
+    /// document the tab loads (a [`Wire`], a clock set wrong).
+    pub async fn open_with(&mut self, url: &str, width: u32, height: u32, scripts: &[&str]) -> Tab {
         let tab = self.blank(width, height).await;
-        self.call(
-            Some(&tab.session),
-            "Page.addScriptToEvaluateOnNewDocument",
-            json!({"source": WIRE_SHIM}),
-        )
-        .await;
+        for source in scripts {
+            self.call(
+                Some(&tab.session),
+                "Page.addScriptToEvaluateOnNewDocument",
+                json!({ "source": source }),
+            )
+            .await;
+        }
         self.navigate(&tab, url).await;
         tab
     }
@@ -290,18 +320,34 @@ impl Browser {
     pub async fn type_and_send(&mut self, tab: &Tab, text: &str) {
         self.eval(tab, "document.getElementById('input').focus()")
             .await;
+        self.insert_text(tab, text).await;
+        self.press(tab, Key::Enter).await;
+    }
+
+    /// Types `text` where the focus is, as an input method would.
+    pub async fn insert_text(&mut self, tab: &Tab, text: &str) {
         self.call(
             Some(&tab.session),
             "Input.insertText",
             json!({"text": text}),
         )
         .await;
-        let enter = json!({"type": "keyDown", "key": "Enter", "code": "Enter",
-                           "windowsVirtualKeyCode": 13, "text": "\r"});
-        self.call(Some(&tab.session), "Input.dispatchKeyEvent", enter)
+    }
+
+    /// Presses and releases `key` where the focus is.
+    pub async fn press(&mut self, tab: &Tab, key: Key) {
+        let (name, code, text) = match key {
+            Key::Enter => ("Enter", 13, "\r"),
+            Key::Escape => ("Escape", 27, ""),
+        };
+        let mut down = json!({"type": "keyDown", "key": name, "code": name,
+                              "windowsVirtualKeyCode": code});
+        if !text.is_empty() {
+            down["text"] = json!(text);
+        }
+        self.call(Some(&tab.session), "Input.dispatchKeyEvent", down)
             .await;
-        let up =
-            json!({"type": "keyUp", "key": "Enter", "code": "Enter", "windowsVirtualKeyCode": 13});
+        let up = json!({"type": "keyUp", "key": name, "code": name, "windowsVirtualKeyCode": code});
         self.call(Some(&tab.session), "Input.dispatchKeyEvent", up)
             .await;
     }
