@@ -250,10 +250,13 @@ function show(d, frame, now) {
   const { seq, clientId } = frame;
   if (typeof seq !== "number") return;
   advance(d, seq);
-  if (d.next.messages.has(seq)) {
+  const known = d.next.messages.get(seq);
+  if (known) {
     // A copy of a message already shown, as a history overlapping a
-    // broadcast gives: only an edit or delete it carries is news.
-    update(d, seq, {}, historyFields(frame));
+    // broadcast gives: only a delete or a newer edit it carries is news,
+    // and a copy from before an edit must not undo it.
+    const fields = historyFields(frame);
+    if (fields.deleted || (fields.edited ?? 0) > (known.edited ?? 0)) update(d, seq, {}, fields);
     return;
   }
   const mine = clientId === d.next.me;

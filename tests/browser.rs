@@ -346,12 +346,14 @@ async fn press_control(browser: &mut Browser, tab: &Tab, selector: &str) {
 
 /// Edits message `seq` as its author does: Edit, the new text, Enter.
 async fn edit(browser: &mut Browser, tab: &Tab, seq: u64, text: &str) {
-    press_control(
-        browser,
-        tab,
-        &format!("{}.querySelector('[data-action=edit]')", item(seq)),
-    )
-    .await;
+    open_editor(browser, tab, seq).await;
+    browser.insert_text(tab, text).await;
+    browser.press(tab, Key::Enter).await;
+}
+
+/// Presses Edit on message `seq`; the editor takes the focus.
+async fn open_editor(browser: &mut Browser, tab: &Tab, seq: u64) {
+    press_control(browser, tab, &edit_button(seq)).await;
     browser
         .wait_for(
             tab,
@@ -359,8 +361,11 @@ async fn edit(browser: &mut Browser, tab: &Tab, seq: u64, text: &str) {
             "document.activeElement.classList.contains('editor')",
         )
         .await;
-    browser.insert_text(tab, text).await;
-    browser.press(tab, Key::Enter).await;
+}
+
+/// A JS expression: the Edit button of message `seq`.
+fn edit_button(seq: u64) -> String {
+    format!("{}.querySelector('[data-action=edit]')", item(seq))
 }
 
 /// Message `seq` reads `text` with "(edited)" beside it.
@@ -405,22 +410,14 @@ async fn editing_a_message_shows_the_new_text_marked_edited_to_everyone(server: 
     );
 
     // Escape cancels: the text stays, the focus returns to Edit.
-    let edit_button = format!("{}.querySelector('[data-action=edit]')", item(seq));
-    press_control(&mut browser, &alice, &edit_button).await;
-    browser
-        .wait_for(
-            &alice,
-            "the editor",
-            "document.activeElement.classList.contains('editor')",
-        )
-        .await;
+    open_editor(&mut browser, &alice, seq).await;
     browser.insert_text(&alice, "never mind").await;
     browser.press(&alice, Key::Escape).await;
     browser
         .wait_for(
             &alice,
             "the editor to close",
-            &format!("document.activeElement === {edit_button}"),
+            &format!("document.activeElement === {}", edit_button(seq)),
         )
         .await;
     sees_once(&mut browser, &alice, "See you at 10").await;

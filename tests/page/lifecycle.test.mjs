@@ -147,6 +147,14 @@ describe("history and catch-up", () => {
     assert.deepEqual(of(effects, "show"), []);
     assert.equal(updates(effects)[0].deleted, true);
   });
+
+  test("a copy of a message from before its edit does not undo the edit", () => {
+    const page = new Page();
+    page.receive(history([stored(1, "a", "old")]));
+    page.receive(edit(2, "m1", "new"));
+    assert.deepEqual(page.receive(stored(1, "a", "old")), []);
+    assert.equal(page.state.messages.get(1).text, "new");
+  });
 });
 
 describe("who gets which control", () => {
