@@ -36,12 +36,14 @@ const TOKEN_KEY = "edge-chat.token";
 const NAME_KEY = "edge-chat.name";
 
 const token = loadToken();
-/** What the token says, for display only: the server verifies it. */
+/** What the token says, for display only: the server verifies it. Null for
+ *  a token the page cannot read, which still goes to the server, whose
+ *  refusal then reads as a bad link rather than as open mode. */
 const claims = token && readClaims(token);
 const clientId = claims ? claims.sub : loadClientId();
 const room = roomFromPath(location.pathname);
-let displayName = claims
-  ? claims.name
+let displayName = token
+  ? claims?.name || ""
   : (localStorage.getItem(NAME_KEY) || "").slice(0, NAME_MAX_CHARS);
 let state = initialState(clientId, { moderator: claims?.role === "moderator" });
 let connection = null;
@@ -56,13 +58,7 @@ function loadToken() {
     const rest = fragmentWithoutToken(location.hash);
     history.replaceState(history.state, "", location.pathname + location.search + rest);
   }
-  const stored = sessionStorage.getItem(TOKEN_KEY);
-  if (stored && !readClaims(stored)) {
-    // Not a token this page can read: open mode, and the server says the rest.
-    sessionStorage.removeItem(TOKEN_KEY);
-    return null;
-  }
-  return stored;
+  return sessionStorage.getItem(TOKEN_KEY);
 }
 
 function loadClientId() {
@@ -147,9 +143,9 @@ view.init({
   clientId,
   room,
   name: displayName,
-  tokenMode: Boolean(claims),
+  tokenMode: Boolean(token),
   // A token names its rooms; a random new one is only open to `*`.
-  canCreateRoom: !claims || claims.rooms.includes("*"),
+  canCreateRoom: !token || Boolean(claims?.rooms.includes("*")),
 });
 
 watchExpiry();
@@ -175,7 +171,7 @@ view.bind({
   typed: (hasText) => dispatch(typed(state, hasText, Date.now())),
   rename(raw) {
     const name = raw.trim().slice(0, NAME_MAX_CHARS);
-    if (claims || name === displayName) return;
+    if (token || name === displayName) return;
     displayName = name;
     if (name) localStorage.setItem(NAME_KEY, name);
     else localStorage.removeItem(NAME_KEY);
