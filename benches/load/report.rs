@@ -221,17 +221,18 @@ fn markdown(doc: &Results, out: &Output) -> String {
     for server in present(runs) {
         md.push_str(&format!("- **{}**: {}\n", server.name(), server.about()));
     }
-    // CPU profiles come from benches/profile.mjs, not from this run; they
-    // are kept beside the results and carried into every report.
-    if let Ok(profiles) = std::fs::read_to_string(root().join(PROFILES)) {
+    // Notes written by hand about this run (targets read off its tables,
+    // CPU profiles from benches/profile.mjs) are kept beside the results
+    // and carried into every report.
+    if let Ok(notes) = std::fs::read_to_string(root().join(NOTES)) {
         md.push('\n');
-        md.push_str(&profiles);
+        md.push_str(&notes);
     }
     md
 }
 
-/// Where the CPU profiles that BENCHMARKS.md carries are kept.
-const PROFILES: &str = "bench-results/profiles.md";
+/// Where the hand-written notes that BENCHMARKS.md carries are kept.
+const NOTES: &str = "bench-results/notes.md";
 
 /// The servers the runs measured, in report order.
 fn present(runs: &[Run]) -> Vec<Server> {

@@ -244,17 +244,17 @@ fn faults_row(runs: &[Run]) -> String {
     )
 }
 
-/// The `.wasm` budget: under 150 KiB gzipped.
+/// The `.wasm` budget in DEVELOPERS.md: at most 192 KiB gzipped.
 fn wasm_row(wasm_raw: Option<usize>, gzip: Option<usize>) -> String {
-    const BUDGET: usize = 150 * 1024;
+    const BUDGET: usize = 192 * 1024;
     let verdict = match gzip {
         None => "**no** (no data)",
-        Some(g) if g < BUDGET => "yes",
+        Some(g) if g <= BUDGET => "yes",
         Some(_) => "**no**",
     };
     let gzip = gzip.map(|g| g as f64);
     format!(
-        "| `.wasm` gzip < 150 KiB | | {} bytes ({} KiB; raw {}) | {BUDGET} bytes | {} | {verdict} |\n\n",
+        "| `.wasm` gzip ≤ 192 KiB | | {} bytes ({} KiB; raw {}) | {BUDGET} bytes | {} | {verdict} |\n\n",
         show(gzip, 0),
         show(gzip.map(|g| g / 1024.0), 1),
         show(wasm_raw.map(|r| r as f64), 0),
