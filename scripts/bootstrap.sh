@@ -67,10 +67,12 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
 fi
 
 # While tools compile, compile the Worker too, exactly as worker-build will
-# (same command and environment), so its own build finds the work done.
+# (same command and environment as build-worker.sh gives it), so its own
+# build finds the work done.
 if ((${#pids[@]} > 1)) && [[ ! -f build/.built ]]; then
     say "compiling the Worker meanwhile"
-    start worker env WASM_BINDGEN_USE_JS_SYS=1 cargo build --lib --release --target wasm32-unknown-unknown
+    start worker env WASM_BINDGEN_USE_JS_SYS=1 CARGO_PROFILE_RELEASE_PANIC=abort \
+        cargo build --lib --release --target wasm32-unknown-unknown
 fi
 
 failed=0

@@ -19,6 +19,9 @@ cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
 export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$cargo_bin/wasm-bindgen}"
 export WASM_OPT_BIN="${WASM_OPT_BIN:-$PWD/node_modules/.bin/wasm-opt}"
 export ESBUILD_BIN="${ESBUILD_BIN:-$PWD/node_modules/.bin/esbuild}"
+# Abort on panic in the Worker (smaller, and the room never unwinds); set
+# here rather than in Cargo.toml so native release builds keep unwinding.
+export CARGO_PROFILE_RELEASE_PANIC=abort
 "${WORKER_BUILD_BIN:-$cargo_bin/worker-build}" --release
 
 # worker-build keeps the names section (--debuginfo) for stack traces; they
