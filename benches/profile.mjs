@@ -7,6 +7,7 @@
 //   KEEP_NAMES=1 FORCE_BUILD=1 bash scripts/build-worker.sh   # wasm names
 //   node --experimental-websocket benches/profile.mjs [edge-chat|js-room|js-sqlite-room] [clients] [msgs/s] [secs]
 //   BUILD=<dir> profiles another build of edge-chat (an older one, say)
+//   BATCH=1 connects the clients with `batch=1`, as our page does
 //
 // workerd is pinned to core 1 and this process (the load) to core 0, as in
 // the benchmark. The numbers are shares of the room's own CPU time; they say
@@ -66,7 +67,8 @@ function cpuSeconds(pids) {
 async function connectAll(n, base) {
   const out = [];
   for (let i = 0; i < n; i++) {
-    const ws = new WebSocket(`ws://${base.host}/ws/prof-${i}?room=profile`);
+    const batch = process.env.BATCH === "1" ? "&batch=1" : "";
+    const ws = new WebSocket(`ws://${base.host}/ws/prof-${i}?room=profile${batch}`);
     const socket = { ws, received: 0 };
     ws.onmessage = () => socket.received++;
     await new Promise((ok, fail) => {
