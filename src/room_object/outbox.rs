@@ -94,12 +94,18 @@ impl Outbox {
 /// gets each as its own frame, a batch socket gets them packed. Each frame
 /// becomes a JavaScript string once, however many sockets get it.
 fn release(roster: &Roster<WebSocket>, held: &[Held<u64>]) {
-    let frames: Vec<js_sys::JsString> = held.iter().map(|h| text(&h.json)).collect();
+    // Built on first use: a room of batch sockets only never needs them.
+    let mut frames = None;
     let mut common = None;
     for member in roster.iter() {
         let key = &member.session.conn;
         if !member.session.batch {
-            for (h, frame) in held.iter().zip(&frames) {
+            let frames = frames.get_or_insert_with(|| {
+                held.iter()
+                    .map(|h| text(&h.json))
+                    .collect::<Vec<js_sys::JsString>>()
+            });
+            for (h, frame) in held.iter().zip(frames.iter()) {
                 if h.to.includes(key) {
                     send(&member.socket, frame);
                 }
