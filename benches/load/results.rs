@@ -126,6 +126,12 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// A fault of timing, which a transient stall can cause: worth one
+    /// retry. Wrong deliveries are faults of the server, never retried.
+    pub fn is_timing(self) -> bool {
+        matches!(self, Fault::Latency | Fault::SenderBehind | Fault::NoData)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Fault::Latency => "p99",
