@@ -141,8 +141,16 @@ impl ApiError {
     }
 
     /// A token refusal, with the status, code and words a socket gets.
+    /// Only the missing-token words differ: the API reads the token from
+    /// the `Authorization` header alone, never from a URL.
     pub fn from_denial(denial: &Denial) -> Self {
-        ApiError::new(denial.status(), denial.code(), denial.message())
+        let message = match denial {
+            Denial::MissingToken => {
+                "this API needs a sign-in token: send Authorization: Bearer <token>".into()
+            }
+            other => other.message(),
+        };
+        ApiError::new(denial.status(), denial.code(), message)
     }
 
     /// A room rule's refusal of a posted message. Storage failures say
