@@ -336,15 +336,12 @@ pub fn parse_post(content_type: Option<&str>, body: &str) -> Result<PostBody, Ap
             "send the body as JSON with Content-Type: application/json",
         ));
     }
-    if serde_json::from_str::<serde::de::IgnoredAny>(body).is_err() {
-        return Err(ApiError::new(415, "not_json", "the body is not valid JSON"));
-    }
-    let raw: RawPost = serde_json::from_str(body).map_err(|err| {
-        let why = err.to_string();
-        ApiError::bad_request(format!(
-            "the body must be an object with a string \"message\": {}",
-            why.lines().next().unwrap_or_default()
-        ))
+    let raw: RawPost = serde_json::from_str(body).map_err(|err| match err.classify() {
+        // Well-formed JSON of the wrong shape; anything else is not JSON.
+        serde_json::error::Category::Data => ApiError::bad_request(format!(
+            "the body must be an object with a string \"message\": {err}"
+        )),
+        _ => ApiError::new(415, "not_json", "the body is not valid JSON"),
     })?;
     let invalid = |why: validate::Invalid| ApiError::bad_request(why.0);
     if let Some(id) = &raw.client_msg_id {
