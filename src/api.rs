@@ -49,9 +49,9 @@ pub const API_CONN: u64 = u64::MAX;
 /// Subjects whose rate buckets the room keeps before it forgets idle ones.
 const MAX_TRACKED_SUBJECTS: usize = 256;
 
-/// A bucket untouched this long is full again at any configured rate
-/// (burst at most 10,000, rate at least 1 a second would be slower, but
-/// forgetting a bucket only ever gives a full one, as a new room would).
+/// How long a subject must have been quiet before a full map forgets its
+/// bucket. At the default rate a bucket refills in two seconds; at any rate,
+/// forgetting one only gives its subject a full bucket, as a new room would.
 const FORGET_IDLE_BUCKET_MS: u64 = 60_000;
 
 /// How long a browser may cache a preflight answer.
