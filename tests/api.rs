@@ -446,6 +446,7 @@ async fn open_cors_answers_the_own_and_allowed_origins_only(server: Server) {
         );
         let read = call(&server, "GET", path, &[("Origin", origin)], "");
         assert_eq!(read.status, 200);
+        api.check(MESSAGES, "GET", &read);
         assert_eq!(read.header("access-control-allow-origin"), Some(origin));
     }
     let other_port = format!("http://127.0.0.1:{}", server.port + 1);
@@ -474,6 +475,7 @@ async fn open_cors_answers_the_own_and_allowed_origins_only(server: Server) {
             (403, "origin_forbidden".into()),
             "{origin}"
         );
+        api.check(MESSAGES, "POST", &write);
     }
     assert!(messages(&get(&server, "api-cors", "messages", None)).is_empty());
 }
@@ -570,6 +572,7 @@ async fn token_every_endpoint_needs_a_token_granting_the_room(server: Server) {
         "",
     );
     assert_eq!(refused(&in_url), (401, "missing_token".into()));
+    spec().check(PRESENCE, "GET", &in_url);
     assert_eq!(get(&server, room, "presence", Some(&good)).status, 200);
     assert!(messages(&get(&server, room, "messages", Some(&good))).is_empty());
 }
