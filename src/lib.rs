@@ -28,6 +28,8 @@
 //! - [`fanout`]: the send path as a plan: the order in which frames leave
 //!   and where the room writes first.
 //! - [`routes`]: the Worker's routing decisions and HTTP refusals.
+//! - [`api`]: the HTTP API's routing, checks, answers and per-subject
+//!   rate limit; posts go through [`room`]'s own rules.
 //! - [`log`]: structured log lines, without message bodies.
 //! - [`write_behind`]: a busy room's messages written in one commit per
 //!   flush instead of one per message.
@@ -35,6 +37,8 @@
 //! Platform adapters (wasm32 only):
 //! - `worker_entry`: the Worker's fetch handler: routes, serves the page,
 //!   forwards sockets to the room.
+//! - `worker_api`: the API's gate, shared by the Worker and the room:
+//!   route, CORS, token, body, and the JSON answers.
 //! - `room_object/`: the room's Durable Object on the WebSocket Hibernation
 //!   API: its handlers feed events to [`room`], ask [`fanout`] for a plan,
 //!   and carry the plan out.
@@ -44,6 +48,7 @@
 //! Native tool: `src/bin/mint-token.rs` signs tokens with [`auth::sign`].
 
 pub mod alarm;
+pub mod api;
 pub mod auth;
 pub mod base64url;
 pub mod coalesce;
@@ -69,5 +74,7 @@ pub mod write_behind;
 mod room_object;
 #[cfg(target_arch = "wasm32")]
 mod sql_history;
+#[cfg(target_arch = "wasm32")]
+mod worker_api;
 #[cfg(target_arch = "wasm32")]
 mod worker_entry;

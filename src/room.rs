@@ -221,7 +221,8 @@ fn accept<S: HistoryStore>(
 /// Stores a chat message, then broadcasts it. Storing first is what makes an
 /// `ack` a promise: the runtime holds outgoing frames until the write is
 /// durable, and a message that failed to store is never seen by anyone.
-fn chat<S: HistoryStore>(
+/// The HTTP API posts through it too ([`crate::api::post`]).
+pub fn chat<S: HistoryStore>(
     ctx: &mut Ctx<'_, S>,
     session: &Session,
     text: String,

@@ -11,7 +11,7 @@ use crate::identity::{self, Identity, Mode};
 use crate::routes::{self, HttpRefusal, RequestHead, Route, SocketTarget};
 
 /// The Durable Object namespace binding in `wrangler.toml`.
-const ROOMS_BINDING: &str = "ROOMS";
+pub(crate) const ROOMS_BINDING: &str = "ROOMS";
 /// The static assets binding in `wrangler.toml`.
 const ASSETS_BINDING: &str = "ASSETS";
 /// The secret that switches on token mode (`wrangler secret put`).
@@ -31,6 +31,9 @@ fn start() {
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let config = config(&env);
+    if crate::api::is_api(&req.path()) {
+        return crate::worker_api::fetch(req, &env, &config).await;
+    }
     match route_request(&req, &config)? {
         Err(refusal) => {
             log_refusal(&req, &refusal);

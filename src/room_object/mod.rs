@@ -11,7 +11,9 @@
 //! - `outbox`: the send path's state and the executor of fan-out plans.
 //! - `conns`: per-connection state kept in memory only.
 //! - `js`: runtime calls workers-rs does not bind.
+//! - `api`: the room's side of the HTTP API.
 
+mod api;
 mod conns;
 mod js;
 mod outbox;
@@ -62,6 +64,8 @@ pub struct ChatRoom {
     /// storage read on every join; a new instance starts without it and asks
     /// storage once.
     alarm_at: Cell<Option<u64>>,
+    /// HTTP API callers' rate budgets, by subject.
+    api_buckets: RefCell<crate::api::SubjectBuckets>,
 }
 
 impl DurableObject for ChatRoom {
@@ -87,11 +91,15 @@ impl DurableObject for ChatRoom {
             outbox: Rc::new(outbox),
             conns: Conns::default(),
             alarm_at: Cell::new(None),
+            api_buckets: RefCell::default(),
             state,
         }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
+        if crate::api::is_api(&req.path()) {
+            return self.api(req).await;
+        }
         let (target, who) = match self.socket_target(&req)? {
             Ok(admitted) => admitted,
             Err(refused) => return Ok(refused),

@@ -34,17 +34,31 @@ pub fn request_blocking(
     headers: &[(&str, &str)],
     timeout: Duration,
 ) -> std::io::Result<HttpResponse> {
+    request_with_body(port, method, path, headers, b"", timeout)
+}
+
+/// [`request_blocking`] with a body, sent with its `Content-Length`.
+pub fn request_with_body(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout: Duration,
+) -> std::io::Result<HttpResponse> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
     let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: 0\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
     );
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
     // The dev server keeps connections alive despite `Connection: close`, so
     // read until the response is complete rather than until EOF.
     let mut raw = Vec::new();
@@ -79,6 +93,8 @@ fn parse(raw: &[u8]) -> Option<HttpResponse> {
         .find(|(n, _)| n == "content-length")
         .and_then(|(_, v)| v.parse::<usize>().ok());
     let body = match (chunked, length) {
+        // These statuses never have a body (RFC 9110 §6.4.1).
+        _ if status == 204 || status == 304 => Vec::new(),
         (true, _) => dechunk(body)?,
         (false, Some(len)) => body.get(..len)?.to_vec(),
         // Neither: the body ends at EOF, which only the caller can see.

@@ -13,6 +13,7 @@ pub mod client;
 pub mod http;
 pub mod process_tree;
 pub mod runtime;
+pub mod schema;
 pub mod tokens;
 
 use std::collections::BTreeMap;
