@@ -84,11 +84,12 @@ impl Config {
                         .collect()
                 })
                 .unwrap_or_default(),
-            // At least 256 KiB: the page confirms every 64 KiB. At most
+            // At least 512 KiB: one batch frame may be 256 KiB, and the page
+            // confirms every 64 KiB. At most
             // 96 MiB: three times that is the object's whole memory.
             flow: Budgets {
-                socket: num("FLOW_SOCKET_BUDGET_KB", d.flow.socket / 1024, 256, 98_304) * 1024,
-                room: num("FLOW_ROOM_BUDGET_KB", d.flow.room / 1024, 256, 98_304) * 1024,
+                socket: num("FLOW_SOCKET_BUDGET_KB", d.flow.socket / 1024, 512, 98_304) * 1024,
+                room: num("FLOW_ROOM_BUDGET_KB", d.flow.room / 1024, 512, 98_304) * 1024,
             },
         }
     }

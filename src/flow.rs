@@ -29,10 +29,11 @@
 //!   frame from one is its only sign of life the room sees, and frees its
 //!   count ([`Flow::alive`]). Nothing else is done to a plain socket until
 //!   the room's total passes the room budget. Then [`Flow::evictions`]
-//!   picks the sockets holding the most unconfirmed bytes (ties: the longest
-//!   without a sign of life, pings included) until the total is under the
-//!   low-water mark. A quiet room never comes near the room budget, so a
-//!   listener there is never cut off.
+//!   picks the sockets that have gone longest without a sign of life (a
+//!   frame, a receipt, or a ping the runtime answered), the biggest holders
+//!   among equals, until the total is under the low-water mark. A quiet
+//!   room never comes near the room budget, so a listener there is never
+//!   cut off.
 //!
 //! A receipt is only a client's claim. It can never confirm more than was
 //! sent (it is clamped), and a socket whose claims run ahead of what it
@@ -242,19 +243,20 @@ impl Flow {
     }
 
     /// Which sockets to close so the total falls under the low-water mark:
-    /// the ones holding the most unconfirmed bytes, and among equals the
-    /// longest without a sign of life. `sockets` gives each one's name,
-    /// meter and last sign of life (epoch ms).
+    /// the longest without a sign of life first, and among equals the ones
+    /// holding the most unconfirmed bytes. `sockets` gives each one's name,
+    /// unconfirmed bytes and last sign of life (epoch ms: its last frame or
+    /// receipt, or the runtime's answer to its last ping).
     ///
-    /// Bytes held come first because they are what costs memory, and the
-    /// fewest closes free the most. A sign of life proves nothing about
-    /// reading (a socket can send without reading), so it only breaks ties.
+    /// A socket that never reads has usually never said anything either,
+    /// while everyone taking part in the room sends frames or pings; so the
+    /// silent go first, and a socket holding nothing is never closed.
     pub fn evictions<K>(&self, sockets: impl Iterator<Item = (K, u64, u64)>) -> Vec<K> {
         if self.total <= self.budgets.room {
             return Vec::new();
         }
         let mut held: Vec<(K, u64, u64)> = sockets.filter(|s| s.1 > 0).collect();
-        held.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
+        held.sort_by(|a, b| a.2.cmp(&b.2).then(b.1.cmp(&a.1)));
         let mut total = self.total;
         let low = self.budgets.low_water();
         let mut out = Vec::new();
@@ -431,31 +433,38 @@ mod tests {
             .is_empty());
     }
 
+    /// `(socket, unconfirmed, last sign of life)` for each meter.
+    fn listed(meters: &[Meter], life: &[u64]) -> Vec<(usize, u64, u64)> {
+        (meters.iter().enumerate())
+            .map(|(k, m)| (k, m.unconfirmed(), life[k]))
+            .collect()
+    }
+
     #[test]
-    fn eviction_takes_the_biggest_holders_down_to_the_low_water_mark() {
+    fn eviction_takes_the_longest_silent_down_to_the_low_water_mark() {
         let mut f = flow();
         let mut meters = vec![Meter::default(); 4];
-        let sizes = [600 * KIB, 300 * KIB, 100 * KIB, 100 * KIB];
+        let sizes = [300 * KIB, 600 * KIB, 100 * KIB, 100 * KIB];
         for (m, size) in meters.iter_mut().zip(sizes) {
             f.sent(m, size as usize);
         }
         assert!(f.total() > f.budgets.room);
-        let sockets = meters
-            .iter()
-            .enumerate()
-            .map(|(k, m)| (k, m.unconfirmed(), 0));
-        assert_eq!(f.evictions(sockets), [0], "1100 - 600 = 500 KiB < 768");
+        let sockets = listed(&meters, &[50, 10, 20, 30]);
+        assert_eq!(f.evictions(sockets.into_iter()), [1], "1100 - 600 < 768");
+        let sockets = listed(&meters, &[10, 50, 20, 30]);
+        assert_eq!(f.evictions(sockets.into_iter()), [0, 2], "800, then 700");
     }
 
     #[test]
-    fn among_equal_holders_the_longest_silent_goes_first() {
+    fn among_equally_silent_the_biggest_holder_goes_first_and_empty_ones_stay() {
         let mut f = flow();
         let mut meters = vec![Meter::default(); 3];
-        for m in meters.iter_mut() {
-            f.sent(m, 400 * KIB as usize);
+        for (m, size) in meters.iter_mut().zip([400, 700, 0]) {
+            f.sent(m, (size * KIB) as usize);
         }
-        let life = [300, 100, 200];
-        let sockets = (meters.iter().enumerate()).map(|(k, m)| (k, m.unconfirmed(), life[k]));
-        assert_eq!(f.evictions(sockets), [1, 2]);
+        let sockets = listed(&meters, &[5, 5, 5]);
+        assert_eq!(f.evictions(sockets.into_iter()), [1]);
+        let sockets = listed(&meters, &[5, 5, 1]);
+        assert_eq!(f.evictions(sockets.into_iter()), [1], "2 holds nothing");
     }
 }

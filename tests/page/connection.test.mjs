@@ -84,6 +84,12 @@ test("a receipt goes after each 64 KiB read and counts every frame", () => {
   assert.equal(JSON.stringify(sent[0]), '{"type":"seen","frames":4}');
 });
 
+test("the runtime's pongs are not counted as the room's frames", () => {
+  const counter = receipts(10);
+  assert.equal(counter.read('{"type":"pong"}'), null);
+  assert.deepEqual(counter.read("x".repeat(10)), { type: "seen", frames: 1 });
+});
+
 test("a quiet socket sends no receipt at all", () => {
   const counter = receipts();
   for (let i = 0; i < 300; i += 1) assert.equal(counter.read("a".repeat(200)), null);
