@@ -48,6 +48,15 @@ use std::collections::VecDeque;
 /// frees the bytes up to the last checkpoint it covers.
 pub const CHECKPOINT_BYTES: u64 = 16 * 1024;
 
+/// A socket holding no more than this is never closed for the room's
+/// budget. A reader that keeps up holds at most one receipt interval
+/// (64 KiB), a checkpoint (16 KiB) and the frames in flight; a thousand of
+/// them in a busy room can hold more than the room's budget between them
+/// and still cost the object nothing, since what they have not confirmed
+/// sits in their kernels' buffers, not in the room. A socket that does not
+/// read passes this within seconds of traffic.
+pub const EVICTABLE_FROM: u64 = 256 * 1024;
+
 /// The room's budgets, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budgets {
@@ -155,11 +164,19 @@ pub const ROOM_BUDGET: &str = "room_budget";
 pub struct Flow {
     pub budgets: Budgets,
     total: u64,
+    /// When an eviction could not bring the total down (everyone keeps
+    /// up), the next is not tried before the total passes this: one pass
+    /// per eighth of the budget, not one per frame.
+    recheck: u64,
 }
 
 impl Flow {
     pub fn new(budgets: Budgets) -> Self {
-        Flow { budgets, total: 0 }
+        Flow {
+            budgets,
+            total: 0,
+            recheck: 0,
+        }
     }
 
     /// Unconfirmed bytes across every socket.
@@ -184,7 +201,7 @@ impl Flow {
                 return Sent::CutSocket;
             }
         }
-        if self.total > self.budgets.room {
+        if self.total > self.budgets.room.max(self.recheck) {
             Sent::RoomOver
         } else {
             Sent::Fine
@@ -233,6 +250,9 @@ impl Flow {
     /// The socket left the room: its bytes no longer count.
     pub fn forget(&mut self, meter: &Meter) {
         self.total -= meter.unconfirmed().min(self.total);
+        if self.total <= self.budgets.room {
+            self.recheck = 0;
+        }
     }
 
     fn confirm(&mut self, meter: &mut Meter, confirmed: u64) {
@@ -250,12 +270,13 @@ impl Flow {
     ///
     /// A socket that never reads has usually never said anything either,
     /// while everyone taking part in the room sends frames or pings; so the
-    /// silent go first, and a socket holding nothing is never closed.
-    pub fn evictions<K>(&self, sockets: impl Iterator<Item = (K, u64, u64)>) -> Vec<K> {
+    /// silent go first. Only sockets holding more than [`EVICTABLE_FROM`]
+    /// are candidates.
+    pub fn evictions<K>(&mut self, sockets: impl Iterator<Item = (K, u64, u64)>) -> Vec<K> {
         if self.total <= self.budgets.room {
             return Vec::new();
         }
-        let mut held: Vec<(K, u64, u64)> = sockets.filter(|s| s.1 > 0).collect();
+        let mut held: Vec<(K, u64, u64)> = sockets.filter(|s| s.1 > EVICTABLE_FROM).collect();
         held.sort_by(|a, b| a.2.cmp(&b.2).then(b.1.cmp(&a.1)));
         let mut total = self.total;
         let low = self.budgets.low_water();
@@ -267,6 +288,7 @@ impl Flow {
             total -= bytes.min(total);
             out.push(key);
         }
+        self.recheck = total + self.budgets.room / 8;
         out
     }
 
@@ -285,7 +307,7 @@ mod tests {
     fn flow() -> Flow {
         Flow::new(Budgets {
             socket: 256 * KIB,
-            room: 1024 * KIB,
+            room: 4096 * KIB,
         })
     }
 
@@ -410,9 +432,9 @@ mod tests {
     #[test]
     fn the_room_passing_its_budget_is_reported() {
         let (mut f, mut m) = (flow(), Meter::default());
-        let verdicts = send(&mut f, &mut m, 257, 4096);
-        assert_eq!(verdicts[255], Sent::Fine);
-        assert_eq!(verdicts[256], Sent::RoomOver);
+        let verdicts = send(&mut f, &mut m, 1025, 4096);
+        assert_eq!(verdicts[1023], Sent::Fine);
+        assert_eq!(verdicts[1024], Sent::RoomOver);
     }
 
     #[test]
@@ -427,10 +449,9 @@ mod tests {
     #[test]
     fn nothing_is_evicted_under_the_room_budget() {
         let (mut f, mut m) = (flow(), Meter::default());
-        send(&mut f, &mut m, 10, 4096);
-        assert!(f
-            .evictions([(1, m.unconfirmed(), 0)].into_iter())
-            .is_empty());
+        send(&mut f, &mut m, 1000, 4096);
+        let sockets = [(1, m.unconfirmed(), 0)];
+        assert!(f.evictions(sockets.into_iter()).is_empty());
     }
 
     /// `(socket, unconfirmed, last sign of life)` for each meter.
@@ -440,31 +461,54 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn eviction_takes_the_longest_silent_down_to_the_low_water_mark() {
+    /// A flow over its 4 MiB budget with meters holding `kib` each.
+    fn over(kib: &[u64]) -> (Flow, Vec<Meter>) {
         let mut f = flow();
-        let mut meters = vec![Meter::default(); 4];
-        let sizes = [300 * KIB, 600 * KIB, 100 * KIB, 100 * KIB];
-        for (m, size) in meters.iter_mut().zip(sizes) {
-            f.sent(m, size as usize);
+        let mut meters = vec![Meter::default(); kib.len()];
+        for (m, size) in meters.iter_mut().zip(kib) {
+            f.sent(m, (size * KIB) as usize);
         }
         assert!(f.total() > f.budgets.room);
-        let sockets = listed(&meters, &[50, 10, 20, 30]);
-        assert_eq!(f.evictions(sockets.into_iter()), [1], "1100 - 600 < 768");
-        let sockets = listed(&meters, &[10, 50, 20, 30]);
-        assert_eq!(f.evictions(sockets.into_iter()), [0, 2], "800, then 700");
+        (f, meters)
     }
 
     #[test]
-    fn among_equally_silent_the_biggest_holder_goes_first_and_empty_ones_stay() {
-        let mut f = flow();
-        let mut meters = vec![Meter::default(); 3];
-        for (m, size) in meters.iter_mut().zip([400, 700, 0]) {
-            f.sent(m, (size * KIB) as usize);
-        }
-        let sockets = listed(&meters, &[5, 5, 5]);
+    fn eviction_takes_the_longest_silent_down_to_the_low_water_mark() {
+        let (mut f, meters) = over(&[1200, 2400, 400, 400]);
+        let sockets = listed(&meters, &[50, 10, 20, 30]);
+        assert_eq!(f.evictions(sockets.into_iter()), [1], "4400 - 2400 < 3072");
+        let sockets = listed(&meters, &[10, 50, 20, 30]);
+        assert_eq!(f.evictions(sockets.into_iter()), [0, 2], "3200, then 2800");
+    }
+
+    #[test]
+    fn among_equally_silent_the_biggest_holder_goes_first() {
+        let (mut f, meters) = over(&[1600, 2800]);
+        let sockets = listed(&meters, &[5, 5]);
         assert_eq!(f.evictions(sockets.into_iter()), [1]);
-        let sockets = listed(&meters, &[5, 5, 1]);
-        assert_eq!(f.evictions(sockets.into_iter()), [1], "2 holds nothing");
+    }
+
+    #[test]
+    fn readers_that_keep_up_are_never_evicted_however_many() {
+        let kib = vec![EVICTABLE_FROM / KIB; 20];
+        let (mut f, meters) = over(&kib);
+        let sockets = listed(&meters, &[0; 20]);
+        assert!(f.evictions(sockets.into_iter()).is_empty());
+    }
+
+    #[test]
+    fn a_fruitless_eviction_is_not_retried_on_every_frame() {
+        let kib = vec![EVICTABLE_FROM / KIB; 20];
+        let (mut f, mut meters) = over(&kib);
+        f.evictions(listed(&meters, &[0; 20]).into_iter());
+        assert_eq!(f.sent(&mut meters[0], 1000), Sent::Fine);
+        let eighth = (f.budgets.room / 8) as usize;
+        assert_eq!(f.sent(&mut meters[1], eighth), Sent::RoomOver);
+        for m in &meters[1..8] {
+            f.forget(m);
+        }
+        assert!(f.total() < f.budgets.room);
+        let big = (f.budgets.room - f.total() + 1) as usize;
+        assert_eq!(f.sent(&mut meters[0], big), Sent::RoomOver, "rearmed");
     }
 }

@@ -100,6 +100,10 @@ impl<S> Roster<S> {
         &self.flow
     }
 
+    pub fn with_flow<R>(&mut self, f: impl FnOnce(&mut Flow) -> R) -> R {
+        f(&mut self.flow)
+    }
+
     /// Runs `f` on one member's meter and the room's books.
     pub fn with_meter<R>(
         &mut self,

@@ -113,25 +113,29 @@ impl Outbox {
         }
     }
 
-    /// Picks and marks the sockets to close for the room's budget.
+    /// Picks and marks the sockets to close for the room's budget. Only
+    /// sockets that hold enough to be candidates cost a ping-time lookup.
     fn evict(&self) -> Vec<u64> {
         let roster = self.sockets.roster();
-        let candidates = (roster.iter()).filter(|m| !m.meter.is_cut()).map(|m| {
-            let key = m.session.conn;
-            let life = [
-                self.conns.last_frame(key),
-                self.sockets.last_ping(&m.socket),
-            ];
-            let life = life.into_iter().flatten().max();
-            (
-                key,
-                m.meter.unconfirmed(),
-                life.unwrap_or(m.session.joined_at),
-            )
-        });
-        let keys = roster.flow().evictions(candidates);
+        let candidates: Vec<(u64, u64, u64)> = (roster.iter())
+            .filter(|m| !m.meter.is_cut() && m.meter.unconfirmed() > flow::EVICTABLE_FROM)
+            .map(|m| {
+                let key = m.session.conn;
+                let life = [
+                    self.conns.last_frame(key),
+                    self.sockets.last_ping(&m.socket),
+                ];
+                let life = life.into_iter().flatten().max();
+                (
+                    key,
+                    m.meter.unconfirmed(),
+                    life.unwrap_or(m.session.joined_at),
+                )
+            })
+            .collect();
         drop(roster);
         let mut books = self.sockets.books();
+        let keys = books.with_flow(|flow| flow.evictions(candidates.into_iter()));
         for &key in &keys {
             books.with_meter(key, |_, meter| Flow::cut(meter));
         }
