@@ -9,7 +9,8 @@
 //! `bench-results/tmp/` instead); `report <results.json> [<out dir>]`
 //! renders BENCHMARKS.md and the chart again from a results file;
 //! `silent [--smoke]` runs the slow-reader attack of issue 13 (see
-//! `silent`); `serve-tokio <port>` is the native broadcast baseline.
+//! `silent`), `silent-chart [<silent.json>]` draws its chart again;
+//! `serve-tokio <port>` is the native broadcast baseline.
 //!
 //! # Layout
 //! - `servers`: each server under test, how it starts, when it is ready and
@@ -62,6 +63,13 @@ fn main() {
             let smoke = args.iter().any(|a| a == "--smoke");
             if let Err(e) = rt.block_on(silent::silent(smoke)) {
                 eprintln!("bench failed: {e}");
+                std::process::exit(1);
+            }
+        }
+        Some("silent-chart") => {
+            let json = args.get(1).map_or("bench-results/silent.json", String::as_str);
+            if let Err(e) = silent::rerender(json) {
+                eprintln!("chart failed: {e}");
                 std::process::exit(1);
             }
         }

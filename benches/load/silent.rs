@@ -13,14 +13,15 @@
 //! `BENCH_SILENT_SECS` (default 60) and `BENCH_SILENT_RATE` (messages a
 //! second, default 250: 475 KB/s to each silent socket) shape the run; it writes
 //! `bench-results/silent.json` and `bench-results/silent.svg` (a smoke run:
-//! below `bench-results/tmp/smoke/`).
+//! below `bench-results/tmp/smoke/`). `BENCH_SERVERS` picks servers as for
+//! the suite.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::servers::{root, usage_of, Server};
@@ -32,9 +33,9 @@ const SERVERS: [Server; 2] = [Server::EdgePlainDev, Server::JsDev];
 /// stuck.
 const ECHO_LAG: Duration = Duration::from_secs(10);
 
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 struct Series {
-    server: &'static str,
+    server: String,
     silent: usize,
     secs: f64,
     /// Messages the sender got back.
@@ -68,7 +69,7 @@ pub async fn silent(smoke: bool) -> Result<(), String> {
     };
     let mut all = Vec::new();
     for &k in &ks {
-        for server in SERVERS {
+        for server in SERVERS.into_iter().filter(|s| crate::suite::chosen(*s)) {
             eprintln!(
                 "silent: {} with {k} silent sockets, {rate}/s for {secs} s",
                 server.name()
@@ -152,7 +153,7 @@ async fn one(server: Server, k: usize, secs: f64, rate: f64) -> Result<Series, S
     drop(silent);
     let rss = samples.lock().map(|s| s.clone()).unwrap_or_default();
     Ok(Series {
-        server: server.name(),
+        server: server.name().to_owned(),
         silent: k,
         secs,
         messages: echoes.load(Ordering::Relaxed),
@@ -160,6 +161,17 @@ async fn one(server: Server, k: usize, secs: f64, rate: f64) -> Result<Series, S
         stuck,
         rss,
     })
+}
+
+/// The chart and table again from a `silent.json` (several runs' series may
+/// be joined into one), written beside it as `silent.svg`.
+pub fn rerender(json: &str) -> Result<(), String> {
+    let text = std::fs::read_to_string(json).map_err(|e| format!("{json}: {e}"))?;
+    let all: Vec<Series> = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let svg = std::path::Path::new(json).with_extension("svg");
+    std::fs::write(&svg, chart(&all)).map_err(|e| e.to_string())?;
+    println!("{}", table(&all));
+    Ok(())
 }
 
 /// Samples the tree's RSS once a second until `done`.
@@ -204,7 +216,8 @@ fn table(all: &[Series]) -> String {
 }
 
 /// RSS against time, one line per (server, k): ours in blue, the
-/// JavaScript room in red, solid for the smaller k and dashed for larger.
+/// JavaScript room in red; the more silent sockets, the longer the dashes
+/// (none: solid).
 fn chart(all: &[Series]) -> String {
     let (w, h, x0, y0) = (640.0, 320.0, 50.0, 20.0);
     let max_t = (all.iter())
@@ -235,17 +248,18 @@ fn chart(all: &[Series]) -> String {
             h - 12.0
         ));
     }
-    let smallest = all.iter().map(|s| s.silent).min().unwrap_or(0);
+    let mut ks: Vec<usize> = all.iter().map(|s| s.silent).collect();
+    ks.sort_unstable();
+    ks.dedup();
     for (i, s) in all.iter().enumerate() {
         let color = if s.server.starts_with("edge-chat") {
             "#1f77b4"
         } else {
             "#d62728"
         };
-        let dash = if s.silent == smallest {
-            ""
-        } else {
-            " stroke-dasharray=\"6 3\""
+        let dash = match ks.iter().position(|&k| k == s.silent).unwrap_or(0) {
+            0 => String::new(),
+            n => format!(" stroke-dasharray=\"{} 3\"", 3 * n),
         };
         let pts: Vec<String> = (s.rss.iter())
             .map(|p| format!("{:.1},{:.1}", px(p.0), py(p.1)))
@@ -255,7 +269,7 @@ fn chart(all: &[Series]) -> String {
             pts.join(" ")
         ));
         svg.push_str(&format!(
-            "<text x=\"{}\" y=\"{}\" fill=\"{color}\">{} , k={}</text>",
+            "<text x=\"{}\" y=\"{}\" fill=\"{color}\">{}, {} silent</text>",
             x0 + 10.0,
             y0 + 14.0 * (i as f64 + 1.0),
             s.server,

@@ -112,7 +112,7 @@ pub fn env_num(k: &str, default: f64) -> f64 {
 
 /// `BENCH_SERVERS=miniflare,FastAPI` runs only the servers whose names
 /// contain one of the given words; for a quick comparison while developing.
-fn chosen(server: Server) -> bool {
+pub fn chosen(server: Server) -> bool {
     std::env::var("BENCH_SERVERS")
         .map(|v| v.split(',').any(|w| server.name().contains(w.trim())))
         .unwrap_or(true)
