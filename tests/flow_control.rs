@@ -15,7 +15,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -73,7 +73,8 @@ fn page_reader(client: Client, want: usize, pause: Duration) -> JoinHandle<Read>
             collect(&text, &mut read.seqs);
             if chars >= RECEIPT_EVERY {
                 chars = 0;
-                let receipt = json!({"type": "seen", "frames": frames}).to_string();
+                // Exactly as the page writes it.
+                let receipt = format!(r#"{{"type":"seen","frames":{frames}}}"#);
                 sink.send(Message::text(receipt)).await.expect("receipt");
                 tokio::time::sleep(pause).await;
             }
