@@ -201,16 +201,20 @@ const N: usize = 1500;
 /// in whole before its first flush (no client's rate limit allows that).
 const GAP: Duration = Duration::from_millis(1);
 
+/// Messages in the second flood: with a plain listener's copy, well under
+/// the room's 2 MiB, unless the closed socket's bytes were never freed.
+const N2: usize = 600;
+
 /// (1) and (5): a plain socket that never reads is closed once the room's
-/// budget is passed, it alone, and its bytes are freed: a second flood as
-/// big as the first closes nobody. The readers lose nothing and wait no
-/// longer for a message than in a quiet room.
+/// budget is passed, it alone, and its bytes are freed: afterwards a plain
+/// listener that never confirms gets 1.1 MB and is not closed. The readers
+/// lose nothing and wait no longer for a message than in a quiet room.
 async fn a_silent_reader_is_closed_and_bystanders_lose_nothing(server: Server) {
     let silent = Client::connect(&server, "/ws/fc-s-silent?room=fc-s", "fc-s-silent").await;
     let page = join(&server, "fc-s-page", "room=fc-s&batch=1").await;
     let quiet_rtt = round_trip(&server, "fc-s-probe1").await;
     let flood = join(&server, "fc-s-flood", "room=fc-s").await;
-    let page = page_reader(page, 2 * N + 2, Duration::ZERO);
+    let page = page_reader(page, N + 2 + N2, Duration::ZERO);
     let flooded = sender(flood, N, GAP).await.expect("flood");
     let line = wait_for_close_log(&server, "fc-s-silent").await;
     assert!(
@@ -227,14 +231,22 @@ async fn a_silent_reader_is_closed_and_bystanders_lose_nothing(server: Server) {
         "a probe took {busy_rtt:?}, {quiet_rtt:?} in a quiet room"
     );
 
+    let listener = join(&server, "fc-s-listener", "room=fc-s").await;
+    let listener = plain_reader(listener, N2);
     let flood = join(&server, "fc-s-flood2", "room=fc-s").await;
-    let again = sender(flood, N, GAP).await.expect("flood");
+    let again = sender(flood, N2, GAP).await.expect("flood");
     let page = page.await.expect("page reader");
     assert_all(&flooded, "the flooder", 2, N);
-    assert_all(&again, "the second flooder", N as u64 + 3, N);
+    assert_all(&again, "the second flooder", N as u64 + 3, N2);
+    assert_all(
+        &listener.await.expect("listener"),
+        "the listener",
+        N as u64 + 3,
+        N2,
+    );
     assert_eq!(page.closed, None, "the page was closed");
-    assert_eq!(page.seqs.len(), 2 * N + 2, "the page lost messages");
-    for id in ["fc-s-page", "fc-s-flood", "fc-s-flood2"] {
+    assert_eq!(page.seqs.len(), N + 2 + N2, "the page lost messages");
+    for id in ["fc-s-page", "fc-s-flood", "fc-s-flood2", "fc-s-listener"] {
         assert_eq!(closes_of(&server, id), Vec::<String>::new(), "{id}");
     }
 }
