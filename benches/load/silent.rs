@@ -223,19 +223,20 @@ fn chart(all: &[Series]) -> String {
     let max_t = (all.iter())
         .flat_map(|s| s.rss.iter().map(|p| p.0))
         .fold(1.0, f64::max);
-    let max_m = (all.iter())
-        .flat_map(|s| s.rss.iter().map(|p| p.1))
-        .fold(1.0, f64::max)
-        * 1.1;
+    let samples = || all.iter().flat_map(|s| s.rss.iter().map(|p| p.1));
+    let max_m = samples().fold(1.0, f64::max) * 1.05;
+    // The runtime alone is hundreds of MiB: the axis starts near the
+    // lowest sample so growth shows.
+    let min_m = (samples().fold(max_m, f64::min) / 50.0).floor() * 50.0;
     let px = |t: f64| x0 + (w - x0 - 10.0) * t / max_t;
-    let py = |m: f64| y0 + (h - y0 - 30.0) * (1.0 - m / max_m);
+    let py = |m: f64| y0 + (h - y0 - 30.0) * (1.0 - (m - min_m) / (max_m - min_m));
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"11\">\
          <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\
          <text x=\"{x0}\" y=\"12\">RSS (MiB) of the server's processes against seconds, silent sockets never reading</text>"
     );
     for i in 0..=4 {
-        let m = max_m * i as f64 / 4.0;
+        let m = min_m + (max_m - min_m) * i as f64 / 4.0;
         svg.push_str(&format!(
             "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{m:.0}</text>",
             x0 - 4.0,
@@ -270,8 +271,8 @@ fn chart(all: &[Series]) -> String {
         ));
         svg.push_str(&format!(
             "<text x=\"{}\" y=\"{}\" fill=\"{color}\">{}, {} silent</text>",
-            x0 + 10.0,
-            y0 + 14.0 * (i as f64 + 1.0),
+            w - 260.0,
+            y0 + 16.0 + 14.0 * i as f64,
             s.server,
             s.silent
         ));
