@@ -31,9 +31,10 @@
 //!   the room's total passes the room budget. Then [`Flow::evictions`]
 //!   picks the sockets that have gone longest without a sign of life (a
 //!   frame, a receipt, or a ping the runtime answered), the biggest holders
-//!   among equals, until the total is under the low-water mark. A quiet
-//!   room never comes near the room budget, so a listener there is never
-//!   cut off.
+//!   among equals, until the total is under the low-water mark; a socket
+//!   alive within the last minute, or holding under 256 KiB, is never
+//!   picked. A quiet room never comes near the room budget, so a listener
+//!   there is never cut off.
 //!
 //! A receipt is only a client's claim. It can never confirm more than was
 //! sent (it is clamped), and a socket whose claims run ahead of what it
@@ -56,6 +57,10 @@ pub const CHECKPOINT_BYTES: u64 = 16 * 1024;
 /// sits in their kernels' buffers, not in the room. A socket that does not
 /// read passes this within seconds of traffic.
 pub const EVICTABLE_FROM: u64 = 256 * 1024;
+
+/// A socket that sent a frame, a receipt or a ping this recently is taking
+/// part in the room, and is never closed for the room's budget.
+pub const ALIVE_WITHIN_MS: u64 = 60_000;
 
 /// The room's budgets, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -262,21 +267,33 @@ impl Flow {
         }
     }
 
-    /// Which sockets to close so the total falls under the low-water mark:
-    /// the longest without a sign of life first, and among equals the ones
-    /// holding the most unconfirmed bytes. `sockets` gives each one's name,
-    /// unconfirmed bytes and last sign of life (epoch ms: its last frame or
-    /// receipt, or the runtime's answer to its last ping).
+    /// Which sockets to close so the total falls under the low-water mark,
+    /// at `now`: the longest without a sign of life first (never any
+    /// first), and among equals the ones holding the most unconfirmed bytes.
+    /// `sockets` gives each one's name, unconfirmed bytes and last sign of
+    /// life (epoch ms: its last frame or receipt, or the runtime's answer to
+    /// its last ping).
     ///
-    /// A socket that never reads has usually never said anything either,
-    /// while everyone taking part in the room sends frames or pings; so the
-    /// silent go first. Only sockets holding more than [`EVICTABLE_FROM`]
-    /// are candidates.
-    pub fn evictions<K>(&mut self, sockets: impl Iterator<Item = (K, u64, u64)>) -> Vec<K> {
+    /// Only sockets holding more than [`EVICTABLE_FROM`], and silent for
+    /// longer than [`ALIVE_WITHIN_MS`], are candidates. A socket taking part
+    /// in the room sends frames or pings (the page pings every 30 s, and
+    /// the idle timeout closes anyone silent for 300 s); one that never
+    /// reads usually says nothing either. In a big, busy room of plain
+    /// listeners the total can pass the budget while every socket reads;
+    /// they are all alive, so none is closed.
+    pub fn evictions<K>(
+        &mut self,
+        sockets: impl Iterator<Item = (K, u64, Option<u64>)>,
+        now: u64,
+    ) -> Vec<K> {
         if self.total <= self.budgets.room {
             return Vec::new();
         }
-        let mut held: Vec<(K, u64, u64)> = sockets.filter(|s| s.1 > EVICTABLE_FROM).collect();
+        let silent =
+            |life: Option<u64>| life.is_none_or(|at| now.saturating_sub(at) > ALIVE_WITHIN_MS);
+        let mut held: Vec<(K, u64, Option<u64>)> = sockets
+            .filter(|s| s.1 > EVICTABLE_FROM && silent(s.2))
+            .collect();
         held.sort_by(|a, b| a.2.cmp(&b.2).then(b.1.cmp(&a.1)));
         let mut total = self.total;
         let low = self.budgets.low_water();
@@ -450,14 +467,17 @@ mod tests {
     fn nothing_is_evicted_under_the_room_budget() {
         let (mut f, mut m) = (flow(), Meter::default());
         send(&mut f, &mut m, 1000, 4096);
-        let sockets = [(1, m.unconfirmed(), 0)];
-        assert!(f.evictions(sockets.into_iter()).is_empty());
+        let sockets = [(1, m.unconfirmed(), None)];
+        assert!(f.evictions(sockets.into_iter(), NOW).is_empty());
     }
 
-    /// `(socket, unconfirmed, last sign of life)` for each meter.
-    fn listed(meters: &[Meter], life: &[u64]) -> Vec<(usize, u64, u64)> {
+    const NOW: u64 = 1_000_000;
+
+    /// `(socket, unconfirmed, last sign of life)` for each meter; a life of
+    /// 0 is none.
+    fn listed(meters: &[Meter], life: &[u64]) -> Vec<(usize, u64, Option<u64>)> {
         (meters.iter().enumerate())
-            .map(|(k, m)| (k, m.unconfirmed(), life[k]))
+            .map(|(k, m)| (k, m.unconfirmed(), Some(life[k]).filter(|&l| l > 0)))
             .collect()
     }
 
@@ -476,16 +496,42 @@ mod tests {
     fn eviction_takes_the_longest_silent_down_to_the_low_water_mark() {
         let (mut f, meters) = over(&[1200, 2400, 400, 400]);
         let sockets = listed(&meters, &[50, 10, 20, 30]);
-        assert_eq!(f.evictions(sockets.into_iter()), [1], "4400 - 2400 < 3072");
+        assert_eq!(
+            f.evictions(sockets.into_iter(), NOW),
+            [1],
+            "4400 - 2400 < 3072"
+        );
         let sockets = listed(&meters, &[10, 50, 20, 30]);
-        assert_eq!(f.evictions(sockets.into_iter()), [0, 2], "3200, then 2800");
+        assert_eq!(
+            f.evictions(sockets.into_iter(), NOW),
+            [0, 2],
+            "3200, then 2800"
+        );
+        let sockets = listed(&meters, &[10, 50, 0, 30]);
+        assert_eq!(
+            f.evictions(sockets.into_iter(), NOW),
+            [2, 0],
+            "never spoke: first"
+        );
     }
 
     #[test]
     fn among_equally_silent_the_biggest_holder_goes_first() {
         let (mut f, meters) = over(&[1600, 2800]);
         let sockets = listed(&meters, &[5, 5]);
-        assert_eq!(f.evictions(sockets.into_iter()), [1]);
+        assert_eq!(f.evictions(sockets.into_iter(), NOW), [1]);
+    }
+
+    #[test]
+    fn a_socket_alive_within_the_minute_is_never_evicted() {
+        let (mut f, meters) = over(&[2800, 1600]);
+        let recent = NOW - ALIVE_WITHIN_MS;
+        let sockets = listed(&meters, &[recent, 5]);
+        assert_eq!(
+            f.evictions(sockets.into_iter(), NOW),
+            [1],
+            "1600 is all it can"
+        );
     }
 
     #[test]
@@ -493,14 +539,14 @@ mod tests {
         let kib = vec![EVICTABLE_FROM / KIB; 20];
         let (mut f, meters) = over(&kib);
         let sockets = listed(&meters, &[0; 20]);
-        assert!(f.evictions(sockets.into_iter()).is_empty());
+        assert!(f.evictions(sockets.into_iter(), NOW).is_empty());
     }
 
     #[test]
     fn a_fruitless_eviction_is_not_retried_on_every_frame() {
         let kib = vec![EVICTABLE_FROM / KIB; 20];
         let (mut f, mut meters) = over(&kib);
-        f.evictions(listed(&meters, &[0; 20]).into_iter());
+        f.evictions(listed(&meters, &[0; 20]).into_iter(), NOW);
         assert_eq!(f.sent(&mut meters[0], 1000), Sent::Fine);
         let eighth = (f.budgets.room / 8) as usize;
         assert_eq!(f.sent(&mut meters[1], eighth), Sent::RoomOver);

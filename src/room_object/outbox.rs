@@ -100,7 +100,7 @@ impl Outbox {
     }
 
     /// Closes the sockets a send put over their budget, then, if the room
-    /// is over its own, the biggest holders.
+    /// is over its own, the longest-silent big holders.
     fn close_overdrawn(self: &Rc<Self>, over: Overdrawn<u64>) {
         let mut closing: Vec<(u64, &str)> = (over.sockets.into_iter())
             .map(|key| (key, flow::SOCKET_BUDGET))
@@ -117,7 +117,7 @@ impl Outbox {
     /// sockets that hold enough to be candidates cost a ping-time lookup.
     fn evict(&self) -> Vec<u64> {
         let roster = self.sockets.roster();
-        let candidates: Vec<(u64, u64, u64)> = (roster.iter())
+        let candidates: Vec<(u64, u64, Option<u64>)> = (roster.iter())
             .filter(|m| !m.meter.is_cut() && m.meter.unconfirmed() > flow::EVICTABLE_FROM)
             .map(|m| {
                 let key = m.session.conn;
@@ -125,17 +125,12 @@ impl Outbox {
                     self.conns.last_frame(key),
                     self.sockets.last_ping(&m.socket),
                 ];
-                let life = life.into_iter().flatten().max();
-                (
-                    key,
-                    m.meter.unconfirmed(),
-                    life.unwrap_or(m.session.joined_at),
-                )
+                (key, m.meter.unconfirmed(), life.into_iter().flatten().max())
             })
             .collect();
         drop(roster);
         let mut books = self.sockets.books();
-        let keys = books.with_flow(|flow| flow.evictions(candidates.into_iter()));
+        let keys = books.with_flow(|flow| flow.evictions(candidates.into_iter(), now()));
         for &key in &keys {
             books.with_meter(key, |_, meter| Flow::cut(meter));
         }
