@@ -2,12 +2,22 @@
 // for exactly what was missed (`since`) and carrying the sign-in token in
 // token mode; when it drops, reconnects with exponential backoff and jitter,
 // except after a close that ends the session for good (an expired token, a
-// moderator's removal); keeps it alive with pings. It carries
+// moderator's removal); keeps it alive with pings; tells the room how far
+// it has read, so the room can tell a slow reader from a stalled one, and
+// rejoins quietly when the room closes it as too slow. It carries
 // frames and reports what the socket does, and decides nothing about
 // messages: which ones to resend, and under which clientMsgId, is state.js's
 // call.
 
-import { BACKOFF_JITTER, BACKOFF_MAX_MS, BACKOFF_START_MS, PING_EVERY_MS } from "./limits.js";
+import {
+  BACKOFF_JITTER,
+  BACKOFF_MAX_MS,
+  BACKOFF_START_MS,
+  PING_EVERY_MS,
+  RECEIPT_EVERY_CHARS,
+  SLOW_CLOSE_WINDOW_MS,
+  SLOW_CLOSES_BEFORE_WARNING,
+} from "./limits.js";
 
 /** The close reason the page uses to rejoin under a new display name; such a
  *  close is our own doing, so the page reconnects at once and quietly. */
@@ -16,6 +26,43 @@ const RENAMED = "renamed";
 /** Close reasons (src/error.rs) after which reconnecting cannot help: the
  *  token stays expired, and the ban refuses the reconnect. */
 const FINAL_CLOSES = { "token expired": "expired", "removed by a moderator": "removed" };
+
+/** The reason the room gives a socket that fell too far behind
+ *  (src/error.rs, TOO_SLOW_CLOSE). */
+export const TOO_SLOW = "too slow, reconnect";
+
+const PONG = '{"type":"pong"}';
+
+/** A counter of what one socket has read: `read(data)` returns the receipt
+ *  to send (`{type: "seen", frames}`) once `everyChars` more have arrived
+ *  since the last one, else null. `frames` counts every frame since the
+ *  socket opened, which is what the room counts too (src/flow.rs). */
+export function receipts(everyChars = RECEIPT_EVERY_CHARS) {
+  let frames = 0;
+  let chars = 0;
+  return {
+    read(data) {
+      // The runtime's answer to a ping is not the room's frame.
+      if (data === PONG) return null;
+      frames += 1;
+      chars += typeof data === "string" ? data.length : 0;
+      if (chars < everyChars) return null;
+      chars = 0;
+      return { type: "seen", frames };
+    },
+  };
+}
+
+/** Whether a close with `reason` at `now` should rejoin at once and say
+ *  nothing: a "too slow" close is the room's flow control, and catching up
+ *  with `since` fixes it; only when it keeps happening (`recent` holds the
+ *  times of earlier ones, and is updated) is it worth telling the person. */
+export function quietSlowClose(reason, recent, now) {
+  if (reason !== TOO_SLOW) return false;
+  while (recent.length && now - recent[0] > SLOW_CLOSE_WINDOW_MS) recent.shift();
+  recent.push(now);
+  return recent.length < SLOW_CLOSES_BEFORE_WARNING;
+}
 
 /** Why a close with `reason` ended the session for good ("expired" or
  *  "removed"), or null when the page should reconnect. */
@@ -59,22 +106,30 @@ export function connect(url, on) {
   let everConnected = false;
   let retryTimer = null;
   let stopped = false;
+  /** Times of recent "too slow" closes; see quietSlowClose. */
+  const slowCloses = [];
+  /** The current attempt follows a quiet "too slow" close. */
+  let quietly = false;
 
   function open() {
     if (stopped) return;
     clearTimeout(retryTimer);
     on.connecting(attempt);
     const ws = new WebSocket(url());
+    const read = receipts();
     let opened = false;
     socket = ws;
     ws.addEventListener("open", () => {
       opened = true;
-      const reconnected = everConnected;
+      const reconnected = everConnected && !quietly;
       everConnected = true;
       attempt = 0;
+      quietly = false;
       on.open(reconnected);
     });
     ws.addEventListener("message", (event) => {
+      const receipt = read.read(event.data);
+      if (receipt && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(receipt));
       let frame;
       try {
         frame = JSON.parse(event.data);
@@ -88,6 +143,11 @@ export function connect(url, on) {
       socket = null;
       on.closed();
       if (event.reason === RENAMED) {
+        open();
+        return;
+      }
+      if (quietSlowClose(event.reason, slowCloses, Date.now())) {
+        quietly = true;
         open();
         return;
       }

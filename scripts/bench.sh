@@ -7,6 +7,9 @@
 # bench-results/tmp/ instead. See the README's Benchmarks section.
 #   bash scripts/bench.sh           the full suite (over an hour)
 #   bash scripts/bench.sh --smoke   every server and mode at toy sizes (CI)
+#   bash scripts/bench.sh silent    sockets that never read (issue 13): the
+#                                   servers' memory over time; BENCH_SILENT_K
+#                                   and BENCH_SILENT_SECS shape it
 #   BENCH_COMPARE_BUILD=<other checkout>/build bash scripts/bench.sh
 #                                   also runs that build, as edge-chat@base
 set -euo pipefail
@@ -25,4 +28,7 @@ fi
 ulimit -n 65536 2> /dev/null || ulimit -n "$(ulimit -Hn)"
 export WRANGLER_SEND_METRICS=false
 cargo bench --bench load --no-run
+if [[ ${1:-} == silent ]]; then
+    exec taskset -c 0 cargo bench --bench load -- "$@"
+fi
 exec taskset -c 0 cargo bench --bench load -- suite "$@"

@@ -4,6 +4,7 @@
 //! Parsing is pure so it is tested natively; the adapters hand in a lookup
 //! function over the Worker's environment.
 
+use crate::flow::Budgets;
 use crate::limits;
 
 /// Settings read once per object (or per request in the Worker).
@@ -25,6 +26,8 @@ pub struct Config {
     /// Origins allowed to open sockets, besides the Worker's own origin.
     /// Empty means only the Worker's own origin and localhost.
     pub allowed_origins: Vec<String>,
+    /// Flow control's budgets (see [`crate::flow`]), in bytes.
+    pub flow: Budgets,
 }
 
 impl Default for Config {
@@ -37,6 +40,10 @@ impl Default for Config {
             max_connections: limits::MAX_CONNECTIONS_PER_ROOM,
             idle_timeout_secs: limits::IDLE_TIMEOUT_SECS,
             allowed_origins: Vec::new(),
+            flow: Budgets {
+                socket: limits::FLOW_SOCKET_BUDGET_KB * 1024,
+                room: limits::FLOW_ROOM_BUDGET_KB * 1024,
+            },
         }
     }
 }
@@ -77,6 +84,13 @@ impl Config {
                         .collect()
                 })
                 .unwrap_or_default(),
+            // At least 512 KiB: one batch frame may be 256 KiB, and the page
+            // confirms every 64 KiB. At most
+            // 96 MiB: three times that is the object's whole memory.
+            flow: Budgets {
+                socket: num("FLOW_SOCKET_BUDGET_KB", d.flow.socket / 1024, 512, 98_304) * 1024,
+                room: num("FLOW_ROOM_BUDGET_KB", d.flow.room / 1024, 512, 98_304) * 1024,
+            },
         }
     }
 }
@@ -106,6 +120,9 @@ mod tests {
         let c = Config::from_vars(vars(&[("HISTORY_LIMIT", "5"), ("RATE_PER_SEC", " 3 ")]));
         assert_eq!(c.history_limit, 5);
         assert_eq!(c.rate_per_sec, 3);
+        let c = Config::from_vars(vars(&[("FLOW_SOCKET_BUDGET_KB", "512")]));
+        assert_eq!(c.flow.socket, 512 * 1024);
+        assert_eq!(c.flow.room, 24 * 1024 * 1024);
     }
 
     #[test]
@@ -114,7 +131,9 @@ mod tests {
             ("HISTORY_LIMIT", "lots"),
             ("RATE_BURST", "0"),
             ("RATE_PER_SEC", "100001"),
+            ("FLOW_ROOM_BUDGET_KB", "16"),
         ]));
+        assert_eq!(c.flow, Config::default().flow);
         assert_eq!(c.history_limit, 100);
         assert_eq!(c.rate_burst, Config::default().rate_burst);
         assert_eq!(c.rate_per_sec, Config::default().rate_per_sec);

@@ -107,6 +107,14 @@ pub const INTERNAL_CLOSE: Close = Close {
     reason: "internal error",
 };
 
+/// The close flow control gives a socket that fell too far behind (see
+/// [`crate::flow`]). 1013, "try again later": the client did nothing wrong
+/// that a reconnect would not fix, and catching up from history is the fix.
+pub const TOO_SLOW_CLOSE: Close = Close {
+    code: close_code::TRY_AGAIN_LATER,
+    reason: "too slow, reconnect",
+};
+
 impl Refusal {
     pub fn answer(&self) -> Answer {
         if let Refusal::Internal | Refusal::Storage(_) = self {

@@ -25,6 +25,8 @@
 //! - [`moderation`]: edit, delete and kick: who may, and what changes.
 //! - [`session`]: what the room remembers about a socket, in the format of
 //!   its hibernation attachment.
+//! - [`flow`]: flow control: bytes sent that no socket confirmed, receipts,
+//!   and which slow sockets to close.
 //! - [`fanout`]: the send path as a plan: the order in which frames leave
 //!   and where the room writes first.
 //! - [`routes`]: the Worker's routing decisions and HTTP refusals.
@@ -55,6 +57,7 @@ pub mod coalesce;
 pub mod config;
 pub mod error;
 pub mod fanout;
+pub mod flow;
 pub mod history;
 pub mod identity;
 pub mod limits;

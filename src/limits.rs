@@ -65,6 +65,19 @@ pub const MAX_CONNECTIONS_PER_ROOM: usize = 2_000;
 /// sockets reach this. Configurable: `IDLE_TIMEOUT_SECS` (5 to 86,400).
 pub const IDLE_TIMEOUT_SECS: u64 = 300;
 
+/// Unconfirmed bytes a socket that sends receipts (`{"type":"seen"}`) may
+/// hold before the room closes it with 1013 (see [`crate::flow`]). The page
+/// confirms every 64 KiB it reads, so 2 MiB is 32 receipts of slack: seconds
+/// behind in a room at full speed. Configurable: `FLOW_SOCKET_BUDGET_KB`.
+pub const FLOW_SOCKET_BUDGET_KB: u64 = 2 * 1024;
+
+/// Unconfirmed bytes all of a room's sockets may hold together before the
+/// room closes the biggest holders. A Durable Object has 128 MB, and each
+/// byte queued on a socket costs about three bytes of memory (issue 13), so
+/// 24 MiB queued is about 72 MB, leaving the rest for the room's own work.
+/// Configurable: `FLOW_ROOM_BUDGET_KB`.
+pub const FLOW_ROOM_BUDGET_KB: u64 = 24 * 1024;
+
 /// Longest token accepted. A token with a display name and a few dozen
 /// rooms is well under 2 KiB; anything near a URL's practical limit is not
 /// one this server issued, and is refused before any decoding.

@@ -53,6 +53,10 @@ pub enum ClientFrame {
     /// Close every socket of `client_id` and ban it for `minutes` (a
     /// moderator only).
     Kick { client_id: String, minutes: u64 },
+    /// A receipt: the client has read `frames` frames on this socket (see
+    /// [`crate::flow`]). One that tells the room nothing new reaches the
+    /// rules, which accept it silently.
+    Seen { frames: u64 },
 }
 
 /// The JSON form of client frames. Unknown fields are ignored so newer
@@ -78,11 +82,28 @@ enum JsonClientFrame {
         client_id: String,
         minutes: u64,
     },
+    Seen {
+        frames: u64,
+    },
 }
 
 /// The `type`s a client may send, for telling "unknown type" apart from
 /// "known type, wrong fields".
-const CLIENT_TYPES: &[&str] = &["message", "typing", "delete", "edit", "kick"];
+const CLIENT_TYPES: &[&str] = &["message", "typing", "delete", "edit", "kick", "seen"];
+
+/// The frame count of a receipt, read before the rules see the frame: a
+/// receipt that frees bytes skips the rate limit (see [`crate::flow`]).
+/// `None` for anything else. Only a JSON frame that mentions `seen` is
+/// parsed, so chat costs one substring search.
+pub fn receipt(text: &str) -> Option<u64> {
+    if !text.trim_start().starts_with('{') || !text.contains("\"seen\"") {
+        return None;
+    }
+    match serde_json::from_str::<JsonClientFrame>(text) {
+        Ok(JsonClientFrame::Seen { frames }) => Some(frames),
+        _ => None,
+    }
+}
 
 /// Reads one text frame. Raw text is chat, as the originals' clients send it;
 /// text starting with `{` must be a JSON frame with a known `type`.
@@ -118,6 +139,7 @@ pub fn parse(text: &str) -> Result<ClientFrame, Refusal> {
             }
             Ok(ClientFrame::Kick { client_id, minutes })
         }
+        Ok(JsonClientFrame::Seen { frames }) => Ok(ClientFrame::Seen { frames }),
         Err(err) => Err(classify_json_error(text, &err)),
     }
 }
@@ -521,6 +543,23 @@ mod tests {
                 minutes: 5
             })
         );
+    }
+
+    #[test]
+    fn a_receipt_is_read_before_the_rules_in_its_one_shape() {
+        assert_eq!(receipt(r#"{"type":"seen","frames":42}"#), Some(42));
+        assert_eq!(receipt(r#"{"type":"seen","frames":-1}"#), None);
+        assert_eq!(receipt(r#"{"frames":3, "type": "seen"}"#), Some(3));
+        assert_eq!(receipt(r#"{"type":"message","message":"seen"}"#), None);
+        assert_eq!(receipt("seen"), None);
+        assert_eq!(
+            parse(r#"{ "type": "seen", "frames": 7 }"#),
+            Ok(ClientFrame::Seen { frames: 7 })
+        );
+        assert!(matches!(
+            parse(r#"{"type":"seen"}"#),
+            Err(Refusal::BadFrame(_))
+        ));
     }
 
     #[test]

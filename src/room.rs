@@ -214,6 +214,8 @@ fn accept<S: HistoryStore>(
                 ..Outcome::default()
             })
         }
+        // The adapter already booked any news in it (crate::flow).
+        ClientFrame::Seen { .. } => Ok(Outcome::default()),
     };
     result.unwrap_or_else(|refusal| refuse(&refusal, ctx.now))
 }

@@ -8,10 +8,16 @@
 //! socket's attachment, so an object that wakes from hibernation rebuilds
 //! the roster from the runtime's socket list, as presence always did.
 //!
+//! It also keeps each socket's flow-control [`Meter`] beside its session,
+//! so the send path books every frame without a lookup, and the room's
+//! [`Flow`] total, so a socket that leaves frees its bytes.
+//!
 //! Generic over the socket type so the rules can be tested natively.
 
 use std::collections::HashMap;
 
+use crate::config::Config;
+use crate::flow::{Budgets, Flow, Meter};
 use crate::session::Session;
 
 /// One open socket and what the room knows about it.
@@ -19,6 +25,8 @@ use crate::session::Session;
 pub struct Member<S> {
     pub socket: S,
     pub session: Session,
+    /// Bytes sent to it and not confirmed; in memory only.
+    pub meter: Meter,
 }
 
 #[derive(Debug)]
@@ -26,23 +34,36 @@ pub struct Roster<S> {
     members: Vec<Member<S>>,
     /// Position in `members` by connection key.
     index: HashMap<u64, usize>,
+    flow: Flow,
 }
 
 impl<S> Default for Roster<S> {
     fn default() -> Self {
-        Roster {
-            members: Vec::new(),
-            index: HashMap::new(),
-        }
+        Roster::new(Config::default().flow)
     }
 }
 
 impl<S> Roster<S> {
+    pub fn new(budgets: Budgets) -> Self {
+        Roster {
+            members: Vec::new(),
+            index: HashMap::new(),
+            flow: Flow::new(budgets),
+        }
+    }
+
     /// Adds a socket, or replaces the one with the same connection key.
     pub fn insert(&mut self, socket: S, session: Session) {
-        let member = Member { socket, session };
+        let member = Member {
+            socket,
+            session,
+            meter: Meter::default(),
+        };
         match self.index.get(&member.session.conn) {
-            Some(&at) => self.members[at] = member,
+            Some(&at) => {
+                self.flow.forget(&self.members[at].meter);
+                self.members[at] = member;
+            }
             None => {
                 self.index.insert(member.session.conn, self.members.len());
                 self.members.push(member);
@@ -54,6 +75,7 @@ impl<S> Roster<S> {
     pub fn remove(&mut self, key: u64) -> Option<Member<S>> {
         let at = self.index.remove(&key)?;
         let removed = self.members.swap_remove(at);
+        self.flow.forget(&removed.meter);
         if let Some(moved) = self.members.get(at) {
             self.index.insert(moved.session.conn, at);
         }
@@ -66,6 +88,30 @@ impl<S> Roster<S> {
 
     pub fn get_mut(&mut self, key: u64) -> Option<&mut Member<S>> {
         self.index.get(&key).map(|&at| &mut self.members[at])
+    }
+
+    /// The members with their meters, and the room's books, for the send
+    /// path to update together.
+    pub fn books(&mut self) -> (&mut [Member<S>], &mut Flow) {
+        (&mut self.members, &mut self.flow)
+    }
+
+    pub fn flow(&self) -> &Flow {
+        &self.flow
+    }
+
+    pub fn with_flow<R>(&mut self, f: impl FnOnce(&mut Flow) -> R) -> R {
+        f(&mut self.flow)
+    }
+
+    /// Runs `f` on one member's meter and the room's books.
+    pub fn with_meter<R>(
+        &mut self,
+        key: u64,
+        f: impl FnOnce(&mut Flow, &mut Meter) -> R,
+    ) -> Option<R> {
+        let at = *self.index.get(&key)?;
+        Some(f(&mut self.flow, &mut self.members[at].meter))
     }
 
     pub fn len(&self) -> usize {
@@ -134,6 +180,19 @@ mod tests {
         r.insert(9, session("a2", 1));
         assert_eq!(r.len(), 1);
         assert_eq!(r.get(1).map(|m| m.socket), Some(9));
+    }
+
+    #[test]
+    fn a_member_that_leaves_or_is_replaced_frees_its_bytes() {
+        let mut r = roster(&[("a", 1), ("b", 2)]);
+        for key in [1, 2] {
+            r.with_meter(key, |flow, meter| flow.sent(meter, 100));
+        }
+        assert_eq!(r.flow().total(), 200);
+        r.remove(1);
+        assert_eq!(r.flow().total(), 100);
+        r.insert(7, session("b", 2));
+        assert_eq!(r.flow().total(), 0);
     }
 
     #[test]

@@ -302,6 +302,109 @@ async fn the_page_reconnects_after_a_crash_and_shows_every_message_once(_server:
     let _ = std::fs::remove_dir_all(state);
 }
 
+// ---- flow control -------------------------------------------------------------
+
+/// Small budgets, so a few hundred messages overrun a page; history long
+/// enough to hold all of them, so catching up loses nothing.
+const FLOW_VARS: &[(&str, &str)] = &[
+    ("RATE_PER_SEC", "100000"),
+    ("RATE_BURST", "10000"),
+    ("HISTORY_LIMIT", "1000"),
+    ("FLOW_SOCKET_BUDGET_KB", "512"),
+    ("FLOW_ROOM_BUDGET_KB", "8192"),
+];
+
+/// `n` 1,900-character messages from `from`, numbered from `first`, sent
+/// by a client that reads its echoes; returns once all are stored.
+async fn flood(server: &Server, from: &str, first: usize, n: usize) {
+    let (client, _) = common::Client::join_with(server, from, "room=br-slow").await;
+    let messages = (first..first + n)
+        .map(|i| {
+            let head = format!("msg {i:05} ");
+            (
+                format!("{head}{}", "x".repeat(1900 - head.len())),
+                format!("{from}-{i}"),
+            )
+        })
+        .collect();
+    let mut traffic = client.start_traffic(messages, 8);
+    traffic.wait_for_acks(n).await;
+}
+
+/// (Issue 13, proof 3.) The page falls behind (its frames are held, as by a
+/// busy tab): it stops confirming, the room closes it with 1013 at its
+/// budget, and it rejoins at once, quietly, catching up with `since`. When
+/// its held frames arrive too, every message shows exactly once.
+async fn the_page_rejoins_after_a_too_slow_close_and_shows_every_message_once(_server: Server) {
+    let mut rt = Runtime::start(FLOW_VARS);
+    let server = rt.server();
+    let mut browser = Browser::launch().await;
+    let alice = browser
+        .open_wired(&page_url(rt.port, "/r/br-slow"), WIDE.0, WIDE.1)
+        .await;
+    online(&mut browser, &alice).await;
+    flood(&server, "br-slow-a", 0, 60).await;
+    let receipts = "window.__wire.sent.filter(f => f.type === 'seen').length";
+    browser
+        .wait_for(
+            &alice,
+            "a receipt after 64 KiB",
+            &format!("{receipts} >= 1"),
+        )
+        .await;
+
+    browser.set_wire(&alice, Wire::Hold).await;
+    flood(&server, "br-slow-b", 60, 400).await;
+    browser
+        .wait_for(
+            &alice,
+            "the page to rejoin",
+            "window.__wire.urls.length === 2",
+        )
+        .await;
+    let closed = server
+        .log_lines()
+        .into_iter()
+        .filter(|l| l.contains("closed_by_room") && l.contains("socket_budget"))
+        .count();
+    assert_eq!(closed, 1, "the room closed the page once, for its budget");
+    let rejoined = browser.eval(&alice, "window.__wire.urls[1]").await;
+    assert!(
+        rejoined.as_str().is_some_and(|u| u.contains("since=")),
+        "rejoined without since: {rejoined}"
+    );
+    let banner = "document.getElementById('banner').hidden || document.getElementById('banner').dataset.kind === 'ok'";
+    assert_eq!(
+        browser.eval(&alice, banner).await,
+        true,
+        "a one-off was announced"
+    );
+
+    browser.set_wire(&alice, Wire::Pass).await;
+    flood(&server, "br-slow-c", 460, 20).await;
+    sees_once(
+        &mut browser,
+        &alice,
+        &format!("msg 00479 {}", "x".repeat(1890)),
+    )
+    .await;
+    let shown = browser
+        .eval(
+            &alice,
+            "(() => { const t = [...document.querySelectorAll('#messages .msg:not(.pending) .text')]\
+               .map(e => e.textContent.slice(0, 9)).filter(s => s.startsWith('msg '));\
+               return [t.length, new Set(t).size]; })()",
+        )
+        .await;
+    assert_eq!(
+        shown,
+        json!([480, 480]),
+        "[shown, distinct] of 480 messages"
+    );
+    drop(browser);
+    rt.stop();
+}
+
 // ---- edit, delete, moderation, expiry ---------------------------------------
 
 /// A JS expression: the list item of the message with `seq`.
@@ -706,4 +809,5 @@ suite![
     a_new_private_room_has_an_unguessable_name_and_works,
     a_moderator_removes_a_member_who_is_told_and_kept_out,
     an_expired_token_ends_the_session_with_a_notice_and_a_reload,
+    the_page_rejoins_after_a_too_slow_close_and_shows_every_message_once,
 ];

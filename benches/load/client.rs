@@ -2,7 +2,9 @@
 //! `b|<sender>|<seq>|<send time in ns>` on an open-loop schedule, and
 //! recording what arrives (latency, losses, duplicates, reordering). `batch`
 //! frames are unpacked; each inner message counts. The client never offers
-//! permessage-deflate.
+//! permessage-deflate. A `batch=1` client also confirms what it read as our
+//! page does (`{"type":"seen"}` after each 64 KiB), so the benchmark pays
+//! for flow control's receipts.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -97,16 +99,25 @@ fn record(stats: &Mutex<Stats>, frame: &Value) {
     stats.lock().unwrap().record_message(sender, seq, latency);
 }
 
+type Sink = Arc<tokio::sync::Mutex<futures_util::stream::SplitSink<Ws, Message>>>;
+
+/// The page's receipt interval (public/limits.js, RECEIPT_EVERY_CHARS).
+const RECEIPT_EVERY: usize = 64 * 1024;
+
 pub struct Client {
-    sink: futures_util::stream::SplitSink<Ws, Message>,
+    sink: Sink,
     pub stats: Arc<Mutex<Stats>>,
     pub connect_started: Instant,
     reader: tokio::task::JoinHandle<()>,
+    pinger: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for Client {
     fn drop(&mut self) {
         self.reader.abort();
+        if let Some(pinger) = &self.pinger {
+            pinger.abort();
+        }
     }
 }
 
@@ -129,18 +140,56 @@ pub async fn connect(port: u16, id: usize, query: &str) -> Result<Client, String
         .await
         .map_err(|e| format!("send Connect: {e}"))?;
     let stats = Arc::new(Mutex::new(Stats::default()));
-    let reader = tokio::spawn(read_frames(source, Arc::clone(&stats)));
+    let sink = Arc::new(tokio::sync::Mutex::new(sink));
+    let receipts = query.contains("batch=1").then(|| Arc::clone(&sink));
+    let reader = tokio::spawn(read_frames(source, Arc::clone(&stats), receipts));
+    let pinger = query
+        .contains("room=")
+        .then(|| tokio::spawn(keep_alive(Arc::clone(&sink))));
     Ok(Client {
         sink,
         stats,
         connect_started: started,
         reader,
+        pinger,
     })
 }
 
-async fn read_frames(mut source: futures_util::stream::SplitStream<Ws>, stats: Arc<Mutex<Stats>>) {
+/// Pings our room as the page does (the runtime answers without waking
+/// it): flow control never closes a socket that shows a sign of life
+/// within a minute, and a long run must not meet the idle timeout. The
+/// baselines would take a ping for chat, so only our room gets them.
+async fn keep_alive(sink: Sink) {
+    let mut every = tokio::time::interval(Duration::from_secs(20));
+    every.tick().await;
+    loop {
+        every.tick().await;
+        let ping = Message::text(r#"{"type":"ping"}"#);
+        if sink.lock().await.send(ping).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn read_frames(
+    mut source: futures_util::stream::SplitStream<Ws>,
+    stats: Arc<Mutex<Stats>>,
+    receipts: Option<Sink>,
+) {
+    let (mut frames, mut chars) = (0u64, 0usize);
     while let Some(Ok(msg)) = source.next().await {
         if let Message::Text(text) = msg {
+            // The runtime's answer to our ping: not the room's frame.
+            if text.as_str() == r#"{"type":"pong"}"# {
+                continue;
+            }
+            frames += 1;
+            chars += text.len();
+            if let Some(sink) = receipts.as_ref().filter(|_| chars >= RECEIPT_EVERY) {
+                chars = 0;
+                let receipt = format!(r#"{{"type":"seen","frames":{frames}}}"#);
+                let _ = sink.lock().await.send(Message::text(receipt)).await;
+            }
             let mut s = stats.lock().unwrap();
             s.first_frame.get_or_insert_with(Instant::now);
             s.frames += 1;
@@ -210,6 +259,8 @@ pub async fn send_step(
         let text = format!("b|{sender}|{seq}|{}", now_ns());
         if clients[sender]
             .sink
+            .lock()
+            .await
             .send(Message::text(text))
             .await
             .is_err()

@@ -8,6 +8,8 @@
 //! `BENCHMARKS.md` (a smoke or narrowed run writes below
 //! `bench-results/tmp/` instead); `report <results.json> [<out dir>]`
 //! renders BENCHMARKS.md and the chart again from a results file;
+//! `silent [--smoke]` runs the slow-reader attack of issue 13 (see
+//! `silent`), `silent-chart [<silent.json>]` draws its chart again;
 //! `serve-tokio <port>` is the native broadcast baseline.
 //!
 //! # Layout
@@ -19,6 +21,7 @@
 //!   saturation), server by server.
 //! - `results`: the typed records of results.json.
 //! - `report`: BENCHMARKS.md and the chart, made from those records.
+//! - `silent`: sockets that never read, and the servers' memory over time.
 
 // The benchmark drives servers from the host; on wasm32 there is nothing to
 // run, so the crate is empty and needs no `main`.
@@ -29,6 +32,7 @@ mod client;
 mod report;
 mod results;
 mod servers;
+mod silent;
 mod suite;
 
 fn main() {
@@ -55,6 +59,20 @@ fn main() {
                 std::process::exit(1);
             }
         }
+        Some("silent") => {
+            let smoke = args.iter().any(|a| a == "--smoke");
+            if let Err(e) = rt.block_on(silent::silent(smoke)) {
+                eprintln!("bench failed: {e}");
+                std::process::exit(1);
+            }
+        }
+        Some("silent-chart") => {
+            let json = args.get(1).map_or("bench-results/silent.json", String::as_str);
+            if let Err(e) = silent::rerender(json) {
+                eprintln!("chart failed: {e}");
+                std::process::exit(1);
+            }
+        }
         Some("report") => {
             if let Err(e) = rerender(args.get(1), args.get(2)) {
                 eprintln!("report failed: {e}");
@@ -62,7 +80,7 @@ fn main() {
             }
         }
         _ => eprintln!(
-            "usage: load suite [--smoke] | load report <results.json> [<out dir>] | load serve-tokio <port>"
+            "usage: load suite [--smoke] | load silent [--smoke] | load report <results.json> [<out dir>] | load serve-tokio <port>"
         ),
     }
 }

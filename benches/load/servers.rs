@@ -318,16 +318,25 @@ pub struct Usage {
 }
 
 impl Running {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn usage(&self) -> Usage {
-        let tree = descendants(self.child.id());
-        let sum = |read: fn(u32) -> Option<u64>| {
-            let parts: Vec<u64> = tree.iter().filter_map(|&pid| read(pid)).collect();
-            (!parts.is_empty()).then(|| parts.iter().sum())
-        };
-        Usage {
-            rss: sum(rss_bytes),
-            cpu: sum(cpu_ticks),
-        }
+        usage_of(self.child.id())
+    }
+}
+
+/// What the process tree under `pid` holds now.
+pub fn usage_of(pid: u32) -> Usage {
+    let tree = descendants(pid);
+    let sum = |read: fn(u32) -> Option<u64>| {
+        let parts: Vec<u64> = tree.iter().filter_map(|&pid| read(pid)).collect();
+        (!parts.is_empty()).then(|| parts.iter().sum())
+    };
+    Usage {
+        rss: sum(rss_bytes),
+        cpu: sum(cpu_ticks),
     }
 }
 

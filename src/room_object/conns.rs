@@ -37,6 +37,12 @@ impl Conns {
         self.0.borrow_mut().insert(key, conn);
     }
 
+    /// Notes a frame at `at` that took nothing from the bucket.
+    pub(super) fn touch(&self, key: u64, burst: u32, at: u64) {
+        let bucket = self.bucket(key, burst, at);
+        self.record(key, bucket, at);
+    }
+
     pub(super) fn last_frame(&self, key: u64) -> Option<u64> {
         self.0.borrow().get(&key).map(|c| c.last_frame)
     }

@@ -38,7 +38,7 @@ use crate::fanout;
 use crate::identity::{Identity, Mode};
 use crate::log::LogLine;
 use crate::moderation::{self, Kick};
-use crate::protocol::{PING, PONG};
+use crate::protocol::{self, PING, PONG};
 use crate::room::{self, Ctx, Outcome};
 use crate::routes::{Route, SocketTarget};
 use crate::session::{Joining, Session};
@@ -59,7 +59,6 @@ pub struct ChatRoom {
     /// Open or token mode; the object checks identity again.
     auth: Mode,
     outbox: Rc<Outbox>,
-    conns: Conns,
     /// When the pending alarm fires, if this instance knows. It saves a
     /// storage read on every join; a new instance starts without it and asks
     /// storage once.
@@ -78,18 +77,19 @@ impl DurableObject for ChatRoom {
         if let Err(err) = pair.and_then(|p| state.as_raw().set_websocket_auto_response(&p)) {
             emit(LogLine::error("auto_response_failed").detail(&format!("{err:?}")));
         }
+        let config = worker_entry::config(&env);
         let outbox = Outbox {
             // The binding type is not Clone; the JS object behind it is.
-            sockets: Sockets::new(JsValue::clone(state.as_raw()).into()),
+            sockets: Sockets::new(JsValue::clone(state.as_raw()).into(), config.flow),
             sql: state.storage().sql(),
             coalescer: RefCell::new(Coalescer::default()),
             behind: RefCell::new(WriteBehind::default()),
+            conns: Conns::default(),
         };
         ChatRoom {
-            config: worker_entry::config(&env),
+            config,
             auth: worker_entry::auth_mode(&env),
             outbox: Rc::new(outbox),
-            conns: Conns::default(),
             alarm_at: Cell::new(None),
             api_buckets: RefCell::default(),
             state,
@@ -211,16 +211,21 @@ impl ChatRoom {
                 return self.carry_out(ws, &Session::unreadable(), outcome);
             }
         };
+        if self.booked_receipt(key, text.as_deref()) {
+            return;
+        }
         let Some(mut session) = self.outbox.sockets.session(key) else {
             return;
         };
+        self.outbox.sockets.alive(key);
         let received_at = now();
-        let mut bucket = self.conns.bucket(key, self.config.rate_burst, received_at);
+        let conns = &self.outbox.conns;
+        let mut bucket = conns.bucket(key, self.config.rate_burst, received_at);
         let mut outcome = self.with_rules(received_at, |ctx| match &text {
             Some(text) => room::receive(ctx, &mut session, &mut bucket, text),
             None => room::receive_binary(ctx, &mut bucket),
         });
-        self.conns.record(key, bucket, received_at);
+        conns.record(key, bucket, received_at);
         if outcome.session_changed {
             self.outbox.sockets.update(&session);
             if ws.serialize_attachment(&session).is_err() {
@@ -233,6 +238,20 @@ impl ChatRoom {
             }
         }
         self.carry_out(ws, &session, outcome);
+    }
+
+    /// Books a receipt that frees bytes, outside the rules and the rate
+    /// limit: there can be no more of those than frames the room sent. True
+    /// if the frame was such a receipt and nothing more is to be done.
+    fn booked_receipt(&self, key: u64, text: Option<&str>) -> bool {
+        let Some(frames) = text.and_then(protocol::receipt) else {
+            return false;
+        };
+        if !self.outbox.sockets.receipt(key, frames) {
+            return false;
+        }
+        (self.outbox.conns).touch(key, self.config.rate_burst, now());
+        true
     }
 
     fn on_close(&self, ws: &WebSocket, code: usize) {
@@ -350,7 +369,7 @@ impl ChatRoom {
             now(),
         );
         drop(coalescer);
-        self.outbox.execute(Some(ws), steps);
+        self.outbox.execute(Some((ws, session.conn)), steps);
         if let Some(close) = close {
             let line = LogLine::warn("closed_by_room").room(&session.room);
             let line = line
@@ -366,22 +385,11 @@ impl ChatRoom {
 
     /// Announces a socket's departure once, then forgets it.
     fn depart(&self, ws: &WebSocket) {
-        let Some(session) = self.outbox.sockets.depart(ws) else {
-            return;
-        };
-        self.conns.forget(session.conn);
-        let roster = self.outbox.sockets.roster();
-        let remaining: Vec<&Session> = roster.sessions_except(session.conn).collect();
-        let deliveries = room::leave(&session, &remaining, now());
-        drop(roster);
-        let line = LogLine::info("disconnected").room(&session.room);
-        emit(line.client(&session.client_id));
-        self.carry_out(ws, &session, Outcome::deliver(deliveries));
-        self.outbox.sockets.forget_closed();
+        self.outbox.depart(ws);
     }
 
     fn is_idle(&self, ws: &WebSocket, session: &Session, now: u64) -> bool {
-        let last_frame = self.conns.last_frame(session.conn);
+        let last_frame = self.outbox.conns.last_frame(session.conn);
         let last_ping = self.outbox.sockets.last_ping(ws);
         room::is_idle(now, last_frame, last_ping, session, self.idle_timeout_ms())
     }

@@ -1,21 +1,27 @@
 //! The send path's state and its executor: the coalescer's held broadcasts,
 //! the messages waiting to be written, and the code that carries out a
-//! [`fanout`] plan step by step.
+//! [`fanout`] plan step by step, booking every frame with [`crate::flow`]
+//! and closing the sockets that fell too far behind.
 //!
-//! It is shared (`Rc`) with the flush timer, which runs outside any event.
+//! It is shared (`Rc`) with the flush timer, which runs outside any event;
+//! so announcing a departure lives here too, since a flush can close a
+//! socket that is too slow.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use worker::{js_sys, SqlStorage, WebSocket};
 
+use super::conns::Conns;
 use super::js::{now, send, text};
 use super::sockets::Sockets;
 use crate::coalesce::{self, Coalescer, Held};
-use crate::error::INTERNAL_CLOSE;
+use crate::error::{INTERNAL_CLOSE, TOO_SLOW_CLOSE};
 use crate::fanout::{self, Step};
+use crate::flow::{self, Flow, Overdrawn};
 use crate::log::LogLine;
 use crate::protocol;
+use crate::room;
 use crate::roster::Roster;
 use crate::sql_history::SqlHistory;
 use crate::worker_entry::emit;
@@ -27,34 +33,120 @@ pub(super) struct Outbox {
     /// Held broadcasts, naming sockets by connection key.
     pub(super) coalescer: RefCell<Coalescer<u64>>,
     pub(super) behind: RefCell<WriteBehind>,
+    pub(super) conns: Conns,
 }
+
+/// The event's socket and its connection key.
+pub(super) type Sender<'a> = Option<(&'a WebSocket, u64)>;
 
 impl Outbox {
     /// Carries out `steps` in order; `sender` is the event's socket. Returns
     /// false if a write failed: then nothing after it is carried out,
     /// because it may mention a message that was never written.
-    pub(super) fn execute(
-        self: &Rc<Self>,
-        sender: Option<&WebSocket>,
-        steps: Vec<Step<u64>>,
-    ) -> bool {
+    pub(super) fn execute(self: &Rc<Self>, sender: Sender<'_>, steps: Vec<Step<u64>>) -> bool {
+        let mut over = Overdrawn::default();
         for step in steps {
             match step {
                 Step::Commit if !self.commit() => return false,
                 Step::Commit => {}
-                Step::ToSender(json) => sender.iter().for_each(|ws| send(ws, &text(&json))),
-                Step::Release(held) => release(&self.sockets.roster(), &held),
+                Step::ToSender(json) => {
+                    if let Some((ws, key)) = sender {
+                        self.to_sender(ws, key, &json, &mut over);
+                    }
+                }
+                Step::Release(held) => release(&mut self.sockets.books(), &held, &mut over),
                 Step::ArmFlushTimer(delay_ms) => self.arm_flush_timer(delay_ms),
                 // A socket that is already closing cannot be closed again;
                 // there is nobody left to tell.
                 Step::CloseSender(close) => {
-                    if let Some(ws) = sender {
+                    if let Some((ws, _)) = sender {
                         let _ = ws.close(Some(close.code), Some(close.reason));
                     }
                 }
             }
         }
+        self.close_overdrawn(over);
         true
+    }
+
+    /// Takes `ws` out of the room and tells the others, once.
+    pub(super) fn depart(self: &Rc<Self>, ws: &WebSocket) {
+        let Some(session) = self.sockets.depart(ws) else {
+            return;
+        };
+        self.conns.forget(session.conn);
+        let roster = self.sockets.roster();
+        let remaining: Vec<&crate::session::Session> =
+            roster.sessions_except(session.conn).collect();
+        let deliveries = room::leave(&session, &remaining, now());
+        drop(roster);
+        let line = LogLine::info("disconnected").room(&session.room);
+        emit(line.client(&session.client_id));
+        let mut coalescer = self.coalescer.borrow_mut();
+        let steps = fanout::plan(&session.conn, deliveries, None, &mut coalescer, now());
+        drop(coalescer);
+        self.execute(Some((ws, session.conn)), steps);
+        self.sockets.forget_closed();
+    }
+
+    fn to_sender(&self, ws: &WebSocket, key: u64, json: &str, over: &mut Overdrawn<u64>) {
+        let sent = self.sockets.books().with_meter(key, |flow, meter| {
+            !meter.is_cut() && !over.note(key, flow.sent(meter, json.len()))
+        });
+        // Not a member (a refused socket, say): nothing to book.
+        if sent.unwrap_or(true) {
+            send(ws, &text(json));
+        }
+    }
+
+    /// Closes the sockets a send put over their budget, then, if the room
+    /// is over its own, the longest-silent big holders.
+    fn close_overdrawn(self: &Rc<Self>, over: Overdrawn<u64>) {
+        let mut closing: Vec<(u64, &str)> = (over.sockets.into_iter())
+            .map(|key| (key, flow::SOCKET_BUDGET))
+            .collect();
+        if over.room {
+            closing.extend(self.evict().into_iter().map(|key| (key, flow::ROOM_BUDGET)));
+        }
+        for (key, why) in closing {
+            self.close_too_slow(key, why);
+        }
+    }
+
+    /// Picks and marks the sockets to close for the room's budget. Only
+    /// sockets that hold enough to be candidates cost a ping-time lookup.
+    fn evict(&self) -> Vec<u64> {
+        let roster = self.sockets.roster();
+        let candidates: Vec<(u64, u64, Option<u64>)> = (roster.iter())
+            .filter(|m| !m.meter.is_cut() && m.meter.unconfirmed() > flow::EVICTABLE_FROM)
+            .map(|m| {
+                let key = m.session.conn;
+                let life = [
+                    self.conns.last_frame(key),
+                    self.sockets.last_ping(&m.socket),
+                ];
+                (key, m.meter.unconfirmed(), life.into_iter().flatten().max())
+            })
+            .collect();
+        drop(roster);
+        let mut books = self.sockets.books();
+        let keys = books.with_flow(|flow| flow.evictions(candidates.into_iter(), now()));
+        for &key in &keys {
+            books.with_meter(key, |_, meter| Flow::cut(meter));
+        }
+        keys
+    }
+
+    fn close_too_slow(self: &Rc<Self>, key: u64, why: &str) {
+        let Some(member) = self.sockets.roster().get(key).cloned() else {
+            return;
+        };
+        let close = TOO_SLOW_CLOSE;
+        let _ = member.socket.close(Some(close.code), Some(close.reason));
+        let line = LogLine::warn("closed_by_room").room(&member.session.room);
+        let line = line.client(&member.session.client_id);
+        emit(line.close(close.code, close.reason).detail(why));
+        self.depart(&member.socket);
     }
 
     /// Writes what waits, then sends what is held. False if storage failed.
@@ -90,49 +182,63 @@ impl Outbox {
     }
 }
 
+/// A frame as a JavaScript string, with its UTF-8 length for the books.
+type Frame = (js_sys::JsString, usize);
+
 /// Sends released frames to every member they are meant for: a plain socket
 /// gets each as its own frame, a batch socket gets them packed. Each frame
-/// becomes a JavaScript string once, however many sockets get it.
-fn release(roster: &Roster<WebSocket>, held: &[Held<u64>]) {
+/// becomes a JavaScript string once, however many sockets get it. Every
+/// frame is booked; a socket put over its budget gets nothing more.
+fn release(roster: &mut Roster<WebSocket>, held: &[Held<u64>], over: &mut Overdrawn<u64>) {
     // Built on first use: a room of batch sockets only never needs them.
-    let mut frames = None;
+    let mut frames: Option<Vec<Frame>> = None;
     let mut common = None;
-    for member in roster.iter() {
-        let key = &member.session.conn;
-        if !member.session.batch {
-            let frames = frames.get_or_insert_with(|| {
-                held.iter()
-                    .map(|h| text(&h.json))
-                    .collect::<Vec<js_sys::JsString>>()
-            });
-            for (h, frame) in held.iter().zip(frames.iter()) {
-                if h.to.includes(key) {
-                    send(&member.socket, frame);
-                }
+    let (members, flow) = roster.books();
+    for member in members.iter_mut().filter(|m| !m.meter.is_cut()) {
+        let (key, batch) = (member.session.conn, member.session.batch);
+        let (socket, meter) = (&member.socket, &mut member.meter);
+        let mut deliver = |frame: &Frame| {
+            let cut = over.note(key, flow.sent(meter, frame.1));
+            if !cut {
+                send(socket, &frame.0);
             }
+            !cut
+        };
+        if !batch {
+            let frames = frames.get_or_insert_with(|| {
+                held.iter().map(|h| (text(&h.json), h.json.len())).collect()
+            });
+            let mut mine = held
+                .iter()
+                .zip(frames.iter())
+                .filter(|(h, _)| h.to.includes(&key));
+            let _ = mine.try_for_each(|(_, frame)| deliver(frame).then_some(()));
             continue;
         }
         let own;
-        let packs = if held.iter().all(|h| !h.to.names(key)) {
+        let packs = if held.iter().all(|h| !h.to.names(&key)) {
             common.get_or_insert_with(|| packed(&coalesce::frames_for_unnamed(held)))
         } else {
-            own = packed(&coalesce::frames_for(held, key));
+            own = packed(&coalesce::frames_for(held, &key));
             &own
         };
-        for frame in packs.iter() {
-            send(&member.socket, frame);
-        }
+        let _ = packs
+            .iter()
+            .try_for_each(|frame| deliver(frame).then_some(()));
     }
 }
 
 /// Frames packed for sending: a lone frame as itself, several as `batch`
 /// frames of at most [`coalesce::MAX_BATCH_BYTES`] each.
-fn packed(frames: &[&str]) -> Vec<js_sys::JsString> {
+fn packed(frames: &[&str]) -> Vec<Frame> {
     coalesce::runs(frames, coalesce::MAX_BATCH_BYTES)
         .into_iter()
         .map(|run| match run {
-            [one] => text(one),
-            many => text(&protocol::batch_json(many, now())),
+            [one] => (text(one), one.len()),
+            many => {
+                let json = protocol::batch_json(many, now());
+                (text(&json), json.len())
+            }
         })
         .collect()
 }

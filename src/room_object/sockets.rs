@@ -13,13 +13,14 @@
 //! departed list to hibernation is harmless: both events arrive together,
 //! long before the room can sleep.
 
-use std::cell::{Cell, Ref, RefCell};
+use std::cell::{Cell, Ref, RefCell, RefMut};
 
 use wasm_bindgen::{JsCast, JsValue};
 use worker::{js_sys, worker_sys::DurableObjectState, WebSocket};
 
 use super::js::StateWithPingTimes;
 use crate::error::Close;
+use crate::flow::Budgets;
 use crate::roster::Roster;
 use crate::session::Session;
 
@@ -43,10 +44,10 @@ pub(super) enum Found {
 }
 
 impl Sockets {
-    pub(super) fn new(state: DurableObjectState) -> Self {
+    pub(super) fn new(state: DurableObjectState, budgets: Budgets) -> Self {
         Sockets {
             state,
-            roster: RefCell::new(Roster::default()),
+            roster: RefCell::new(Roster::new(budgets)),
             loaded: Cell::new(false),
             keys: js_sys::WeakMap::new(),
             departed: RefCell::new(Vec::new()),
@@ -63,6 +64,26 @@ impl Sockets {
             }
         }
         self.roster.borrow()
+    }
+
+    /// The members with their flow-control books, for the send path. No
+    /// JavaScript runs while it is held, so nothing can ask for it again.
+    pub(super) fn books(&self) -> RefMut<'_, Roster<WebSocket>> {
+        drop(self.roster());
+        self.roster.borrow_mut()
+    }
+
+    /// Books a receipt; true if it told the room something new.
+    pub(super) fn receipt(&self, key: u64, frames: u64) -> bool {
+        let mut books = self.books();
+        let news = books.with_meter(key, |flow, meter| flow.receipt(meter, frames));
+        news.unwrap_or(false)
+    }
+
+    /// A frame arrived: a plain socket's count starts again.
+    pub(super) fn alive(&self, key: u64) {
+        self.books()
+            .with_meter(key, |flow, meter| flow.alive(meter));
     }
 
     /// Hands a new socket to the runtime; it is a member once [`admit`]ted.

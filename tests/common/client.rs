@@ -102,6 +102,11 @@ impl Client {
             .unwrap_or_else(|e| panic!("{} could not send: {e}", self.id));
     }
 
+    /// The socket itself, for a test that reads and writes in its own way.
+    pub fn into_socket(self) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
+        self.ws
+    }
+
     /// The next server frame, parsed. Panics on timeout, close or non-JSON.
     pub async fn next(&mut self) -> Value {
         loop {

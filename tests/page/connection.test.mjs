@@ -1,11 +1,25 @@
 // The socket's pure parts (public/connection.js): the reconnect URL, the
-// backoff schedule, and which closes end a session for good.
+// backoff schedule, which closes end a session for good, receipts, and
+// which closes rejoin quietly.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { backoffMs, finalClose, socketUrl } from "../../public/connection.js";
-import { BACKOFF_JITTER, BACKOFF_MAX_MS, BACKOFF_START_MS } from "../../public/limits.js";
+import {
+  TOO_SLOW,
+  backoffMs,
+  finalClose,
+  quietSlowClose,
+  receipts,
+  socketUrl,
+} from "../../public/connection.js";
+import {
+  BACKOFF_JITTER,
+  BACKOFF_MAX_MS,
+  BACKOFF_START_MS,
+  SLOW_CLOSE_WINDOW_MS,
+  SLOW_CLOSES_BEFORE_WARNING,
+} from "../../public/limits.js";
 
 const page = { protocol: "http:", host: "127.0.0.1:8787" };
 
@@ -55,4 +69,39 @@ test("an expired token and a removal end the session; other closes retry", () =>
   for (const reason of ["", "renamed", "idle timeout", "constructor", "toString"]) {
     assert.equal(finalClose(reason), null, reason);
   }
+});
+
+test("a receipt goes after each 64 KiB read and counts every frame", () => {
+  const counter = receipts(100);
+  const sent = [];
+  for (let i = 0; i < 25; i += 1) {
+    const receipt = counter.read("x".repeat(30));
+    if (receipt) sent.push(receipt);
+  }
+  // 30 chars a frame: the 4th, 8th, ... frame passes another 100.
+  assert.deepEqual(sent.map((r) => r.frames), [4, 8, 12, 16, 20, 24]);
+  assert.deepEqual(Object.keys(sent[0]), ["type", "frames"], "the server reads this shape first");
+  assert.equal(JSON.stringify(sent[0]), '{"type":"seen","frames":4}');
+});
+
+test("the runtime's pongs are not counted as the room's frames", () => {
+  const counter = receipts(10);
+  assert.equal(counter.read('{"type":"pong"}'), null);
+  assert.deepEqual(counter.read("x".repeat(10)), { type: "seen", frames: 1 });
+});
+
+test("a quiet socket sends no receipt at all", () => {
+  const counter = receipts();
+  for (let i = 0; i < 300; i += 1) assert.equal(counter.read("a".repeat(200)), null);
+});
+
+test("a too-slow close rejoins quietly until it keeps happening", () => {
+  const recent = [];
+  const quiet = [];
+  for (let i = 0; i < SLOW_CLOSES_BEFORE_WARNING; i += 1) quiet.push(quietSlowClose(TOO_SLOW, recent, i * 1000));
+  assert.deepEqual(quiet.slice(0, -1), Array(SLOW_CLOSES_BEFORE_WARNING - 1).fill(true));
+  assert.equal(quiet.at(-1), false, "the person is told once it keeps happening");
+  const later = SLOW_CLOSE_WINDOW_MS * 3;
+  assert.equal(quietSlowClose(TOO_SLOW, recent, later), true, "an old streak is forgotten");
+  assert.equal(quietSlowClose("idle timeout", [], 0), false);
 });
