@@ -29,6 +29,8 @@
 //!   and where the room writes first.
 //! - [`routes`]: the Worker's routing decisions and HTTP refusals.
 //! - [`log`]: structured log lines, without message bodies.
+//! - [`webhook`]: signed webhook events: which frames are events, their
+//!   body and signature, the retry schedule and the outbox's cap.
 //! - [`write_behind`]: a busy room's messages written in one commit per
 //!   flush instead of one per message.
 //!
@@ -39,7 +41,7 @@
 //!   API: its handlers feed events to [`room`], ask [`fanout`] for a plan,
 //!   and carry the plan out.
 //! - `sql_history`: [`history::HistoryStore`] on the object's SQLite, the
-//!   room's bans, and the schema's migrations.
+//!   room's bans, the webhook outbox, and the schema's migrations.
 //!
 //! Native tool: `src/bin/mint-token.rs` signs tokens with [`auth::sign`].
 
@@ -63,6 +65,7 @@ pub mod roster;
 pub mod routes;
 pub mod session;
 pub mod validate;
+pub mod webhook;
 pub mod write_behind;
 
 #[cfg(target_arch = "wasm32")]
