@@ -460,6 +460,18 @@ async fn a_hanging_receiver_does_not_delay_fan_out() {
         p99_on <= p99_off * 3.0 + 25.0,
         "p99 {p99_on:.2} ms with a hanging receiver, {p99_off:.2} ms without"
     );
+    // The hung try is given up after its 10 s and tried again.
+    let retried = |h: &[Hit]| h.len() >= 2;
+    receiver
+        .wait_until(Duration::from_secs(20), "a second try", retried)
+        .await;
+    let hits = receiver.hits();
+    let gap = hits[1].at - hits[0].at;
+    assert!(gap >= Duration::from_millis(9_900), "retried after {gap:?}");
+    assert!(server
+        .log_lines()
+        .iter()
+        .any(|l| l.contains("no answer in 10000 ms")));
     receiver.stop();
     drop(hooked);
 }

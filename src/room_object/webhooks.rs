@@ -157,7 +157,7 @@ impl Webhooks {
                 return Some(next_at);
             }
             let dropped = sql.events_dropped().unwrap_or_default();
-            let result = self.post(&event.body(dropped)).await;
+            let result = post(&self.settings, &event.body(dropped)).await;
             let room = event.room.as_str();
             if let Err(why) = &result {
                 emit(LogLine::warn("webhook_failed").room(room).detail(why));
@@ -195,37 +195,36 @@ impl Webhooks {
         emit(LogLine::error("webhook_store_failed").detail(&err.0));
         now() + self.settings.retry_base_ms
     }
+}
 
-    /// One signed POST of `body`. `Err` says why it did not count: a
-    /// status other than 2xx, a network failure, or no answer in time.
-    async fn post(&self, body: &str) -> Result<(), String> {
-        let headers = Headers::new();
-        let signature = self.settings.sign(now() / 1000, body);
-        let set = headers
-            .set("Content-Type", "application/json")
-            .and_then(|()| headers.set(SIGNATURE_HEADER, &signature))
-            .and_then(|()| headers.set("User-Agent", "edge-chat-webhooks"));
-        set.map_err(|e| e.to_string())?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_headers(headers)
-            .with_body(Some(JsValue::from_str(body)));
-        let request =
-            Request::new_with_init(&self.settings.url, &init).map_err(|e| e.to_string())?;
-        let controller = AbortController::default();
-        let fetch = Fetch::Request(request);
-        let signal = controller.signal();
-        let sent = fetch.send_with_signal(&signal);
-        let timeout = Delay::from(Duration::from_millis(ATTEMPT_TIMEOUT_MS));
-        match first(sent, timeout).await {
-            Ok(Ok(resp)) if webhook::accepted(resp.status_code()) => Ok(()),
-            Ok(Ok(resp)) => Err(format!("status {}", resp.status_code())),
-            Ok(Err(err)) => Err(err.to_string()),
-            Err(()) => {
-                // Frees the connection; the fetch future is dropped anyway.
-                controller.abort();
-                Err(format!("no answer in {ATTEMPT_TIMEOUT_MS} ms"))
-            }
+/// One signed POST of `body`. `Err` says why it did not count: a
+/// status other than 2xx, a network failure, or no answer in time.
+async fn post(settings: &Settings, body: &str) -> Result<(), String> {
+    let headers = Headers::new();
+    let signature = settings.sign(now() / 1000, body);
+    let set = headers
+        .set("Content-Type", "application/json")
+        .and_then(|()| headers.set(SIGNATURE_HEADER, &signature))
+        .and_then(|()| headers.set("User-Agent", "edge-chat-webhooks"));
+    set.map_err(|e| e.to_string())?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(JsValue::from_str(body)));
+    let request = Request::new_with_init(&settings.url, &init).map_err(|e| e.to_string())?;
+    let controller = AbortController::default();
+    let fetch = Fetch::Request(request);
+    let signal = controller.signal();
+    let sent = fetch.send_with_signal(&signal);
+    let timeout = Delay::from(Duration::from_millis(ATTEMPT_TIMEOUT_MS));
+    match first(sent, timeout).await {
+        Ok(Ok(resp)) if webhook::accepted(resp.status_code()) => Ok(()),
+        Ok(Ok(resp)) => Err(format!("status {}", resp.status_code())),
+        Ok(Err(err)) => Err(err.to_string()),
+        Err(()) => {
+            // Frees the connection; the fetch future is dropped anyway.
+            controller.abort();
+            Err(format!("no answer in {ATTEMPT_TIMEOUT_MS} ms"))
         }
     }
 }
