@@ -340,6 +340,16 @@ mod tests {
         );
     }
 
+    /// Pinned against Python's `hmac` and Node's `crypto` (the README's
+    /// verifiers), so the scheme cannot drift from what receivers compute.
+    #[test]
+    fn the_signature_matches_what_python_and_node_compute() {
+        assert_eq!(
+            signature("whsec_test", 1_700_000_000, r#"{"id":"lobby:1"}"#),
+            "t=1700000000,v1=a0b0e05c71b2249d9d5f7593a44e824ded0a2600508a2901a08555f722e84725"
+        );
+    }
+
     #[test]
     fn a_different_body_time_or_secret_signs_differently() {
         let base = signature("s", 1, "{}");
