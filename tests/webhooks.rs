@@ -467,7 +467,7 @@ async fn a_hanging_receiver_does_not_delay_fan_out() {
     // Generous for a shared 2-core machine, and still far below the 10 s
     // one blocked delivery would cost.
     assert!(
-        p99_on <= p99_off * 3.0 + 25.0,
+        p99_on <= p99_off * 3.0 + 50.0,
         "p99 {p99_on:.2} ms with a hanging receiver, {p99_off:.2} ms without"
     );
     // The hung try is given up after its 10 s and tried again.
