@@ -187,10 +187,12 @@ impl SqlHistory {
     }
 
     /// Queues `events` after those already waiting, then drops the oldest
-    /// beyond `cap`. Returns how many were dropped now. Ids run without
-    /// gaps from the oldest waiting to the newest, since rows only ever
-    /// leave from the front, so the count is `max - min + 1`.
-    pub fn queue_events(&self, events: &[Event], cap: u64) -> Result<u64, StoreError> {
+    /// beyond `cap`. Returns how many were dropped now. Rows up to `done`
+    /// are events already delivered, waiting to be swept; they do not
+    /// count. Ids run without gaps from the oldest waiting to the newest,
+    /// since rows only ever leave from the front, so the count is
+    /// `max - min + 1`.
+    pub fn queue_events(&self, events: &[Event], cap: u64, done: u64) -> Result<u64, StoreError> {
         for chunk in events.chunks(EVENTS_PER_INSERT) {
             let rows = vec!["(?, ?, ?, ?, ?)"; chunk.len()].join(", ");
             let bindings: Vec<SqlStorageValue> = chunk.iter().flat_map(event_row).collect();
@@ -199,8 +201,8 @@ impl SqlHistory {
             self.exec(&query, bindings)?;
         }
         let span: Vec<SpanRow> = self.query(
-            "SELECT MIN(id) AS first, MAX(id) AS last FROM webhook_outbox",
-            vec![],
+            "SELECT MIN(id) AS first, MAX(id) AS last FROM webhook_outbox WHERE id > ?",
+            vec![int(done)],
         )?;
         let Some(SpanRow {
             first: Some(first),
@@ -220,12 +222,13 @@ impl SqlHistory {
         Ok(over)
     }
 
-    /// The oldest waiting event and when it may next be tried.
-    pub fn next_event(&self) -> Result<Option<(Queued, u64)>, StoreError> {
+    /// The oldest waiting event after `done`, and when it may next be
+    /// tried.
+    pub fn next_event(&self, done: u64) -> Result<Option<(Queued, u64)>, StoreError> {
         let rows: Vec<EventRow> = self.query(
             "SELECT id, room, seq, type, frame, ts, attempts, next_at \
-             FROM webhook_outbox ORDER BY id LIMIT 1",
-            vec![],
+             FROM webhook_outbox WHERE id > ? ORDER BY id LIMIT 1",
+            vec![int(done)],
         )?;
         Ok(rows.into_iter().next().map(|r| {
             let next_at = r.next_at;
@@ -233,9 +236,9 @@ impl SqlHistory {
         }))
     }
 
-    /// The receiver took event `id`.
-    pub fn event_delivered(&self, id: u64) -> Result<(), StoreError> {
-        self.exec("DELETE FROM webhook_outbox WHERE id = ?", vec![int(id)])
+    /// Forgets every event up to `id`: delivered, or given up on.
+    pub fn events_done_through(&self, id: u64) -> Result<(), StoreError> {
+        self.exec("DELETE FROM webhook_outbox WHERE id <= ?", vec![int(id)])
     }
 
     /// Event `id` failed its `attempts`th try; the next is due at `next_at`.
@@ -246,19 +249,14 @@ impl SqlHistory {
         )
     }
 
-    /// The room gives up on event `id`: it counts as dropped.
-    pub fn event_given_up(&self, id: u64) -> Result<(), StoreError> {
-        self.event_delivered(id)?;
-        self.count_dropped(1)
-    }
-
     /// Events this room will never deliver, since its outbox was made.
     pub fn events_dropped(&self) -> Result<u64, StoreError> {
         let rows: Vec<TotalRow> = self.query("SELECT total FROM webhook_dropped", vec![])?;
         Ok(rows.first().map_or(0, |r| r.total))
     }
 
-    fn count_dropped(&self, n: u64) -> Result<(), StoreError> {
+    /// Counts `n` more events this room will never deliver.
+    pub fn count_dropped(&self, n: u64) -> Result<(), StoreError> {
         self.exec("UPDATE webhook_dropped SET total = total + ?", vec![int(n)])
     }
 

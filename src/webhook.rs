@@ -15,7 +15,8 @@
 //!   crashes and hibernation, and the alarm that drains it does too.
 //! - One event is in flight per room; the next waits until the receiver
 //!   answered 2xx, so a receiver sees a room's events in order. After a crash
-//!   mid-delivery the event comes again: receivers dedupe by `id`.
+//!   the events delivered since the room last deleted delivered rows (a few
+//!   dozen at most) come again, in order: receivers dedupe by `id`.
 //! - Chat first: the outbox holds at most [`Settings::outbox_cap`] events,
 //!   and a full one drops its oldest. Dropped events (and those given up on)
 //!   are counted; each later event carries the room's total as `dropped`.
@@ -52,10 +53,6 @@ pub const MAX_ATTEMPTS: u32 = 12;
 /// oldest are dropped: a dead receiver must not grow the room's storage
 /// without bound. 10,000 small events are a few MB at most.
 pub const OUTBOX_CAP: u64 = 10_000;
-
-/// Events one alarm delivers before it hands over to the next alarm, so a
-/// long backlog never runs into the runtime's limit on one handler's time.
-pub const DRAIN_PER_ALARM: usize = 500;
 
 /// The webhook settings: `WEBHOOK_URL` and the secret `WEBHOOK_SECRET`,
 /// and the retry schedule's knobs.

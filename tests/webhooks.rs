@@ -88,14 +88,17 @@ fn of_room<'a>(events: &'a [Value], room: &'a str) -> impl Iterator<Item = &'a V
 }
 
 /// Per room, the receiver never gets an event before one that came earlier:
-/// only a retried event may come again, and only before the next one.
-fn assert_in_order(hits: &[Hit]) {
+/// only a retried event may come again, and only before the next one. A
+/// restart may repeat events delivered since the room's last sweep, in
+/// order: each restart allows one step back.
+fn assert_in_order(hits: &[Hit], restarts: usize) {
     let events: Vec<Value> = hits.iter().map(Hit::json).collect();
     let rooms: BTreeSet<&str> = events.iter().filter_map(|e| e["room"].as_str()).collect();
     for room in rooms {
         let numbers: Vec<u64> = of_room(&events, room).map(number).collect();
+        let back = numbers.windows(2).filter(|w| w[1] < w[0]).count();
         assert!(
-            numbers.windows(2).all(|w| w[0] <= w[1]),
+            back <= restarts,
             "room {room}: events out of order: {numbers:?}"
         );
     }
@@ -185,7 +188,7 @@ async fn every_event_arrives_in_order_after_the_receiver_was_down() {
         .iter()
         .all(|e| e["room"] == "wh-down" && e["ts"].is_u64()));
     assert!(events[0].get("seq").is_none(), "a join has no seq");
-    assert_in_order(&hits);
+    assert_in_order(&hits, 0);
     assert_all_signed(&hits);
     receiver.stop();
     drop(rt);
@@ -236,7 +239,7 @@ async fn order_holds_per_room_while_the_receiver_fails_now_and_then() {
         hits.len() > events.len(),
         "the receiver failed some, and they came again"
     );
-    assert_in_order(&hits);
+    assert_in_order(&hits, 0);
     assert_all_signed(&hits);
     receiver.stop();
     drop(rt);
@@ -337,7 +340,7 @@ async fn a_sigkill_mid_drain_loses_no_event() {
         (1..=SENT).collect::<Vec<_>>(),
         "each message, in order"
     );
-    assert_in_order(&hits);
+    assert_in_order(&hits, 1);
     assert_all_signed(&hits);
     let dups = hits.len() - unique(&hits).len();
     println!("    {before} of {SENT} delivered before the kill; {dups} duplicate(s) after");

@@ -22,12 +22,24 @@ use crate::history::StoreError;
 use crate::log::LogLine;
 use crate::room::Delivery;
 use crate::sql_history::SqlHistory;
-use crate::webhook::{self, Event, Settings, ATTEMPT_TIMEOUT_MS, SIGNATURE_HEADER};
+use crate::webhook::{self, Event, Queued, Settings, ATTEMPT_TIMEOUT_MS, SIGNATURE_HEADER};
 use crate::worker_entry::{self, emit};
 
 /// An alarm delivers for at most this long, then hands over to the next
 /// one, so the idle sweep it shares the alarm with is never held up long.
 const DRAIN_BUDGET_MS: u64 = 30_000;
+
+/// Once the outbox is empty, the drain waits this long for new events
+/// before it ends, looking every [`LINGER_POLL_MS`]: a busy room's events
+/// then cost no alarm each (setting one is a storage write, and the
+/// runtime holds outgoing frames while a write is made durable).
+const LINGER_MS: u64 = 1_000;
+const LINGER_POLL_MS: u64 = 5;
+
+/// Delivered events' rows are deleted this many at a time, and whenever a
+/// drain ends: one write instead of one per event. A crash before a sweep
+/// repeats at most this many events, which receivers dedupe by id.
+const SWEEP_EVERY: u32 = 64;
 
 pub(super) struct Webhooks {
     settings: Settings,
@@ -39,6 +51,11 @@ pub(super) struct Webhooks {
     draining: Cell<bool>,
     /// The head event is not tried again before this (0: no wait).
     retry_at: Cell<u64>,
+    /// The newest event the room is done with (delivered or given up on);
+    /// rows up to it are deleted in sweeps, not one write each.
+    acked: Cell<u64>,
+    /// Events done with since the last sweep.
+    unswept: Cell<u32>,
     storage: DurableObjectStorage,
 }
 
@@ -58,6 +75,8 @@ impl Webhooks {
             pending: RefCell::default(),
             draining: Cell::new(false),
             retry_at: Cell::new(0),
+            acked: Cell::new(0),
+            unswept: Cell::new(0),
             storage: JsValue::clone(storage).unchecked_into(),
         })
     }
@@ -92,7 +111,7 @@ impl Webhooks {
         if events.is_empty() {
             return Ok(());
         }
-        let dropped = sql.queue_events(&events, self.settings.outbox_cap)?;
+        let dropped = sql.queue_events(&events, self.settings.outbox_cap, self.acked.get())?;
         if dropped > 0 {
             let room = &events[0].room;
             let line = LogLine::warn("webhook_dropped").room(room);
@@ -107,7 +126,7 @@ impl Webhooks {
     /// A woken room whose outbox still holds events makes sure an alarm
     /// will deliver them.
     pub(super) fn resume(&self, sql: &SqlHistory, alarm_at: &Cell<Option<u64>>) {
-        if let Ok(Some((_, next_at))) = sql.next_event() {
+        if let Ok(Some((_, next_at))) = sql.next_event(0) {
             self.wake_by(now().max(next_at), alarm_at);
         }
     }
@@ -146,49 +165,85 @@ impl Webhooks {
     }
 
     async fn deliver_due(&self, sql: &SqlHistory) -> Option<u64> {
+        let next = self.deliver_while_due(sql).await;
+        match self.sweep(sql) {
+            Ok(()) => next,
+            Err(err) => Some(self.store_failed(&err)),
+        }
+    }
+
+    async fn deliver_while_due(&self, sql: &SqlHistory) -> Option<u64> {
         let started = now();
+        let mut idle_since = None;
         while now() < started + DRAIN_BUDGET_MS {
-            let (event, next_at) = match sql.next_event() {
-                Ok(Some(head)) => head,
-                Ok(None) => return None,
+            let head = match sql.next_event(self.acked.get()) {
+                Ok(head) => head,
                 Err(err) => return Some(self.store_failed(&err)),
             };
+            let Some((event, next_at)) = head else {
+                // In a busy room the next event is moments away: waiting
+                // for it spares every event an alarm of its own.
+                let since = *idle_since.get_or_insert(now());
+                if now() >= since + LINGER_MS {
+                    return None;
+                }
+                Delay::from(Duration::from_millis(LINGER_POLL_MS)).await;
+                continue;
+            };
+            idle_since = None;
             if next_at > now() {
                 return Some(next_at);
             }
-            let dropped = sql.events_dropped().unwrap_or_default();
-            let result = post(&self.settings, &event.body(dropped)).await;
-            let room = event.room.as_str();
-            if let Err(why) = &result {
-                emit(LogLine::warn("webhook_failed").room(room).detail(why));
+            if let Err(at) = self.try_once(sql, event).await {
+                return Some(at);
             }
-            let written = match result {
-                Ok(()) => {
-                    self.retry_at.set(0);
-                    sql.event_delivered(event.id)
+            if self.unswept.get() >= SWEEP_EVERY {
+                if let Err(err) = self.sweep(sql) {
+                    return Some(self.store_failed(&err));
                 }
-                Err(_) => match self.settings.retry_at(event.attempts + 1, now()) {
-                    Some(at) => {
-                        self.retry_at.set(at);
-                        let failed = sql.event_failed(event.id, event.attempts + 1, at);
-                        return Some(failed.map_or_else(|e| self.store_failed(&e), |()| at));
-                    }
-                    None => {
-                        let line = LogLine::error("webhook_gave_up").room(room);
-                        emit(line.detail(&format!(
-                            "event {} after {} tries",
-                            event.event_id(),
-                            event.attempts + 1
-                        )));
-                        sql.event_given_up(event.id)
-                    }
-                },
-            };
-            if let Err(err) = written {
-                return Some(self.store_failed(&err));
             }
         }
         Some(now())
+    }
+
+    /// One try of `event`. `Err(at)`: the drain stops until `at`.
+    async fn try_once(&self, sql: &SqlHistory, event: Queued) -> Result<(), u64> {
+        let dropped = sql.events_dropped().unwrap_or_default();
+        let Err(why) = post(&self.settings, &event.body(dropped)).await else {
+            self.retry_at.set(0);
+            self.done_with(event.id);
+            return Ok(());
+        };
+        let room = event.room.as_str();
+        emit(LogLine::warn("webhook_failed").room(room).detail(&why));
+        let attempts = event.attempts + 1;
+        if let Some(at) = self.settings.retry_at(attempts, now()) {
+            self.retry_at.set(at);
+            return match sql.event_failed(event.id, attempts, at) {
+                Ok(()) => Err(at),
+                Err(err) => Err(self.store_failed(&err)),
+            };
+        }
+        let detail = format!("event {} after {attempts} tries", event.event_id());
+        emit(LogLine::error("webhook_gave_up").room(room).detail(&detail));
+        self.done_with(event.id);
+        sql.count_dropped(1).map_err(|err| self.store_failed(&err))
+    }
+
+    /// Event `id` needs no more tries; its row goes at the next sweep.
+    fn done_with(&self, id: u64) {
+        self.acked.set(id);
+        self.unswept.set(self.unswept.get() + 1);
+    }
+
+    /// Deletes the rows of events the room is done with, in one write.
+    fn sweep(&self, sql: &SqlHistory) -> Result<(), StoreError> {
+        if self.unswept.get() == 0 {
+            return Ok(());
+        }
+        sql.events_done_through(self.acked.get())?;
+        self.unswept.set(0);
+        Ok(())
     }
 
     fn store_failed(&self, err: &StoreError) -> u64 {
