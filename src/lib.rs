@@ -33,6 +33,8 @@
 //! - [`api`]: the HTTP API's routing, checks, answers and per-subject
 //!   rate limit; posts go through [`room`]'s own rules.
 //! - [`log`]: structured log lines, without message bodies.
+//! - [`webhook`]: signed webhook events: which frames are events, their
+//!   body and signature, the retry schedule and the outbox's cap.
 //! - [`write_behind`]: a busy room's messages written in one commit per
 //!   flush instead of one per message.
 //!
@@ -45,7 +47,7 @@
 //!   API: its handlers feed events to [`room`], ask [`fanout`] for a plan,
 //!   and carry the plan out.
 //! - `sql_history`: [`history::HistoryStore`] on the object's SQLite, the
-//!   room's bans, and the schema's migrations.
+//!   room's bans, the webhook outbox, and the schema's migrations.
 //!
 //! Native tool: `src/bin/mint-token.rs` signs tokens with [`auth::sign`].
 
@@ -71,6 +73,7 @@ pub mod roster;
 pub mod routes;
 pub mod session;
 pub mod validate;
+pub mod webhook;
 pub mod write_behind;
 
 #[cfg(target_arch = "wasm32")]

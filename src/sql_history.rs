@@ -4,12 +4,14 @@
 //! every outgoing frame until the writes before it are durable, so a message
 //! broadcast after `append` returns is a message that survives a crash.
 //!
-//! The same database keeps the room's bans, so a kick survives a restart.
+//! The same database keeps the room's bans, so a kick survives a restart,
+//! and its webhook outbox, so an event survives one too.
 
 use serde::Deserialize;
 use worker::{SqlStorage, SqlStorageValue};
 
 use crate::history::{Change, HistoryStore, StoreError, StoredMessage};
+use crate::webhook::{self, Event, Queued};
 
 /// The schema as the first build shipped it. `client_msg_id` is unique per
 /// client, which is what makes a resend after a reconnect idempotent. A new
@@ -37,6 +39,23 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE messages ADD COLUMN changed_ts INTEGER;
      ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
      CREATE TABLE IF NOT EXISTS bans (client_id TEXT PRIMARY KEY, until INTEGER NOT NULL);",
+    // 2: the webhook outbox (src/webhook.rs), oldest event first. With
+    // AUTOINCREMENT an id is never reused, even once the outbox has emptied,
+    // so receivers can dedupe by it. `attempts` and `next_at` (epoch ms) are
+    // the head event's retry state; `webhook_dropped` counts the events the
+    // room will never deliver.
+    "CREATE TABLE IF NOT EXISTS webhook_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        room TEXT NOT NULL,
+        seq INTEGER,
+        type TEXT NOT NULL,
+        frame TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL DEFAULT 0
+     );
+     CREATE TABLE IF NOT EXISTS webhook_dropped (total INTEGER NOT NULL);
+     INSERT INTO webhook_dropped (total) VALUES (0);",
 ];
 
 const COLUMNS: &str = "seq, ts, client_id, name, body, client_msg_id, rev, changed_ts, deleted";
@@ -167,6 +186,80 @@ impl SqlHistory {
         Ok(rows.first().map(|r| r.until))
     }
 
+    /// Queues `events` after those already waiting, then drops the oldest
+    /// beyond `cap`. Returns how many were dropped now. Rows up to `done`
+    /// are events already delivered, waiting to be swept; they do not
+    /// count. Ids run without gaps from the oldest waiting to the newest,
+    /// since rows only ever leave from the front, so the count is
+    /// `max - min + 1`.
+    pub fn queue_events(&self, events: &[Event], cap: u64, done: u64) -> Result<u64, StoreError> {
+        for chunk in events.chunks(EVENTS_PER_INSERT) {
+            let rows = vec!["(?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+            let bindings: Vec<SqlStorageValue> = chunk.iter().flat_map(event_row).collect();
+            let query =
+                format!("INSERT INTO webhook_outbox (room, seq, type, frame, ts) VALUES {rows}");
+            self.exec(&query, bindings)?;
+        }
+        let span: Vec<SpanRow> = self.query(
+            "SELECT MIN(id) AS first, MAX(id) AS last FROM webhook_outbox WHERE id > ?",
+            vec![int(done)],
+        )?;
+        let Some(SpanRow {
+            first: Some(first),
+            last: Some(last),
+        }) = span.into_iter().next()
+        else {
+            return Ok(0);
+        };
+        let over = webhook::overflow(last - first + 1, cap);
+        if over > 0 {
+            self.exec(
+                "DELETE FROM webhook_outbox WHERE id < ?",
+                vec![int(first + over)],
+            )?;
+            self.count_dropped(over)?;
+        }
+        Ok(over)
+    }
+
+    /// The oldest waiting event after `done`, and when it may next be
+    /// tried.
+    pub fn next_event(&self, done: u64) -> Result<Option<(Queued, u64)>, StoreError> {
+        let rows: Vec<EventRow> = self.query(
+            "SELECT id, room, seq, type, frame, ts, attempts, next_at \
+             FROM webhook_outbox WHERE id > ? ORDER BY id LIMIT 1",
+            vec![int(done)],
+        )?;
+        Ok(rows.into_iter().next().map(|r| {
+            let next_at = r.next_at;
+            (Queued::from(r), next_at)
+        }))
+    }
+
+    /// Forgets every event up to `id`: delivered, or given up on.
+    pub fn events_done_through(&self, id: u64) -> Result<(), StoreError> {
+        self.exec("DELETE FROM webhook_outbox WHERE id <= ?", vec![int(id)])
+    }
+
+    /// Event `id` failed its `attempts`th try; the next is due at `next_at`.
+    pub fn event_failed(&self, id: u64, attempts: u32, next_at: u64) -> Result<(), StoreError> {
+        self.exec(
+            "UPDATE webhook_outbox SET attempts = ?, next_at = ? WHERE id = ?",
+            vec![int(attempts.into()), int(next_at), int(id)],
+        )
+    }
+
+    /// Events this room will never deliver, since its outbox was made.
+    pub fn events_dropped(&self) -> Result<u64, StoreError> {
+        let rows: Vec<TotalRow> = self.query("SELECT total FROM webhook_dropped", vec![])?;
+        Ok(rows.first().map_or(0, |r| r.total))
+    }
+
+    /// Counts `n` more events this room will never deliver.
+    pub fn count_dropped(&self, n: u64) -> Result<(), StoreError> {
+        self.exec("UPDATE webhook_dropped SET total = total + ?", vec![int(n)])
+    }
+
     fn exec(&self, query: &str, bindings: Vec<SqlStorageValue>) -> Result<(), StoreError> {
         self.sql.exec(query, bindings).map(|_| ()).map_err(failed)
     }
@@ -284,6 +377,58 @@ impl HistoryStore for SqlHistory {
         let query =
             format!("SELECT {COLUMNS} FROM messages WHERE seq <= ? AND rev > ? ORDER BY rev");
         self.rows(&query, vec![int(since), int(since)])
+    }
+}
+
+/// A statement binds at most 100 values, and an event row five.
+const EVENTS_PER_INSERT: usize = 20;
+
+/// An event's values: room, seq, type, frame, ts.
+fn event_row(e: &Event) -> Vec<SqlStorageValue> {
+    vec![
+        e.room.as_str().into(),
+        e.seq.map(|s| s as f64).into(),
+        e.kind.into(),
+        e.frame.as_str().into(),
+        int(e.ts),
+    ]
+}
+
+#[derive(Deserialize)]
+struct SpanRow {
+    first: Option<u64>,
+    last: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct TotalRow {
+    total: u64,
+}
+
+#[derive(Deserialize)]
+struct EventRow {
+    id: u64,
+    room: String,
+    seq: Option<u64>,
+    #[serde(rename = "type")]
+    kind: String,
+    frame: String,
+    ts: u64,
+    attempts: u32,
+    next_at: u64,
+}
+
+impl From<EventRow> for Queued {
+    fn from(r: EventRow) -> Self {
+        Queued {
+            id: r.id,
+            room: r.room,
+            seq: r.seq,
+            kind: r.kind,
+            frame: r.frame,
+            ts: r.ts,
+            attempts: r.attempts,
+        }
     }
 }
 

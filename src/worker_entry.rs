@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::error::Denial;
 use crate::identity::{self, Identity, Mode};
 use crate::routes::{self, HttpRefusal, RequestHead, Route, SocketTarget};
+use crate::webhook;
 
 /// The Durable Object namespace binding in `wrangler.toml`.
 pub(crate) const ROOMS_BINDING: &str = "ROOMS";
@@ -68,6 +69,14 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 /// Settings from `[vars]`, falling back to the documented defaults.
 pub(crate) fn config(env: &Env) -> Config {
     Config::from_vars(|key| env.var(key).ok().map(|v| v.to_string()))
+}
+
+/// The webhook settings: `WEBHOOK_URL` from `[vars]`, and the secret
+/// `WEBHOOK_SECRET` (`wrangler secret put`, or `.dev.vars` locally).
+pub(crate) fn webhook_settings(
+    env: &Env,
+) -> std::result::Result<Option<webhook::Settings>, String> {
+    webhook::Settings::from_vars(|key| env.var(key).ok().map(|v| v.to_string()))
 }
 
 /// Open or token mode, from the `AUTH_SECRET` secret (or `--var`).

@@ -74,6 +74,10 @@ impl ChatRoom {
         let accepted =
             self.with_rules(now(), |ctx| api::post(ctx, &post.speaker, room, post.body))?;
         let status = accepted.status();
+        // Backends hear what the API posts as they hear a socket's message.
+        if let Some(hooks) = &self.outbox.webhooks {
+            hooks.note(room, &accepted.deliveries);
+        }
         let steps = {
             let mut coalescer = self.outbox.coalescer.borrow_mut();
             fanout::plan(&API_CONN, accepted.deliveries, None, &mut coalescer, now())

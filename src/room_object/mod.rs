@@ -12,12 +12,15 @@
 //! - `conns`: per-connection state kept in memory only.
 //! - `js`: runtime calls workers-rs does not bind.
 //! - `api`: the room's side of the HTTP API.
+//! - `webhooks`: the webhook outbox: written with the messages, drained by
+//!   the alarm.
 
 mod api;
 mod conns;
 mod js;
 mod outbox;
 mod sockets;
+mod webhooks;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -49,6 +52,7 @@ use conns::Conns;
 use js::now;
 use outbox::Outbox;
 use sockets::{Found, Sockets};
+use webhooks::Webhooks;
 
 /// Only `fetch` and `alarm` go through the macro's async exports; the
 /// WebSocket handlers are exported synchronously below.
@@ -59,10 +63,6 @@ pub struct ChatRoom {
     /// Open or token mode; the object checks identity again.
     auth: Mode,
     outbox: Rc<Outbox>,
-    /// When the pending alarm fires, if this instance knows. It saves a
-    /// storage read on every join; a new instance starts without it and asks
-    /// storage once.
-    alarm_at: Cell<Option<u64>>,
     /// HTTP API callers' rate budgets, by subject.
     api_buckets: RefCell<crate::api::SubjectBuckets>,
 }
@@ -85,12 +85,16 @@ impl DurableObject for ChatRoom {
             coalescer: RefCell::new(Coalescer::default()),
             behind: RefCell::new(WriteBehind::default()),
             conns: Conns::default(),
+            webhooks: Webhooks::new(&env, state.storage().as_raw()),
+            alarm_at: Cell::new(None),
         };
+        if let Some(hooks) = &outbox.webhooks {
+            hooks.resume(&SqlHistory::new(outbox.sql.clone()), &outbox.alarm_at);
+        }
         ChatRoom {
             config,
             auth: worker_entry::auth_mode(&env),
             outbox: Rc::new(outbox),
-            alarm_at: Cell::new(None),
             api_buckets: RefCell::default(),
             state,
         }
@@ -126,24 +130,31 @@ impl DurableObject for ChatRoom {
     }
 
     /// Closes sockets whose token expired or that have been silent past the
-    /// idle timeout, then sets the next alarm while any socket is open.
+    /// idle timeout, delivers due webhook events, then sets the next alarm
+    /// for the earliest of what the sockets and the outbox need.
     async fn alarm(&self) -> Result<Response> {
-        self.alarm_at.set(None);
+        self.outbox.alarm_at.set(None);
         let now = now();
-        let mut deadlines = Vec::new();
         let mut closing = Vec::new();
         for m in self.outbox.sockets.roster().iter() {
-            match alarm::verdict(&m.session, self.is_idle(&m.socket, &m.session, now), now) {
-                Some(refusal) => closing.push((m.socket.clone(), m.session.clone(), refusal)),
-                None => deadlines.extend(m.session.deadline_ms()),
+            if let Some(refusal) =
+                alarm::verdict(&m.session, self.is_idle(&m.socket, &m.session, now), now)
+            {
+                closing.push((m.socket.clone(), m.session.clone(), refusal));
             }
         }
         for (ws, session, refusal) in closing {
             self.carry_out(&ws, &session, room::refuse(&refusal, now));
         }
-        if !self.outbox.sockets.roster().is_empty() {
-            self.arm(alarm::next(now, self.idle_timeout_ms(), deadlines))
-                .await;
+        let outbox_next = match &self.outbox.webhooks {
+            Some(hooks) => hooks.drain(&SqlHistory::new(self.outbox.sql.clone())).await,
+            None => None,
+        };
+        // Read after the drain, which may take seconds: sockets come and go.
+        let sockets_next = self.sockets_next_alarm();
+        let wanted = [sockets_next, outbox_next].into_iter().flatten().min();
+        if let Some(at) = wanted.and_then(|at| alarm::to_set(self.outbox.alarm_at.get(), at)) {
+            self.arm(at).await;
         }
         Response::ok("")
     }
@@ -359,6 +370,9 @@ impl ChatRoom {
             let line = LogLine::warn("refused").room(&session.room);
             emit(line.client(&session.client_id).code(code));
         }
+        if let Some(hooks) = &self.outbox.webhooks {
+            hooks.note(&session.room, &outcome.deliveries);
+        }
         let (close, cause) = (outcome.close, outcome.cause);
         let mut coalescer = self.outbox.coalescer.borrow_mut();
         let steps = fanout::plan(
@@ -394,6 +408,17 @@ impl ChatRoom {
         room::is_idle(now, last_frame, last_ping, session, self.idle_timeout_ms())
     }
 
+    /// When the sockets next need the alarm: the next idle check or token
+    /// deadline, or never while none is open.
+    fn sockets_next_alarm(&self) -> Option<u64> {
+        let roster = self.outbox.sockets.roster();
+        if roster.is_empty() {
+            return None;
+        }
+        let deadlines = roster.iter().filter_map(|m| m.session.deadline_ms());
+        Some(alarm::next(now(), self.idle_timeout_ms(), deadlines))
+    }
+
     fn idle_timeout_ms(&self) -> u64 {
         self.config.idle_timeout_secs * 1000
     }
@@ -404,7 +429,7 @@ impl ChatRoom {
         if self.outbox.sockets.roster().is_empty() {
             return;
         }
-        let pending = match self.alarm_at.get() {
+        let pending = match self.outbox.alarm_at.get() {
             Some(at) => Some(at),
             None => {
                 let stored = self.state.storage().get_alarm().await.ok().flatten();
@@ -414,15 +439,18 @@ impl ChatRoom {
         let wanted = alarm::next(now(), self.idle_timeout_ms(), deadline);
         match alarm::to_set(pending, wanted) {
             Some(at) => self.arm(at).await,
-            None => self.alarm_at.set(pending),
+            None => self.outbox.alarm_at.set(pending),
         }
     }
 
+    /// Sets the alarm for `at`. The time is noted before the await, so
+    /// events handled meanwhile see it and do not set it again.
     async fn arm(&self, at: u64) {
+        self.outbox.alarm_at.set(Some(at));
         let offset_ms = at.saturating_sub(now()) as i64;
-        match self.state.storage().set_alarm(offset_ms).await {
-            Ok(()) => self.alarm_at.set(Some(at)),
-            Err(err) => emit(LogLine::error("alarm_failed").detail(&err.to_string())),
+        if let Err(err) = self.state.storage().set_alarm(offset_ms).await {
+            self.outbox.alarm_at.set(None);
+            emit(LogLine::error("alarm_failed").detail(&err.to_string()));
         }
     }
 }

@@ -7,7 +7,7 @@
 //! so announcing a departure lives here too, since a flush can close a
 //! socket that is too slow.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use worker::{js_sys, SqlStorage, WebSocket};
@@ -15,6 +15,7 @@ use worker::{js_sys, SqlStorage, WebSocket};
 use super::conns::Conns;
 use super::js::{now, send, text};
 use super::sockets::Sockets;
+use super::webhooks::Webhooks;
 use crate::coalesce::{self, Coalescer, Held};
 use crate::error::{INTERNAL_CLOSE, TOO_SLOW_CLOSE};
 use crate::fanout::{self, Step};
@@ -34,6 +35,13 @@ pub(super) struct Outbox {
     pub(super) coalescer: RefCell<Coalescer<u64>>,
     pub(super) behind: RefCell<WriteBehind>,
     pub(super) conns: Conns,
+    /// Webhook events, written in the same commit as their messages; `None`
+    /// when webhooks are off.
+    pub(super) webhooks: Option<Webhooks>,
+    /// When the pending alarm fires, if this instance knows. It saves a
+    /// storage read on every join, and a write on every commit of webhook
+    /// events; a new instance starts without it and asks storage once.
+    pub(super) alarm_at: Cell<Option<u64>>,
 }
 
 /// The event's socket and its connection key.
@@ -166,15 +174,28 @@ impl Outbox {
     /// Writes every waiting message. On failure nothing held may go out, so
     /// it is dropped, and every socket is closed: each client reconnects,
     /// gets history as it truly is, and resends what was never acknowledged.
+    ///
+    /// Webhook events are written right after their messages, in the same
+    /// event with no await between, so the runtime commits both at once:
+    /// an event exists exactly when its message does.
     fn commit(&self) -> bool {
-        if self.behind.borrow().is_empty() {
+        let events = self.webhooks.as_ref().filter(|w| w.has_pending());
+        if self.behind.borrow().is_empty() && events.is_none() {
             return true;
         }
         let mut sql = SqlHistory::new(self.sql.clone());
         let written = self.behind.borrow_mut().commit(&mut sql);
+        let written = match (written, events) {
+            (Ok(_), Some(hooks)) => hooks.write(&sql, &self.alarm_at),
+            (Ok(_), None) => Ok(()),
+            (Err(err), _) => Err(err),
+        };
         let Err(err) = written else {
             return true;
         };
+        if let Some(hooks) = &self.webhooks {
+            hooks.discard();
+        }
         emit(LogLine::error("store_failed").detail(&err.0));
         self.coalescer.borrow_mut().flush(now());
         self.sockets.close_all(INTERNAL_CLOSE);

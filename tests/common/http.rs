@@ -107,7 +107,7 @@ fn parse(raw: &[u8]) -> Option<HttpResponse> {
     })
 }
 
-fn dechunk(mut body: &[u8]) -> Option<Vec<u8>> {
+pub fn dechunk(mut body: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     loop {
         let line_end = body.windows(2).position(|w| w == b"\r\n")?;
