@@ -72,6 +72,7 @@ fi
 if ((${#pids[@]} > 1)) && [[ ! -f build/.built ]]; then
     say "compiling the Worker meanwhile"
     start worker env WASM_BINDGEN_USE_JS_SYS=1 CARGO_PROFILE_RELEASE_PANIC=abort \
+        CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS='--cfg sha2_backend_soft="compact"' \
         cargo build --lib --release --target wasm32-unknown-unknown
 fi
 

@@ -59,32 +59,27 @@ pub enum ClientFrame {
     Seen { frames: u64 },
 }
 
-/// The JSON form of client frames. Unknown fields are ignored so newer
-/// clients can talk to an older server.
+/// The JSON form of client frames: every field any frame may carry, read
+/// flat and checked per `type` below. Unknown fields are ignored so newer
+/// clients can talk to an older server. Flat rather than a tagged enum: serde
+/// reads a tagged enum by buffering the whole frame in a generic tree first,
+/// which cost the `.wasm` several KiB and every frame a second pass.
 #[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-enum JsonClientFrame {
-    Message {
-        message: String,
-        #[serde(rename = "clientMsgId", default)]
-        client_msg_id: Option<String>,
-    },
-    Typing {},
-    Delete {
-        id: String,
-    },
-    Edit {
-        id: String,
-        message: String,
-    },
-    Kick {
-        #[serde(rename = "clientId")]
-        client_id: String,
-        minutes: u64,
-    },
-    Seen {
-        frames: u64,
-    },
+struct JsonClientFrame {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(rename = "clientMsgId", default)]
+    client_msg_id: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(rename = "clientId", default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    minutes: Option<u64>,
+    #[serde(default)]
+    frames: Option<u64>,
 }
 
 /// The `type`s a client may send, for telling "unknown type" apart from
@@ -100,7 +95,7 @@ pub fn receipt(text: &str) -> Option<u64> {
         return None;
     }
     match serde_json::from_str::<JsonClientFrame>(text) {
-        Ok(JsonClientFrame::Seen { frames }) => Some(frames),
+        Ok(f) if f.kind == "seen" => f.frames,
         _ => None,
     }
 }
@@ -115,22 +110,35 @@ pub fn parse(text: &str) -> Result<ClientFrame, Refusal> {
         });
     }
     match serde_json::from_str::<JsonClientFrame>(text) {
-        Ok(JsonClientFrame::Message {
-            message,
-            client_msg_id,
-        }) => {
-            if let Some(id) = &client_msg_id {
+        Ok(frame) => typed(frame),
+        Err(err) => Err(classify_json_error(text, &err)),
+    }
+}
+
+/// A well-formed frame as the frame its `type` names, if it has that
+/// frame's fields.
+fn typed(f: JsonClientFrame) -> Result<ClientFrame, Refusal> {
+    match f.kind.as_str() {
+        "message" => {
+            if let Some(id) = &f.client_msg_id {
                 validate::client_msg_id(id).map_err(|why| Refusal::BadFrame(why.0))?;
             }
             Ok(ClientFrame::Chat {
-                text: message,
-                client_msg_id,
+                text: required(f.message, "message")?,
+                client_msg_id: f.client_msg_id,
             })
         }
-        Ok(JsonClientFrame::Typing {}) => Ok(ClientFrame::Typing),
-        Ok(JsonClientFrame::Delete { id }) => Ok(ClientFrame::Delete { id }),
-        Ok(JsonClientFrame::Edit { id, message }) => Ok(ClientFrame::Edit { id, text: message }),
-        Ok(JsonClientFrame::Kick { client_id, minutes }) => {
+        "typing" => Ok(ClientFrame::Typing),
+        "delete" => Ok(ClientFrame::Delete {
+            id: required(f.id, "id")?,
+        }),
+        "edit" => Ok(ClientFrame::Edit {
+            id: required(f.id, "id")?,
+            text: required(f.message, "message")?,
+        }),
+        "kick" => {
+            let client_id = required(f.client_id, "clientId")?;
+            let minutes = required(f.minutes, "minutes")?;
             validate::client_id(&client_id).map_err(|why| Refusal::BadFrame(why.0))?;
             if !(1..=MAX_KICK_MINUTES).contains(&minutes) {
                 return Err(Refusal::BadFrame(format!(
@@ -139,9 +147,15 @@ pub fn parse(text: &str) -> Result<ClientFrame, Refusal> {
             }
             Ok(ClientFrame::Kick { client_id, minutes })
         }
-        Ok(JsonClientFrame::Seen { frames }) => Ok(ClientFrame::Seen { frames }),
-        Err(err) => Err(classify_json_error(text, &err)),
+        "seen" => Ok(ClientFrame::Seen {
+            frames: required(f.frames, "frames")?,
+        }),
+        _ => Err(Refusal::UnknownType(f.kind)),
     }
+}
+
+fn required<T>(field: Option<T>, name: &str) -> Result<T, Refusal> {
+    field.ok_or_else(|| Refusal::BadFrame(format!("missing field `{name}`")))
 }
 
 /// Tells a malformed document apart from a well-formed one with the wrong
