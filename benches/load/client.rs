@@ -121,7 +121,8 @@ impl Drop for Client {
     }
 }
 
-pub async fn connect(port: u16, id: usize, query: &str) -> Result<Client, String> {
+/// `receipts`: send the page's read receipts (only `batch=1` clients do).
+pub async fn connect(port: u16, id: usize, query: &str, receipts: bool) -> Result<Client, String> {
     let url = format!("ws://127.0.0.1:{port}/ws/c{id}{query}");
     let started = Instant::now();
     let (ws, _) = tokio::time::timeout(
@@ -141,7 +142,7 @@ pub async fn connect(port: u16, id: usize, query: &str) -> Result<Client, String
         .map_err(|e| format!("send Connect: {e}"))?;
     let stats = Arc::new(Mutex::new(Stats::default()));
     let sink = Arc::new(tokio::sync::Mutex::new(sink));
-    let receipts = query.contains("batch=1").then(|| Arc::clone(&sink));
+    let receipts = (receipts && query.contains("batch=1")).then(|| Arc::clone(&sink));
     let reader = tokio::spawn(read_frames(source, Arc::clone(&stats), receipts));
     let pinger = query
         .contains("room=")

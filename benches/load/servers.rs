@@ -116,6 +116,14 @@ impl Server {
         }
     }
 
+    /// Whether its `batch=1` clients send read receipts, as the page does.
+    /// Not to the base build: it may predate receipts, and then each one
+    /// would cost it an error reply that ours does not pay, which would
+    /// flatter ours. Without them the base is, if anything, flattered.
+    pub fn takes_receipts(self) -> bool {
+        matches!(self, Server::EdgeDev | Server::EdgeMiniflare)
+    }
+
     /// The same server with clients of the originals' protocol (no
     /// `batch=1`), for a server whose clients take batch frames.
     pub fn plain(self) -> Option<Server> {

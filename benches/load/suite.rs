@@ -248,7 +248,7 @@ async fn join(server: Server, running: &Running, ids: Range<usize>) -> Result<Jo
     for wave in ids.collect::<Vec<_>>().chunks(JOIN_WAVE) {
         let conns = futures_util::future::join_all(
             wave.iter()
-                .map(|&i| connect(running.port, i, server.query())),
+                .map(|&i| connect(running.port, i, server.query(), server.takes_receipts())),
         )
         .await;
         for c in conns {
@@ -288,7 +288,7 @@ fn join_time_us(c: &Client) -> Option<u64> {
 /// departing client stalls the originals' broadcast loop for about 10 s,
 /// which would measure that bug instead of FastAPI.
 async fn warm_up(server: Server, running: &Running) -> Result<Client, String> {
-    let client = connect(running.port, 0, server.query()).await?;
+    let client = connect(running.port, 0, server.query(), server.takes_receipts()).await?;
     await_first_frames(std::slice::from_ref(&client), Duration::from_secs(10)).await;
     Ok(client)
 }
