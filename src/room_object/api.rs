@@ -9,7 +9,6 @@ use worker::{Request, Response, Result};
 use super::js::now;
 use super::ChatRoom;
 use crate::api::{self, ApiError, Call, API_CONN};
-use crate::fanout;
 use crate::log::LogLine;
 use crate::moderation;
 use crate::sql_history::SqlHistory;
@@ -74,15 +73,8 @@ impl ChatRoom {
         let accepted =
             self.with_rules(now(), |ctx| api::post(ctx, &post.speaker, room, post.body))?;
         let status = accepted.status();
-        // Backends hear what the API posts as they hear a socket's message.
-        if let Some(hooks) = &self.outbox.webhooks {
-            hooks.note(room, &accepted.deliveries);
-        }
-        let steps = {
-            let mut coalescer = self.outbox.coalescer.borrow_mut();
-            fanout::plan(&API_CONN, accepted.deliveries, None, &mut coalescer, now())
-        };
-        if !self.outbox.execute(None, steps) || !self.outbox.flush() {
+        let sent = (self.outbox).deliver((None, API_CONN), room, accepted.deliveries, None);
+        if !sent || !self.outbox.flush() {
             return Err(ApiError::from_refusal(&crate::error::Refusal::Internal));
         }
         let line = LogLine::info("api_posted").room(room).client(sender);

@@ -37,7 +37,6 @@ use crate::alarm;
 use crate::coalesce::Coalescer;
 use crate::config::Config;
 use crate::error::Refusal;
-use crate::fanout;
 use crate::identity::{Identity, Mode};
 use crate::log::LogLine;
 use crate::moderation::{self, Kick};
@@ -363,27 +362,16 @@ impl ChatRoom {
         rule(&mut ctx)
     }
 
-    /// Sends what an event decided, in the order [`fanout::plan`] gives,
+    /// Sends what an event decided, in the order [`crate::fanout::plan`] gives,
     /// and closes the event's socket if the rules said so.
     fn carry_out(&self, ws: &WebSocket, session: &Session, outcome: Outcome) {
         for code in outcome.refusal_codes() {
             let line = LogLine::warn("refused").room(&session.room);
             emit(line.client(&session.client_id).code(code));
         }
-        if let Some(hooks) = &self.outbox.webhooks {
-            hooks.note(&session.room, &outcome.deliveries);
-        }
         let (close, cause) = (outcome.close, outcome.cause);
-        let mut coalescer = self.outbox.coalescer.borrow_mut();
-        let steps = fanout::plan(
-            &session.conn,
-            outcome.deliveries,
-            close,
-            &mut coalescer,
-            now(),
-        );
-        drop(coalescer);
-        self.outbox.execute(Some((ws, session.conn)), steps);
+        let sender = (Some((ws, session.conn)), session.conn);
+        (self.outbox).deliver(sender, &session.room, outcome.deliveries, close);
         if let Some(close) = close {
             let line = LogLine::warn("closed_by_room").room(&session.room);
             let line = line

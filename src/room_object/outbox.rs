@@ -51,6 +51,27 @@ impl Outbox {
     /// Carries out `steps` in order; `sender` is the event's socket. Returns
     /// false if a write failed: then nothing after it is carried out,
     /// because it may mention a message that was never written.
+    /// Hands an event's `deliveries` to the webhooks, then plans and sends
+    /// them (and `close`, for the sender) from the socket keyed `conn`. Every
+    /// path that tells the room something comes through here, so a backend
+    /// hears exactly what the sockets hear. False as for [`Self::execute`].
+    pub(super) fn deliver(
+        self: &Rc<Self>,
+        (sender, conn): (Sender<'_>, u64),
+        room: &str,
+        deliveries: Vec<room::Delivery>,
+        close: Option<crate::error::Close>,
+    ) -> bool {
+        if let Some(hooks) = &self.webhooks {
+            hooks.note(room, &deliveries);
+        }
+        let steps = {
+            let mut coalescer = self.coalescer.borrow_mut();
+            fanout::plan(&conn, deliveries, close, &mut coalescer, now())
+        };
+        self.execute(sender, steps)
+    }
+
     pub(super) fn execute(self: &Rc<Self>, sender: Sender<'_>, steps: Vec<Step<u64>>) -> bool {
         let mut over = Overdrawn::default();
         for step in steps {
@@ -90,10 +111,8 @@ impl Outbox {
         drop(roster);
         let line = LogLine::info("disconnected").room(&session.room);
         emit(line.client(&session.client_id));
-        let mut coalescer = self.coalescer.borrow_mut();
-        let steps = fanout::plan(&session.conn, deliveries, None, &mut coalescer, now());
-        drop(coalescer);
-        self.execute(Some((ws, session.conn)), steps);
+        let sender = (Some((ws, session.conn)), session.conn);
+        self.deliver(sender, &session.room, deliveries, None);
         self.sockets.forget_closed();
     }
 
