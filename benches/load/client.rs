@@ -127,7 +127,10 @@ pub async fn connect(port: u16, id: usize, query: &str, receipts: bool) -> Resul
     let started = Instant::now();
     let (ws, _) = tokio::time::timeout(
         Duration::from_secs(30),
-        tokio_tungstenite::connect_async(url),
+        // TCP_NODELAY, as browsers set it: with Nagle on, a small write (a
+        // receipt) still unacknowledged holds the next message back until
+        // the server's delayed ACK, up to 40 ms on loopback.
+        tokio_tungstenite::connect_async_with_config(url, None, true),
     )
     .await
     .map_err(|_| "connect timed out".to_owned())?
@@ -186,17 +189,23 @@ async fn read_frames(
             }
             frames += 1;
             chars += text.len();
-            if let Some(sink) = receipts.as_ref().filter(|_| chars >= RECEIPT_EVERY) {
-                chars = 0;
-                let receipt = format!(r#"{{"type":"seen","frames":{frames}}}"#);
-                let _ = sink.lock().await.send(Message::text(receipt)).await;
-            }
             let mut s = stats.lock().unwrap();
             s.first_frame.get_or_insert_with(Instant::now);
             s.frames += 1;
             drop(s);
             if let Ok(v) = serde_json::from_str::<Value>(&text) {
                 record(&stats, &v);
+            }
+            // After the frame's arrival is recorded, and without making the
+            // reader wait for the sink (the sender may hold it): a page's
+            // `send` never blocks its reading either.
+            if let Some(sink) = receipts.as_ref().filter(|_| chars >= RECEIPT_EVERY) {
+                chars = 0;
+                let receipt = format!(r#"{{"type":"seen","frames":{frames}}}"#);
+                let sink = Arc::clone(sink);
+                tokio::spawn(async move {
+                    let _ = sink.lock().await.send(Message::text(receipt)).await;
+                });
             }
         }
     }

@@ -120,8 +120,11 @@ impl Server {
     /// Not to the base build: it may predate receipts, and then each one
     /// would cost it an error reply that ours does not pay, which would
     /// flatter ours. Without them the base is, if anything, flattered.
+    /// `BENCH_RECEIPTS=0` sends none to ours either: the two builds then
+    /// compare on equal terms, and against a run with them, it prices them.
     pub fn takes_receipts(self) -> bool {
-        matches!(self, Server::EdgeDev | Server::EdgeMiniflare)
+        let off = std::env::var("BENCH_RECEIPTS").is_ok_and(|v| v == "0");
+        !off && matches!(self, Server::EdgeDev | Server::EdgeMiniflare)
     }
 
     /// The same server with clients of the originals' protocol (no
