@@ -95,18 +95,23 @@ impl Config {
     }
 }
 
+/// Settings from a list of pairs, as the runtime's `[vars]` would give
+/// them: for the tests of every module that reads settings.
+#[cfg(test)]
+pub(crate) fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |k| {
+        pairs
+            .iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |k| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        }
-    }
+    use super::vars;
 
     #[test]
     fn no_vars_means_the_documented_defaults() {

@@ -261,14 +261,7 @@ mod tests {
     use super::*;
     use crate::protocol::{ChangeLine, ChatLine, Line};
 
-    fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |k| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        }
-    }
+    use crate::config::vars;
 
     fn on() -> Settings {
         Settings::from_vars(vars(&[
