@@ -535,17 +535,6 @@ async fn a_hanging_receiver_does_not_delay_fan_out() {
     drop(hooked);
 }
 
-fn panic_text(join: tokio::task::JoinError) -> String {
-    match join.try_into_panic() {
-        Ok(payload) => payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "panicked".into()),
-        Err(e) => e.to_string(),
-    }
-}
-
 type TestFn = fn() -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
 macro_rules! tests {
@@ -584,7 +573,7 @@ fn main() {
         let outcome = tokio.block_on(async {
             match tokio::time::timeout(Duration::from_secs(150), tokio::spawn(test())).await {
                 Ok(Ok(())) => Ok(()),
-                Ok(Err(join)) => Err(panic_text(join)),
+                Ok(Err(join)) => Err(common::panic_text(join)),
                 Err(_) => Err("timed out".to_owned()),
             }
         });
@@ -598,20 +587,11 @@ fn main() {
                         log.lock().unwrap().join("\n")
                     );
                 }
-                failed.push(*name);
+                failed.push(name.to_string());
             }
         }
     }
     tokio.shutdown_timeout(Duration::from_secs(1));
-    let verdict = if failed.is_empty() { "ok" } else { "FAILED" };
-    println!(
-        "\ntest result: {verdict}. {} passed; {} failed; 0 ignored; 0 measured; {} filtered out; finished in {:.2}s\n",
-        chosen.len() - failed.len(),
-        failed.len(),
-        tests.len() - chosen.len(),
-        started.elapsed().as_secs_f64()
-    );
-    if !failed.is_empty() {
-        std::process::exit(101);
-    }
+    let passed = chosen.len() - failed.len();
+    common::summarize(passed, &failed, tests.len() - chosen.len(), started);
 }

@@ -178,7 +178,8 @@ pub fn run_with_vars(vars: &[(&str, &str)], tests: &[(&str, TestFn)]) {
     summarize(passed, &failed, filtered_out, started);
 }
 
-fn panic_text(join: tokio::task::JoinError) -> String {
+/// What a test task's panic said, for its FAILED line.
+pub fn panic_text(join: tokio::task::JoinError) -> String {
     match join.try_into_panic() {
         Ok(payload) => payload
             .downcast_ref::<String>()
@@ -189,7 +190,9 @@ fn panic_text(join: tokio::task::JoinError) -> String {
     }
 }
 
-fn summarize(passed: usize, failed: &[String], filtered_out: usize, started: Instant) {
+/// libtest's summary line (and exit code 101 on failure), so `cargo test`
+/// output reads the same for every binary.
+pub fn summarize(passed: usize, failed: &[String], filtered_out: usize, started: Instant) {
     let verdict = if failed.is_empty() { "ok" } else { "FAILED" };
     if !failed.is_empty() {
         println!("\nfailures:");
