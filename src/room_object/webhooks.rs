@@ -133,10 +133,10 @@ impl Webhooks {
 
     /// Sets the alarm for `at` unless one is due by then. The call is
     /// synchronous, so the alarm is stored with the caller's writes.
-    fn wake_by(&self, at: u64, alarm_at: &Cell<Option<u64>>) {
-        if alarm_at.get().is_some_and(|pending| pending <= at) {
+    fn wake_by(&self, wanted: u64, alarm_at: &Cell<Option<u64>>) {
+        let Some(at) = crate::alarm::to_set(alarm_at.get(), wanted) else {
             return;
-        }
+        };
         let when = js_sys::Date::new(&JsValue::from_f64(at as f64));
         let options: js_sys::Object = JsValue::NULL.unchecked_into();
         match self.storage.set_alarm(when, options) {
