@@ -48,9 +48,6 @@ pub(super) struct Outbox {
 pub(super) type Sender<'a> = Option<(&'a WebSocket, u64)>;
 
 impl Outbox {
-    /// Carries out `steps` in order; `sender` is the event's socket. Returns
-    /// false if a write failed: then nothing after it is carried out,
-    /// because it may mention a message that was never written.
     /// Hands an event's `deliveries` to the webhooks, then plans and sends
     /// them (and `close`, for the sender) from the socket keyed `conn`. Every
     /// path that tells the room something comes through here, so a backend
@@ -72,6 +69,9 @@ impl Outbox {
         self.execute(sender, steps)
     }
 
+    /// Carries out `steps` in order; `sender` is the event's socket. Returns
+    /// false if a write failed: then nothing after it is carried out,
+    /// because it may mention a message that was never written.
     pub(super) fn execute(self: &Rc<Self>, sender: Sender<'_>, steps: Vec<Step<u64>>) -> bool {
         let mut over = Overdrawn::default();
         for step in steps {
