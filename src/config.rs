@@ -48,18 +48,28 @@ impl Default for Config {
     }
 }
 
+/// The setting `key` read through `var` as a whole number in `range`, or
+/// `default` if it is unset, does not parse, or is out of range.
+pub(crate) fn number(
+    var: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> u64 {
+    var(key)
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|v| range.contains(v))
+        .unwrap_or(default)
+}
+
 impl Config {
     /// Reads overrides through `var`. A value that does not parse, or that
     /// is out of its sane range, keeps the default: a typo in `[vars]` must
     /// not take the chat down. [`Config::problems`] reports such values.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Config {
         let d = Config::default();
-        let num = |key: &str, default: u64, min: u64, max: u64| -> u64 {
-            var(key)
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .filter(|v| (min..=max).contains(v))
-                .unwrap_or(default)
-        };
+        let num =
+            |key: &str, default: u64, min: u64, max: u64| number(&var, key, default, min..=max);
         Config {
             history_limit: num("HISTORY_LIMIT", d.history_limit, 1, 10_000),
             max_message_chars: num("MAX_MESSAGE_CHARS", d.max_message_chars as u64, 1, 16_000)

@@ -96,11 +96,8 @@ impl Settings {
         if secret.is_empty() {
             return Err("WEBHOOK_URL is set but WEBHOOK_SECRET is not".into());
         }
-        let num = |key: &str, default: u64, min: u64, max: u64| -> u64 {
-            var(key)
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .filter(|v| (min..=max).contains(v))
-                .unwrap_or(default)
+        let num = |key: &str, default: u64, min: u64, max: u64| {
+            crate::config::number(&var, key, default, min..=max)
         };
         Ok(Some(Settings {
             url,
