@@ -8,6 +8,7 @@
 //   node --experimental-websocket benches/profile.mjs [edge-chat|js-room|js-sqlite-room] [clients] [msgs/s] [secs]
 //   BUILD=<dir> profiles another build of edge-chat (an older one, say)
 //   BATCH=1 connects the clients with `batch=1`, as our page does
+//   RECEIPTS=1 has them send the page's read receipts too (its own code)
 //
 // workerd is pinned to core 1 and this process (the load) to core 0, as in
 // the benchmark. The numbers are shares of the room's own CPU time; they say
@@ -16,6 +17,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { Miniflare } from "miniflare";
 import { worker } from "./baselines/workers.mjs";
+import { receipts } from "../public/connection.js";
 
 const [which = "edge-chat", clients = "100", rate = "1000", secs = "10"] = process.argv.slice(2);
 const inspectorPort = 9300 + Math.floor(Math.random() * 500);
@@ -41,7 +43,8 @@ const sent = await flood(sockets, Number(rate), Number(secs));
 const cpu = cpuSeconds(workerd) - cpu0;
 const profiles = await Promise.all(sessions.map((s) => s.call("Profiler.stop")));
 const received = sockets.reduce((n, s) => n + s.received, 0);
-report(profiles.map((p) => p.profile), sent, received, cpu);
+const receiptsSent = sockets.reduce((n, s) => n + s.receipts, 0);
+report(profiles.map((p) => p.profile), sent, received, cpu, receiptsSent);
 sockets.forEach((s) => s.ws.close());
 await mf.dispose();
 process.exit(0);
@@ -69,8 +72,16 @@ async function connectAll(n, base) {
   for (let i = 0; i < n; i++) {
     const batch = process.env.BATCH === "1" ? "&batch=1" : "";
     const ws = new WebSocket(`ws://${base.host}/ws/prof-${i}?room=profile${batch}`);
-    const socket = { ws, received: 0 };
-    ws.onmessage = () => socket.received++;
+    const socket = { ws, received: 0, receipts: 0 };
+    const read = process.env.RECEIPTS === "1" ? receipts() : null;
+    ws.onmessage = (e) => {
+      socket.received++;
+      const receipt = read?.read(e.data);
+      if (receipt) {
+        socket.receipts++;
+        ws.send(JSON.stringify(receipt));
+      }
+    };
     await new Promise((ok, fail) => {
       ws.onopen = ok;
       ws.onerror = fail;
@@ -113,7 +124,7 @@ function inspect(wsUrl) {
 }
 
 // Self time by function across every isolate's profile, top 20.
-function report(profiles, sent, received, cpu) {
+function report(profiles, sent, received, cpu, receiptsSent) {
   const self = new Map();
   let total = 0;
   for (const p of profiles) {
@@ -128,7 +139,8 @@ function report(profiles, sent, received, cpu) {
       if (!["(idle)", "(program)"].includes(f.functionName)) total += us;
     }
   }
-  console.log(`${which}: ${clients} plain clients, ${sent} sent, ${received} received`);
+  const kind = process.env.BATCH === "1" ? "batch=1" : "plain";
+  console.log(`${which}: ${clients} ${kind} clients, ${sent} sent, ${received} frames received, ${receiptsSent} receipts`);
   // The profiler costs the runtime CPU too: compare shares, not this.
   console.log(`workerd CPU while profiled: ${cpu.toFixed(2)} s`);
   const top = [...self].filter(([n]) => !n.startsWith("(idle)")).sort((a, b) => b[1] - a[1]);
