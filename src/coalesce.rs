@@ -5,7 +5,8 @@
 //! socket per message saturates the room long before the network does; sending
 //! each socket one frame that carries every message of the last few
 //! milliseconds does not. When the room is quiet nothing waits: a broadcast
-//! with no other in the last [`COALESCE_WINDOW_MS`] goes out at once.
+//! with no other in the last window ([`COALESCE_WINDOW_MS`], longer in a
+//! big room: [`window_for`]) goes out at once.
 //!
 //! Only clients that connected with `batch=1` get batches; the originals'
 //! clients, which expect one JSON object per frame with `clientId` and
@@ -15,6 +16,27 @@
 /// 10 ms is below what a person can notice in a chat and caps each socket at
 /// about 100 frames a second however busy the room gets.
 pub const COALESCE_WINDOW_MS: u64 = 10;
+
+/// The longest window a big room uses: still well below what a person
+/// notices in a chat.
+pub const MAX_COALESCE_WINDOW_MS: u64 = 50;
+
+/// Sockets per millisecond of window. A flush sends every socket a frame,
+/// and the runtime's work per frame (about 8–10 µs under workerd) makes a
+/// flush to 1,000 sockets cost about 10 ms: with a 10 ms window such a room
+/// spends its whole core on flushes, and any other work (a receipt, a
+/// ping answered by the runtime) pushes every broadcast late. One
+/// millisecond per 40 sockets keeps flushes to about a third of the time.
+/// Measured at 1,000 `batch=1` clients with read receipts: a knee of
+/// 70,000–140,000 delivered/s at 10 ms, 300,000 at 25 ms (BENCHMARKS.md).
+const SOCKETS_PER_WINDOW_MS: usize = 40;
+
+/// The window for a room of `sockets`: [`COALESCE_WINDOW_MS`] up to 400
+/// sockets, then growing with the room up to [`MAX_COALESCE_WINDOW_MS`].
+pub fn window_for(sockets: usize) -> u64 {
+    let ms = u64::try_from(sockets / SOCKETS_PER_WINDOW_MS).unwrap_or(u64::MAX);
+    ms.clamp(COALESCE_WINDOW_MS, MAX_COALESCE_WINDOW_MS)
+}
 
 /// The most JSON one `batch` frame carries. A room that falls behind under
 /// overload would otherwise pack everything held into one frame of many
@@ -90,6 +112,12 @@ impl<S> Coalescer<S> {
             timer_armed: false,
             held: Vec::new(),
         }
+    }
+
+    /// Sets the window for the offers from now on; a timer already armed
+    /// keeps its time.
+    pub fn set_window(&mut self, window_ms: u64) {
+        self.window_ms = window_ms;
     }
 
     /// Offers a broadcast made at `now`. On [`Offer::SendNow`] the caller
@@ -201,6 +229,24 @@ mod tests {
         c.offer(h("b", To::All), 1);
         c.flush(10);
         assert_eq!(c.offer(h("c", To::All), 12).0, Offer::HeldArmTimer(8));
+    }
+
+    #[test]
+    fn a_big_room_holds_broadcasts_longer() {
+        assert_eq!(window_for(0), COALESCE_WINDOW_MS);
+        assert_eq!(window_for(100), COALESCE_WINDOW_MS);
+        assert_eq!(window_for(400), 10);
+        assert_eq!(window_for(1_000), 25);
+        assert_eq!(window_for(2_000), 50);
+        assert_eq!(window_for(usize::MAX), MAX_COALESCE_WINDOW_MS);
+        let mut c = Coalescer::new(10);
+        c.set_window(window_for(1_000));
+        c.offer(h("a", To::All), 0);
+        assert_eq!(c.offer(h("b", To::All), 12).0, Offer::HeldArmTimer(13));
+        c.flush(25);
+        assert_eq!(c.offer(h("c", To::All), 40).0, Offer::HeldArmTimer(10));
+        assert_eq!(c.flush(50).len(), 1);
+        assert_eq!(c.offer(h("d", To::All), 75).0, Offer::SendNow);
     }
 
     #[test]

@@ -62,8 +62,10 @@ impl Outbox {
         if let Some(hooks) = &self.webhooks {
             hooks.note(room, &deliveries);
         }
+        let sockets = self.sockets.roster().len();
         let steps = {
             let mut coalescer = self.coalescer.borrow_mut();
+            coalescer.set_window(coalesce::window_for(sockets));
             fanout::plan(&conn, deliveries, close, &mut coalescer, now())
         };
         self.execute(sender, steps)
