@@ -36,10 +36,16 @@ const PONG = '{"type":"pong"}';
 /** A counter of what one socket has read: `read(data)` returns the receipt
  *  to send (`{type: "seen", frames}`) once `everyChars` more have arrived
  *  since the last one, else null. `frames` counts every frame since the
- *  socket opened, which is what the room counts too (src/flow.rs). */
-export function receipts(everyChars = RECEIPT_EVERY_CHARS) {
+ *  socket opened, which is what the room counts too (src/flow.rs).
+ *
+ *  The first receipt waits `lead` more chars, random by default. Every
+ *  socket in a room reads the same frames, so without it all of them would
+ *  send their receipts at the same moment, and a thousand receipts in one
+ *  burst stall the room's broadcasts for tens of milliseconds
+ *  (BENCHMARKS.md). */
+export function receipts(everyChars = RECEIPT_EVERY_CHARS, lead = Math.floor(Math.random() * everyChars)) {
   let frames = 0;
-  let chars = 0;
+  let chars = -lead;
   return {
     read(data) {
       // The runtime's answer to a ping is not the room's frame.

@@ -13,8 +13,9 @@
 //!   per frame ([`Flow::sent`]).
 //! - **Receipts.** Our clients (the page, and any client that wants to)
 //!   send `{"type":"seen","frames":N}`: the number of frames they have read
-//!   on this socket. The page sends one after each 64 KiB read, so a quiet
-//!   room gets none. The meter keeps a checkpoint (frames, bytes) every
+//!   on this socket. The page sends one after each 64 KiB read (the first
+//!   after a random 64–128 KiB, so one room's sockets do not confirm at
+//!   once), so a quiet room gets none. The meter keeps a checkpoint (frames, bytes) every
 //!   [`CHECKPOINT_BYTES`], so a receipt frees the bytes up to the last
 //!   checkpoint it covers (exactly all of them when it covers every frame
 //!   sent). Memory per socket is bounded: a socket with more than its budget
@@ -51,10 +52,10 @@ pub const CHECKPOINT_BYTES: u64 = 16 * 1024;
 
 /// A socket holding no more than this is never closed for the room's
 /// budget. A reader that keeps up holds at most one receipt interval
-/// (64 KiB), a checkpoint (16 KiB) and the frames in flight; a thousand of
-/// them in a busy room can hold more than the room's budget between them
-/// and still cost the object nothing, since what they have not confirmed
-/// sits in their kernels' buffers, not in the room. A socket that does not
+/// (64 KiB, 128 KiB before its first), a checkpoint (16 KiB) and the frames
+/// in flight; a thousand of them in a busy room can hold more than the
+/// room's budget between them and still cost the object nothing, since what
+/// they have not confirmed sits in their kernels' buffers, not in the room. A socket that does not
 /// read passes this within seconds of traffic.
 pub const EVICTABLE_FROM: u64 = 256 * 1024;
 

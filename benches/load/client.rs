@@ -105,6 +105,8 @@ type Sink = Arc<tokio::sync::Mutex<futures_util::stream::SplitSink<Ws, Message>>
 const RECEIPT_EVERY: usize = 64 * 1024;
 
 pub struct Client {
+    /// How it connected, so it can connect again (`reconnect_closed`).
+    again: (u16, usize, String, bool),
     sink: Sink,
     pub stats: Arc<Mutex<Stats>>,
     pub connect_started: Instant,
@@ -145,18 +147,39 @@ pub async fn connect(port: u16, id: usize, query: &str, receipts: bool) -> Resul
         .map_err(|e| format!("send Connect: {e}"))?;
     let stats = Arc::new(Mutex::new(Stats::default()));
     let sink = Arc::new(tokio::sync::Mutex::new(sink));
-    let receipts = (receipts && query.contains("batch=1")).then(|| Arc::clone(&sink));
-    let reader = tokio::spawn(read_frames(source, Arc::clone(&stats), receipts));
+    let receipt_sink = (receipts && query.contains("batch=1")).then(|| Arc::clone(&sink));
+    let reader = tokio::spawn(read_frames(
+        source,
+        Arc::clone(&stats),
+        receipt_sink,
+        lead(id),
+    ));
     let pinger = query
         .contains("room=")
         .then(|| tokio::spawn(keep_alive(Arc::clone(&sink))));
     Ok(Client {
+        again: (port, id, query.to_owned(), receipts),
         sink,
         stats,
         connect_started: started,
         reader,
         pinger,
     })
+}
+
+/// Connects again every client whose socket the server closed, and says how
+/// many. Our room closes a receipt-sending socket that fell 2 MiB behind
+/// (flow control), which a load generator past its own limit does in an
+/// overloaded step; the step fails on loss, and the next one must not run
+/// with fewer clients.
+pub async fn reconnect_closed(clients: &mut [Client]) -> Result<usize, String> {
+    let mut again = 0;
+    for client in clients.iter_mut().filter(|c| c.reader.is_finished()) {
+        let (port, id, query, receipts) = client.again.clone();
+        *client = connect(port, id, &query, receipts).await?;
+        again += 1;
+    }
+    Ok(again)
 }
 
 /// Pings our room as the page does (the runtime answers without waking
@@ -175,12 +198,22 @@ async fn keep_alive(sink: Sink) {
     }
 }
 
+/// How many chars past the first interval a client waits before its first
+/// receipt, spread over one interval as the page's random lead is
+/// (`receipts` in public/connection.js): every client reads the same frames,
+/// and receipts that all arrive at once stall the room's broadcasts.
+fn lead(id: usize) -> usize {
+    let spread = (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+    (spread % RECEIPT_EVERY as u64) as usize
+}
+
 async fn read_frames(
     mut source: futures_util::stream::SplitStream<Ws>,
     stats: Arc<Mutex<Stats>>,
     receipts: Option<Sink>,
+    lead: usize,
 ) {
-    let (mut frames, mut chars) = (0u64, 0usize);
+    let (mut frames, mut chars) = (0u64, -(lead as isize));
     while let Some(Ok(msg)) = source.next().await {
         if let Message::Text(text) = msg {
             // The runtime's answer to our ping: not the room's frame.
@@ -188,18 +221,22 @@ async fn read_frames(
                 continue;
             }
             frames += 1;
-            chars += text.len();
-            let mut s = stats.lock().unwrap();
-            s.first_frame.get_or_insert_with(Instant::now);
-            s.frames += 1;
-            drop(s);
+            chars += text.len() as isize;
+            {
+                let mut s = stats.lock().unwrap();
+                s.first_frame.get_or_insert_with(Instant::now);
+                s.frames += 1;
+            }
             if let Ok(v) = serde_json::from_str::<Value>(&text) {
                 record(&stats, &v);
             }
             // After the frame's arrival is recorded, and without making the
             // reader wait for the sink (the sender may hold it): a page's
             // `send` never blocks its reading either.
-            if let Some(sink) = receipts.as_ref().filter(|_| chars >= RECEIPT_EVERY) {
+            if let Some(sink) = receipts
+                .as_ref()
+                .filter(|_| chars >= RECEIPT_EVERY as isize)
+            {
                 chars = 0;
                 let receipt = format!(r#"{{"type":"seen","frames":{frames}}}"#);
                 let sink = Arc::clone(sink);

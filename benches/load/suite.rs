@@ -5,7 +5,9 @@
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
-use crate::client::{collect, connect, drain, percentile, quiesce, send_step, Client, Sent};
+use crate::client::{
+    collect, connect, drain, percentile, quiesce, reconnect_closed, send_step, Client, Sent,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::report::{self, Output};
@@ -419,6 +421,11 @@ async fn saturation_step(
     let after = running.usage();
     let (seen, last_arrival) = collect(clients, 0..n, sent.scheduled);
     quiesce(clients, Duration::from_secs(30)).await;
+    match reconnect_closed(clients).await {
+        Ok(0) => {}
+        Ok(n) => eprintln!("    the server closed {n} clients: connected them again"),
+        Err(err) => eprintln!("    could not connect closed clients again: {err}"),
+    }
     let cpu = cpu_us_per(before, after, seen.delivered);
     let step = judged(rate, &sent, seen, last_arrival, cpu);
     log_step(&step);

@@ -72,7 +72,7 @@ test("an expired token and a removal end the session; other closes retry", () =>
 });
 
 test("a receipt goes after each 64 KiB read and counts every frame", () => {
-  const counter = receipts(100);
+  const counter = receipts(100, 0);
   const sent = [];
   for (let i = 0; i < 25; i += 1) {
     const receipt = counter.read("x".repeat(30));
@@ -85,9 +85,28 @@ test("a receipt goes after each 64 KiB read and counts every frame", () => {
 });
 
 test("the runtime's pongs are not counted as the room's frames", () => {
-  const counter = receipts(10);
+  const counter = receipts(10, 0);
   assert.equal(counter.read('{"type":"pong"}'), null);
   assert.deepEqual(counter.read("x".repeat(10)), { type: "seen", frames: 1 });
+});
+
+test("sockets start their receipts at different points", () => {
+  const counter = receipts(100, 40);
+  const sent = [];
+  for (let i = 0; i < 12; i += 1) {
+    const receipt = counter.read("x".repeat(30));
+    if (receipt) sent.push(receipt.frames);
+  }
+  assert.deepEqual(sent, [5, 9], "140 chars for the first, 100 after");
+  const firsts = new Set();
+  for (let i = 0; i < 50; i += 1) {
+    const random = receipts(1000);
+    let n = 1;
+    while (!random.read("x".repeat(10))) n += 1;
+    firsts.add(n);
+  }
+  assert.ok(firsts.size > 10, `random leads spread the first receipts: ${[...firsts]}`);
+  assert.ok(Math.min(...firsts) >= 100, "never before a whole interval");
 });
 
 test("a quiet socket sends no receipt at all", () => {
