@@ -13,6 +13,7 @@ import {
   BACKOFF_JITTER,
   BACKOFF_MAX_MS,
   BACKOFF_START_MS,
+  CONNECT_TIMEOUT_MS,
   PING_EVERY_MS,
   RECEIPT_EVERY_CHARS,
   SLOW_CLOSE_WINDOW_MS,
@@ -125,7 +126,13 @@ export function connect(url, on) {
     const read = receipts();
     let opened = false;
     socket = ws;
+    const giveUp = setTimeout(() => {
+      if (ws.readyState !== WebSocket.CONNECTING) return;
+      ws.close();
+      ended({ reason: "" });
+    }, CONNECT_TIMEOUT_MS);
     ws.addEventListener("open", () => {
+      clearTimeout(giveUp);
       opened = true;
       const reconnected = everConnected && !quietly;
       everConnected = true;
@@ -144,7 +151,17 @@ export function connect(url, on) {
       }
       on.frame(frame);
     });
-    ws.addEventListener("close", (event) => {
+    // An attempt that never opened has failed at its `error`: Chromium may
+    // fire the `close` that follows only many seconds later, and a failed
+    // handshake carries no reason anyway. Whichever comes first counts.
+    ws.addEventListener("error", () => {
+      if (!opened) ended({ reason: "" });
+    });
+    ws.addEventListener("close", ended);
+
+    /** The socket closed, or the attempt failed: once per socket. */
+    function ended(event) {
+      clearTimeout(giveUp);
       if (socket !== ws) return;
       socket = null;
       on.closed();
@@ -167,7 +184,7 @@ export function connect(url, on) {
       attempt += 1;
       on.retrying({ attempt, waitMs, reason: event.reason, opened });
       retryTimer = setTimeout(open, waitMs);
-    });
+    }
   }
 
   function send(frame) {
@@ -182,9 +199,22 @@ export function connect(url, on) {
   // the cheap way to stay under the server's idle timeout.
   const pinger = setInterval(() => send({ type: "ping" }), PING_EVERY_MS);
 
+  /** The browser says the network is back: an attempt waiting out its
+   *  backoff, or still connecting through the network that went away, would
+   *  keep the person offline for nothing. Connects again at once. */
+  function networkBack() {
+    if (stopped || (socket && socket.readyState === WebSocket.OPEN)) return;
+    const stale = socket;
+    socket = null; // its close event is then not ours to handle
+    if (stale) stale.close();
+    open();
+  }
+  globalThis.addEventListener?.("online", networkBack);
+
   /** Closes the socket and never reconnects. */
   function stop() {
     stopped = true;
+    globalThis.removeEventListener?.("online", networkBack);
     clearTimeout(retryTimer);
     clearInterval(pinger);
     const ws = socket;

@@ -36,6 +36,10 @@ export const MESSAGE_MAX_CHARS = 2000;
 export const BACKOFF_START_MS = 500;
 export const BACKOFF_MAX_MS = 15000;
 export const BACKOFF_JITTER = 0.5;
+/** An attempt still connecting after this long is abandoned and retried: a
+ *  socket opened through a network that has since gone (or one the browser
+ *  holds back) can stay in CONNECTING far longer than any backoff. */
+export const CONNECT_TIMEOUT_MS = 10000;
 /** One or two failed attempts are a blip; after this many the page says the
  *  server cannot be reached, not just that the connection was lost (and, with
  *  a token, that the link may have expired: a browser hides the status of a

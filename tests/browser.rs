@@ -798,6 +798,33 @@ async fn an_expired_token_ends_the_session_with_a_notice_and_a_reload(_server: S
     rt.stop();
 }
 
+/// A page that has failed to connect several times waits seconds between
+/// attempts; when the browser says the network is back (`online`), it must
+/// connect at once, not when its backoff ends.
+async fn the_page_reconnects_at_once_when_the_network_comes_back(server: Server) {
+    let mut browser = Browser::launch().await;
+    let url = page_url(server.port, "/r/br-online");
+    let tab = browser.open_wired(&url, WIDE.0, WIDE.1).await;
+    online(&mut browser, &tab).await;
+    browser.eval(&tab, "window.__wire.cut()").await;
+    // Four attempts failed: the next waits 4-12 s (public/limits.js).
+    browser
+        .wait_for(
+            &tab,
+            "four failed attempts",
+            "document.body.innerText.includes('(4 attempts)')",
+        )
+        .await;
+    let back = std::time::Instant::now();
+    browser.eval(&tab, "window.__wire.restore()").await;
+    online(&mut browser, &tab).await;
+    let took = back.elapsed();
+    assert!(
+        took < std::time::Duration::from_millis(2_000),
+        "the page waited {took:?} for its backoff after the network came back"
+    );
+}
+
 suite![
     two_people_in_two_browsers_see_each_others_messages,
     join_and_leave_notices_and_the_member_list_follow_tabs,
@@ -810,4 +837,5 @@ suite![
     a_moderator_removes_a_member_who_is_told_and_kept_out,
     an_expired_token_ends_the_session_with_a_notice_and_a_reload,
     the_page_rejoins_after_a_too_slow_close_and_shows_every_message_once,
+    the_page_reconnects_at_once_when_the_network_comes_back,
 ];

@@ -49,7 +49,8 @@ pub enum Wire {
 /// `__wire.sent` every frame the page sent, and `__wire.urls` every socket
 /// URL it opened. `__wire.cut()` takes this one tab off the network (its
 /// sockets close, and new ones go to a port where nothing listens) until
-/// `__wire.restore()`.
+/// `__wire.restore()`, which then fires `online` as a browser does when its
+/// network comes back.
 const WIRE_SHIM: &str = r#"(() => {
   const wire = { mode: "pass", lost: [], held: [], urls: [], sockets: [], offline: false };
   wire.cut = () => {
@@ -58,6 +59,7 @@ const WIRE_SHIM: &str = r#"(() => {
   };
   wire.restore = () => {
     wire.offline = false;
+    window.dispatchEvent(new Event("online"));
   };
   wire.set = (mode) => {
     wire.mode = mode;
@@ -190,7 +192,12 @@ impl Browser {
     /// [`Browser::open`], with the page's socket frames passing through a
     /// [`Wire`] the test controls with [`Browser::set_wire`].
     pub async fn open_wired(&mut self, url: &str, width: u32, height: u32) -> Tab {
-        self.open_with(url, width, height, &[WIRE_SHIM]).await
+        // A port where nothing listens, so an attempt is refused as when the
+        // server is down. Port 9, used before, is one Chromium will not
+        // dial at all.
+        let dead = format!("ws://127.0.0.1:{}/", runtime::free_port());
+        let shim = WIRE_SHIM.replace("ws://127.0.0.1:9/", &dead);
+        self.open_with(url, width, height, &[&shim]).await
     }
 
     /// [`Browser::open`], with `scripts` run before the page's own on every
