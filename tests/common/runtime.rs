@@ -79,6 +79,21 @@ impl Runtime {
             !port_open(port),
             "port {port} already answers before wrangler dev starts"
         );
+        let mut rt = Runtime::spawn(port, state_dir.clone(), vars);
+        if let Err(log) = rt.wait_ready() {
+            // wrangler 4.86 sometimes sees its watched `src` "change" while it
+            // starts, restarts its runtime, and the new one finds the port
+            // still held by the old: it exits with "Address already in use"
+            // before it ever served. One more start is then a clean one.
+            assert!(log.contains("Address already in use"), "{log}");
+            std::thread::sleep(Duration::from_secs(1));
+            rt = Runtime::spawn(port, state_dir, vars);
+            rt.wait_ready().unwrap_or_else(|log| panic!("{log}"));
+        }
+        rt
+    }
+
+    fn spawn(port: u16, state_dir: PathBuf, vars: &[(&str, &str)]) -> Runtime {
         let mut child = Command::new(repo_root().join("node_modules/.bin/wrangler"))
             .args(["dev", "--ip", "127.0.0.1", "--port"])
             .arg(port.to_string())
@@ -134,23 +149,23 @@ impl Runtime {
                 }
             });
         }
-        let mut rt = Runtime {
+        Runtime {
             child: Some(child),
             port,
             state_dir,
             owns_state: false,
             log,
-        };
-        rt.wait_ready();
-        rt
+        }
     }
 
-    fn wait_ready(&mut self) {
+    /// Waits until the Worker answers; `Err` with wrangler's output if it
+    /// exited first. Not ready in time is a panic: nothing to retry.
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
             if let Ok(resp) = http::get_blocking(self.port, "/", Duration::from_secs(2)) {
                 if resp.status == 200 {
-                    return;
+                    return Ok(());
                 }
             }
             if let Some(status) = self
@@ -158,10 +173,10 @@ impl Runtime {
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                panic!(
+                return Err(format!(
                     "wrangler dev exited with {status} before it was ready:\n{}",
                     self.log_text()
-                );
+                ));
             }
             if Instant::now() > deadline {
                 self.stop();
