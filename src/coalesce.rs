@@ -24,15 +24,17 @@ pub const MAX_COALESCE_WINDOW_MS: u64 = 50;
 /// Sockets per millisecond of window. A flush sends every socket a frame,
 /// and the runtime's work per frame (about 8–10 µs under workerd) makes a
 /// flush to 1,000 sockets cost about 10 ms: with a 10 ms window such a room
-/// spends its whole core on flushes, and any other work (a receipt, a
-/// ping answered by the runtime) pushes every broadcast late. One
-/// millisecond per 40 sockets keeps flushes to about a third of the time.
-/// Measured at 1,000 `batch=1` clients with read receipts: a knee of
-/// 70,000–140,000 delivered/s at 10 ms, 300,000 at 25 ms (BENCHMARKS.md).
-const SOCKETS_PER_WINDOW_MS: usize = 40;
+/// spends its whole core on flushes, and any other work (a read receipt, a
+/// join) pushes every broadcast late. One millisecond per 25 sockets keeps
+/// flushes to about a quarter of the time. Measured at 1,000 `batch=1`
+/// clients sending the page's receipts, knees in delivered messages/s:
+/// 70,000–140,000 at 10 ms, 180,000–300,000 at 25 ms, 415,000–416,000 at
+/// 40 ms, with fan-out p99 unchanged (BENCHMARKS.md).
+const SOCKETS_PER_WINDOW_MS: usize = 25;
 
-/// The window for a room of `sockets`: [`COALESCE_WINDOW_MS`] up to 400
-/// sockets, then growing with the room up to [`MAX_COALESCE_WINDOW_MS`].
+/// The window for a room of `sockets`: [`COALESCE_WINDOW_MS`] up to 250
+/// sockets, then growing with the room up to [`MAX_COALESCE_WINDOW_MS`]
+/// (40 ms at 1,000 sockets).
 pub fn window_for(sockets: usize) -> u64 {
     let ms = u64::try_from(sockets / SOCKETS_PER_WINDOW_MS).unwrap_or(u64::MAX);
     ms.clamp(COALESCE_WINDOW_MS, MAX_COALESCE_WINDOW_MS)
@@ -235,18 +237,20 @@ mod tests {
     fn a_big_room_holds_broadcasts_longer() {
         assert_eq!(window_for(0), COALESCE_WINDOW_MS);
         assert_eq!(window_for(100), COALESCE_WINDOW_MS);
-        assert_eq!(window_for(400), 10);
-        assert_eq!(window_for(1_000), 25);
-        assert_eq!(window_for(2_000), 50);
+        assert_eq!(window_for(250), 10);
+        assert_eq!(window_for(400), 16);
+        assert_eq!(window_for(1_000), 40);
+        assert_eq!(window_for(1_250), 50);
+        assert_eq!(window_for(5_000), 50);
         assert_eq!(window_for(usize::MAX), MAX_COALESCE_WINDOW_MS);
         let mut c = Coalescer::new(10);
         c.set_window(window_for(1_000));
         c.offer(h("a", To::All), 0);
-        assert_eq!(c.offer(h("b", To::All), 12).0, Offer::HeldArmTimer(13));
-        c.flush(25);
-        assert_eq!(c.offer(h("c", To::All), 40).0, Offer::HeldArmTimer(10));
-        assert_eq!(c.flush(50).len(), 1);
-        assert_eq!(c.offer(h("d", To::All), 75).0, Offer::SendNow);
+        assert_eq!(c.offer(h("b", To::All), 12).0, Offer::HeldArmTimer(28));
+        c.flush(40);
+        assert_eq!(c.offer(h("c", To::All), 55).0, Offer::HeldArmTimer(25));
+        assert_eq!(c.flush(80).len(), 1);
+        assert_eq!(c.offer(h("d", To::All), 120).0, Offer::SendNow);
     }
 
     #[test]
