@@ -9,6 +9,7 @@
 //   BUILD=<dir> profiles another build of edge-chat (an older one, say)
 //   BATCH=1 connects the clients with `batch=1`, as our page does
 //   RECEIPTS=1 has them send the page's read receipts too (its own code)
+//   JOINS=1 profiles the clients joining, one after another, not a flood
 //
 // workerd is pinned to core 1 and this process (the load) to core 0, as in
 // the benchmark. The numbers are shares of the room's own CPU time; they say
@@ -32,15 +33,22 @@ const mf = new Miniflare({
 const url = await mf.ready;
 const workerd = pin();
 
-const sockets = await connectAll(Number(clients), url);
+// JOINS=1 profiles the clients' joins instead of the flood: one client
+// first, so the room's isolate exists, then the rest while profiled.
+const joins = process.env.JOINS === "1";
+const sockets = await connectAll(joins ? 1 : Number(clients), url);
 const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json();
 const sessions = await Promise.all(targets.map((t) => inspect(t.webSocketDebuggerUrl)));
 await Promise.all(sessions.map((s) => s.call("Profiler.enable")));
 await Promise.all(sessions.map((s) => s.call("Profiler.setSamplingInterval", { interval: 200 })));
 await Promise.all(sessions.map((s) => s.call("Profiler.start")));
 const cpu0 = cpuSeconds(workerd);
-const sent = await flood(sockets, Number(rate), Number(secs));
+const joinStart = Date.now();
+if (joins) sockets.push(...(await connectAll(Number(clients) - 1, url, 1)));
+const joinMs = Date.now() - joinStart;
+const sent = joins ? 0 : await flood(sockets, Number(rate), Number(secs));
 const cpu = cpuSeconds(workerd) - cpu0;
+if (joins) console.log(`${Number(clients) - 1} joins, one after another, in ${joinMs} ms`);
 const profiles = await Promise.all(sessions.map((s) => s.call("Profiler.stop")));
 const received = sockets.reduce((n, s) => n + s.received, 0);
 const receiptsSent = sockets.reduce((n, s) => n + s.receipts, 0);
@@ -67,9 +75,9 @@ function cpuSeconds(pids) {
   return ticks.reduce((a, b) => a + b, 0) / 100;
 }
 
-async function connectAll(n, base) {
+async function connectAll(n, base, first = 0) {
   const out = [];
-  for (let i = 0; i < n; i++) {
+  for (let i = first; i < first + n; i++) {
     const batch = process.env.BATCH === "1" ? "&batch=1" : "";
     const ws = new WebSocket(`ws://${base.host}/ws/prof-${i}?room=profile${batch}`);
     const socket = { ws, received: 0, receipts: 0 };
