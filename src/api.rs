@@ -23,6 +23,7 @@ use crate::presence;
 use crate::protocol::{KeptLine, Member, ServerFrame};
 use crate::rate_limit::{TokenBucket, Verdict};
 use crate::room::{self, Audience, Ctx, Delivery};
+use crate::routes::RequestHead;
 use crate::session::{Joining, Session};
 use crate::validate;
 
@@ -81,19 +82,6 @@ pub enum ApiRoute {
     Preflight { allow: &'static str },
     /// A call on `room`.
     Call { room: String, call: Call },
-}
-
-/// The request as the API sees it.
-#[derive(Debug, Clone, Copy)]
-pub struct ApiHead<'a> {
-    pub method: &'a str,
-    pub path: &'a str,
-    /// Query parameters, already percent-decoded.
-    pub query: &'a [(String, String)],
-    /// The `Origin` header, if any.
-    pub origin: Option<&'a str>,
-    /// This Worker's own origin, e.g. `https://chat.example.com`.
-    pub own_origin: &'a str,
 }
 
 /// A refused request: its status, the body's code and readable message,
@@ -179,7 +167,7 @@ pub fn is_api(path: &str) -> bool {
 /// path that names no endpoint, 400 for a bad room name or query, 403 for
 /// a page on an origin that may not call, 405 (with `Allow`) for a method
 /// the endpoint does not take.
-pub fn route(head: ApiHead<'_>, allowed_origins: &[String]) -> Result<ApiRoute, ApiError> {
+pub fn route(head: RequestHead<'_>, allowed_origins: &[String]) -> Result<ApiRoute, ApiError> {
     let not_found = || {
         ApiError::new(
             404,
@@ -587,11 +575,12 @@ mod tests {
     const OWN: &str = "https://chat.example";
     const NOW: u64 = 1_700_000_000_000;
 
-    fn head<'a>(method: &'a str, path: &'a str, query: &'a [(String, String)]) -> ApiHead<'a> {
-        ApiHead {
+    fn head<'a>(method: &'a str, path: &'a str, query: &'a [(String, String)]) -> RequestHead<'a> {
+        RequestHead {
             method,
             path,
             query,
+            upgrade: None,
             origin: None,
             own_origin: OWN,
         }
@@ -719,7 +708,7 @@ mod tests {
     fn pages_of_the_own_origin_and_allowed_origins_only_may_call() {
         let allowed = ["https://partner.example".to_owned()];
         let from = |origin| {
-            let h = ApiHead {
+            let h = RequestHead {
                 origin: Some(origin),
                 ..head("OPTIONS", "/api/rooms/r/messages", &[])
             };

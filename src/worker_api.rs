@@ -8,13 +8,13 @@
 use wasm_bindgen::JsValue;
 use worker::{Env, Headers, Request, RequestInit, Response, Result};
 
-use crate::api::{self, ApiError, ApiHead, ApiRoute, Call, PostBody, Speaker};
+use crate::api::{self, ApiError, ApiRoute, Call, PostBody, Speaker};
 use crate::config::Config;
 use crate::error::Denial;
 use crate::identity::{self, Identity, Mode};
 use crate::log::LogLine;
 use crate::routes::SocketTarget;
-use crate::worker_entry::{auth_mode, emit, ROOMS_BINDING};
+use crate::worker_entry::{auth_mode, emit, HeadParts, ROOMS_BINDING};
 
 /// A call that passed every check the Worker can make.
 pub(crate) struct Admitted {
@@ -82,21 +82,11 @@ pub(crate) async fn admit(
     config: &Config,
     mode: &Mode,
 ) -> Result<std::result::Result<Admitted, Response>> {
-    let url = req.url()?;
-    let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-    let origin = req.headers().get("Origin")?;
-    let method = req.method().to_string();
-    let own_origin = url.origin().ascii_serialization();
-    let cors = origin
-        .clone()
-        .filter(|o| api::cors_allowed(o, &own_origin, &config.allowed_origins));
-    let head = ApiHead {
-        method: &method,
-        path: url.path(),
-        query: &query,
-        origin: origin.as_deref(),
-        own_origin: &own_origin,
-    };
+    let parts = HeadParts::of(req)?;
+    let head = parts.head();
+    let cors = (head.origin)
+        .filter(|o| api::cors_allowed(o, head.own_origin, &config.allowed_origins))
+        .map(str::to_owned);
     let (room, call) = match api::route(head, &config.allowed_origins) {
         Ok(ApiRoute::Call { room, call }) => (room, call),
         Ok(ApiRoute::Preflight { allow }) => return Ok(Err(preflight(allow, cors.as_deref())?)),

@@ -113,26 +113,50 @@ pub(crate) fn deny(denial: &Denial, target: &SocketTarget) -> Result<Response> {
         .with_headers(headers))
 }
 
+/// What routing reads of a platform request, owned, so that a
+/// [`RequestHead`] can borrow it: the socket routes and the API both
+/// decide from one.
+pub(crate) struct HeadParts {
+    url: worker::Url,
+    query: Vec<(String, String)>,
+    method: String,
+    upgrade: Option<String>,
+    origin: Option<String>,
+    own_origin: String,
+}
+
+impl HeadParts {
+    pub(crate) fn of(req: &Request) -> Result<HeadParts> {
+        let url = req.url()?;
+        Ok(HeadParts {
+            query: url.query_pairs().into_owned().collect(),
+            method: req.method().to_string(),
+            upgrade: req.headers().get("Upgrade")?,
+            origin: req.headers().get("Origin")?,
+            own_origin: url.origin().ascii_serialization(),
+            url,
+        })
+    }
+
+    pub(crate) fn head(&self) -> RequestHead<'_> {
+        RequestHead {
+            method: &self.method,
+            path: self.url.path(),
+            query: &self.query,
+            upgrade: self.upgrade.as_deref(),
+            origin: self.origin.as_deref(),
+            own_origin: &self.own_origin,
+        }
+    }
+}
+
 /// Applies [`routes::route`] to a platform request.
 pub(crate) fn route_request(
     req: &Request,
     config: &Config,
 ) -> Result<std::result::Result<Route, HttpRefusal>> {
-    let url = req.url()?;
-    let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-    let upgrade = req.headers().get("Upgrade")?;
-    let origin = req.headers().get("Origin")?;
-    let method = req.method().to_string();
-    let own_origin = url.origin().ascii_serialization();
-    let head = RequestHead {
-        method: &method,
-        path: url.path(),
-        query: &query,
-        upgrade: upgrade.as_deref(),
-        origin: origin.as_deref(),
-        own_origin: &own_origin,
-    };
-    Ok(routes::route(head, &config.allowed_origins))
+    let parts = HeadParts::of(req)?;
+    Ok(routes::route(parts.head(), &config.allowed_origins))
 }
 
 async fn serve_asset(req: Request, env: &Env, path: &str) -> Result<Response> {
