@@ -87,24 +87,31 @@ fn page_reader(client: Client, want: usize, pause: Duration) -> JoinHandle<Read>
 /// close.
 fn plain_reader(client: Client, want: usize) -> JoinHandle<Read> {
     let mut ws = client.into_socket();
-    tokio::spawn(async move {
-        let mut read = Read {
-            seqs: Vec::new(),
-            closed: None,
-        };
-        while read.seqs.len() < want {
-            match tokio::time::timeout(Duration::from_secs(30), ws.next()).await {
-                Ok(Some(Ok(Message::Text(text)))) => collect(&text, &mut read.seqs),
-                Ok(Some(Ok(Message::Close(frame)))) => {
-                    read.closed = frame.map(|f| (f.code.into(), f.reason.to_string()));
-                    break;
-                }
-                Ok(Some(Ok(_))) => continue,
-                other => panic!("a plain reader's socket ended: {other:?}"),
+    tokio::spawn(async move { read_messages(&mut ws, want, "a plain reader").await })
+}
+
+/// Reads until `want` chat messages or a close, without receipts.
+async fn read_messages<S, E>(stream: &mut S, want: usize, who: &str) -> Read
+where
+    S: futures_util::Stream<Item = Result<Message, E>> + Unpin,
+    E: std::fmt::Debug,
+{
+    let mut read = Read {
+        seqs: Vec::new(),
+        closed: None,
+    };
+    while read.seqs.len() < want {
+        match tokio::time::timeout(Duration::from_secs(30), stream.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => collect(&text, &mut read.seqs),
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                read.closed = frame.map(|f| (f.code.into(), f.reason.to_string()));
+                break;
             }
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("{who}'s socket ended: {other:?}"),
         }
-        read
-    })
+    }
+    read
 }
 
 fn collect(text: &str, seqs: &mut Vec<u64>) {
@@ -122,22 +129,7 @@ fn sender(client: Client, n: usize, gap: Duration) -> JoinHandle<Read> {
     let (mut sink, stream) = client.into_socket().split();
     let reader = tokio::spawn(async move {
         let mut stream = stream;
-        let mut read = Read {
-            seqs: Vec::new(),
-            closed: None,
-        };
-        while read.seqs.len() < n {
-            match tokio::time::timeout(Duration::from_secs(30), stream.next()).await {
-                Ok(Some(Ok(Message::Text(text)))) => collect(&text, &mut read.seqs),
-                Ok(Some(Ok(Message::Close(frame)))) => {
-                    read.closed = frame.map(|f| (f.code.into(), f.reason.to_string()));
-                    break;
-                }
-                Ok(Some(Ok(_))) => continue,
-                other => panic!("the sender's socket ended: {other:?}"),
-            }
-        }
-        read
+        read_messages(&mut stream, n, "the sender").await
     });
     tokio::spawn(async move {
         for i in 0..n {
