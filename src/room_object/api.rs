@@ -10,8 +10,6 @@ use super::js::now;
 use super::ChatRoom;
 use crate::api::{self, ApiError, Call, API_CONN};
 use crate::log::LogLine;
-use crate::moderation;
-use crate::sql_history::SqlHistory;
 use crate::worker_api::{self, answer, refuse, AdmittedPost};
 use crate::worker_entry::emit;
 
@@ -64,10 +62,9 @@ impl ChatRoom {
         post: AdmittedPost,
     ) -> std::result::Result<(u16, api::Posted), ApiError> {
         let sender = &post.speaker.client_id;
-        let until = SqlHistory::new(self.outbox.sql.clone())
-            .banned_until(sender)
+        let ban = (self.ban_on(sender))
             .map_err(|e| ApiError::from_refusal(&crate::error::Refusal::Storage(e)))?;
-        if let Some(denial) = moderation::ban_denial(until, now()) {
+        if let Some(denial) = ban {
             return Err(ApiError::from_denial(&denial));
         }
         let accepted =

@@ -36,7 +36,8 @@ use worker::{
 use crate::alarm;
 use crate::coalesce::Coalescer;
 use crate::config::Config;
-use crate::error::Refusal;
+use crate::error::{Denial, Refusal};
+use crate::history::StoreError;
 use crate::identity::{Identity, Mode};
 use crate::log::LogLine;
 use crate::moderation::{self, Kick};
@@ -297,13 +298,20 @@ impl ChatRoom {
             Err(denial) => return Ok(Err(worker_entry::deny(&denial, &target)?)),
         };
         let client_id = who.client_id.as_deref().unwrap_or_default();
-        let Ok(until) = SqlHistory::new(self.outbox.sql.clone()).banned_until(client_id) else {
+        let Ok(ban) = self.ban_on(client_id) else {
             return Ok(Err(unavailable()?));
         };
-        Ok(match moderation::ban_denial(until, now()) {
+        Ok(match ban {
             Some(denial) => Err(worker_entry::deny(&denial, &target)?),
             None => Ok((target, who)),
         })
+    }
+
+    /// The stored ban that refuses `client_id` now, if any: for a socket
+    /// and for an API post alike. `Err` when storage cannot say.
+    fn ban_on(&self, client_id: &str) -> std::result::Result<Option<Denial>, StoreError> {
+        let until = SqlHistory::new(self.outbox.sql.clone()).banned_until(client_id)?;
+        Ok(moderation::ban_denial(until, now()))
     }
 
     /// Carries out a moderator's kick: the ban is stored first, so a
