@@ -10,6 +10,8 @@
 //   BATCH=1 connects the clients with `batch=1`, as our page does
 //   RECEIPTS=1 has them send the page's read receipts too (its own code)
 //   JOINS=1 profiles the clients joining (in waves of 50), not a flood
+//   PROFILE=0 runs the same load unprofiled, for workerd's CPU alone
+//   TOP=N prints the N functions with the most self time (default 20)
 //
 // workerd is pinned to core 1 and this process (the load) to core 0, as in
 // the benchmark. The numbers are shares of the room's own CPU time; they say
@@ -37,7 +39,10 @@ const workerd = pin();
 // first, so the room's isolate exists, then the rest while profiled.
 const joins = process.env.JOINS === "1";
 const sockets = await connectAll(joins ? 1 : Number(clients), url);
-const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json();
+// PROFILE=0 runs the same load without the profiler, which costs the
+// runtime more CPU than the room does: then the CPU figure is the room's.
+const profiling = process.env.PROFILE !== "0";
+const targets = profiling ? await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json() : [];
 const sessions = await Promise.all(targets.map((t) => inspect(t.webSocketDebuggerUrl)));
 await Promise.all(sessions.map((s) => s.call("Profiler.enable")));
 await Promise.all(sessions.map((s) => s.call("Profiler.setSamplingInterval", { interval: 200 })));
@@ -155,9 +160,10 @@ function report(profiles, sent, received, cpu, receiptsSent) {
   const kind = process.env.BATCH === "1" ? "batch=1" : "plain";
   console.log(`${which}: ${clients} ${kind} clients, ${sent} sent, ${received} frames received, ${receiptsSent} receipts`);
   // The profiler costs the runtime CPU too: compare shares, not this.
-  console.log(`workerd CPU while profiled: ${cpu.toFixed(2)} s`);
+  const perFrame = received ? ((cpu * 1e6) / received).toFixed(2) : "-";
+  console.log(`workerd CPU${profiling ? " while profiled" : ""}: ${cpu.toFixed(2)} s, ${perFrame} µs per frame received`);
   const top = [...self].filter(([n]) => !n.startsWith("(idle)")).sort((a, b) => b[1] - a[1]);
-  for (const [name, us] of top.slice(0, 20)) {
+  for (const [name, us] of top.slice(0, Number(process.env.TOP || 20))) {
     console.log(`${((100 * us) / total).toFixed(1).padStart(5)} %  ${name.slice(0, 110)}`);
   }
 }

@@ -12,6 +12,7 @@
 #                                   and BENCH_SILENT_SECS shape it
 #   BENCH_COMPARE_BUILD=<other checkout>/build bash scripts/bench.sh
 #                                   also runs that build, as edge-chat@base
+#                                   (and edge-chat plain@base, plain clients)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh

@@ -38,6 +38,8 @@ pub enum Server {
     /// Our Worker from another build directory (`BENCH_COMPARE_BUILD`),
     /// beside the current one; never in the default plan.
     EdgeBase,
+    /// The same other build, with plain clients.
+    EdgePlainBase,
     EdgePlainDev,
     EdgePlainMiniflare,
     FastApi,
@@ -50,10 +52,11 @@ pub enum Server {
 
 impl Server {
     /// Every server, in the order the report lists them.
-    pub const ALL: [Server; 11] = [
+    pub const ALL: [Server; 12] = [
         Server::EdgeDev,
         Server::EdgeMiniflare,
         Server::EdgeBase,
+        Server::EdgePlainBase,
         Server::EdgePlainDev,
         Server::EdgePlainMiniflare,
         Server::FastApi,
@@ -69,6 +72,7 @@ impl Server {
             Server::EdgeDev => "edge-chat (wrangler dev)",
             Server::EdgeMiniflare => "edge-chat (miniflare)",
             Server::EdgeBase => "edge-chat@base (miniflare)",
+            Server::EdgePlainBase => "edge-chat plain@base (miniflare)",
             Server::EdgePlainDev => "edge-chat plain (wrangler dev)",
             Server::EdgePlainMiniflare => "edge-chat plain (miniflare)",
             Server::FastApi => "FastAPI original",
@@ -88,6 +92,9 @@ impl Server {
             }
             Server::EdgeBase => {
                 "the build in BENCH_COMPARE_BUILD, as edge-chat (miniflare) is run: the budget's before"
+            }
+            Server::EdgePlainBase => {
+                "the build in BENCH_COMPARE_BUILD, clients without batch=1"
             }
             Server::EdgePlainDev => "this project, clients without batch=1",
             Server::EdgePlainMiniflare => {
@@ -111,7 +118,9 @@ impl Server {
     pub fn query(self) -> &'static str {
         match self {
             Server::EdgeDev | Server::EdgeMiniflare | Server::EdgeBase => "?room=bench&batch=1",
-            Server::EdgePlainDev | Server::EdgePlainMiniflare => "?room=bench",
+            Server::EdgePlainDev | Server::EdgePlainMiniflare | Server::EdgePlainBase => {
+                "?room=bench"
+            }
             _ => "",
         }
     }
@@ -143,7 +152,7 @@ impl Server {
         let compare = compare_build().is_some();
         Server::ALL
             .into_iter()
-            .filter(move |s| *s != Server::EdgeBase || compare)
+            .filter(move |s| !matches!(s, Server::EdgeBase | Server::EdgePlainBase) || compare)
     }
 
     /// Whether this is our room (the current build), with either kind of
@@ -182,7 +191,7 @@ impl Server {
             Server::EdgeMiniflare | Server::EdgePlainMiniflare => {
                 miniflare(cmd, &p, "edge-chat");
             }
-            Server::EdgeBase => {
+            Server::EdgeBase | Server::EdgePlainBase => {
                 let build = compare_build().ok_or("BENCH_COMPARE_BUILD is not set")?;
                 miniflare(cmd, &p, "edge-chat").arg(build);
             }
