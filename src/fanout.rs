@@ -22,7 +22,7 @@
 //! The plan is generic over how a socket is named; the room names sockets by
 //! their connection key.
 
-use crate::coalesce::{Coalescer, Held, Offer, To};
+use crate::coalesce::{self, Coalescer, Held, Offer, To};
 use crate::error::Close;
 use crate::room::{Audience, Delivery};
 
@@ -44,14 +44,16 @@ pub enum Step<S> {
 }
 
 /// Plans the sending of `deliveries` from `sender`'s event, then the
-/// sender's `close` if any.
+/// sender's `close` if any, in a room of `sockets` open sockets: a bigger
+/// room holds its broadcasts longer ([`coalesce::window_for`]).
 pub fn plan<S: Clone + PartialEq>(
     sender: &S,
     deliveries: Vec<Delivery>,
     close: Option<Close>,
     coalescer: &mut Coalescer<S>,
-    now: u64,
+    (now, sockets): (u64, usize),
 ) -> Vec<Step<S>> {
+    coalescer.set_window(coalesce::window_for(sockets));
     let mut steps = Vec::new();
     let delivered = !deliveries.is_empty();
     for delivery in deliveries {
@@ -117,6 +119,8 @@ mod tests {
 
     const NOW: u64 = 1_000;
     const ALICE: u8 = 1;
+    /// Sockets in the room: a small one, with the shortest window.
+    const ROOM: usize = 2;
 
     fn chat(text: &str) -> Delivery {
         Delivery {
@@ -190,9 +194,21 @@ mod tests {
     }
 
     #[test]
+    fn a_big_room_holds_a_broadcast_that_a_small_room_sends_at_once() {
+        let (small, big) = (10, 1_000);
+        let after = NOW + coalesce::window_for(small);
+        for (sockets, held) in [(small, false), (big, true)] {
+            let mut c = Coalescer::new(coalesce::COALESCE_WINDOW_MS);
+            plan(&ALICE, vec![chat("a")], None, &mut c, (NOW, sockets));
+            let steps = plan(&ALICE, vec![chat("b")], None, &mut c, (after, sockets));
+            assert_eq!(c.has_held(), held, "{sockets} sockets: {steps:?}");
+        }
+    }
+
+    #[test]
     fn a_quiet_room_writes_then_sends_to_everyone_at_once() {
         let mut c = Coalescer::new(10);
-        let steps = plan(&ALICE, vec![chat("hi")], None, &mut c, NOW);
+        let steps = plan(&ALICE, vec![chat("hi")], None, &mut c, (NOW, ROOM));
         assert_written_before_sent(&steps);
         assert!(matches!(&steps[1], Step::Release(h) if h.len() == 1 && h[0].to == To::All));
         assert!(!c.has_held());
@@ -201,7 +217,7 @@ mod tests {
     #[test]
     fn a_busy_room_holds_the_broadcast_and_leaves_the_write_to_the_flush() {
         let mut c = busy();
-        let steps = plan(&ALICE, vec![chat("hi")], None, &mut c, NOW);
+        let steps = plan(&ALICE, vec![chat("hi")], None, &mut c, (NOW, ROOM));
         assert_eq!(steps, [Step::ArmFlushTimer(9)], "no write, no send yet");
         let flushed = flush(&mut c, NOW + 9);
         assert_eq!(flushed[0], Step::Commit);
@@ -212,7 +228,7 @@ mod tests {
     #[test]
     fn a_senders_own_frame_joins_the_held_ones_in_order() {
         let mut c = holding();
-        let steps = plan(&ALICE, vec![to_sender("ack")], None, &mut c, NOW);
+        let steps = plan(&ALICE, vec![to_sender("ack")], None, &mut c, (NOW, ROOM));
         assert!(steps.iter().all(|s| !is_send(s)), "{steps:?}");
         let flushed = flush(&mut c, NOW + 9);
         let held = released(&flushed);
@@ -223,7 +239,7 @@ mod tests {
     #[test]
     fn with_nothing_held_a_senders_own_frame_goes_at_once() {
         let mut c = busy();
-        let steps = plan(&ALICE, vec![to_sender("x")], None, &mut c, NOW);
+        let steps = plan(&ALICE, vec![to_sender("x")], None, &mut c, (NOW, ROOM));
         assert_written_before_sent(&steps);
         assert!(matches!(steps[1], Step::ToSender(_)), "{steps:?}");
         assert!(released(&steps).is_empty());
@@ -236,7 +252,7 @@ mod tests {
             to: Audience::Others,
             frame: ServerFrame::Leave(Line::new("alice", "Offline", NOW)),
         };
-        let steps = plan(&ALICE, vec![leave], None, &mut c, NOW);
+        let steps = plan(&ALICE, vec![leave], None, &mut c, (NOW, ROOM));
         assert_eq!(released(&steps)[0].to, To::AllBut(ALICE));
     }
 
@@ -244,7 +260,7 @@ mod tests {
     fn a_close_comes_last_after_everything_held() {
         let mut c = holding();
         let why = to_sender("why");
-        let steps = plan(&ALICE, vec![why], Some(INTERNAL_CLOSE), &mut c, NOW);
+        let steps = plan(&ALICE, vec![why], Some(INTERNAL_CLOSE), &mut c, (NOW, ROOM));
         assert_written_before_sent(&steps);
         assert_eq!(steps.last(), Some(&Step::CloseSender(INTERNAL_CLOSE)));
         assert_eq!(released(&steps).len(), 2, "b, then the error frame");
@@ -253,7 +269,7 @@ mod tests {
     #[test]
     fn nothing_to_deliver_plans_nothing() {
         let mut c = holding();
-        assert!(plan(&ALICE, vec![], None, &mut c, NOW).is_empty());
+        assert!(plan(&ALICE, vec![], None, &mut c, (NOW, ROOM)).is_empty());
     }
 
     #[test]
@@ -269,7 +285,7 @@ mod tests {
                 })
                 .collect();
             for mut c in [holding(), busy(), Coalescer::new(10)] {
-                let mut steps = plan(&ALICE, deliveries.clone(), None, &mut c, NOW);
+                let mut steps = plan(&ALICE, deliveries.clone(), None, &mut c, (NOW, ROOM));
                 assert_written_before_sent(&steps);
                 steps.extend(flush(&mut c, NOW + 10));
                 // Each socket reads the four frames in the order decided.

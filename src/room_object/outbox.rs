@@ -63,11 +63,10 @@ impl Outbox {
             hooks.note(room, &deliveries);
         }
         let sockets = self.sockets.roster().len();
-        let steps = {
-            let mut coalescer = self.coalescer.borrow_mut();
-            coalescer.set_window(coalesce::window_for(sockets));
-            fanout::plan(&conn, deliveries, close, &mut coalescer, now())
-        };
+        let mut coalescer = self.coalescer.borrow_mut();
+        let steps = fanout::plan(&conn, deliveries, close, &mut coalescer, (now(), sockets));
+        // Executing may flush, which borrows the coalescer again.
+        drop(coalescer);
         self.execute(sender, steps)
     }
 
