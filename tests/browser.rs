@@ -345,8 +345,11 @@ async fn the_page_rejoins_after_a_too_slow_close_and_shows_every_message_once(_s
     online(&mut browser, &alice).await;
     // The page's first receipt comes after 64 KiB plus a random lead of up
     // to 64 KiB more: 70 messages of ~2,000 chars pass 128 KiB whatever
-    // the lead is (60 did not, and failed about one run in five).
-    flood(&server, "br-slow-a", 0, 70).await;
+    // the lead is (60 did not, and failed about one run in five). Then 400
+    // while its frames are held, and 20 once they flow again.
+    let (read, held, after) = (70, 400, 20);
+    let total = read + held + after;
+    flood(&server, "br-slow-a", 0, read).await;
     let receipts = "window.__wire.sent.filter(f => f.type === 'seen').length";
     browser
         .wait_for(
@@ -357,7 +360,7 @@ async fn the_page_rejoins_after_a_too_slow_close_and_shows_every_message_once(_s
         .await;
 
     browser.set_wire(&alice, Wire::Hold).await;
-    flood(&server, "br-slow-b", 70, 400).await;
+    flood(&server, "br-slow-b", read, held).await;
     browser
         .wait_for(
             &alice,
@@ -384,11 +387,11 @@ async fn the_page_rejoins_after_a_too_slow_close_and_shows_every_message_once(_s
     );
 
     browser.set_wire(&alice, Wire::Pass).await;
-    flood(&server, "br-slow-c", 470, 20).await;
+    flood(&server, "br-slow-c", read + held, after).await;
     sees_once(
         &mut browser,
         &alice,
-        &format!("msg 00489 {}", "x".repeat(1890)),
+        &format!("msg {:05} {}", total - 1, "x".repeat(1890)),
     )
     .await;
     let shown = browser
@@ -401,8 +404,8 @@ async fn the_page_rejoins_after_a_too_slow_close_and_shows_every_message_once(_s
         .await;
     assert_eq!(
         shown,
-        json!([490, 490]),
-        "[shown, distinct] of 490 messages"
+        json!([total, total]),
+        "[shown, distinct] of {total} messages"
     );
     drop(browser);
     rt.stop();
