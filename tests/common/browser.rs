@@ -50,7 +50,8 @@ pub enum Wire {
 /// URL it opened. `__wire.cut()` takes this one tab off the network (its
 /// sockets close, and new ones go to a port where nothing listens) until
 /// `__wire.restore()`, which then fires `online` as a browser does when its
-/// network comes back.
+/// network comes back. `DEAD_URL` is that port's URL, filled in by
+/// [`Browser::open_wired`].
 const WIRE_SHIM: &str = r#"(() => {
   const wire = { mode: "pass", lost: [], held: [], urls: [], sockets: [], offline: false };
   wire.cut = () => {
@@ -71,7 +72,7 @@ const WIRE_SHIM: &str = r#"(() => {
   Object.defineProperty(window, "__wire", { value: wire });
   window.WebSocket = class extends WebSocket {
     constructor(url, protocols) {
-      super(wire.offline ? "ws://127.0.0.1:9/" : url, protocols);
+      super(wire.offline ? "DEAD_URL" : url, protocols);
       if (!wire.offline) wire.urls.push(String(url));
       wire.sockets.push(this);
     }
@@ -193,10 +194,10 @@ impl Browser {
     /// [`Wire`] the test controls with [`Browser::set_wire`].
     pub async fn open_wired(&mut self, url: &str, width: u32, height: u32) -> Tab {
         // A port where nothing listens, so an attempt is refused as when the
-        // server is down. Port 9, used before, is one Chromium will not
-        // dial at all.
+        // server is down. A fixed one will not do: Chromium will not dial
+        // port 9 at all, for one.
         let dead = format!("ws://127.0.0.1:{}/", runtime::free_port());
-        let shim = WIRE_SHIM.replace("ws://127.0.0.1:9/", &dead);
+        let shim = WIRE_SHIM.replace("DEAD_URL", &dead);
         self.open_with(url, width, height, &[&shim]).await
     }
 
