@@ -63,8 +63,9 @@ export const PING_EVERY_MS = 30000;
  *  each 64 KiB of frames (the first after a random 64–128 KiB, so that one
  *  room's sockets do not all confirm at once): the room lets a socket hold
  *  2 MiB unconfirmed (FLOW_SOCKET_BUDGET_KB), and a quiet room never
- *  reaches 64 KiB, so it gets no extra frames at all. Counted in UTF-16 units, which is close
- *  enough: the receipt itself carries an exact frame count. */
+ *  reaches 64 KiB, so it gets no extra frames at all. Counted in UTF-16
+ *  units, which is close enough: the receipt itself carries an exact frame
+ *  count. */
 export const RECEIPT_EVERY_CHARS = 64 * 1024;
 /** A socket the room closed as too slow reconnects at once and quietly;
  *  only this many such closes within the window below are worth telling

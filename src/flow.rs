@@ -15,10 +15,10 @@
 //!   send `{"type":"seen","frames":N}`: the number of frames they have read
 //!   on this socket. The page sends one after each 64 KiB read (the first
 //!   after a random 64–128 KiB, so one room's sockets do not confirm at
-//!   once), so a quiet room gets none. The meter keeps a checkpoint (frames, bytes) every
-//!   [`CHECKPOINT_BYTES`], so a receipt frees the bytes up to the last
-//!   checkpoint it covers (exactly all of them when it covers every frame
-//!   sent). Memory per socket is bounded: a socket with more than its budget
+//!   once), so a quiet room gets none. The meter keeps a checkpoint
+//!   (frames, bytes) every [`CHECKPOINT_BYTES`], so a receipt frees the
+//!   bytes up to the last checkpoint it covers (exactly all of them when it
+//!   covers every frame sent). Memory per socket is bounded: a socket with more than its budget
 //!   unconfirmed is closed, so it never holds more than
 //!   budget / [`CHECKPOINT_BYTES`] + 1 checkpoints.
 //! - **Per-socket budget.** A socket that has sent a receipt has promised
@@ -55,8 +55,8 @@ pub const CHECKPOINT_BYTES: u64 = 16 * 1024;
 /// (64 KiB, 128 KiB before its first), a checkpoint (16 KiB) and the frames
 /// in flight; a thousand of them in a busy room can hold more than the
 /// room's budget between them and still cost the object nothing, since what
-/// they have not confirmed sits in their kernels' buffers, not in the room. A socket that does not
-/// read passes this within seconds of traffic.
+/// they have not confirmed sits in their kernels' buffers, not in the room.
+/// A socket that does not read passes this within seconds of traffic.
 pub const EVICTABLE_FROM: u64 = 256 * 1024;
 
 /// A socket that sent a frame, a receipt or a ping this recently is taking
