@@ -6,6 +6,7 @@
 
 use crate::flow::Budgets;
 use crate::limits;
+use crate::webhook;
 
 /// Settings read once per object (or per request in the Worker).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,58 +49,131 @@ impl Default for Config {
     }
 }
 
-/// The setting `key` read through `var` as a whole number in `range`, or
-/// `default` if it is unset, does not parse, or is out of range.
-pub(crate) fn number(
-    var: &impl Fn(&str) -> Option<String>,
-    key: &str,
-    default: u64,
-    range: std::ops::RangeInclusive<u64>,
-) -> u64 {
-    var(key)
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .filter(|v| range.contains(v))
-        .unwrap_or(default)
+/// A whole-number setting: its key in `[vars]` and the values it accepts.
+/// Reading a value and [`problems`] both go through this, so a range is
+/// written once.
+pub(crate) struct Number {
+    pub key: &'static str,
+    pub min: u64,
+    pub max: u64,
+}
+
+impl Number {
+    pub(crate) const fn new(key: &'static str, min: u64, max: u64) -> Number {
+        Number { key, min, max }
+    }
+
+    /// The value `var` gives, or `default` if it is unset, does not parse,
+    /// or is out of range.
+    pub(crate) fn read(&self, var: &impl Fn(&str) -> Option<String>, default: u64) -> u64 {
+        var(self.key)
+            .and_then(|raw| self.accept(&raw))
+            .unwrap_or(default)
+    }
+
+    fn accept(&self, raw: &str) -> Option<u64> {
+        let v = raw.trim().parse::<u64>().ok()?;
+        (self.min..=self.max).contains(&v).then_some(v)
+    }
+
+    /// Why the value `var` gives is ignored, if it is set and ignored.
+    fn problem(&self, var: &impl Fn(&str) -> Option<String>) -> Option<String> {
+        let raw = var(self.key)?;
+        self.accept(&raw).is_none().then(|| {
+            format!(
+                "{} = {raw:?} is not a whole number from {} to {}; the default is used",
+                self.key, self.min, self.max
+            )
+        })
+    }
+}
+
+pub(crate) const HISTORY_LIMIT: Number = Number::new("HISTORY_LIMIT", 1, 10_000);
+pub(crate) const MAX_MESSAGE_CHARS: Number = Number::new("MAX_MESSAGE_CHARS", 1, 16_000);
+/// Up to 100,000: enough for a bot or a bridge relaying a whole other
+/// room, and for a load test to measure the room rather than this limit.
+pub(crate) const RATE_PER_SEC: Number = Number::new("RATE_PER_SEC", 1, 100_000);
+pub(crate) const RATE_BURST: Number = Number::new("RATE_BURST", 1, 10_000);
+pub(crate) const MAX_CONNECTIONS: Number = Number::new("MAX_CONNECTIONS_PER_ROOM", 1, 32_000);
+pub(crate) const IDLE_TIMEOUT_SECS: Number = Number::new("IDLE_TIMEOUT_SECS", 5, 86_400);
+/// At least 512 KiB: one batch frame may be 256 KiB, and the page confirms
+/// every 64 KiB. At most 96 MiB: three times that is the object's whole
+/// memory.
+pub(crate) const FLOW_SOCKET_BUDGET_KB: Number = Number::new("FLOW_SOCKET_BUDGET_KB", 512, 98_304);
+pub(crate) const FLOW_ROOM_BUDGET_KB: Number = Number::new("FLOW_ROOM_BUDGET_KB", 512, 98_304);
+
+/// Every whole-number setting, the webhooks' included.
+const NUMBERS: [&Number; 11] = [
+    &HISTORY_LIMIT,
+    &MAX_MESSAGE_CHARS,
+    &RATE_PER_SEC,
+    &RATE_BURST,
+    &MAX_CONNECTIONS,
+    &IDLE_TIMEOUT_SECS,
+    &FLOW_SOCKET_BUDGET_KB,
+    &FLOW_ROOM_BUDGET_KB,
+    &webhook::RETRY_BASE_MS_SETTING,
+    &webhook::MAX_ATTEMPTS_SETTING,
+    &webhook::OUTBOX_CAP_SETTING,
+];
+
+/// What in `[vars]` the room ignores, one readable sentence each: a number
+/// that does not parse or is out of range, and an `ALLOWED_ORIGINS` entry
+/// that cannot match any origin. The room keeps serving with defaults, so
+/// without this a typo would go unnoticed; the room logs these as it starts.
+pub fn problems(var: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    let mut found: Vec<String> = NUMBERS.iter().filter_map(|n| n.problem(&var)).collect();
+    for origin in allowed_origins(&var) {
+        if !is_origin(&origin) {
+            found.push(format!(
+                "ALLOWED_ORIGINS entry {origin:?} is not a lowercase origin like \
+                 https://chat.example.com, so it matches nothing"
+            ));
+        }
+    }
+    found
+}
+
+/// Whether `entry` can equal a browser's `Origin` header: a scheme and a
+/// host (with a port, perhaps), lowercase as browsers send it, no path.
+fn is_origin(entry: &str) -> bool {
+    let host = entry
+        .strip_prefix("https://")
+        .or_else(|| entry.strip_prefix("http://"));
+    host.is_some_and(|h| {
+        !h.is_empty() && !h.contains('/') && !h.bytes().any(|b| b.is_ascii_uppercase())
+    })
+}
+
+/// `ALLOWED_ORIGINS` split at commas, each without a trailing slash.
+fn allowed_origins(var: &impl Fn(&str) -> Option<String>) -> Vec<String> {
+    var("ALLOWED_ORIGINS")
+        .map(|v| {
+            v.split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl Config {
     /// Reads overrides through `var`. A value that does not parse, or that
     /// is out of its sane range, keeps the default: a typo in `[vars]` must
-    /// not take the chat down. [`Config::problems`] reports such values.
+    /// not take the chat down. [`problems`] reports such values.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Config {
         let d = Config::default();
-        let num =
-            |key: &str, default: u64, min: u64, max: u64| number(&var, key, default, min..=max);
         Config {
-            history_limit: num("HISTORY_LIMIT", d.history_limit, 1, 10_000),
-            max_message_chars: num("MAX_MESSAGE_CHARS", d.max_message_chars as u64, 1, 16_000)
-                as usize,
-            // Up to 100,000: enough for a bot or a bridge relaying a whole
-            // other room, and for a load test to measure the room rather
-            // than this limit.
-            rate_per_sec: num("RATE_PER_SEC", d.rate_per_sec.into(), 1, 100_000) as u32,
-            rate_burst: num("RATE_BURST", d.rate_burst.into(), 1, 10_000) as u32,
-            max_connections: num(
-                "MAX_CONNECTIONS_PER_ROOM",
-                d.max_connections as u64,
-                1,
-                32_000,
-            ) as usize,
-            idle_timeout_secs: num("IDLE_TIMEOUT_SECS", d.idle_timeout_secs, 5, 86_400),
-            allowed_origins: var("ALLOWED_ORIGINS")
-                .map(|v| {
-                    v.split(',')
-                        .map(|o| o.trim().trim_end_matches('/').to_owned())
-                        .filter(|o| !o.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            // At least 512 KiB: one batch frame may be 256 KiB, and the page
-            // confirms every 64 KiB. At most
-            // 96 MiB: three times that is the object's whole memory.
+            history_limit: HISTORY_LIMIT.read(&var, d.history_limit),
+            max_message_chars: MAX_MESSAGE_CHARS.read(&var, d.max_message_chars as u64) as usize,
+            rate_per_sec: RATE_PER_SEC.read(&var, d.rate_per_sec.into()) as u32,
+            rate_burst: RATE_BURST.read(&var, d.rate_burst.into()) as u32,
+            max_connections: MAX_CONNECTIONS.read(&var, d.max_connections as u64) as usize,
+            idle_timeout_secs: IDLE_TIMEOUT_SECS.read(&var, d.idle_timeout_secs),
+            allowed_origins: allowed_origins(&var),
             flow: Budgets {
-                socket: num("FLOW_SOCKET_BUDGET_KB", d.flow.socket / 1024, 512, 98_304) * 1024,
-                room: num("FLOW_ROOM_BUDGET_KB", d.flow.room / 1024, 512, 98_304) * 1024,
+                socket: FLOW_SOCKET_BUDGET_KB.read(&var, d.flow.socket / 1024) * 1024,
+                room: FLOW_ROOM_BUDGET_KB.read(&var, d.flow.room / 1024) * 1024,
             },
         }
     }
@@ -164,5 +238,71 @@ mod tests {
             c.allowed_origins,
             ["https://a.example", "https://b.example"]
         );
+    }
+
+    #[test]
+    fn ignored_values_are_reported_by_name_and_valid_ones_are_not() {
+        let found = problems(vars(&[
+            ("HISTORY_LIMIT", "lots"),
+            ("RATE_PER_SEC", "100001"),
+            ("WEBHOOK_MAX_ATTEMPTS", "0"),
+            ("RATE_BURST", " 30 "),
+            ("IDLE_TIMEOUT_SECS", "5"),
+        ]));
+        assert_eq!(found.len(), 3, "{found:?}");
+        let lots = "HISTORY_LIMIT = \"lots\" is not a whole number from 1 to 10000";
+        assert!(found[0].starts_with(lots), "{found:?}");
+        assert!(
+            found[1].starts_with("RATE_PER_SEC = \"100001\""),
+            "{found:?}"
+        );
+        assert!(
+            found[2].starts_with("WEBHOOK_MAX_ATTEMPTS = \"0\""),
+            "{found:?}"
+        );
+        assert!(problems(|_| None).is_empty());
+    }
+
+    #[test]
+    fn origins_that_cannot_match_are_reported() {
+        let listed = "chat.example.com, https://ok.example/, https://x.example/app, \
+                      https://Caps.example, http://localhost:8787, https://";
+        let found = problems(vars(&[("ALLOWED_ORIGINS", listed)]));
+        let named: Vec<&str> = found.iter().map(|p| p.split('"').nth(1).unwrap()).collect();
+        assert_eq!(
+            named,
+            [
+                "chat.example.com",
+                "https://x.example/app",
+                "https://Caps.example",
+                "https:"
+            ]
+        );
+    }
+
+    /// The README's tables are what operators read: every whole-number
+    /// setting there must be one the room checks, with the same range.
+    #[test]
+    fn the_readme_states_every_number_setting_with_its_range() {
+        let mut documented = Vec::new();
+        for row in include_str!("../README.md").lines() {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let (Some(key), Some(range)) = (cells.get(1), cells.get(3)) else {
+                continue;
+            };
+            let num = |v: &str| v.replace(',', "").parse::<u64>().ok();
+            if let Some((Some(min), Some(max))) =
+                range.split_once('–').map(|(a, b)| (num(a), num(b)))
+            {
+                documented.push((key.trim_matches('`').to_owned(), min, max));
+            }
+        }
+        let mut checked: Vec<(String, u64, u64)> = NUMBERS
+            .iter()
+            .map(|n| (n.key.to_owned(), n.min, n.max))
+            .collect();
+        documented.sort();
+        checked.sort();
+        assert_eq!(documented, checked);
     }
 }

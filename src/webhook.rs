@@ -26,6 +26,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use sha2::Sha256;
 
+use crate::config::Number;
 use crate::protocol::ServerFrame;
 use crate::room::{Audience, Delivery};
 
@@ -53,6 +54,11 @@ pub const MAX_ATTEMPTS: u32 = 12;
 /// oldest are dropped: a dead receiver must not grow the room's storage
 /// without bound. 10,000 small events are a few MB at most.
 pub const OUTBOX_CAP: u64 = 10_000;
+
+/// `WEBHOOK_RETRY_BASE_MS`: down to 1 ms so tests retry in moments.
+pub(crate) const RETRY_BASE_MS_SETTING: Number = Number::new("WEBHOOK_RETRY_BASE_MS", 1, 3_600_000);
+pub(crate) const MAX_ATTEMPTS_SETTING: Number = Number::new("WEBHOOK_MAX_ATTEMPTS", 1, 100);
+pub(crate) const OUTBOX_CAP_SETTING: Number = Number::new("WEBHOOK_OUTBOX_CAP", 1, 1_000_000);
 
 /// The webhook settings: `WEBHOOK_URL` and the secret `WEBHOOK_SECRET`,
 /// and the retry schedule's knobs.
@@ -96,16 +102,12 @@ impl Settings {
         if secret.is_empty() {
             return Err("WEBHOOK_URL is set but WEBHOOK_SECRET is not".into());
         }
-        let num = |key: &str, default: u64, min: u64, max: u64| {
-            crate::config::number(&var, key, default, min..=max)
-        };
         Ok(Some(Settings {
             url,
             secret,
-            // Down to 1 ms so tests retry in moments.
-            retry_base_ms: num("WEBHOOK_RETRY_BASE_MS", RETRY_BASE_MS, 1, 3_600_000),
-            max_attempts: num("WEBHOOK_MAX_ATTEMPTS", MAX_ATTEMPTS.into(), 1, 100) as u32,
-            outbox_cap: num("WEBHOOK_OUTBOX_CAP", OUTBOX_CAP, 1, 1_000_000),
+            retry_base_ms: RETRY_BASE_MS_SETTING.read(&var, RETRY_BASE_MS),
+            max_attempts: MAX_ATTEMPTS_SETTING.read(&var, MAX_ATTEMPTS.into()) as u32,
+            outbox_cap: OUTBOX_CAP_SETTING.read(&var, OUTBOX_CAP),
         }))
     }
 

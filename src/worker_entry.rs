@@ -68,7 +68,16 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 
 /// Settings from `[vars]`, falling back to the documented defaults.
 pub(crate) fn config(env: &Env) -> Config {
-    Config::from_vars(|key| env.var(key).ok().map(|v| v.to_string()))
+    Config::from_vars(var(env))
+}
+
+/// What in `[vars]` falls back to its default, for the room to log.
+pub(crate) fn config_problems(env: &Env) -> Vec<String> {
+    crate::config::problems(var(env))
+}
+
+fn var(env: &Env) -> impl Fn(&str) -> Option<String> + '_ {
+    |key| env.var(key).ok().map(|v| v.to_string())
 }
 
 /// The webhook settings: `WEBHOOK_URL` from `[vars]`, and the secret
@@ -76,7 +85,7 @@ pub(crate) fn config(env: &Env) -> Config {
 pub(crate) fn webhook_settings(
     env: &Env,
 ) -> std::result::Result<Option<webhook::Settings>, String> {
-    webhook::Settings::from_vars(|key| env.var(key).ok().map(|v| v.to_string()))
+    webhook::Settings::from_vars(var(env))
 }
 
 /// Open or token mode, from the `AUTH_SECRET` secret (or `--var`).

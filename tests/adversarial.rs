@@ -13,16 +13,22 @@ mod common;
 
 use std::time::Duration;
 
+use common::bystanders::log_lines_matching;
 use common::{Client, Server};
 use serde_json::{json, Value};
 
 /// A small cap makes "room full" reachable; a short idle timeout makes the
 /// idle test quick; one configured origin shows `ALLOWED_ORIGINS` at work.
+/// Two typos, which must fall back to defaults and be logged: a history
+/// limit in words (the default is what the other tests expect anyway) and
+/// an origin without its scheme.
 const VARS: &[(&str, &str)] = &[
     ("MAX_CONNECTIONS_PER_ROOM", "5"),
     ("IDLE_TIMEOUT_SECS", "6"),
-    ("ALLOWED_ORIGINS", PARTNER),
+    ("ALLOWED_ORIGINS", ALLOWED_ORIGINS),
+    ("HISTORY_LIMIT", "a hundred"),
 ];
+const ALLOWED_ORIGINS: &str = "https://partner.example, partner2.example";
 
 /// How long a test listens for a frame that must not come.
 const QUIET: Duration = Duration::from_millis(400);
@@ -615,6 +621,34 @@ async fn the_page_is_served_with_strict_security_headers(server: Server) {
     room.verify(&server).await;
 }
 
+/// A typo in `[vars]` must not take the chat down, nor go unnoticed: the
+/// room logs each ignored setting as it starts and serves on the defaults.
+async fn setting_typos_are_logged_and_the_room_serves_on_defaults(server: Server) {
+    let mut room = Room::open(&server, "adv-settings").await;
+    let ignored = |v: &Value| v["event"] == "setting_ignored" && v["level"] == "warn";
+    let lines = log_lines_matching(&server, "setting_ignored", ignored).await;
+    let details: Vec<&str> = lines.iter().filter_map(|v| v["detail"].as_str()).collect();
+    for named in [
+        "HISTORY_LIMIT = \"a hundred\"",
+        "entry \"partner2.example\"",
+    ] {
+        assert!(
+            details.iter().any(|d| d.contains(named)),
+            "{named} in {details:?}"
+        );
+    }
+    assert!(
+        !details
+            .iter()
+            .any(|d| d.contains("IDLE_TIMEOUT_SECS") || d.contains("https://partner")),
+        "valid settings were reported: {details:?}"
+    );
+    let mut m = room.offender(&server).await;
+    m.send("still here").await;
+    room.accepted_from(&m.id.clone(), "still here").await;
+    room.verify(&server).await;
+}
+
 async fn logs_carry_ids_and_codes_but_never_message_bodies(server: Server) {
     let mut room = Room::open(&server, "adv-logs").await;
     let mut m = room.offender(&server).await;
@@ -624,23 +658,9 @@ async fn logs_carry_ids_and_codes_but_never_message_bodies(server: Server) {
     m.send("").await;
     m.expect_error("empty_message").await;
     // Log lines are printed asynchronously; wait for the refusal's line.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let refused = loop {
-        let lines = server.log_lines();
-        let found = lines
-            .iter()
-            .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
-            .find(|v| v["event"] == "refused" && v["clientId"] == m.id.as_str());
-        if let Some(v) = found {
-            break v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no refused log line in {:?}",
-            &lines[lines.len().saturating_sub(30)..]
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let id = m.id.clone();
+    let is_refusal = |v: &Value| v["event"] == "refused" && v["clientId"] == id.as_str();
+    let refused = &log_lines_matching(&server, "refused", is_refusal).await[0];
     assert_eq!(refused["room"], "adv-logs");
     assert_eq!(refused["code"], "empty_message");
     let lines = server.log_lines();
@@ -682,4 +702,5 @@ suite![
     hostile_display_names_are_refused_or_kept_as_text,
     the_page_is_served_with_strict_security_headers,
     logs_carry_ids_and_codes_but_never_message_bodies,
+    setting_typos_are_logged_and_the_room_serves_on_defaults,
 ];

@@ -78,6 +78,9 @@ impl DurableObject for ChatRoom {
             emit(LogLine::error("auto_response_failed").detail(&format!("{err:?}")));
         }
         let config = worker_entry::config(&env);
+        for why in worker_entry::config_problems(&env) {
+            emit(LogLine::warn("setting_ignored").detail(&why));
+        }
         let outbox = Outbox {
             // The binding type is not Clone; the JS object behind it is.
             sockets: Sockets::new(JsValue::clone(state.as_raw()).into(), config.flow),
