@@ -137,10 +137,7 @@ pub fn problems(var: impl Fn(&str) -> Option<String>) -> Vec<String> {
 /// Whether `entry` can equal a browser's `Origin` header: a scheme and a
 /// host (with a port, perhaps), lowercase as browsers send it, no path.
 fn is_origin(entry: &str) -> bool {
-    let host = entry
-        .strip_prefix("https://")
-        .or_else(|| entry.strip_prefix("http://"));
-    host.is_some_and(|h| {
+    crate::routes::origin_host(entry).is_some_and(|h| {
         !h.is_empty() && !h.contains('/') && !h.bytes().any(|b| b.is_ascii_uppercase())
     })
 }

@@ -167,19 +167,23 @@ pub fn origin_allowed(origin: Option<&str>, own_origin: &str, allowed: &[String]
     let Some(origin) = origin else {
         return true;
     };
-    let origin = origin.trim_end_matches('/');
-    if origin.eq_ignore_ascii_case(own_origin) || allowed.iter().any(|a| a == origin) {
+    if crate::api::cors_allowed(origin, own_origin, allowed) {
         return true;
     }
-    let host = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-        .unwrap_or_default();
+    let host = origin_host(origin.trim_end_matches('/')).unwrap_or_default();
     let hostname = match host.rsplit_once(':') {
         Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
         _ => host,
     };
     matches!(hostname, "localhost" | "127.0.0.1" | "[::1]")
+}
+
+/// What follows the scheme of an `http://` or `https://` origin: its host
+/// and port. `None` for any other scheme, or none.
+pub fn origin_host(origin: &str) -> Option<&str> {
+    origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
 }
 
 fn asset(method: &str, path: &str) -> Result<Route, HttpRefusal> {
