@@ -18,9 +18,9 @@
 //!   once), so a quiet room gets none. The meter keeps a checkpoint
 //!   (frames, bytes) every [`CHECKPOINT_BYTES`], so a receipt frees the
 //!   bytes up to the last checkpoint it covers (exactly all of them when it
-//!   covers every frame sent). Memory per socket is bounded: a socket with more than its budget
-//!   unconfirmed is closed, so it never holds more than
-//!   budget / [`CHECKPOINT_BYTES`] + 1 checkpoints.
+//!   covers every frame sent). Memory per socket is bounded: a socket with
+//!   more than its budget unconfirmed is closed, so it never holds more
+//!   than budget / [`CHECKPOINT_BYTES`] + 1 checkpoints.
 //! - **Per-socket budget.** A socket that has sent a receipt has promised
 //!   to send more. Once its unconfirmed bytes pass the socket budget it is
 //!   cut at once ([`Sent::CutSocket`]): nothing more is sent to it and it is

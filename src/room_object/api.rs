@@ -62,7 +62,8 @@ impl ChatRoom {
         post: AdmittedPost,
     ) -> std::result::Result<(u16, api::Posted), ApiError> {
         let sender = &post.speaker.client_id;
-        let ban = (self.ban_on(sender))
+        let ban = self
+            .ban_on(sender)
             .map_err(|e| ApiError::from_refusal(&crate::error::Refusal::Storage(e)))?;
         if let Some(denial) = ban {
             return Err(ApiError::from_denial(&denial));
