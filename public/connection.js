@@ -24,12 +24,12 @@ import {
  *  close is our own doing, so the page reconnects at once and quietly. */
 const RENAMED = "renamed";
 
-/** Close reasons (src/error.rs) after which reconnecting cannot help: the
+/** Close reasons (src/wire/error.rs) after which reconnecting cannot help: the
  *  token stays expired, and the ban refuses the reconnect. */
 const FINAL_CLOSES = { "token expired": "expired", "removed by a moderator": "removed" };
 
 /** The reason the room gives a socket that fell too far behind
- *  (src/error.rs, TOO_SLOW_CLOSE). */
+ *  (src/wire/error.rs, TOO_SLOW_CLOSE). */
 export const TOO_SLOW = "too slow, reconnect";
 
 const PONG = '{"type":"pong"}';
@@ -37,7 +37,7 @@ const PONG = '{"type":"pong"}';
 /** A counter of what one socket has read: `read(data)` returns the receipt
  *  to send (`{type: "seen", frames}`) once `everyChars` more have arrived
  *  since the last one, else null. `frames` counts every frame since the
- *  socket opened, which is what the room counts too (src/flow.rs).
+ *  socket opened, which is what the room counts too (src/send/flow.rs).
  *
  *  The first receipt waits `lead` more chars, random by default. Every
  *  socket in a room reads the same frames, so without it all of them would

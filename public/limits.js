@@ -2,7 +2,7 @@
 // value, so that changing one is a one-line edit. The server enforces its own
 // limits (README, "Security"); these only keep the page inside them.
 
-/** Room names as the server accepts them (src/validate.rs, src/limits.rs):
+/** Room names as the server accepts them (src/wire/validate.rs, src/settings/limits.rs):
  *  lower case only, so `Team` and `team` cannot be two rooms people mistake
  *  for one; 64 long, so an unguessable private name fits. */
 export const ROOM_MAX_CHARS = 64;

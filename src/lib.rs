@@ -1,86 +1,49 @@
 //! edge-chat: a real-time chat room on Cloudflare's edge.
 //!
-//! # Layout
+//! # The map
 //!
-//! The room's logic is plain Rust with no JavaScript types, so `cargo test`
-//! runs it natively. The platform adapters are thin and exist only on wasm32.
+//! Folders are layers. Each uses only the layers above it in this list,
+//! never one below (the `layers` test reads every `crate::` path and fails
+//! on a back-edge). All but the last are plain Rust with no JavaScript
+//! types, so `cargo test` runs them natively.
 //!
-//! Pure core:
-//! - [`limits`]: every limit, with the reason for its value.
-//! - [`config`]: those limits as overridden by `[vars]`.
-//! - [`auth`]: HS256 tokens: verifying them, and signing for the minting
-//!   command; [`base64url`] is their encoding.
-//! - [`coalesce`]: batching broadcasts for clients that opted in.
-//! - [`validate`]: which client ids, room names and display names pass.
-//! - [`identity`]: open or token mode, and who a connecting socket is.
-//! - [`protocol`]: the wire frames and the one parse function.
-//! - [`error`]: every refusal and how it is answered (error frame, close).
-//! - [`history`]: stored messages, the storage contract, catch-up rules.
-//! - [`presence`]: who is online, one entry per client id.
-//! - [`rate_limit`]: the per-connection token bucket.
-//! - [`alarm`]: the room's one alarm, shared by idle sweeps and token
-//!   expiry.
-//! - [`room`]: who receives what when a client joins, speaks, types or
-//!   leaves, and what is stored.
-//! - [`moderation`]: edit, delete and kick: who may, and what changes.
-//! - [`session`]: what the room remembers about a socket, in the format of
-//!   its hibernation attachment.
-//! - [`flow`]: flow control: bytes sent that no socket confirmed, receipts,
-//!   and which slow sockets to close.
-//! - [`fanout`]: the send path as a plan: the order in which frames leave
-//!   and where the room writes first.
-//! - [`routes`]: the Worker's routing decisions and HTTP refusals.
-//! - [`api`]: the HTTP API's routing, checks, answers and per-subject
-//!   rate limit; posts go through [`room`]'s own rules.
-//! - [`log`]: structured log lines, without message bodies.
-//! - [`webhook`]: signed webhook events: which frames are events, their
-//!   body and signature, the retry schedule and the outbox's cap.
-//! - [`write_behind`]: a busy room's messages written in one commit per
-//!   flush instead of one per message.
+//! 1. [`settings`]: every limit with its reason, the operator's `[vars]`
+//!    over them, and the origin rule those settings feed.
+//! 2. [`wire`]: what crosses the network: socket frames and their one
+//!    parser, the Worker's routes, every refusal (socket and HTTP) and how
+//!    it is answered, input validation, and structured log lines.
+//! 3. [`access`]: who is asking: HS256 tokens, open or token mode, and the
+//!    denials a handshake or an API call can get.
+//! 4. [`store`]: what the room keeps: stored messages, the storage
+//!    contracts, catch-up rules, and the write-behind buffer.
+//! 5. [`room`]: the rules: join, chat, edit, delete, kick, presence,
+//!    typing, sessions, rate limits and the alarm's math.
+//! 6. [`send`]: how what the rules decided leaves the room: the fan-out
+//!    plan, coalescing, flow control, and the roster of open sockets.
+//! 7. [`http`]: the HTTP API's decisions: endpoints, checks, answers.
+//! 8. [`hooks`]: signed webhook events, their retry schedule and outbox.
+//! 9. `platform` (wasm32 only): everything that touches the Workers
+//!    runtime: the Worker's entry point, the API gate, the room's Durable
+//!    Object, SQLite, the console. Thin adapters: they read a request or an
+//!    event, ask the layers above, and carry out the answer.
 //!
-//! Platform adapters (wasm32 only):
-//! - `worker_entry`: the Worker's fetch handler: routes, serves the page,
-//!   forwards sockets to the room.
-//! - `worker_api`: the API's gate, shared by the Worker and the room:
-//!   route, CORS, token, body, and the JSON answers.
-//! - `room_object/`: the room's Durable Object on the WebSocket Hibernation
-//!   API: its handlers feed events to [`room`], ask [`fanout`] for a plan,
-//!   and carry the plan out.
-//! - `sql_history`: [`history::HistoryStore`] on the object's SQLite, the
-//!   room's bans, the webhook outbox, and the schema's migrations.
-//!
-//! Native tool: `src/bin/mint-token.rs` signs tokens with [`auth::sign`].
+//! Native tool: `src/bin/mint-token.rs` signs tokens with [`access::auth::sign`].
 
-pub mod alarm;
-pub mod api;
-pub mod auth;
-pub mod base64url;
-pub mod coalesce;
-pub mod config;
-pub mod error;
-pub mod fanout;
-pub mod flow;
-pub mod history;
-pub mod identity;
-pub mod limits;
-pub mod log;
-pub mod moderation;
-pub mod presence;
-pub mod protocol;
-pub mod rate_limit;
+pub mod settings;
+
+pub mod wire;
+
+pub mod access;
+
+pub mod store;
+
 pub mod room;
-pub mod roster;
-pub mod routes;
-pub mod session;
-pub mod validate;
-pub mod webhook;
-pub mod write_behind;
+
+pub mod send;
+
+pub mod http;
+
+pub mod hooks;
 
 #[cfg(target_arch = "wasm32")]
-mod room_object;
-#[cfg(target_arch = "wasm32")]
-mod sql_history;
-#[cfg(target_arch = "wasm32")]
-mod worker_api;
-#[cfg(target_arch = "wasm32")]
-mod worker_entry;
+mod platform;

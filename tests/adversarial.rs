@@ -338,7 +338,7 @@ async fn rate_limit_answers_with_a_retry_hint(server: Server) {
 /// The default rate limit, which this binary leaves in place.
 const RATE_PER_SEC: u64 = 10;
 const RATE_BURST: usize = 20;
-/// Refusals in a row after which a flooder is cut off (`src/limits.rs`).
+/// Refusals in a row after which a flooder is cut off (`src/settings/limits.rs`).
 const RATE_STRIKES_BEFORE_CLOSE: usize = 50;
 
 async fn a_flood_is_cut_off_with_1008_while_others_chat(server: Server) {

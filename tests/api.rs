@@ -13,7 +13,7 @@ mod common;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use edge_chat::auth::Role;
+use edge_chat::access::auth::Role;
 use serde_json::{json, Value};
 
 use common::browser::{page_url, Browser};

@@ -68,7 +68,7 @@ async fn a_busy_room_batches_for_batch_clients_only(server: Server) {
     );
 }
 
-/// How long a busy room holds a broadcast (`src/coalesce.rs`); a room that
+/// How long a busy room holds a broadcast (`src/send/coalesce.rs`); a room that
 /// sent nothing for this long is quiet.
 const COALESCE_WINDOW: Duration = Duration::from_millis(10);
 

@@ -14,7 +14,7 @@ mod common;
 use common::browser::{page_url, Browser, Key, Tab, Wire};
 use common::tokens::{now_secs, SECRET};
 use common::{Runtime, Server};
-use edge_chat::auth::{sign, Claims, Role, Secret};
+use edge_chat::access::auth::{sign, Claims, Role, Secret};
 use serde_json::json;
 
 const WIDE: (u32, u32) = (1000, 700);

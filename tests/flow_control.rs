@@ -1,4 +1,4 @@
-//! Flow control against the real runtime (src/flow.rs): a socket that stops
+//! Flow control against the real runtime (src/send/flow.rs): a socket that stops
 //! reading is closed with 1013 before it can sink the room, and nobody
 //! else notices. Budgets are small here (512 KiB a socket, 2 MiB the room)
 //! so a few megabytes of traffic prove it.

@@ -11,8 +11,8 @@
 
 mod common;
 
-use edge_chat::auth::Role;
-use edge_chat::base64url;
+use edge_chat::access::auth::Role;
+use edge_chat::access::base64url;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -88,8 +88,8 @@ fn resigned_payload(token: &str, payload: &Value) -> String {
 }
 
 async fn a_token_joins_as_its_sub_with_its_name_not_the_querys(server: Server) {
-    let token = edge_chat::auth::sign(
-        &edge_chat::auth::Claims {
+    let token = edge_chat::access::auth::sign(
+        &edge_chat::access::auth::Claims {
             sub: "id-named".into(),
             name: Some("From Token".into()),
             rooms: vec!["id-join".into()],
@@ -97,7 +97,7 @@ async fn a_token_joins_as_its_sub_with_its_name_not_the_querys(server: Server) {
             exp: tokens::now_secs() + 600,
             nbf: None,
         },
-        &edge_chat::auth::Secret::new(SECRET).unwrap(),
+        &edge_chat::access::auth::Secret::new(SECRET).unwrap(),
     );
     let query = format!("{}&name=Impostor", room_query("id-join", &token));
     let (mut c, frames) = Client::join_with(&server, "id-named", &query).await;

@@ -6,13 +6,13 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
-use edge_chat::config::Config;
-use edge_chat::history::{self, HistoryStore, MemoryHistory, StoredMessage};
-use edge_chat::protocol::{self, ChatLine, ClientFrame, ServerFrame};
-use edge_chat::rate_limit::{TokenBucket, Verdict};
+use edge_chat::room::rate_limit::{TokenBucket, Verdict};
+use edge_chat::room::session::Session;
 use edge_chat::room::{self, Audience, Ctx};
-use edge_chat::session::Session;
-use edge_chat::validate;
+use edge_chat::settings::config::Config;
+use edge_chat::store::history::{self, HistoryStore, MemoryHistory, StoredMessage};
+use edge_chat::wire::protocol::{self, ChatLine, ClientFrame, ServerFrame};
+use edge_chat::wire::validate;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 

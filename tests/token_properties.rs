@@ -5,7 +5,7 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
-use edge_chat::auth::{sign, verify, Claims, Role, Secret};
+use edge_chat::access::auth::{sign, verify, Claims, Role, Secret};
 use proptest::prelude::*;
 
 const NOW: u64 = 1_700_000_000;

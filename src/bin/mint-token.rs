@@ -16,9 +16,9 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use edge_chat::auth::{sign, Claims, Role, Secret, ANY_ROOM};
-use edge_chat::limits::DEFAULT_ROOM;
-use edge_chat::validate;
+use edge_chat::access::auth::{sign, Claims, Role, Secret, ANY_ROOM};
+use edge_chat::settings::limits::DEFAULT_ROOM;
+use edge_chat::wire::validate;
 
 const USAGE: &str = "usage: mint-token <client-id> [--name NAME] [--rooms a,b|*] \
     [--role member|moderator|service] [--ttl 90s|30m|1h|7d] [--url http://127.0.0.1:8787]";
@@ -264,7 +264,8 @@ mod tests {
             exp: 4_102_444_800,
             ..r.claims_without_exp
         };
-        let verified = edge_chat::auth::verify(&sign(&claims, &secret), &secret, 1_700_000_000);
+        let verified =
+            edge_chat::access::auth::verify(&sign(&claims, &secret), &secret, 1_700_000_000);
         assert_eq!(verified, Ok(claims));
     }
 }

@@ -4,7 +4,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use edge_chat::auth::{sign, Claims, Role, Secret};
+use edge_chat::access::auth::{sign, Claims, Role, Secret};
 
 /// The runtime's `AUTH_SECRET` in token-mode test binaries.
 pub const SECRET: &str = "edge-chat-test-secret-not-for-production-0123456789";

@@ -9,7 +9,7 @@ import { privateRoomName, roomFromInput, roomFromPath, roomPath } from "../../pu
 
 test("the URL names the room; 64 characters are allowed, 65 are not", () => {
   const longest = "r".repeat(ROOM_MAX_CHARS);
-  assert.equal(ROOM_MAX_CHARS, 64, "src/limits.rs MAX_ROOM_NAME_LEN");
+  assert.equal(ROOM_MAX_CHARS, 64, "src/settings/limits.rs MAX_ROOM_NAME_LEN");
   assert.equal(roomFromPath(`/r/${longest}`), longest);
   assert.equal(roomFromPath(`/r/${longest}r`), "lobby");
   assert.equal(roomFromPath("/"), "lobby");

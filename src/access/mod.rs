@@ -1,0 +1,5 @@
+//! Layer 3: who is asking, and whether they may.
+
+pub mod auth;
+pub mod base64url;
+pub mod identity;

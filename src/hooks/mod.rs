@@ -1,0 +1,4 @@
+//! Layer 8: webhooks: which frames become events, and how they are signed
+//! and retried.
+
+pub mod webhook;

@@ -1,0 +1,946 @@
+//! The HTTP API's decisions, free of any platform type: which endpoint a
+//! request names, whether its origin, body and sender pass, who it speaks
+//! as, how fast a subject may call, and the JSON each answer carries.
+//!
+//! The Worker applies these before it touches a room (objects are billed
+//! and single-threaded); the room applies them again, because it is the
+//! trust boundary, and then runs the very rules a socket's message goes
+//! through ([`room::chat`]), so an API message is stored, deduplicated and
+//! fanned out exactly like one typed on a page.
+//!
+//! Every refusal is an [`ApiError`]: a status and the body
+//! `{"error": code, "message": readable}`, as socket handshakes get.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::access::auth::Role;
+use crate::access::identity::Identity;
+use crate::room::presence;
+use crate::room::rate_limit::{TokenBucket, Verdict};
+use crate::room::session::{Joining, Session};
+use crate::room::{self, Audience, Ctx, Delivery};
+use crate::store::history::{self, HistoryStore};
+use crate::wire::error::{Denial, Refusal};
+use crate::wire::protocol::{KeptLine, Member, ServerFrame};
+use crate::wire::routes::RequestHead;
+use crate::wire::validate;
+
+/// Where the API lives: `/api/rooms/<room>/<endpoint>`.
+pub const ROOMS_PREFIX: &str = "/api/rooms/";
+
+/// Largest request body: a message is at most a few thousand characters
+/// (8 KiB in 4-byte characters at the default limit), so 64 KiB leaves
+/// room for any valid body and the socket's own frame cap is the same.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Largest `limit` of one page of messages: a room keeps at most 10,000
+/// (`HISTORY_LIMIT`'s ceiling), and 1,000 keeps one answer well under a
+/// few megabytes.
+pub const MAX_PAGE: u64 = 1_000;
+
+/// Who an open-mode POST speaks as when its body names nobody.
+pub const OPEN_MODE_SENDER: &str = "api";
+
+/// The connection key the room's send plan names an API request by. Socket
+/// keys are below 2^53, so none is ever this.
+pub const API_CONN: u64 = u64::MAX;
+
+/// Subjects whose rate buckets the room keeps before it forgets idle ones.
+const MAX_TRACKED_SUBJECTS: usize = 256;
+
+/// How long a subject must have been quiet before a full map forgets its
+/// bucket. At the default rate a bucket refills in two seconds; at any rate,
+/// forgetting one only gives its subject a full bucket, as a new room would.
+const FORGET_IDLE_BUCKET_MS: u64 = 60_000;
+
+/// How long a browser may cache a preflight answer.
+const PREFLIGHT_MAX_AGE_SECS: &str = "600";
+
+/// The request headers a page may send with a call.
+pub const ALLOWED_REQUEST_HEADERS: &str = "Authorization, Content-Type";
+
+/// An endpoint of one room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    /// `GET messages`: the page after `since`, at most `limit` long.
+    ListMessages {
+        since: Option<u64>,
+        limit: Option<u64>,
+    },
+    /// `POST messages`.
+    PostMessage,
+    /// `GET presence`.
+    Presence,
+}
+
+/// What a request to the API asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiRoute {
+    /// A CORS preflight from an allowed origin; `allow` lists the methods.
+    Preflight { allow: &'static str },
+    /// A call on `room`.
+    Call { room: String, call: Call },
+}
+
+/// A refused request: its status, the body's code and readable message,
+/// and the headers some statuses need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+    /// For 405: the `Allow` header.
+    pub allow: Option<&'static str>,
+    /// For 429: the `Retry-After` header, in whole seconds.
+    pub retry_after_secs: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            allow: None,
+            retry_after_secs: None,
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(400, "bad_request", message)
+    }
+
+    /// `{"error": code, "message": readable}`.
+    pub fn body(&self) -> String {
+        let body = ErrorBody {
+            error: self.code,
+            message: &self.message,
+        };
+        // Two strings: serialising cannot fail.
+        serde_json::to_string(&body).unwrap_or_default()
+    }
+
+    /// A token refusal, with the status, code and words a socket gets.
+    /// Only the missing-token words differ: the API reads the token from
+    /// the `Authorization` header alone, never from a URL.
+    pub fn from_denial(denial: &Denial) -> Self {
+        let message = match denial {
+            Denial::MissingToken => {
+                "this API needs a sign-in token: send Authorization: Bearer <token>".into()
+            }
+            other => other.message(),
+        };
+        ApiError::new(denial.status(), denial.code(), message)
+    }
+
+    /// A room rule's refusal of a posted message. Storage failures say
+    /// nothing of their cause, as on a socket.
+    pub fn from_refusal(refusal: &Refusal) -> Self {
+        match refusal {
+            Refusal::Internal | Refusal::Storage(_) => ApiError::new(
+                503,
+                "unavailable",
+                "the room cannot take this request right now; try again shortly",
+            ),
+            other => match other.answer().frame {
+                Some(reply) => ApiError::new(400, reply.code, reply.message),
+                None => ApiError::new(503, "unavailable", "the room cannot take this request"),
+            },
+        }
+    }
+}
+
+/// Whether a path belongs to the API (and so gets JSON answers).
+pub fn is_api(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
+/// Decides what an API request asks for, or why it is refused: 404 for a
+/// path that names no endpoint, 400 for a bad room name or query, 403 for
+/// a page on an origin that may not call, 405 (with `Allow`) for a method
+/// the endpoint does not take.
+pub fn route(head: RequestHead<'_>, allowed_origins: &[String]) -> Result<ApiRoute, ApiError> {
+    let not_found = || {
+        ApiError::new(
+            404,
+            "not_found",
+            format!(
+                "no API endpoint at {}; the endpoints are /api/rooms/<room>/messages and /api/rooms/<room>/presence",
+                printable(head.path)
+            ),
+        )
+    };
+    let rest = head.path.strip_prefix(ROOMS_PREFIX).ok_or_else(not_found)?;
+    let (room, endpoint) = rest.split_once('/').ok_or_else(not_found)?;
+    let allow = match endpoint {
+        "messages" => "GET, POST, OPTIONS",
+        "presence" => "GET, OPTIONS",
+        _ => return Err(not_found()),
+    };
+    let room = validate::room_name(room)
+        .map_err(|why| ApiError::bad_request(format!("bad room name: {why}")))?;
+    if head
+        .origin
+        .is_some_and(|o| !cors_allowed(o, head.own_origin, allowed_origins))
+    {
+        return Err(ApiError::new(
+            403,
+            "origin_forbidden",
+            "pages on this origin may not call this API (set ALLOWED_ORIGINS to allow one)",
+        ));
+    }
+    let call = match (head.method, endpoint) {
+        ("OPTIONS", _) => return Ok(ApiRoute::Preflight { allow }),
+        ("GET", "messages") => list_query(head.query)?,
+        ("POST", "messages") => Call::PostMessage,
+        ("GET", "presence") => Call::Presence,
+        (method, _) => {
+            return Err(ApiError {
+                allow: Some(allow),
+                ..ApiError::new(
+                    405,
+                    "method_not_allowed",
+                    format!(
+                        "{} does not take {}; it takes {allow}",
+                        head.path,
+                        printable(method)
+                    ),
+                )
+            })
+        }
+    };
+    Ok(ApiRoute::Call {
+        room: room.to_owned(),
+        call,
+    })
+}
+
+/// A bounded, printable copy of request text for a readable message.
+fn printable(text: &str) -> String {
+    text.chars().take(80).filter(|c| !c.is_control()).collect()
+}
+
+fn list_query(query: &[(String, String)]) -> Result<Call, ApiError> {
+    let mut since = None;
+    let mut limit = None;
+    for (key, value) in query {
+        let number = || {
+            value.parse::<u64>().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "{key} must be a whole number, not {:?}",
+                    printable(value)
+                ))
+            })
+        };
+        match key.as_str() {
+            "since" => since = Some(number()?),
+            "limit" => {
+                let n = number()?;
+                if !(1..=MAX_PAGE).contains(&n) {
+                    return Err(ApiError::bad_request(format!(
+                        "limit must be 1 to {MAX_PAGE}, not {n}"
+                    )));
+                }
+                limit = Some(n);
+            }
+            // Unknown parameters are ignored, as on sockets.
+            _ => {}
+        }
+    }
+    Ok(Call::ListMessages { since, limit })
+}
+
+/// CORS is answered for the Worker's own origin and `ALLOWED_ORIGINS`
+/// only. Unlike sockets, localhost is not allowed by default: a page
+/// served from some local port is not this chat.
+pub fn cors_allowed(origin: &str, own_origin: &str, allowed: &[String]) -> bool {
+    let origin = origin.trim_end_matches('/');
+    origin.eq_ignore_ascii_case(own_origin) || allowed.iter().any(|a| a == origin)
+}
+
+/// The headers of a preflight answer.
+pub fn preflight_headers(allow: &'static str) -> [(&'static str, &'static str); 3] {
+    [
+        ("Access-Control-Allow-Methods", allow),
+        ("Access-Control-Allow-Headers", ALLOWED_REQUEST_HEADERS),
+        ("Access-Control-Max-Age", PREFLIGHT_MAX_AGE_SECS),
+    ]
+}
+
+/// A POST's body, each field validated like its socket counterpart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostBody {
+    pub message: String,
+    pub client_msg_id: Option<String>,
+    /// Who to speak as: a service token's choice, or anyone's in open mode.
+    pub client_id: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawPost {
+    message: String,
+    #[serde(rename = "clientMsgId", default)]
+    client_msg_id: Option<String>,
+    #[serde(rename = "clientId", default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// Whether a body this long may be read at all.
+pub fn body_fits(len: usize) -> Result<(), ApiError> {
+    if len > MAX_BODY_BYTES {
+        return Err(ApiError::new(
+            413,
+            "body_too_large",
+            format!("the body is {len} bytes; the limit is {MAX_BODY_BYTES}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads a POST body: 415 unless it is declared and parses as JSON, 400
+/// if its fields are missing, mistyped or invalid. Unknown fields are
+/// ignored, so newer clients work with older servers.
+pub fn parse_post(content_type: Option<&str>, body: &str) -> Result<PostBody, ApiError> {
+    body_fits(body.len())?;
+    let media = content_type
+        .and_then(|c| c.split(';').next())
+        .map(str::trim)
+        .unwrap_or_default();
+    if !media.eq_ignore_ascii_case("application/json") {
+        return Err(ApiError::new(
+            415,
+            "unsupported_media_type",
+            "send the body as JSON with Content-Type: application/json",
+        ));
+    }
+    let raw: RawPost = serde_json::from_str(body).map_err(|err| match err.classify() {
+        // Well-formed JSON of the wrong shape; anything else is not JSON.
+        serde_json::error::Category::Data => ApiError::bad_request(format!(
+            "the body must be an object with a string \"message\": {err}"
+        )),
+        _ => ApiError::new(415, "not_json", "the body is not valid JSON"),
+    })?;
+    let invalid = |why: validate::Invalid| ApiError::bad_request(why.0);
+    if let Some(id) = &raw.client_msg_id {
+        validate::client_msg_id(id).map_err(invalid)?;
+    }
+    if let Some(id) = &raw.client_id {
+        validate::client_id(id).map_err(invalid)?;
+    }
+    let name = match raw.name {
+        Some(name) => Some(validate::display_name(&name).map_err(invalid)?),
+        None => None,
+    };
+    Ok(PostBody {
+        message: raw.message,
+        client_msg_id: raw.client_msg_id,
+        client_id: raw.client_id,
+        name,
+    })
+}
+
+/// Who a POST speaks as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Speaker {
+    pub client_id: String,
+    pub name: Option<String>,
+}
+
+/// In token mode (`who` from a verified token) the sender is the token's
+/// `sub` and name; only a `service` token may name another sender or name
+/// in the body. In open mode the body's `clientId` (else
+/// [`OPEN_MODE_SENDER`]) and `name`, the same trust a socket's path gets.
+pub fn speaker(who: &Identity, post: &PostBody) -> Result<Speaker, ApiError> {
+    let Some(sub) = &who.client_id else {
+        return Ok(Speaker {
+            client_id: post.client_id.clone().unwrap_or(OPEN_MODE_SENDER.into()),
+            name: post.name.clone(),
+        });
+    };
+    let overrides = post.client_id.is_some() || post.name.is_some();
+    if overrides && who.role != Role::Service {
+        return Err(ApiError::new(
+            403,
+            "service_only",
+            "only a service token may set clientId or name; a member speaks as its token's sub",
+        ));
+    }
+    Ok(Speaker {
+        client_id: post.client_id.clone().unwrap_or_else(|| sub.clone()),
+        name: post.name.clone().or_else(|| who.name.clone()),
+    })
+}
+
+/// The key a call's rate is limited by: the token's subject in token mode
+/// (a service speaking as several senders still has one budget); in open
+/// mode the id a POST claims, or `fallback` (the caller's address) for a
+/// read.
+pub fn rate_subject(who: &Identity, speaker: Option<&Speaker>, fallback: &str) -> String {
+    match (&who.client_id, speaker) {
+        (Some(sub), _) => format!("sub:{sub}"),
+        (None, Some(s)) => format!("id:{}", s.client_id),
+        (None, None) => format!("ip:{fallback}"),
+    }
+}
+
+/// Per-subject token buckets of one room, at the socket's rate and burst.
+#[derive(Debug, Default)]
+pub struct SubjectBuckets {
+    buckets: HashMap<String, (TokenBucket, u64)>,
+}
+
+impl SubjectBuckets {
+    /// Takes one call from `subject`'s bucket, or says when to retry.
+    pub fn take(&mut self, subject: &str, now: u64, rate: u32, burst: u32) -> Result<(), ApiError> {
+        if self.buckets.len() >= MAX_TRACKED_SUBJECTS && !self.buckets.contains_key(subject) {
+            self.buckets
+                .retain(|_, (_, last)| now.saturating_sub(*last) < FORGET_IDLE_BUCKET_MS);
+        }
+        let (bucket, last) = self
+            .buckets
+            .entry(subject.to_owned())
+            .or_insert_with(|| (TokenBucket::full(burst, now), now));
+        *last = now;
+        let retry_after_ms = match bucket.take(now, rate, burst) {
+            Verdict::Allow => return Ok(()),
+            Verdict::Limit { retry_after_ms } => retry_after_ms,
+            // An HTTP caller cannot be disconnected; it waits a token.
+            Verdict::Disconnect => 1000 / u64::from(rate.max(1)),
+        };
+        let secs = retry_after_ms.div_ceil(1000).max(1);
+        Err(ApiError {
+            retry_after_secs: Some(secs),
+            ..ApiError::new(
+                429,
+                "rate_limited",
+                format!("too many calls; at most {rate} a second (bursts of {burst}); retry in {secs} s"),
+            )
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.buckets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buckets.is_empty()
+    }
+}
+
+/// `GET messages`: the same messages (tombstones and edits as they are
+/// now) and change frames a socket's `history` frame carries.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessagesPage {
+    pub messages: Vec<KeptLine>,
+    /// `delete` and `edit` frames for messages at or before `since` that
+    /// changed after it, in `seq` order.
+    pub changes: Vec<ServerFrame>,
+    pub latest_seq: u64,
+    pub truncated: bool,
+}
+
+/// The page after `since` (or the newest), at most `limit` (default: the
+/// room's history window) long, chosen as a reconnecting socket's is.
+pub fn messages_page<S: HistoryStore>(
+    ctx: &mut Ctx<'_, S>,
+    since: Option<u64>,
+    limit: Option<u64>,
+) -> Result<MessagesPage, ApiError> {
+    let limit = limit.unwrap_or(ctx.config.history_limit);
+    let page = history::catch_up(ctx.store, since, limit)
+        .map_err(|e| ApiError::from_refusal(&Refusal::Storage(e)))?;
+    Ok(MessagesPage {
+        messages: page.messages.iter().map(|m| m.to_kept()).collect(),
+        changes: page
+            .changes
+            .iter()
+            .filter_map(|m| m.change_frame())
+            .collect(),
+        latest_seq: page.latest_seq,
+        truncated: page.truncated,
+    })
+}
+
+/// `GET presence`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PresenceAnswer {
+    pub members: Vec<Member>,
+    pub count: usize,
+}
+
+pub fn presence<'a>(sessions: impl IntoIterator<Item = &'a Session>) -> PresenceAnswer {
+    let members = presence::members(sessions);
+    PresenceAnswer {
+        count: members.len(),
+        members,
+    }
+}
+
+/// `POST messages`: where the message was stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Posted {
+    pub seq: u64,
+    pub id: String,
+}
+
+/// A POST the room accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accepted {
+    pub posted: Posted,
+    /// False when `clientMsgId` named a message already stored: answered
+    /// 200 with the original, and nothing is sent.
+    pub created: bool,
+    /// What the room hears, for the send plan.
+    pub deliveries: Vec<Delivery>,
+}
+
+impl Accepted {
+    pub fn status(&self) -> u16 {
+        if self.created {
+            201
+        } else {
+            200
+        }
+    }
+}
+
+/// Stores and announces a posted message through the socket's own rule,
+/// [`room::chat`]: same checks, same dedupe by (sender, `clientMsgId`),
+/// same frame. The `ack` it makes for a socket becomes the HTTP answer.
+pub fn post<S: HistoryStore>(
+    ctx: &mut Ctx<'_, S>,
+    speaker: &Speaker,
+    room_name: &str,
+    body: PostBody,
+) -> Result<Accepted, ApiError> {
+    let joining = Joining {
+        client_id: &speaker.client_id,
+        name: speaker.name.as_deref(),
+        room: room_name,
+        batch: false,
+    };
+    let session = Session::new(joining, API_CONN, ctx.now);
+    let deliveries = room::chat(ctx, &session, body.message, body.client_msg_id)
+        .map_err(|r| ApiError::from_refusal(&r))?;
+    let mut posted = None;
+    let mut created = false;
+    for d in &deliveries {
+        match &d.frame {
+            ServerFrame::Message(m) => {
+                created = true;
+                posted = Some(Posted {
+                    seq: m.seq,
+                    id: m.id.clone(),
+                });
+            }
+            ServerFrame::Ack(a) if posted.is_none() => {
+                posted = Some(Posted {
+                    seq: a.seq,
+                    id: a.id.clone(),
+                })
+            }
+            _ => {}
+        }
+    }
+    let posted = posted.ok_or_else(|| ApiError::from_refusal(&Refusal::Internal))?;
+    Ok(Accepted {
+        posted,
+        created,
+        // The ack was for a socket; an HTTP caller gets the answer instead.
+        deliveries: deliveries
+            .into_iter()
+            .filter(|d| d.to != Audience::Sender)
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::config::Config;
+    use crate::store::history::MemoryHistory;
+
+    const OWN: &str = "https://chat.example";
+    const NOW: u64 = 1_700_000_000_000;
+
+    fn head<'a>(method: &'a str, path: &'a str, query: &'a [(String, String)]) -> RequestHead<'a> {
+        RequestHead {
+            method,
+            path,
+            query,
+            upgrade: None,
+            origin: None,
+            own_origin: OWN,
+        }
+    }
+
+    fn routed(method: &str, path: &str) -> Result<ApiRoute, ApiError> {
+        route(head(method, path, &[]), &[])
+    }
+
+    fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn open_who() -> Identity {
+        Identity {
+            client_id: None,
+            name: None,
+            role: Role::Member,
+            expires: None,
+        }
+    }
+
+    fn token_who(sub: &str, role: Role) -> Identity {
+        Identity {
+            client_id: Some(sub.into()),
+            name: Some("Token Name".into()),
+            role,
+            expires: Some(NOW / 1000 + 60),
+        }
+    }
+
+    fn body(message: &str) -> PostBody {
+        PostBody {
+            message: message.into(),
+            client_msg_id: None,
+            client_id: None,
+            name: None,
+        }
+    }
+
+    #[test]
+    fn each_endpoint_and_method_routes_to_its_call() {
+        let call = |m, p| match routed(m, p) {
+            Ok(ApiRoute::Call { room, call }) => (room, call),
+            other => panic!("{m} {p}: {other:?}"),
+        };
+        assert_eq!(
+            call("GET", "/api/rooms/team/messages"),
+            (
+                "team".into(),
+                Call::ListMessages {
+                    since: None,
+                    limit: None
+                }
+            )
+        );
+        assert_eq!(
+            call("POST", "/api/rooms/team/messages").1,
+            Call::PostMessage
+        );
+        assert_eq!(call("GET", "/api/rooms/team/presence").1, Call::Presence);
+        assert_eq!(
+            routed("OPTIONS", "/api/rooms/team/presence"),
+            Ok(ApiRoute::Preflight {
+                allow: "GET, OPTIONS"
+            })
+        );
+    }
+
+    #[test]
+    fn unknown_endpoints_are_404_and_other_methods_405_with_allow() {
+        for path in ["/api", "/api/rooms/team", "/api/rooms/team/other", "/api/x"] {
+            assert_eq!(routed("GET", path).unwrap_err().status, 404, "{path}");
+        }
+        let refused = routed("DELETE", "/api/rooms/team/messages").unwrap_err();
+        assert_eq!(
+            (refused.status, refused.allow),
+            (405, Some("GET, POST, OPTIONS"))
+        );
+        let refused = routed("POST", "/api/rooms/team/presence").unwrap_err();
+        assert_eq!((refused.status, refused.allow), (405, Some("GET, OPTIONS")));
+    }
+
+    #[test]
+    fn a_bad_room_name_is_400_with_the_reason() {
+        let refused = routed("GET", "/api/rooms/Team/messages").unwrap_err();
+        assert_eq!(refused.status, 400);
+        assert!(
+            refused.message.contains("lower case"),
+            "{}",
+            refused.message
+        );
+    }
+
+    #[test]
+    fn since_and_limit_are_read_and_bounded() {
+        let list = |pairs: &[(&str, &str)]| {
+            let query = q(pairs);
+            route(head("GET", "/api/rooms/r/messages", &query), &[])
+        };
+        assert_eq!(
+            list(&[("since", "5"), ("limit", "1000")]),
+            Ok(ApiRoute::Call {
+                room: "r".into(),
+                call: Call::ListMessages {
+                    since: Some(5),
+                    limit: Some(1000)
+                }
+            })
+        );
+        for bad in [
+            [("limit", "0")],
+            [("limit", "1001")],
+            [("since", "-1")],
+            [("limit", "x")],
+        ] {
+            assert_eq!(list(&bad).unwrap_err().status, 400, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn pages_of_the_own_origin_and_allowed_origins_only_may_call() {
+        let allowed = ["https://partner.example".to_owned()];
+        let from = |origin| {
+            let h = RequestHead {
+                origin: Some(origin),
+                ..head("OPTIONS", "/api/rooms/r/messages", &[])
+            };
+            route(h, &allowed)
+        };
+        assert!(from(OWN).is_ok());
+        assert!(from("https://partner.example/").is_ok());
+        for origin in ["https://evil.example", "http://localhost:8787", "null"] {
+            assert_eq!(from(origin).unwrap_err().status, 403, "{origin}");
+        }
+    }
+
+    #[test]
+    fn bodies_must_be_declared_json_and_fit() {
+        let json = Some("application/json; charset=utf-8");
+        assert_eq!(parse_post(json, r#"{"message":"hi"}"#), Ok(body("hi")));
+        assert_eq!(
+            parse_post(None, r#"{"message":"hi"}"#).unwrap_err().status,
+            415
+        );
+        assert_eq!(
+            parse_post(Some("text/plain"), "hi").unwrap_err().status,
+            415
+        );
+        assert_eq!(parse_post(json, "{oops").unwrap_err().code, "not_json");
+        assert_eq!(
+            parse_post(json, r#"{"text":"hi"}"#).unwrap_err().status,
+            400
+        );
+        assert_eq!(
+            parse_post(json, r#"{"message":5}"#).unwrap_err().status,
+            400
+        );
+        let big = format!(r#"{{"message":"{}"}}"#, "x".repeat(MAX_BODY_BYTES));
+        assert_eq!(parse_post(json, &big).unwrap_err().status, 413);
+        assert!(body_fits(MAX_BODY_BYTES).is_ok());
+        assert_eq!(body_fits(MAX_BODY_BYTES + 1).unwrap_err().status, 413);
+    }
+
+    #[test]
+    fn body_ids_and_names_are_validated_like_a_sockets() {
+        let json = Some("application/json");
+        for bad in [
+            r#"{"message":"m","clientMsgId":"a b"}"#,
+            r#"{"message":"m","clientId":"a.b"}"#,
+            r#"{"message":"m","name":"a\u202Eb"}"#,
+        ] {
+            assert_eq!(parse_post(json, bad).unwrap_err().status, 400, "{bad}");
+        }
+        let ok = parse_post(json, r#"{"message":"m","name":"  Bot ","future":1}"#).unwrap();
+        assert_eq!(ok.name.as_deref(), Some("Bot"));
+    }
+
+    #[test]
+    fn only_a_service_token_may_speak_as_another() {
+        let mut post = body("m");
+        post.client_id = Some("deploy-bot".into());
+        let member = speaker(&token_who("alice", Role::Member), &post).unwrap_err();
+        assert_eq!((member.status, member.code), (403, "service_only"));
+        let moderator = speaker(&token_who("mo", Role::Moderator), &post).unwrap_err();
+        assert_eq!(moderator.status, 403);
+        let service = speaker(&token_who("backend", Role::Service), &post).unwrap();
+        assert_eq!(service.client_id, "deploy-bot");
+        let own = speaker(&token_who("alice", Role::Member), &body("m")).unwrap();
+        assert_eq!(
+            (own.client_id.as_str(), own.name.as_deref()),
+            ("alice", Some("Token Name"))
+        );
+    }
+
+    #[test]
+    fn open_mode_speaks_as_the_body_says_or_as_api() {
+        assert_eq!(speaker(&open_who(), &body("m")).unwrap().client_id, "api");
+        let mut post = body("m");
+        post.client_id = Some("bob".into());
+        assert_eq!(speaker(&open_who(), &post).unwrap().client_id, "bob");
+    }
+
+    #[test]
+    fn rate_is_per_token_subject_even_when_a_service_speaks_as_others() {
+        let bot = Speaker {
+            client_id: "deploy-bot".into(),
+            name: None,
+        };
+        let service = token_who("backend", Role::Service);
+        assert_eq!(rate_subject(&service, Some(&bot), "1.2.3.4"), "sub:backend");
+        assert_eq!(
+            rate_subject(&open_who(), Some(&bot), "1.2.3.4"),
+            "id:deploy-bot"
+        );
+        assert_eq!(rate_subject(&open_who(), None, "1.2.3.4"), "ip:1.2.3.4");
+    }
+
+    #[test]
+    fn a_subject_over_its_burst_gets_429_with_retry_after() {
+        let mut buckets = SubjectBuckets::default();
+        for _ in 0..3 {
+            assert!(buckets.take("a", NOW, 1, 3).is_ok());
+        }
+        let limited = buckets.take("a", NOW, 1, 3).unwrap_err();
+        assert_eq!((limited.status, limited.retry_after_secs), (429, Some(1)));
+        assert!(buckets.take("b", NOW, 1, 3).is_ok(), "another subject");
+        assert!(buckets.take("a", NOW + 1000, 1, 3).is_ok(), "refilled");
+    }
+
+    #[test]
+    fn idle_subjects_are_forgotten_so_the_map_stays_bounded() {
+        let mut buckets = SubjectBuckets::default();
+        for i in 0..MAX_TRACKED_SUBJECTS {
+            buckets.take(&i.to_string(), NOW, 10, 20).unwrap();
+        }
+        buckets
+            .take("new", NOW + FORGET_IDLE_BUCKET_MS, 10, 20)
+            .unwrap();
+        assert_eq!(buckets.len(), 1);
+    }
+
+    struct Room {
+        config: Config,
+        store: MemoryHistory,
+    }
+
+    impl Room {
+        fn ctx(&mut self) -> Ctx<'_, MemoryHistory> {
+            Ctx {
+                config: &self.config,
+                store: &mut self.store,
+                now: NOW,
+            }
+        }
+    }
+
+    fn room() -> Room {
+        Room {
+            config: Config::default(),
+            store: MemoryHistory::default(),
+        }
+    }
+
+    fn bot() -> Speaker {
+        Speaker {
+            client_id: "deploy-bot".into(),
+            name: Some("Deploy Bot".into()),
+        }
+    }
+
+    #[test]
+    fn a_post_is_a_message_for_everyone_and_a_201() {
+        let mut r = room();
+        let accepted = post(&mut r.ctx(), &bot(), "team", body("Deploy finished")).unwrap();
+        assert_eq!(accepted.status(), 201);
+        assert_eq!(accepted.posted.seq, 1);
+        let [d] = &accepted.deliveries[..] else {
+            panic!("{:?}", accepted.deliveries)
+        };
+        assert_eq!(d.to, Audience::Everyone);
+        match &d.frame {
+            ServerFrame::Message(m) => {
+                assert_eq!(
+                    (m.line.client_id.as_str(), m.line.name.as_deref()),
+                    ("deploy-bot", Some("Deploy Bot"))
+                );
+                assert_eq!(m.id, accepted.posted.id);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_same_client_msg_id_is_200_with_the_original_and_sends_nothing() {
+        let mut r = room();
+        let mut first = body("once");
+        first.client_msg_id = Some("c1".into());
+        let a = post(&mut r.ctx(), &bot(), "team", first.clone()).unwrap();
+        assert_eq!(
+            (a.status(), a.deliveries.len()),
+            (201, 1),
+            "the ack is not sent"
+        );
+        let b = post(&mut r.ctx(), &bot(), "team", first).unwrap();
+        assert_eq!((b.status(), b.posted.clone()), (200, a.posted));
+        assert!(b.deliveries.is_empty());
+        assert_eq!(r.store.latest_seq().unwrap(), 1);
+    }
+
+    #[test]
+    fn a_post_meets_the_sockets_message_rules() {
+        let mut r = room();
+        let empty = post(&mut r.ctx(), &bot(), "team", body("  ")).unwrap_err();
+        assert_eq!((empty.status, empty.code), (400, "empty_message"));
+        let long = "x".repeat(r.config.max_message_chars + 1);
+        let long = post(&mut r.ctx(), &bot(), "team", body(&long)).unwrap_err();
+        assert_eq!((long.status, long.code), (400, "message_too_long"));
+    }
+
+    #[test]
+    fn a_page_is_what_a_reconnecting_socket_gets() {
+        let mut r = room();
+        for i in 0..5 {
+            post(&mut r.ctx(), &bot(), "team", body(&format!("m{i}"))).unwrap();
+        }
+        let page = messages_page(&mut r.ctx(), Some(2), Some(2)).unwrap();
+        let seqs: Vec<u64> = page.messages.iter().map(|m| m.chat.seq).collect();
+        assert_eq!(
+            (seqs, page.latest_seq, page.truncated),
+            (vec![3, 4], 5, false)
+        );
+        let newest = messages_page(&mut r.ctx(), None, None).unwrap();
+        assert_eq!(newest.messages.len(), 5);
+        let json = serde_json::to_value(&newest).unwrap();
+        assert_eq!(json["latestSeq"], 5);
+        assert_eq!(
+            json["messages"][0]["type"],
+            serde_json::Value::Null,
+            "kept lines, as in history"
+        );
+    }
+
+    #[test]
+    fn storage_failures_are_503_without_their_cause() {
+        let e = ApiError::from_refusal(&Refusal::Storage(crate::store::history::StoreError(
+            "disk".into(),
+        )));
+        assert_eq!(e.status, 503);
+        assert!(!e.body().contains("disk"));
+    }
+
+    #[test]
+    fn error_bodies_are_code_and_message() {
+        let body: serde_json::Value =
+            serde_json::from_str(&ApiError::from_denial(&Denial::MissingToken).body()).unwrap();
+        assert_eq!(body["error"], "missing_token");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+}

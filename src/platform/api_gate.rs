@@ -1,0 +1,218 @@
+//! The HTTP API on the platform: the gate every call passes, once in the
+//! Worker (before a room is touched) and again in the room (the trust
+//! boundary), the Worker's forwarding, and the JSON answers.
+//!
+//! The decisions are [`crate::http::api`]'s; this file reads them off a
+//! `Request` and writes them into a `Response`.
+
+use wasm_bindgen::JsValue;
+use worker::{Env, Headers, Request, RequestInit, Response, Result};
+
+use crate::access::identity::{self, Identity, Mode};
+use crate::http::api::{self, ApiError, ApiRoute, Call, PostBody, Speaker};
+use crate::platform::entry::{auth_mode, emit, HeadParts, ROOMS_BINDING};
+use crate::settings::config::Config;
+use crate::wire::error::Denial;
+use crate::wire::log_line::LogLine;
+use crate::wire::routes::SocketTarget;
+
+/// A call that passed every check the Worker can make.
+pub(crate) struct Admitted {
+    pub room: String,
+    pub call: Call,
+    pub post: Option<AdmittedPost>,
+    /// The `Origin` to allow in the answer, if the caller is a page.
+    pub cors: Option<String>,
+    /// Whose rate budget the call spends.
+    pub subject: String,
+}
+
+/// A POST's body, read, parsed and attributed.
+pub(crate) struct AdmittedPost {
+    pub body: PostBody,
+    pub speaker: Speaker,
+    /// The body as it arrived, for forwarding to the room.
+    pub raw: String,
+}
+
+/// The Worker's handling of an API request: check, then forward to the
+/// room's object, which checks again and answers.
+pub(crate) async fn fetch(mut req: Request, env: &Env, config: &Config) -> Result<Response> {
+    let admitted = match admit(&mut req, config, &auth_mode(env)).await? {
+        Ok(admitted) => admitted,
+        Err(answer) => return Ok(answer),
+    };
+    let headers = req.headers().clone();
+    // The room's copy carries the body as text; its length is recomputed.
+    headers.delete("Content-Length")?;
+    let mut init = RequestInit::new();
+    init.with_method(req.method()).with_headers(headers);
+    if let Some(post) = &admitted.post {
+        init.with_body(Some(JsValue::from_str(&post.raw)));
+    }
+    let forwarded = Request::new_with_init(req.url()?.as_str(), &init)?;
+    let stub = env
+        .durable_object(ROOMS_BINDING)?
+        .id_from_name(&admitted.room)?
+        .get_stub()?;
+    match stub.fetch_with_request(forwarded).await {
+        Ok(resp) => Ok(resp),
+        Err(err) => {
+            let detail = err.to_string();
+            emit(
+                LogLine::error("room_unreachable")
+                    .room(&admitted.room)
+                    .detail(&detail),
+            );
+            let unavailable = ApiError::new(
+                503,
+                "unavailable",
+                "the chat room is unavailable right now; try again shortly",
+            );
+            refuse(&unavailable, admitted.cors.as_deref(), Some(&admitted.room))
+        }
+    }
+}
+
+/// Every check a call meets before a room acts on it: route, origin,
+/// token, and a POST's body. `Err` is the answer to send instead (a
+/// refusal, or a preflight's answer).
+pub(crate) async fn admit(
+    req: &mut Request,
+    config: &Config,
+    mode: &Mode,
+) -> Result<std::result::Result<Admitted, Response>> {
+    let parts = HeadParts::of(req)?;
+    let head = parts.head();
+    let cors = (head.origin)
+        .filter(|o| api::cors_allowed(o, head.own_origin, &config.allowed_origins))
+        .map(str::to_owned);
+    let (room, call) = match api::route(head, &config.allowed_origins) {
+        Ok(ApiRoute::Call { room, call }) => (room, call),
+        Ok(ApiRoute::Preflight { allow }) => return Ok(Err(preflight(allow, cors.as_deref())?)),
+        Err(refusal) => return Ok(Err(refuse(&refusal, cors.as_deref(), None)?)),
+    };
+    let who = match identify(req, mode, &room)? {
+        Ok(who) => who,
+        Err(denial) => {
+            let refusal = ApiError::from_denial(&denial);
+            return Ok(Err(refuse(&refusal, cors.as_deref(), Some(&room))?));
+        }
+    };
+    let post = match call {
+        Call::PostMessage => match read_post(req, &who).await? {
+            Ok(post) => Some(post),
+            Err(refusal) => return Ok(Err(refuse(&refusal, cors.as_deref(), Some(&room))?)),
+        },
+        _ => None,
+    };
+    let address = req.headers().get("CF-Connecting-IP")?.unwrap_or_default();
+    let subject = api::rate_subject(&who, post.as_ref().map(|p| &p.speaker), &address);
+    Ok(Ok(Admitted {
+        room,
+        call,
+        post,
+        cors,
+        subject,
+    }))
+}
+
+/// The token from `Authorization: Bearer` only: an API caller can send a
+/// header, and a token in a URL ends up in logs.
+fn identify(
+    req: &Request,
+    mode: &Mode,
+    room: &str,
+) -> Result<std::result::Result<Identity, Denial>> {
+    let authorization = req.headers().get("Authorization")?;
+    let token = identity::presented(authorization.as_deref(), &[]);
+    let target = SocketTarget {
+        client_id: None,
+        room: room.to_owned(),
+        name: None,
+        since: None,
+        batch: false,
+    };
+    let now_secs = worker::Date::now().as_millis() / 1000;
+    Ok(identity::identify(mode, &target, token, now_secs))
+}
+
+/// Reads a POST's body, refusing one declared too long before reading it.
+async fn read_post(
+    req: &mut Request,
+    who: &Identity,
+) -> Result<std::result::Result<AdmittedPost, ApiError>> {
+    let declared = req.headers().get("Content-Length")?;
+    if let Some(len) = declared.and_then(|v| v.trim().parse::<usize>().ok()) {
+        if let Err(refusal) = api::body_fits(len) {
+            return Ok(Err(refusal));
+        }
+    }
+    let content_type = req.headers().get("Content-Type")?;
+    let raw = req.text().await?;
+    let body = match api::parse_post(content_type.as_deref(), &raw) {
+        Ok(body) => body,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    Ok(api::speaker(who, &body).map(|speaker| AdmittedPost { body, speaker, raw }))
+}
+
+/// The headers every API answer carries.
+fn json_headers(cors: Option<&str>) -> Result<Headers> {
+    let headers = Headers::new();
+    headers.set("Content-Type", "application/json")?;
+    headers.set("X-Content-Type-Options", "nosniff")?;
+    headers.set("Cache-Control", "no-store")?;
+    // Answers differ by origin (the CORS header), so caches must key on it.
+    headers.set("Vary", "Origin")?;
+    if let Some(origin) = cors {
+        headers.set("Access-Control-Allow-Origin", origin)?;
+    }
+    Ok(headers)
+}
+
+/// A JSON answer with `status`.
+pub(crate) fn answer<T: serde::Serialize>(
+    status: u16,
+    value: &T,
+    cors: Option<&str>,
+) -> Result<Response> {
+    // Plain structs of strings and numbers: serialising cannot fail.
+    let body = serde_json::to_string(value).unwrap_or_default();
+    Ok(Response::ok(body)?
+        .with_status(status)
+        .with_headers(json_headers(cors)?))
+}
+
+/// A refusal as JSON, with `Allow` or `Retry-After` where its status needs
+/// one, and its log line (a 404 is not worth one).
+pub(crate) fn refuse(
+    refusal: &ApiError,
+    cors: Option<&str>,
+    room: Option<&str>,
+) -> Result<Response> {
+    if refusal.status != 404 {
+        let line = LogLine::warn("api_refused").room(room.unwrap_or_default());
+        emit(line.status(refusal.status).code(refusal.code));
+    }
+    let headers = json_headers(cors)?;
+    if let Some(allow) = refusal.allow {
+        headers.set("Allow", allow)?;
+    }
+    if let Some(secs) = refusal.retry_after_secs {
+        headers.set("Retry-After", &secs.to_string())?;
+    }
+    Ok(Response::ok(refusal.body())?
+        .with_status(refusal.status)
+        .with_headers(headers))
+}
+
+/// The answer to a CORS preflight from an allowed origin.
+fn preflight(allow: &'static str, cors: Option<&str>) -> Result<Response> {
+    let headers = json_headers(cors)?;
+    for (name, value) in api::preflight_headers(allow) {
+        headers.set(name, value)?;
+    }
+    headers.set("Allow", allow)?;
+    Ok(Response::empty()?.with_status(204).with_headers(headers))
+}

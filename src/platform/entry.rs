@@ -1,0 +1,271 @@
+//! The stateless Worker: routes each request, serves the page from the static
+//! assets binding with strict security headers, and forwards WebSockets to
+//! the room's Durable Object once [`identity`] says who is connecting.
+
+use crate::wire::log_line::LogLine;
+use worker::{event, js_sys, Context, Env, Headers, Request, RequestInit, Response, Result};
+
+use crate::access::identity::{self, Identity, Mode};
+use crate::hooks::webhook;
+use crate::settings::config::Config;
+use crate::wire::error::Denial;
+use crate::wire::routes::{self, HttpRefusal, RequestHead, Route, SocketTarget};
+
+/// The Durable Object namespace binding in `wrangler.toml`.
+pub(crate) const ROOMS_BINDING: &str = "ROOMS";
+/// The static assets binding in `wrangler.toml`.
+const ASSETS_BINDING: &str = "ASSETS";
+/// The secret that switches on token mode (`wrangler secret put`).
+const AUTH_SECRET: &str = "AUTH_SECRET";
+
+/// The page loads only its own script, styles and socket: no inline script,
+/// no framing (clickjacking), no other origins.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; \
+    form-action 'self'; frame-ancestors 'none'";
+
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let config = config(&env);
+    if crate::http::api::is_api(&req.path()) {
+        return crate::platform::api_gate::fetch(req, &env, &config).await;
+    }
+    match route_request(&req, &config)? {
+        Err(refusal) => {
+            log_refusal(&req, &refusal);
+            refuse(refusal.status, &refusal.body)
+        }
+        Ok(Route::Asset(path)) => serve_asset(req, &env, &path).await,
+        Ok(Route::Socket(target)) => {
+            let who = match identify_request(&req, &auth_mode(&env), &target)? {
+                Ok(who) => who,
+                Err(denial) => return deny(&denial, &target),
+            };
+            let room = target.room.clone();
+            match forward(req, &env, target, &who).await {
+                Ok(resp) => Ok(resp),
+                Err(err) => {
+                    let detail = err.to_string();
+                    emit(
+                        LogLine::error("room_unreachable")
+                            .room(&room)
+                            .detail(&detail),
+                    );
+                    refuse(
+                        503,
+                        "The chat room is unavailable right now; try again shortly.\n",
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// Settings from `[vars]`, falling back to the documented defaults.
+pub(crate) fn config(env: &Env) -> Config {
+    Config::from_vars(var(env))
+}
+
+/// What in `[vars]` falls back to its default, for the room to log.
+pub(crate) fn config_problems(env: &Env) -> Vec<String> {
+    crate::settings::config::problems(var(env))
+}
+
+fn var(env: &Env) -> impl Fn(&str) -> Option<String> + '_ {
+    |key| env.var(key).ok().map(|v| v.to_string())
+}
+
+/// The webhook settings: `WEBHOOK_URL` from `[vars]`, and the secret
+/// `WEBHOOK_SECRET` (`wrangler secret put`, or `.dev.vars` locally).
+pub(crate) fn webhook_settings(
+    env: &Env,
+) -> std::result::Result<Option<webhook::Settings>, String> {
+    webhook::Settings::from_vars(var(env))
+}
+
+/// Open or token mode, from the `AUTH_SECRET` secret (or `--var`).
+pub(crate) fn auth_mode(env: &Env) -> Mode {
+    let secret = env.var(AUTH_SECRET).ok().map(|v| v.to_string());
+    Mode::from_secret(secret.as_deref())
+}
+
+/// Applies [`identity::identify`] to a platform request: once per
+/// connection, in the Worker and again in the room.
+pub(crate) fn identify_request(
+    req: &Request,
+    mode: &Mode,
+    target: &SocketTarget,
+) -> Result<std::result::Result<Identity, Denial>> {
+    let query: Vec<(String, String)> = req.url()?.query_pairs().into_owned().collect();
+    let authorization = req.headers().get("Authorization")?;
+    let token = identity::presented(authorization.as_deref(), &query);
+    let now_secs = worker::Date::now().as_millis() / 1000;
+    Ok(identity::identify(mode, target, token, now_secs))
+}
+
+/// Answers a denied socket with its status and JSON body, and logs its
+/// code. Neither carries anything from the token.
+pub(crate) fn deny(denial: &Denial, target: &SocketTarget) -> Result<Response> {
+    let line = LogLine::warn("handshake_refused").room(&target.room);
+    let line = line.client(target.client_id.as_deref().unwrap_or_default());
+    emit(line.status(denial.status()).code(denial.code()));
+    let headers = Headers::new();
+    headers.set("Content-Type", "application/json")?;
+    headers.set("X-Content-Type-Options", "nosniff")?;
+    Ok(Response::ok(denial.body())?
+        .with_status(denial.status())
+        .with_headers(headers))
+}
+
+/// What routing reads of a platform request, owned, so that a
+/// [`RequestHead`] can borrow it: the socket routes and the API both
+/// decide from one.
+pub(crate) struct HeadParts {
+    url: worker::Url,
+    query: Vec<(String, String)>,
+    method: String,
+    upgrade: Option<String>,
+    origin: Option<String>,
+    own_origin: String,
+}
+
+impl HeadParts {
+    pub(crate) fn of(req: &Request) -> Result<HeadParts> {
+        let url = req.url()?;
+        Ok(HeadParts {
+            query: url.query_pairs().into_owned().collect(),
+            method: req.method().to_string(),
+            upgrade: req.headers().get("Upgrade")?,
+            origin: req.headers().get("Origin")?,
+            own_origin: url.origin().ascii_serialization(),
+            url,
+        })
+    }
+
+    pub(crate) fn head(&self) -> RequestHead<'_> {
+        RequestHead {
+            method: &self.method,
+            path: self.url.path(),
+            query: &self.query,
+            upgrade: self.upgrade.as_deref(),
+            origin: self.origin.as_deref(),
+            own_origin: &self.own_origin,
+        }
+    }
+}
+
+/// Applies [`routes::route`] to a platform request.
+pub(crate) fn route_request(
+    req: &Request,
+    config: &Config,
+) -> Result<std::result::Result<Route, HttpRefusal>> {
+    let parts = HeadParts::of(req)?;
+    Ok(routes::route(parts.head(), &config.allowed_origins))
+}
+
+async fn serve_asset(req: Request, env: &Env, path: &str) -> Result<Response> {
+    let assets = env.assets(ASSETS_BINDING)?;
+    let resp = if req.path() == path {
+        assets.fetch_request(req).await?
+    } else {
+        // A room page (`/r/<name>`) is the same page; it reads the room from
+        // its own URL.
+        let mut url = req.url()?;
+        url.set_path(path);
+        url.set_query(None);
+        assets.fetch(url.to_string(), None).await?
+    };
+    if resp.status_code() == 404 {
+        let refusal = routes::not_found(path);
+        return refuse(refusal.status, &refusal.body);
+    }
+    let headers = resp.headers().clone();
+    secure(&headers)?;
+    Ok(resp.with_headers(headers))
+}
+
+fn secure(headers: &Headers) -> Result<()> {
+    headers.set("Content-Security-Policy", CONTENT_SECURITY_POLICY)?;
+    headers.set("X-Content-Type-Options", "nosniff")?;
+    headers.set("Referrer-Policy", "no-referrer")?;
+    headers.set("X-Frame-Options", "DENY")?;
+    Ok(())
+}
+
+/// Hands the socket to the room's object, named so every Worker instance
+/// anywhere reaches the same one.
+async fn forward(
+    req: Request,
+    env: &Env,
+    target: SocketTarget,
+    who: &Identity,
+) -> Result<Response> {
+    let stub = env
+        .durable_object(ROOMS_BINDING)?
+        .id_from_name(&target.room)?
+        .get_stub()?;
+    let req = match (&target.client_id, &who.client_id) {
+        (Some(_), _) => req,
+        // `/ws` with a token: the token's `sub`.
+        (None, Some(sub)) => with_client_id(&req, sub)?,
+        // The first original's page connects to `/ws` without an id; give
+        // it one so the room can tell its clients apart.
+        (None, None) => {
+            let suffix = (js_sys::Math::random() * 1e9) as u64;
+            with_client_id(&req, &format!("guest-{suffix}"))?
+        }
+    };
+    stub.fetch_with_request(req).await
+}
+
+/// The request on `/ws/<client_id>`, everything else kept.
+fn with_client_id(req: &Request, client_id: &str) -> Result<Request> {
+    let mut url = req.url()?;
+    url.set_path(&format!("/ws/{client_id}"));
+    let headers = req.headers().clone();
+    Request::new_with_init(url.as_str(), RequestInit::new().with_headers(headers))
+}
+
+/// A plain-text refusal a person can read.
+pub(crate) fn refuse(status: u16, body: &str) -> Result<Response> {
+    let headers = Headers::new();
+    headers.set("Content-Type", "text/plain; charset=utf-8")?;
+    headers.set("X-Content-Type-Options", "nosniff")?;
+    Ok(Response::ok(body)?
+        .with_status(status)
+        .with_headers(headers))
+}
+
+fn log_refusal(req: &Request, refusal: &HttpRefusal) {
+    if refusal.status == 404 {
+        return;
+    }
+    let path = req.path();
+    let client_id = path.strip_prefix("/ws/").unwrap_or_default();
+    // The id may be the invalid part; logs get a bounded, printable copy.
+    let client_id: String = client_id
+        .chars()
+        .take(64)
+        .filter(|c| !c.is_control())
+        .collect();
+    emit(
+        LogLine::warn("handshake_refused")
+            .client(&client_id)
+            .status(refusal.status),
+    );
+}
+
+/// Prints one structured log line, readable in `wrangler tail`.
+pub(crate) fn emit(line: LogLine<'_>) {
+    let json = line.to_json();
+    if line.level == "error" {
+        worker::console_error!("{json}");
+    } else {
+        worker::console_log!("{json}");
+    }
+}

@@ -1,0 +1,8 @@
+//! Layer 9: the adapters to the Workers runtime. Nothing here decides;
+//! each reads a request or an event, asks the layers above, and carries out
+//! the answer.
+
+mod api_gate;
+mod entry;
+mod room_object;
+mod sql_history;

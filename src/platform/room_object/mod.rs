@@ -1,0 +1,474 @@
+//! The room's Durable Object: a thin adapter that turns platform events into
+//! calls on [`crate::room`], asks [`crate::send::fanout`] how to send what the rules
+//! decided, and carries the steps out.
+//!
+//! It runs on the WebSocket Hibernation API. The runtime may evict the object
+//! from memory while its sockets stay open; everything the rules need about a
+//! socket is in that socket's attachment and everything about the room is in
+//! SQLite, so a woken object rebuilds the room from `getWebSockets()` alone.
+//!
+//! - `sockets`: the roster of members, rebuilt from the runtime on waking.
+//! - `outbox`: the send path's state and the executor of fan-out plans.
+//! - `conns`: per-connection state kept in memory only.
+//! - `js`: runtime calls workers-rs does not bind.
+//! - `api`: the room's side of the HTTP API.
+//! - `webhooks`: the webhook outbox: written with the messages, drained by
+//!   the alarm.
+
+mod api;
+mod conns;
+mod js;
+mod outbox;
+mod sockets;
+mod webhooks;
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+use worker::worker_sys::WebSocketRequestResponsePair;
+use worker::{
+    durable_object, js_sys, web_sys, DurableObject, Env, Request, Response, Result, State,
+    WebSocket, WebSocketIncomingMessage, WebSocketPair,
+};
+
+use crate::access::identity::{Identity, Mode};
+use crate::platform::entry::{self, emit};
+use crate::platform::sql_history::SqlHistory;
+use crate::room::alarm;
+use crate::room::moderation::{self, Kick};
+use crate::room::session::{Joining, Session};
+use crate::room::{self, Ctx, Outcome};
+use crate::send::coalesce::Coalescer;
+use crate::settings::config::Config;
+use crate::store::history::StoreError;
+use crate::store::write_behind::{Buffered, WriteBehind};
+use crate::wire::error::{Denial, Refusal};
+use crate::wire::log_line::LogLine;
+use crate::wire::protocol::{self, PING, PONG};
+use crate::wire::routes::{Route, SocketTarget};
+use conns::Conns;
+use js::now;
+use outbox::Outbox;
+use sockets::{Found, Sockets};
+use webhooks::Webhooks;
+
+/// Only `fetch` and `alarm` go through the macro's async exports; the
+/// WebSocket handlers are exported synchronously below.
+#[durable_object(alarm)]
+pub struct ChatRoom {
+    state: State,
+    config: Config,
+    /// Open or token mode; the object checks identity again.
+    auth: Mode,
+    outbox: Rc<Outbox>,
+    /// HTTP API callers' rate budgets, by subject.
+    api_buckets: RefCell<crate::http::api::SubjectBuckets>,
+}
+
+impl DurableObject for ChatRoom {
+    fn new(state: State, env: Env) -> Self {
+        if let Err(err) = SqlHistory::new(state.storage().sql()).create_schema() {
+            emit(LogLine::error("schema_failed").detail(&err.0));
+        }
+        // Keep-alive pings are answered by the runtime, never waking the room.
+        let pair = WebSocketRequestResponsePair::new(PING, PONG);
+        if let Err(err) = pair.and_then(|p| state.as_raw().set_websocket_auto_response(&p)) {
+            emit(LogLine::error("auto_response_failed").detail(&format!("{err:?}")));
+        }
+        let config = entry::config(&env);
+        for why in entry::config_problems(&env) {
+            emit(LogLine::warn("setting_ignored").detail(&why));
+        }
+        let outbox = Outbox {
+            // The binding type is not Clone; the JS object behind it is.
+            sockets: Sockets::new(JsValue::clone(state.as_raw()).into(), config.flow),
+            sql: state.storage().sql(),
+            coalescer: RefCell::new(Coalescer::default()),
+            behind: RefCell::new(WriteBehind::default()),
+            conns: Conns::default(),
+            webhooks: Webhooks::new(&env, state.storage().as_raw()),
+            alarm_at: Cell::new(None),
+        };
+        if let Some(hooks) = &outbox.webhooks {
+            hooks.resume(&SqlHistory::new(outbox.sql.clone()), &outbox.alarm_at);
+        }
+        ChatRoom {
+            config,
+            auth: entry::auth_mode(&env),
+            outbox: Rc::new(outbox),
+            api_buckets: RefCell::default(),
+            state,
+        }
+    }
+
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        if crate::http::api::is_api(&req.path()) {
+            return self.api(req).await;
+        }
+        let (target, who) = match self.socket_target(&req)? {
+            Ok(admitted) => admitted,
+            Err(refused) => return Ok(refused),
+        };
+        // Held broadcasts go out before the newcomer is listed: its history
+        // already holds them.
+        if !self.outbox.flush() {
+            return unavailable();
+        }
+        let pair = WebSocketPair::new()?;
+        let session = new_session(&target, &who);
+        if let Err(err) = self.outbox.sockets.accept(&pair.server) {
+            let line = LogLine::error("accept_failed").room(&session.room);
+            emit(line.client(&session.client_id).detail(&format!("{err:?}")));
+            return unavailable();
+        }
+        let outcome = self.join(&pair.server, &session, target.since);
+        let admitted = outcome.close.is_none();
+        self.carry_out(&pair.server, &session, outcome);
+        if admitted {
+            self.schedule_alarm(session.deadline_ms()).await;
+        }
+        Response::from_websocket(pair.client)
+    }
+
+    /// Closes sockets whose token expired or that have been silent past the
+    /// idle timeout, delivers due webhook events, then sets the next alarm
+    /// for the earliest of what the sockets and the outbox need.
+    async fn alarm(&self) -> Result<Response> {
+        self.outbox.alarm_at.set(None);
+        let now = now();
+        let mut closing = Vec::new();
+        for m in self.outbox.sockets.roster().iter() {
+            if let Some(refusal) =
+                alarm::verdict(&m.session, self.is_idle(&m.socket, &m.session, now), now)
+            {
+                closing.push((m.socket.clone(), m.session.clone(), refusal));
+            }
+        }
+        for (ws, session, refusal) in closing {
+            self.carry_out(&ws, &session, room::refuse(&refusal, now));
+        }
+        let outbox_next = match &self.outbox.webhooks {
+            Some(hooks) => hooks.drain(&SqlHistory::new(self.outbox.sql.clone())).await,
+            None => None,
+        };
+        // Read after the drain, which may take seconds: sockets come and go.
+        let sockets_next = self.sockets_next_alarm();
+        let wanted = [sockets_next, outbox_next].into_iter().flatten().min();
+        if let Some(at) = wanted.and_then(|at| alarm::to_set(self.outbox.alarm_at.get(), at)) {
+            self.arm(at).await;
+        }
+        Response::ok("")
+    }
+
+    // The runtime calls the synchronous exports below; these keep the trait
+    // honest should a workers-rs version export them too.
+    async fn websocket_message(
+        &self,
+        ws: WebSocket,
+        message: WebSocketIncomingMessage,
+    ) -> Result<()> {
+        let text = match message {
+            WebSocketIncomingMessage::String(text) => Some(text),
+            WebSocketIncomingMessage::Binary(_) => None,
+        };
+        self.on_frame(&ws, text);
+        Ok(())
+    }
+
+    async fn websocket_close(&self, ws: WebSocket, code: usize, _: String, _: bool) -> Result<()> {
+        self.on_close(&ws, code);
+        Ok(())
+    }
+
+    async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
+        self.depart(&ws);
+        Ok(())
+    }
+}
+
+/// The WebSocket handlers, exported as plain functions. The room never
+/// awaits while it handles a frame, and an `async` export costs a promise, a
+/// microtask and two closures per frame: a third of the room's CPU in a
+/// profile of a busy room (BENCHMARKS.md).
+#[wasm_bindgen]
+impl ChatRoom {
+    #[wasm_bindgen(js_name = webSocketMessage)]
+    pub fn web_socket_message(&self, ws: web_sys::WebSocket, message: JsValue) {
+        // A binary frame's bytes are never read: it is refused as binary.
+        self.on_frame(&ws.into(), message.as_string());
+    }
+
+    #[wasm_bindgen(js_name = webSocketClose)]
+    pub fn web_socket_close(&self, ws: web_sys::WebSocket, code: usize, _: String, _: bool) {
+        self.on_close(&ws.into(), code);
+    }
+
+    #[wasm_bindgen(js_name = webSocketError)]
+    pub fn web_socket_error(&self, ws: web_sys::WebSocket, _error: JsValue) {
+        self.depart(&ws.into());
+    }
+}
+
+impl ChatRoom {
+    /// A frame arrived: text, or `None` for a binary frame.
+    fn on_frame(&self, ws: &WebSocket, text: Option<String>) {
+        let key = match self.outbox.sockets.find(ws) {
+            Found::Member(key) => key,
+            // Frames the runtime had queued from a socket the room has
+            // already closed (a flooder, say) are dropped: closing means not
+            // accepted.
+            Found::Departed => return,
+            Found::Unknown => {
+                let outcome = room::refuse(&Refusal::Internal, now());
+                return self.carry_out(ws, &Session::unreadable(), outcome);
+            }
+        };
+        if self.booked_receipt(key, text.as_deref()) {
+            return;
+        }
+        let Some(mut session) = self.outbox.sockets.session(key) else {
+            return;
+        };
+        self.outbox.sockets.alive(key);
+        let received_at = now();
+        let conns = &self.outbox.conns;
+        let mut bucket = conns.bucket(key, self.config.rate_burst, received_at);
+        let mut outcome = self.with_rules(received_at, |ctx| match &text {
+            Some(text) => room::receive(ctx, &mut session, &mut bucket, text),
+            None => room::receive_binary(ctx, &mut bucket),
+        });
+        conns.record(key, bucket, received_at);
+        if outcome.session_changed {
+            self.outbox.sockets.update(&session);
+            if ws.serialize_attachment(&session).is_err() {
+                outcome = room::refuse(&Refusal::Internal, now());
+            }
+        }
+        if let Some(kick) = outcome.kick.take() {
+            if let Err(refusal) = self.remove(&kick) {
+                outcome = room::refuse(&refusal, now());
+            }
+        }
+        self.carry_out(ws, &session, outcome);
+    }
+
+    /// Books a receipt that frees bytes, outside the rules and the rate
+    /// limit: there can be no more of those than frames the room sent. True
+    /// if the frame was such a receipt and nothing more is to be done.
+    fn booked_receipt(&self, key: u64, text: Option<&str>) -> bool {
+        let Some(frames) = text.and_then(protocol::receipt) else {
+            return false;
+        };
+        if !self.outbox.sockets.receipt(key, frames) {
+            return false;
+        }
+        (self.outbox.conns).touch(key, self.config.rate_burst, now());
+        true
+    }
+
+    fn on_close(&self, ws: &WebSocket, code: usize) {
+        // Complete the closing handshake, or the client waits for our close
+        // frame and finally sees 1006. Where the runtime already answered
+        // (web_socket_auto_reply_to_close), this second close fails
+        // harmlessly.
+        let _ = ws.close(Some(room::echo_close_code(code)), Some("bye"));
+        self.depart(ws);
+    }
+
+    /// The Worker already checked the handshake and the identity; the
+    /// object is the trust boundary, so it checks both again. `Err` is the
+    /// refusal to answer with.
+    fn socket_target(
+        &self,
+        req: &Request,
+    ) -> Result<std::result::Result<(SocketTarget, Identity), Response>> {
+        let target = match entry::route_request(req, &self.config)? {
+            Ok(Route::Socket(
+                target @ SocketTarget {
+                    client_id: Some(_), ..
+                },
+            )) => target,
+            Ok(_) => {
+                let body = "The room only accepts WebSockets.\n";
+                return Ok(Err(entry::refuse(400, body)?));
+            }
+            Err(refusal) => return Ok(Err(entry::refuse(refusal.status, &refusal.body)?)),
+        };
+        let who = match entry::identify_request(req, &self.auth, &target)? {
+            Ok(who) => who,
+            Err(denial) => return Ok(Err(entry::deny(&denial, &target)?)),
+        };
+        let client_id = who.client_id.as_deref().unwrap_or_default();
+        let Ok(ban) = self.ban_on(client_id) else {
+            return Ok(Err(unavailable()?));
+        };
+        Ok(match ban {
+            Some(denial) => Err(entry::deny(&denial, &target)?),
+            None => Ok((target, who)),
+        })
+    }
+
+    /// The stored ban that refuses `client_id` now, if any: for a socket
+    /// and for an API post alike. `Err` when storage cannot say.
+    fn ban_on(&self, client_id: &str) -> std::result::Result<Option<Denial>, StoreError> {
+        let until = SqlHistory::new(self.outbox.sql.clone()).banned_until(client_id)?;
+        Ok(moderation::ban_denial(until, now()))
+    }
+
+    /// Carries out a moderator's kick: the ban is stored first, so a
+    /// reconnect is refused from the moment anyone hears of the kick; then
+    /// every socket of the client gets its error frame and close, and the
+    /// room its `leave`.
+    fn remove(&self, kick: &Kick) -> std::result::Result<(), Refusal> {
+        SqlHistory::new(self.outbox.sql.clone())
+            .ban(&kick.client_id, kick.until, now())
+            .map_err(Refusal::Storage)?;
+        let kicked: Vec<(WebSocket, Session)> = (self.outbox.sockets.roster().iter())
+            .filter(|m| m.session.client_id == kick.client_id)
+            .map(|m| (m.socket.clone(), m.session.clone()))
+            .collect();
+        for (ws, session) in kicked {
+            self.carry_out(&ws, &session, room::refuse(&Refusal::Kicked, now()));
+        }
+        Ok(())
+    }
+
+    /// Admits a newcomer whose socket was just accepted, saving its session,
+    /// and says what it and the room are told; `since` is the last message
+    /// the client saw.
+    fn join(&self, ws: &WebSocket, session: &Session, since: Option<u64>) -> Outcome {
+        let open = self.outbox.sockets.roster().len();
+        if let Err(refusal) = room::admit(open, &self.config) {
+            return room::refuse(&refusal, now());
+        }
+        if ws.serialize_attachment(session).is_err() {
+            return room::refuse(&Refusal::Internal, now());
+        }
+        self.outbox.sockets.admit(ws, session);
+        let roster = self.outbox.sockets.roster();
+        let others: Vec<&Session> = roster.sessions_except(session.conn).collect();
+        let joined = self.with_rules(now(), |ctx| room::join(ctx, session, &others, since));
+        let line = LogLine::info("connected").room(&session.room);
+        emit(line.client(&session.client_id).sockets(open + 1));
+        joined.map_or_else(|refusal| room::refuse(&refusal, now()), Outcome::deliver)
+    }
+
+    /// Runs a rule with the room's settings and storage, where messages a
+    /// busy room accepts wait in memory for the next flush.
+    fn with_rules<R>(
+        &self,
+        now: u64,
+        rule: impl FnOnce(&mut Ctx<'_, Buffered<'_, SqlHistory>>) -> R,
+    ) -> R {
+        let mut sql = SqlHistory::new(self.outbox.sql.clone());
+        let mut behind = self.outbox.behind.borrow_mut();
+        let mut store = behind.over(&mut sql);
+        let mut ctx = Ctx {
+            config: &self.config,
+            store: &mut store,
+            now,
+        };
+        rule(&mut ctx)
+    }
+
+    /// Sends what an event decided, in the order [`crate::send::fanout::plan`] gives,
+    /// and closes the event's socket if the rules said so.
+    fn carry_out(&self, ws: &WebSocket, session: &Session, outcome: Outcome) {
+        for code in outcome.refusal_codes() {
+            let line = LogLine::warn("refused").room(&session.room);
+            emit(line.client(&session.client_id).code(code));
+        }
+        let (close, cause) = (outcome.close, outcome.cause);
+        let sender = (Some((ws, session.conn)), session.conn);
+        (self.outbox).deliver(sender, &session.room, outcome.deliveries, close);
+        if let Some(close) = close {
+            let line = LogLine::warn("closed_by_room").room(&session.room);
+            let line = line
+                .client(&session.client_id)
+                .close(close.code, close.reason);
+            emit(match &cause {
+                Some(cause) => line.detail(cause),
+                None => line,
+            });
+            self.depart(ws);
+        }
+    }
+
+    /// Announces a socket's departure once, then forgets it.
+    fn depart(&self, ws: &WebSocket) {
+        self.outbox.depart(ws);
+    }
+
+    fn is_idle(&self, ws: &WebSocket, session: &Session, now: u64) -> bool {
+        let last_frame = self.outbox.conns.last_frame(session.conn);
+        let last_ping = self.outbox.sockets.last_ping(ws);
+        room::is_idle(now, last_frame, last_ping, session, self.idle_timeout_ms())
+    }
+
+    /// When the sockets next need the alarm: the next idle check or token
+    /// deadline, or never while none is open.
+    fn sockets_next_alarm(&self) -> Option<u64> {
+        let roster = self.outbox.sockets.roster();
+        if roster.is_empty() {
+            return None;
+        }
+        let deadlines = roster.iter().filter_map(|m| m.session.deadline_ms());
+        Some(alarm::next(now(), self.idle_timeout_ms(), deadlines))
+    }
+
+    fn idle_timeout_ms(&self) -> u64 {
+        self.config.idle_timeout_secs * 1000
+    }
+
+    /// Makes sure the alarm fires by the next idle check and by a newcomer's
+    /// token `deadline`, moving a pending alarm up if it is later.
+    async fn schedule_alarm(&self, deadline: Option<u64>) {
+        if self.outbox.sockets.roster().is_empty() {
+            return;
+        }
+        let pending = match self.outbox.alarm_at.get() {
+            Some(at) => Some(at),
+            None => {
+                let stored = self.state.storage().get_alarm().await.ok().flatten();
+                stored.map(|at| at.max(0) as u64)
+            }
+        };
+        let wanted = alarm::next(now(), self.idle_timeout_ms(), deadline);
+        match alarm::to_set(pending, wanted) {
+            Some(at) => self.arm(at).await,
+            None => self.outbox.alarm_at.set(pending),
+        }
+    }
+
+    /// Sets the alarm for `at`. The time is noted before the await, so
+    /// events handled meanwhile see it and do not set it again.
+    async fn arm(&self, at: u64) {
+        self.outbox.alarm_at.set(Some(at));
+        let offset_ms = at.saturating_sub(now()) as i64;
+        if let Err(err) = self.state.storage().set_alarm(offset_ms).await {
+            self.outbox.alarm_at.set(None);
+            emit(LogLine::error("alarm_failed").detail(&err.to_string()));
+        }
+    }
+}
+
+/// A new socket's session, with the random key of its in-memory state.
+fn new_session(target: &SocketTarget, who: &Identity) -> Session {
+    let joining = Joining {
+        client_id: who.client_id.as_deref().unwrap_or_default(),
+        name: who.name.as_deref(),
+        room: &target.room,
+        batch: target.batch,
+    };
+    let conn = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
+    let mut session = Session::new(joining, conn, now());
+    session.role = who.role;
+    session.expires = who.expires;
+    session
+}
+
+fn unavailable() -> Result<Response> {
+    entry::refuse(503, "The room cannot take this connection right now.\n")
+}

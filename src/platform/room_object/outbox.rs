@@ -1,0 +1,285 @@
+//! The send path's state and its executor: the coalescer's held broadcasts,
+//! the messages waiting to be written, and the code that carries out a
+//! [`fanout`] plan step by step, booking every frame with [`crate::send::flow`]
+//! and closing the sockets that fell too far behind.
+//!
+//! It is shared (`Rc`) with the flush timer, which runs outside any event;
+//! so announcing a departure lives here too, since a flush can close a
+//! socket that is too slow.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use worker::{js_sys, SqlStorage, WebSocket};
+
+use super::conns::Conns;
+use super::js::{now, send, text};
+use super::sockets::Sockets;
+use super::webhooks::Webhooks;
+use crate::platform::entry::emit;
+use crate::platform::sql_history::SqlHistory;
+use crate::room;
+use crate::send::coalesce::{self, Coalescer, Held};
+use crate::send::fanout::{self, Step};
+use crate::send::flow::{self, Flow, Overdrawn};
+use crate::send::roster::Roster;
+use crate::store::write_behind::WriteBehind;
+use crate::wire::error::{INTERNAL_CLOSE, TOO_SLOW_CLOSE};
+use crate::wire::log_line::LogLine;
+use crate::wire::protocol;
+
+pub(super) struct Outbox {
+    pub(super) sockets: Sockets,
+    pub(super) sql: SqlStorage,
+    /// Held broadcasts, naming sockets by connection key.
+    pub(super) coalescer: RefCell<Coalescer<u64>>,
+    pub(super) behind: RefCell<WriteBehind>,
+    pub(super) conns: Conns,
+    /// Webhook events, written in the same commit as their messages; `None`
+    /// when webhooks are off.
+    pub(super) webhooks: Option<Webhooks>,
+    /// When the pending alarm fires, if this instance knows. It saves a
+    /// storage read on every join, and a write on every commit of webhook
+    /// events; a new instance starts without it and asks storage once.
+    pub(super) alarm_at: Cell<Option<u64>>,
+}
+
+/// The event's socket and its connection key.
+pub(super) type Sender<'a> = Option<(&'a WebSocket, u64)>;
+
+impl Outbox {
+    /// Hands an event's `deliveries` to the webhooks, then plans and sends
+    /// them (and `close`, for the sender) from the socket keyed `conn`. Every
+    /// path that tells the room something comes through here, so a backend
+    /// hears exactly what the sockets hear. False as for [`Self::execute`].
+    pub(super) fn deliver(
+        self: &Rc<Self>,
+        (sender, conn): (Sender<'_>, u64),
+        room: &str,
+        deliveries: Vec<room::Delivery>,
+        close: Option<crate::wire::error::Close>,
+    ) -> bool {
+        if let Some(hooks) = &self.webhooks {
+            hooks.note(room, &deliveries);
+        }
+        let sockets = self.sockets.roster().len();
+        let mut coalescer = self.coalescer.borrow_mut();
+        let steps = fanout::plan(&conn, deliveries, close, &mut coalescer, (now(), sockets));
+        // Executing may flush, which borrows the coalescer again.
+        drop(coalescer);
+        self.execute(sender, steps)
+    }
+
+    /// Carries out `steps` in order; `sender` is the event's socket. Returns
+    /// false if a write failed: then nothing after it is carried out,
+    /// because it may mention a message that was never written.
+    pub(super) fn execute(self: &Rc<Self>, sender: Sender<'_>, steps: Vec<Step<u64>>) -> bool {
+        let mut over = Overdrawn::default();
+        for step in steps {
+            match step {
+                Step::Commit if !self.commit() => return false,
+                Step::Commit => {}
+                Step::ToSender(json) => {
+                    if let Some((ws, key)) = sender {
+                        self.to_sender(ws, key, &json, &mut over);
+                    }
+                }
+                Step::Release(held) => release(&mut self.sockets.books(), &held, &mut over),
+                Step::ArmFlushTimer(delay_ms) => self.arm_flush_timer(delay_ms),
+                // A socket that is already closing cannot be closed again;
+                // there is nobody left to tell.
+                Step::CloseSender(close) => {
+                    if let Some((ws, _)) = sender {
+                        let _ = ws.close(Some(close.code), Some(close.reason));
+                    }
+                }
+            }
+        }
+        self.close_overdrawn(over);
+        true
+    }
+
+    /// Takes `ws` out of the room and tells the others, once.
+    pub(super) fn depart(self: &Rc<Self>, ws: &WebSocket) {
+        let Some(session) = self.sockets.depart(ws) else {
+            return;
+        };
+        self.conns.forget(session.conn);
+        let roster = self.sockets.roster();
+        let remaining: Vec<&crate::room::session::Session> =
+            roster.sessions_except(session.conn).collect();
+        let deliveries = room::leave(&session, &remaining, now());
+        drop(roster);
+        let line = LogLine::info("disconnected").room(&session.room);
+        emit(line.client(&session.client_id));
+        let sender = (Some((ws, session.conn)), session.conn);
+        self.deliver(sender, &session.room, deliveries, None);
+        self.sockets.forget_closed();
+    }
+
+    fn to_sender(&self, ws: &WebSocket, key: u64, json: &str, over: &mut Overdrawn<u64>) {
+        let sent = self.sockets.books().with_meter(key, |flow, meter| {
+            !meter.is_cut() && !over.note(key, flow.sent(meter, json.len()))
+        });
+        // Not a member (a refused socket, say): nothing to book.
+        if sent.unwrap_or(true) {
+            send(ws, &text(json));
+        }
+    }
+
+    /// Closes the sockets a send put over their budget, then, if the room
+    /// is over its own, the longest-silent big holders.
+    fn close_overdrawn(self: &Rc<Self>, over: Overdrawn<u64>) {
+        let mut closing: Vec<(u64, &str)> = (over.sockets.into_iter())
+            .map(|key| (key, flow::SOCKET_BUDGET))
+            .collect();
+        if over.room {
+            closing.extend(self.evict().into_iter().map(|key| (key, flow::ROOM_BUDGET)));
+        }
+        for (key, why) in closing {
+            self.close_too_slow(key, why);
+        }
+    }
+
+    /// Picks and marks the sockets to close for the room's budget. Only
+    /// sockets that hold enough to be candidates cost a ping-time lookup.
+    fn evict(&self) -> Vec<u64> {
+        let roster = self.sockets.roster();
+        let candidates: Vec<(u64, u64, Option<u64>)> = (roster.iter())
+            .filter(|m| !m.meter.is_cut() && m.meter.unconfirmed() > flow::EVICTABLE_FROM)
+            .map(|m| {
+                let key = m.session.conn;
+                let life = [
+                    self.conns.last_frame(key),
+                    self.sockets.last_ping(&m.socket),
+                ];
+                (key, m.meter.unconfirmed(), life.into_iter().flatten().max())
+            })
+            .collect();
+        drop(roster);
+        let mut books = self.sockets.books();
+        let keys = books.with_flow(|flow| flow.evictions(candidates.into_iter(), now()));
+        for &key in &keys {
+            books.with_meter(key, |_, meter| Flow::cut(meter));
+        }
+        keys
+    }
+
+    fn close_too_slow(self: &Rc<Self>, key: u64, why: &str) {
+        let Some(member) = self.sockets.roster().get(key).cloned() else {
+            return;
+        };
+        let close = TOO_SLOW_CLOSE;
+        let _ = member.socket.close(Some(close.code), Some(close.reason));
+        let line = LogLine::warn("closed_by_room").room(&member.session.room);
+        let line = line.client(&member.session.client_id);
+        emit(line.close(close.code, close.reason).detail(why));
+        self.depart(&member.socket);
+    }
+
+    /// Writes what waits, then sends what is held. False if storage failed.
+    pub(super) fn flush(self: &Rc<Self>) -> bool {
+        let steps = fanout::flush(&mut self.coalescer.borrow_mut(), now());
+        self.execute(None, steps)
+    }
+
+    fn arm_flush_timer(self: &Rc<Self>, delay_ms: u64) {
+        let outbox = Rc::clone(self);
+        worker::wasm_bindgen_futures::spawn_local(async move {
+            worker::Delay::from(std::time::Duration::from_millis(delay_ms)).await;
+            outbox.flush();
+        });
+    }
+
+    /// Writes every waiting message. On failure nothing held may go out, so
+    /// it is dropped, and every socket is closed: each client reconnects,
+    /// gets history as it truly is, and resends what was never acknowledged.
+    ///
+    /// Webhook events are written right after their messages, in the same
+    /// event with no await between, so the runtime commits both at once:
+    /// an event exists exactly when its message does.
+    fn commit(&self) -> bool {
+        let events = self.webhooks.as_ref().filter(|w| w.has_pending());
+        if self.behind.borrow().is_empty() && events.is_none() {
+            return true;
+        }
+        let mut sql = SqlHistory::new(self.sql.clone());
+        let written = self.behind.borrow_mut().commit(&mut sql);
+        let written = match (written, events) {
+            (Ok(_), Some(hooks)) => hooks.write(&sql, &self.alarm_at),
+            (Ok(_), None) => Ok(()),
+            (Err(err), _) => Err(err),
+        };
+        let Err(err) = written else {
+            return true;
+        };
+        if let Some(hooks) = &self.webhooks {
+            hooks.discard();
+        }
+        emit(LogLine::error("store_failed").detail(&err.0));
+        self.coalescer.borrow_mut().flush(now());
+        self.sockets.close_all(INTERNAL_CLOSE);
+        false
+    }
+}
+
+/// A frame as a JavaScript string, with its UTF-8 length for the books.
+type Frame = (js_sys::JsString, usize);
+
+/// Sends released frames to every member they are meant for: a plain socket
+/// gets each as its own frame, a batch socket gets them packed. Each frame
+/// becomes a JavaScript string once, however many sockets get it. Every
+/// frame is booked; a socket put over its budget gets nothing more.
+fn release(roster: &mut Roster<WebSocket>, held: &[Held<u64>], over: &mut Overdrawn<u64>) {
+    // Built on first use: a room of batch sockets only never needs them.
+    let mut frames: Option<Vec<Frame>> = None;
+    let mut common = None;
+    let (members, flow) = roster.books();
+    for member in members.iter_mut().filter(|m| !m.meter.is_cut()) {
+        let (key, batch) = (member.session.conn, member.session.batch);
+        let (socket, meter) = (&member.socket, &mut member.meter);
+        let mut deliver = |frame: &Frame| {
+            let cut = over.note(key, flow.sent(meter, frame.1));
+            if !cut {
+                send(socket, &frame.0);
+            }
+            !cut
+        };
+        if !batch {
+            let frames = frames.get_or_insert_with(|| {
+                held.iter().map(|h| (text(&h.json), h.json.len())).collect()
+            });
+            let mut mine = held
+                .iter()
+                .zip(frames.iter())
+                .filter(|(h, _)| h.to.includes(&key));
+            let _ = mine.try_for_each(|(_, frame)| deliver(frame).then_some(()));
+            continue;
+        }
+        let own;
+        let packs = if held.iter().all(|h| !h.to.names(&key)) {
+            common.get_or_insert_with(|| packed(&coalesce::frames_for_unnamed(held)))
+        } else {
+            own = packed(&coalesce::frames_for(held, &key));
+            &own
+        };
+        let _ = packs
+            .iter()
+            .try_for_each(|frame| deliver(frame).then_some(()));
+    }
+}
+
+/// Frames packed for sending: a lone frame as itself, several as `batch`
+/// frames of at most [`coalesce::MAX_BATCH_BYTES`] each.
+fn packed(frames: &[&str]) -> Vec<Frame> {
+    coalesce::runs(frames, coalesce::MAX_BATCH_BYTES)
+        .into_iter()
+        .map(|run| match run {
+            [one] => (text(one), one.len()),
+            many => {
+                let json = protocol::batch_json(many, now());
+                (text(&json), json.len())
+            }
+        })
+        .collect()
+}

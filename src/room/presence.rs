@@ -1,0 +1,56 @@
+//! Who is online: one entry per client id, however many tabs it has open.
+//!
+//! Built from the sessions of the sockets the runtime still holds, never
+//! from a list in memory, so it is right after hibernation too.
+
+use std::collections::HashSet;
+
+use crate::room::session::Session;
+use crate::wire::protocol::Member;
+
+/// The room's members, sorted by client id: the runtime lists sockets in no
+/// meaningful order, and a stable order keeps member lists from jumping.
+pub fn members<'a>(sessions: impl IntoIterator<Item = &'a Session>) -> Vec<Member> {
+    let mut seen = HashSet::new();
+    let mut members: Vec<Member> = sessions
+        .into_iter()
+        .filter(|s| seen.insert(s.client_id.as_str()))
+        .map(|s| Member {
+            client_id: s.client_id.clone(),
+            name: s.name.clone(),
+        })
+        .collect();
+    members.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+    members
+}
+
+/// Whether `client_id` has a socket among `sessions`.
+pub fn is_online<'a>(client_id: &str, sessions: impl IntoIterator<Item = &'a Session>) -> bool {
+    sessions.into_iter().any(|s| s.client_id == client_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(id: &str, name: Option<&str>) -> Session {
+        Session::of(id, name)
+    }
+
+    #[test]
+    fn each_client_counts_once_across_tabs() {
+        let sessions = [s("b", None), s("a", Some("Ann")), s("a", Some("Ann"))];
+        let m = members(&sessions);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].client_id, "a");
+        assert_eq!(m[0].name.as_deref(), Some("Ann"));
+        assert_eq!(m[1].client_id, "b");
+    }
+
+    #[test]
+    fn online_means_at_least_one_socket() {
+        let sessions = [s("a", None)];
+        assert!(is_online("a", &sessions));
+        assert!(!is_online("b", &sessions));
+    }
+}

@@ -1,0 +1,204 @@
+//! The room's open sockets and their sessions, held in memory.
+//!
+//! Listing the runtime's sockets and reading each one's attachment crosses
+//! into JavaScript once per socket; doing that per message (to pick the
+//! recipients) or per join (for the member list) was a large share of the
+//! room's cost. The roster keeps the same facts in memory under each
+//! connection's key. It is never the only copy: every session is also in its
+//! socket's attachment, so an object that wakes from hibernation rebuilds
+//! the roster from the runtime's socket list, as presence always did.
+//!
+//! It also keeps each socket's flow-control [`Meter`] beside its session,
+//! so the send path books every frame without a lookup, and the room's
+//! [`Flow`] total, so a socket that leaves frees its bytes.
+//!
+//! Generic over the socket type so the rules can be tested natively.
+
+use std::collections::HashMap;
+
+use crate::room::session::Session;
+use crate::send::flow::{Budgets, Flow, Meter};
+use crate::settings::config::Config;
+
+/// One open socket and what the room knows about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member<S> {
+    pub socket: S,
+    pub session: Session,
+    /// Bytes sent to it and not confirmed; in memory only.
+    pub meter: Meter,
+}
+
+#[derive(Debug)]
+pub struct Roster<S> {
+    members: Vec<Member<S>>,
+    /// Position in `members` by connection key.
+    index: HashMap<u64, usize>,
+    flow: Flow,
+}
+
+impl<S> Default for Roster<S> {
+    fn default() -> Self {
+        Roster::new(Config::default().flow)
+    }
+}
+
+impl<S> Roster<S> {
+    pub fn new(budgets: Budgets) -> Self {
+        Roster {
+            members: Vec::new(),
+            index: HashMap::new(),
+            flow: Flow::new(budgets),
+        }
+    }
+
+    /// Adds a socket, or replaces the one with the same connection key.
+    pub fn insert(&mut self, socket: S, session: Session) {
+        let member = Member {
+            socket,
+            session,
+            meter: Meter::default(),
+        };
+        match self.index.get(&member.session.conn) {
+            Some(&at) => {
+                self.flow.forget(&self.members[at].meter);
+                self.members[at] = member;
+            }
+            None => {
+                self.index.insert(member.session.conn, self.members.len());
+                self.members.push(member);
+            }
+        }
+    }
+
+    /// Takes a socket out; the last member moves into its place.
+    pub fn remove(&mut self, key: u64) -> Option<Member<S>> {
+        let at = self.index.remove(&key)?;
+        let removed = self.members.swap_remove(at);
+        self.flow.forget(&removed.meter);
+        if let Some(moved) = self.members.get(at) {
+            self.index.insert(moved.session.conn, at);
+        }
+        Some(removed)
+    }
+
+    pub fn get(&self, key: u64) -> Option<&Member<S>> {
+        self.index.get(&key).map(|&at| &self.members[at])
+    }
+
+    pub fn get_mut(&mut self, key: u64) -> Option<&mut Member<S>> {
+        self.index.get(&key).map(|&at| &mut self.members[at])
+    }
+
+    /// The members with their meters, and the room's books, for the send
+    /// path to update together.
+    pub fn books(&mut self) -> (&mut [Member<S>], &mut Flow) {
+        (&mut self.members, &mut self.flow)
+    }
+
+    pub fn flow(&self) -> &Flow {
+        &self.flow
+    }
+
+    pub fn with_flow<R>(&mut self, f: impl FnOnce(&mut Flow) -> R) -> R {
+        f(&mut self.flow)
+    }
+
+    /// Runs `f` on one member's meter and the room's books.
+    pub fn with_meter<R>(
+        &mut self,
+        key: u64,
+        f: impl FnOnce(&mut Flow, &mut Meter) -> R,
+    ) -> Option<R> {
+        let at = *self.index.get(&key)?;
+        Some(f(&mut self.flow, &mut self.members[at].meter))
+    }
+
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Member<S>> {
+        self.members.iter()
+    }
+
+    /// Every session but the one under `key`.
+    pub fn sessions_except(&self, key: u64) -> impl Iterator<Item = &Session> {
+        self.members
+            .iter()
+            .map(|m| &m.session)
+            .filter(move |s| s.conn != key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(id: &str, conn: u64) -> Session {
+        let mut s = Session::of(id, None);
+        s.conn = conn;
+        s
+    }
+
+    fn roster(ids: &[(&str, u64)]) -> Roster<u64> {
+        let mut r = Roster::default();
+        for &(id, conn) in ids {
+            r.insert(conn, session(id, conn));
+        }
+        r
+    }
+
+    #[test]
+    fn members_are_found_by_connection_key() {
+        let r = roster(&[("a", 1), ("b", 2)]);
+        assert_eq!(r.get(2).map(|m| m.session.client_id.as_str()), Some("b"));
+        assert!(r.get(3).is_none());
+        assert_eq!(r.len(), 2);
+    }
+
+    #[test]
+    fn removing_a_member_keeps_every_other_findable() {
+        let mut r = roster(&[("a", 1), ("b", 2), ("c", 3)]);
+        assert_eq!(r.remove(1).map(|m| m.socket), Some(1));
+        assert!(r.remove(1).is_none(), "only once");
+        for (id, key) in [("b", 2), ("c", 3)] {
+            assert_eq!(r.get(key).map(|m| m.session.client_id.as_str()), Some(id));
+        }
+        r.remove(3);
+        r.remove(2);
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn inserting_the_same_key_again_replaces_the_member() {
+        let mut r = roster(&[("a", 1)]);
+        r.insert(9, session("a2", 1));
+        assert_eq!(r.len(), 1);
+        assert_eq!(r.get(1).map(|m| m.socket), Some(9));
+    }
+
+    #[test]
+    fn a_member_that_leaves_or_is_replaced_frees_its_bytes() {
+        let mut r = roster(&[("a", 1), ("b", 2)]);
+        for key in [1, 2] {
+            r.with_meter(key, |flow, meter| flow.sent(meter, 100));
+        }
+        assert_eq!(r.flow().total(), 200);
+        r.remove(1);
+        assert_eq!(r.flow().total(), 100);
+        r.insert(7, session("b", 2));
+        assert_eq!(r.flow().total(), 0);
+    }
+
+    #[test]
+    fn sessions_except_leaves_out_only_that_connection() {
+        let r = roster(&[("a", 1), ("a", 2), ("b", 3)]);
+        let ids: Vec<u64> = r.sessions_except(2).map(|s| s.conn).collect();
+        assert_eq!(ids, [1, 3]);
+    }
+}

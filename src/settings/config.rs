@@ -1,0 +1,305 @@
+//! The room's tunable settings: defaults chosen in [`crate::settings::limits`], each
+//! overridable by an operator through `[vars]` in `wrangler.toml`.
+//!
+//! Parsing is pure so it is tested natively; the adapters hand in a lookup
+//! function over the Worker's environment.
+
+use crate::hooks::webhook;
+use crate::send::flow::Budgets;
+use crate::settings::limits;
+
+/// Settings read once per object (or per request in the Worker).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Chat messages each room keeps; older ones are pruned.
+    pub history_limit: u64,
+    /// Longest accepted chat message, in Unicode scalar values.
+    pub max_message_chars: usize,
+    /// Sustained messages per second one connection may send.
+    pub rate_per_sec: u32,
+    /// Messages one connection may send in a burst above that rate.
+    pub rate_burst: u32,
+    /// Open sockets one room accepts.
+    pub max_connections: usize,
+    /// Seconds a socket may stay silent (no frame, no ping) before the room
+    /// closes it.
+    pub idle_timeout_secs: u64,
+    /// Origins allowed to open sockets, besides the Worker's own origin.
+    /// Empty means only the Worker's own origin and localhost.
+    pub allowed_origins: Vec<String>,
+    /// Flow control's budgets (see [`crate::send::flow`]), in bytes.
+    pub flow: Budgets,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            history_limit: limits::HISTORY_LIMIT,
+            max_message_chars: limits::MAX_MESSAGE_CHARS,
+            rate_per_sec: limits::RATE_PER_SEC,
+            rate_burst: limits::RATE_BURST,
+            max_connections: limits::MAX_CONNECTIONS_PER_ROOM,
+            idle_timeout_secs: limits::IDLE_TIMEOUT_SECS,
+            allowed_origins: Vec::new(),
+            flow: Budgets {
+                socket: limits::FLOW_SOCKET_BUDGET_KB * 1024,
+                room: limits::FLOW_ROOM_BUDGET_KB * 1024,
+            },
+        }
+    }
+}
+
+/// A whole-number setting: its key in `[vars]` and the values it accepts.
+/// Reading a value and [`problems`] both go through this, so a range is
+/// written once.
+pub(crate) struct Number {
+    pub key: &'static str,
+    pub min: u64,
+    pub max: u64,
+}
+
+impl Number {
+    pub(crate) const fn new(key: &'static str, min: u64, max: u64) -> Number {
+        Number { key, min, max }
+    }
+
+    /// The value `var` gives, or `default` if it is unset, does not parse,
+    /// or is out of range.
+    pub(crate) fn read(&self, var: &impl Fn(&str) -> Option<String>, default: u64) -> u64 {
+        var(self.key)
+            .and_then(|raw| self.accept(&raw))
+            .unwrap_or(default)
+    }
+
+    fn accept(&self, raw: &str) -> Option<u64> {
+        let v = raw.trim().parse::<u64>().ok()?;
+        (self.min..=self.max).contains(&v).then_some(v)
+    }
+
+    /// Why the value `var` gives is ignored, if it is set and ignored.
+    fn problem(&self, var: &impl Fn(&str) -> Option<String>) -> Option<String> {
+        let raw = var(self.key)?;
+        self.accept(&raw).is_none().then(|| {
+            format!(
+                "{} = {raw:?} is not a whole number from {} to {}; the default is used",
+                self.key, self.min, self.max
+            )
+        })
+    }
+}
+
+pub(crate) const HISTORY_LIMIT: Number = Number::new("HISTORY_LIMIT", 1, 10_000);
+pub(crate) const MAX_MESSAGE_CHARS: Number = Number::new("MAX_MESSAGE_CHARS", 1, 16_000);
+/// Up to 100,000: enough for a bot or a bridge relaying a whole other
+/// room, and for a load test to measure the room rather than this limit.
+pub(crate) const RATE_PER_SEC: Number = Number::new("RATE_PER_SEC", 1, 100_000);
+pub(crate) const RATE_BURST: Number = Number::new("RATE_BURST", 1, 10_000);
+pub(crate) const MAX_CONNECTIONS: Number = Number::new("MAX_CONNECTIONS_PER_ROOM", 1, 32_000);
+pub(crate) const IDLE_TIMEOUT_SECS: Number = Number::new("IDLE_TIMEOUT_SECS", 5, 86_400);
+/// At least 512 KiB: one batch frame may be 256 KiB, and the page confirms
+/// every 64 KiB. At most 96 MiB: three times that is the object's whole
+/// memory.
+pub(crate) const FLOW_SOCKET_BUDGET_KB: Number = Number::new("FLOW_SOCKET_BUDGET_KB", 512, 98_304);
+pub(crate) const FLOW_ROOM_BUDGET_KB: Number = Number::new("FLOW_ROOM_BUDGET_KB", 512, 98_304);
+
+/// Every whole-number setting, the webhooks' included.
+const NUMBERS: [&Number; 11] = [
+    &HISTORY_LIMIT,
+    &MAX_MESSAGE_CHARS,
+    &RATE_PER_SEC,
+    &RATE_BURST,
+    &MAX_CONNECTIONS,
+    &IDLE_TIMEOUT_SECS,
+    &FLOW_SOCKET_BUDGET_KB,
+    &FLOW_ROOM_BUDGET_KB,
+    &webhook::RETRY_BASE_MS_SETTING,
+    &webhook::MAX_ATTEMPTS_SETTING,
+    &webhook::OUTBOX_CAP_SETTING,
+];
+
+/// What in `[vars]` the room ignores, one readable sentence each: a number
+/// that does not parse or is out of range, and an `ALLOWED_ORIGINS` entry
+/// that cannot match any origin. The room keeps serving with defaults, so
+/// without this a typo would go unnoticed; the room logs these as it starts.
+pub fn problems(var: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    let mut found: Vec<String> = NUMBERS.iter().filter_map(|n| n.problem(&var)).collect();
+    for origin in allowed_origins(&var) {
+        if !is_origin(&origin) {
+            found.push(format!(
+                "ALLOWED_ORIGINS entry {origin:?} is not a lowercase origin like \
+                 https://chat.example.com, so it matches nothing"
+            ));
+        }
+    }
+    found
+}
+
+/// Whether `entry` can equal a browser's `Origin` header: a scheme and a
+/// host (with a port, perhaps), lowercase as browsers send it, no path.
+fn is_origin(entry: &str) -> bool {
+    crate::wire::routes::origin_host(entry).is_some_and(|h| {
+        !h.is_empty() && !h.contains('/') && !h.bytes().any(|b| b.is_ascii_uppercase())
+    })
+}
+
+/// `ALLOWED_ORIGINS` split at commas, each without a trailing slash.
+fn allowed_origins(var: &impl Fn(&str) -> Option<String>) -> Vec<String> {
+    var("ALLOWED_ORIGINS")
+        .map(|v| {
+            v.split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Config {
+    /// Reads overrides through `var`. A value that does not parse, or that
+    /// is out of its sane range, keeps the default: a typo in `[vars]` must
+    /// not take the chat down. [`problems`] reports such values.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Config {
+        let d = Config::default();
+        Config {
+            history_limit: HISTORY_LIMIT.read(&var, d.history_limit),
+            max_message_chars: MAX_MESSAGE_CHARS.read(&var, d.max_message_chars as u64) as usize,
+            rate_per_sec: RATE_PER_SEC.read(&var, d.rate_per_sec.into()) as u32,
+            rate_burst: RATE_BURST.read(&var, d.rate_burst.into()) as u32,
+            max_connections: MAX_CONNECTIONS.read(&var, d.max_connections as u64) as usize,
+            idle_timeout_secs: IDLE_TIMEOUT_SECS.read(&var, d.idle_timeout_secs),
+            allowed_origins: allowed_origins(&var),
+            flow: Budgets {
+                socket: FLOW_SOCKET_BUDGET_KB.read(&var, d.flow.socket / 1024) * 1024,
+                room: FLOW_ROOM_BUDGET_KB.read(&var, d.flow.room / 1024) * 1024,
+            },
+        }
+    }
+}
+
+/// Settings from a list of pairs, as the runtime's `[vars]` would give
+/// them: for the tests of every module that reads settings.
+#[cfg(test)]
+pub(crate) fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |k| {
+        pairs
+            .iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use super::vars;
+
+    #[test]
+    fn no_vars_means_the_documented_defaults() {
+        assert_eq!(Config::from_vars(|_| None), Config::default());
+        assert_eq!(Config::default().history_limit, 100);
+        assert_eq!(Config::default().max_message_chars, 2_000);
+    }
+
+    #[test]
+    fn valid_overrides_apply() {
+        let c = Config::from_vars(vars(&[("HISTORY_LIMIT", "5"), ("RATE_PER_SEC", " 3 ")]));
+        assert_eq!(c.history_limit, 5);
+        assert_eq!(c.rate_per_sec, 3);
+        let c = Config::from_vars(vars(&[("FLOW_SOCKET_BUDGET_KB", "512")]));
+        assert_eq!(c.flow.socket, 512 * 1024);
+        assert_eq!(c.flow.room, 24 * 1024 * 1024);
+    }
+
+    #[test]
+    fn unparseable_or_out_of_range_values_keep_the_default() {
+        let c = Config::from_vars(vars(&[
+            ("HISTORY_LIMIT", "lots"),
+            ("RATE_BURST", "0"),
+            ("RATE_PER_SEC", "100001"),
+            ("FLOW_ROOM_BUDGET_KB", "16"),
+        ]));
+        assert_eq!(c.flow, Config::default().flow);
+        assert_eq!(c.history_limit, 100);
+        assert_eq!(c.rate_burst, Config::default().rate_burst);
+        assert_eq!(c.rate_per_sec, Config::default().rate_per_sec);
+    }
+
+    #[test]
+    fn allowed_origins_are_a_trimmed_comma_list() {
+        let c = Config::from_vars(vars(&[(
+            "ALLOWED_ORIGINS",
+            "https://a.example/, https://b.example ,,",
+        )]));
+        assert_eq!(
+            c.allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
+    }
+
+    #[test]
+    fn ignored_values_are_reported_by_name_and_valid_ones_are_not() {
+        let found = problems(vars(&[
+            ("HISTORY_LIMIT", "lots"),
+            ("RATE_PER_SEC", "100001"),
+            ("WEBHOOK_MAX_ATTEMPTS", "0"),
+            ("RATE_BURST", " 30 "),
+            ("IDLE_TIMEOUT_SECS", "5"),
+        ]));
+        assert_eq!(found.len(), 3, "{found:?}");
+        let lots = "HISTORY_LIMIT = \"lots\" is not a whole number from 1 to 10000";
+        assert!(found[0].starts_with(lots), "{found:?}");
+        assert!(
+            found[1].starts_with("RATE_PER_SEC = \"100001\""),
+            "{found:?}"
+        );
+        assert!(
+            found[2].starts_with("WEBHOOK_MAX_ATTEMPTS = \"0\""),
+            "{found:?}"
+        );
+        assert!(problems(|_| None).is_empty());
+    }
+
+    #[test]
+    fn origins_that_cannot_match_are_reported() {
+        let listed = "chat.example.com, https://ok.example/, https://x.example/app, \
+                      https://Caps.example, http://localhost:8787, https://";
+        let found = problems(vars(&[("ALLOWED_ORIGINS", listed)]));
+        let named: Vec<&str> = found.iter().map(|p| p.split('"').nth(1).unwrap()).collect();
+        assert_eq!(
+            named,
+            [
+                "chat.example.com",
+                "https://x.example/app",
+                "https://Caps.example",
+                "https:"
+            ]
+        );
+    }
+
+    /// The README's tables are what operators read: every whole-number
+    /// setting there must be one the room checks, with the same range.
+    #[test]
+    fn the_readme_states_every_number_setting_with_its_range() {
+        let mut documented = Vec::new();
+        for row in include_str!("../../README.md").lines() {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let (Some(key), Some(range)) = (cells.get(1), cells.get(3)) else {
+                continue;
+            };
+            let num = |v: &str| v.replace(',', "").parse::<u64>().ok();
+            if let Some((Some(min), Some(max))) =
+                range.split_once('–').map(|(a, b)| (num(a), num(b)))
+            {
+                documented.push((key.trim_matches('`').to_owned(), min, max));
+            }
+        }
+        let mut checked: Vec<(String, u64, u64)> = NUMBERS
+            .iter()
+            .map(|n| (n.key.to_owned(), n.min, n.max))
+            .collect();
+        documented.sort();
+        checked.sort();
+        assert_eq!(documented, checked);
+    }
+}

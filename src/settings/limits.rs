@@ -1,0 +1,97 @@
+//! Every limit the chat enforces, each with the reason for its value.
+//!
+//! These are the defaults; [`crate::settings::config::Config`] lets an operator
+//! override the ones marked "configurable" through `[vars]`. The Worker and
+//! the room object both apply them, so each limit holds at both boundaries.
+
+/// Longest client id. Ids travel in every frame and in URLs; 64 fits a UUID
+/// with room to spare while keeping frames small.
+pub const MAX_CLIENT_ID_LEN: usize = 64;
+
+/// Longest room name. Names appear in URLs people share and type, and a
+/// private room's name is its only lock: 64 characters of the 38-character
+/// charset hold up to 335 bits (5.25 bits a character), so a random name
+/// of 19 or more characters (at least 96 bits, as a "new private room"
+/// needs) fits with room for a readable prefix such as `team-`.
+pub const MAX_ROOM_NAME_LEN: usize = 64;
+
+/// Longest display name, in Unicode scalar values: long enough for a full
+/// name, short enough for a member list on a phone.
+pub const MAX_DISPLAY_NAME_CHARS: usize = 32;
+
+/// Longest client-chosen message id (`clientMsgId`); a UUID fits.
+pub const MAX_CLIENT_MSG_ID_LEN: usize = 64;
+
+/// The room that `/ws/<client_id>` joins. The originals had exactly one room,
+/// so old clients land here.
+pub const DEFAULT_ROOM: &str = "lobby";
+
+/// Longest chat message, counted in Unicode scalar values (Rust `char`s), so
+/// the limit means the same for every script. 2,000 is a long paragraph.
+/// Configurable: `MAX_MESSAGE_CHARS`.
+pub const MAX_MESSAGE_CHARS: usize = 2_000;
+
+/// A text frame longer than this many bytes is not a chat message gone a bit
+/// long but abuse or a bug: the socket is closed with 1009 instead of being
+/// answered. 64 KiB is 8x the largest valid message in 4-byte characters.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// Messages each room keeps for history and catch-up. 100 covers a long
+/// scroll-back on join while keeping the history frame small.
+/// Configurable: `HISTORY_LIMIT`.
+pub const HISTORY_LIMIT: u64 = 100;
+
+/// Sustained chat messages per second per connection: far above any human
+/// typist, well below what would swamp a room. Configurable: `RATE_PER_SEC`.
+pub const RATE_PER_SEC: u32 = 10;
+
+/// Burst allowance above the sustained rate, for pasting a few lines at once.
+/// Configurable: `RATE_BURST`.
+pub const RATE_BURST: u32 = 20;
+
+/// Refused messages in a row, while rate limited, after which the sender is
+/// disconnected with 1008: a client that ignores `rate_limited` this long is
+/// not a person typing.
+pub const RATE_STRIKES_BEFORE_CLOSE: u32 = 50;
+
+/// Open sockets per room. A Durable Object is single-threaded; past a few
+/// thousand sockets each broadcast takes long enough to be felt.
+/// Configurable: `MAX_CONNECTIONS_PER_ROOM`.
+pub const MAX_CONNECTIONS_PER_ROOM: usize = 2_000;
+
+/// Seconds of silence (no frame and no `{"type":"ping"}`) after which a
+/// socket is closed with 1001. The page pings through the runtime's
+/// auto-response, which never wakes the room, so only dead or abandoned
+/// sockets reach this. Configurable: `IDLE_TIMEOUT_SECS` (5 to 86,400).
+pub const IDLE_TIMEOUT_SECS: u64 = 300;
+
+/// Unconfirmed bytes a socket that sends receipts (`{"type":"seen"}`) may
+/// hold before the room closes it with 1013 (see [`crate::send::flow`]). The page
+/// confirms every 64 KiB it reads, so 2 MiB is 32 receipts of slack: seconds
+/// behind in a room at full speed. Configurable: `FLOW_SOCKET_BUDGET_KB`.
+pub const FLOW_SOCKET_BUDGET_KB: u64 = 2 * 1024;
+
+/// Unconfirmed bytes all of a room's sockets may hold together before the
+/// room closes the biggest holders. A Durable Object has 128 MB, and each
+/// byte queued on a socket costs about three bytes of memory (issue 13), so
+/// 24 MiB queued is about 72 MB, leaving the rest for the room's own work.
+/// Configurable: `FLOW_ROOM_BUDGET_KB`.
+pub const FLOW_ROOM_BUDGET_KB: u64 = 24 * 1024;
+
+/// Longest token accepted. A token with a display name and a few dozen
+/// rooms is well under 2 KiB; anything near a URL's practical limit is not
+/// one this server issued, and is refused before any decoding.
+pub const MAX_TOKEN_BYTES: usize = 4096;
+
+/// Seconds a token's `exp` and `nbf` may be off between the issuer's clock
+/// and the runtime's: 60, as RFC 7519 suggests "a few minutes" at most and
+/// the issue allows no more.
+pub const TOKEN_CLOCK_SKEW_SECS: u64 = 60;
+
+/// Longest ban a moderator can give with one kick: a week. Longer removal
+/// is the operator's job (stop issuing the member tokens).
+pub const MAX_KICK_MINUTES: u64 = 7 * 24 * 60;
+
+/// Typing notices per client are forwarded at most this often; the page
+/// shows a notice for a few seconds, so more would only be noise.
+pub const TYPING_INTERVAL_MS: u64 = 3_000;

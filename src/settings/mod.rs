@@ -1,0 +1,5 @@
+//! Layer 1: what an operator can set, and the limits those settings start
+//! from.
+
+pub mod config;
+pub mod limits;

@@ -1,0 +1,5 @@
+//! Layer 4: what the room keeps, behind contracts the rules can test
+//! natively.
+
+pub mod history;
+pub mod write_behind;
