@@ -27,38 +27,12 @@ use serde_json::value::RawValue;
 use sha2::Sha256;
 
 use crate::room::{Audience, Delivery};
-use crate::settings::config::Number;
+use crate::settings::config::{WEBHOOK_MAX_ATTEMPTS, WEBHOOK_OUTBOX_CAP, WEBHOOK_RETRY_BASE_MS};
+use crate::settings::limits::{MAX_ATTEMPTS, MAX_RETRY_DELAY_MS, OUTBOX_CAP, RETRY_BASE_MS};
 use crate::wire::protocol::ServerFrame;
 
 /// The header that carries the signature.
 pub const SIGNATURE_HEADER: &str = "X-Edge-Chat-Signature";
-
-/// How long one delivery may take before it counts as failed: the issue's
-/// 10 s, long enough for a slow receiver, short enough that a hung one
-/// holds the room's queue for seconds, not minutes.
-pub const ATTEMPT_TIMEOUT_MS: u64 = 10_000;
-
-/// The first retry waits this long; each further one twice as long.
-pub const RETRY_BASE_MS: u64 = 2_000;
-
-/// No wait between tries is longer: a receiver that comes back is served
-/// within five minutes.
-pub const MAX_RETRY_DELAY_MS: u64 = 300_000;
-
-/// Tries per event before the room gives up on it. With the defaults the
-/// waits are 2, 4, 8, ... 256 s, then 300 s twice: about 23 minutes of
-/// trying over 12 attempts.
-pub const MAX_ATTEMPTS: u32 = 12;
-
-/// Events a room's outbox holds for a receiver that is down. Above this the
-/// oldest are dropped: a dead receiver must not grow the room's storage
-/// without bound. 10,000 small events are a few MB at most.
-pub const OUTBOX_CAP: u64 = 10_000;
-
-/// `WEBHOOK_RETRY_BASE_MS`: down to 1 ms so tests retry in moments.
-pub(crate) const RETRY_BASE_MS_SETTING: Number = Number::new("WEBHOOK_RETRY_BASE_MS", 1, 3_600_000);
-pub(crate) const MAX_ATTEMPTS_SETTING: Number = Number::new("WEBHOOK_MAX_ATTEMPTS", 1, 100);
-pub(crate) const OUTBOX_CAP_SETTING: Number = Number::new("WEBHOOK_OUTBOX_CAP", 1, 1_000_000);
 
 /// The webhook settings: `WEBHOOK_URL` and the secret `WEBHOOK_SECRET`,
 /// and the retry schedule's knobs.
@@ -105,9 +79,9 @@ impl Settings {
         Ok(Some(Settings {
             url,
             secret,
-            retry_base_ms: RETRY_BASE_MS_SETTING.read(&var, RETRY_BASE_MS),
-            max_attempts: MAX_ATTEMPTS_SETTING.read(&var, MAX_ATTEMPTS.into()) as u32,
-            outbox_cap: OUTBOX_CAP_SETTING.read(&var, OUTBOX_CAP),
+            retry_base_ms: WEBHOOK_RETRY_BASE_MS.read(&var, RETRY_BASE_MS),
+            max_attempts: WEBHOOK_MAX_ATTEMPTS.read(&var, MAX_ATTEMPTS.into()) as u32,
+            outbox_cap: WEBHOOK_OUTBOX_CAP.read(&var, OUTBOX_CAP),
         }))
     }
 

@@ -21,6 +21,10 @@ use crate::room::presence;
 use crate::room::rate_limit::{TokenBucket, Verdict};
 use crate::room::session::{Joining, Session};
 use crate::room::{self, Audience, Ctx, Delivery};
+use crate::settings::limits::{
+    FORGET_IDLE_BUCKET_MS, MAX_BODY_BYTES, MAX_PAGE, MAX_TRACKED_SUBJECTS,
+};
+use crate::settings::origin;
 use crate::store::history::{self, HistoryStore};
 use crate::wire::error::{Denial, Refusal};
 use crate::wire::protocol::{KeptLine, Member, ServerFrame};
@@ -30,30 +34,12 @@ use crate::wire::validate;
 /// Where the API lives: `/api/rooms/<room>/<endpoint>`.
 pub const ROOMS_PREFIX: &str = "/api/rooms/";
 
-/// Largest request body: a message is at most a few thousand characters
-/// (8 KiB in 4-byte characters at the default limit), so 64 KiB leaves
-/// room for any valid body and the socket's own frame cap is the same.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// Largest `limit` of one page of messages: a room keeps at most 10,000
-/// (`HISTORY_LIMIT`'s ceiling), and 1,000 keeps one answer well under a
-/// few megabytes.
-pub const MAX_PAGE: u64 = 1_000;
-
 /// Who an open-mode POST speaks as when its body names nobody.
 pub const OPEN_MODE_SENDER: &str = "api";
 
 /// The connection key the room's send plan names an API request by. Socket
 /// keys are below 2^53, so none is ever this.
 pub const API_CONN: u64 = u64::MAX;
-
-/// Subjects whose rate buckets the room keeps before it forgets idle ones.
-const MAX_TRACKED_SUBJECTS: usize = 256;
-
-/// How long a subject must have been quiet before a full map forgets its
-/// bucket. At the default rate a bucket refills in two seconds; at any rate,
-/// forgetting one only gives its subject a full bucket, as a new room would.
-const FORGET_IDLE_BUCKET_MS: u64 = 60_000;
 
 /// How long a browser may cache a preflight answer.
 const PREFLIGHT_MAX_AGE_SECS: &str = "600";
@@ -189,7 +175,7 @@ pub fn route(head: RequestHead<'_>, allowed_origins: &[String]) -> Result<ApiRou
         .map_err(|why| ApiError::bad_request(format!("bad room name: {why}")))?;
     if head
         .origin
-        .is_some_and(|o| !cors_allowed(o, head.own_origin, allowed_origins))
+        .is_some_and(|o| !origin::cors_allowed(o, head.own_origin, allowed_origins))
     {
         return Err(ApiError::new(
             403,
@@ -256,14 +242,6 @@ fn list_query(query: &[(String, String)]) -> Result<Call, ApiError> {
         }
     }
     Ok(Call::ListMessages { since, limit })
-}
-
-/// CORS is answered for the Worker's own origin and `ALLOWED_ORIGINS`
-/// only. Unlike sockets, localhost is not allowed by default: a page
-/// served from some local port is not this chat.
-pub fn cors_allowed(origin: &str, own_origin: &str, allowed: &[String]) -> bool {
-    let origin = origin.trim_end_matches('/');
-    origin.eq_ignore_ascii_case(own_origin) || allowed.iter().any(|a| a == origin)
 }
 
 /// The headers of a preflight answer.
@@ -929,7 +907,7 @@ mod tests {
 
     #[test]
     fn storage_failures_are_503_without_their_cause() {
-        let e = ApiError::from_refusal(&Refusal::Storage(crate::store::history::StoreError(
+        let e = ApiError::from_refusal(&Refusal::Storage(crate::wire::error::StoreError(
             "disk".into(),
         )));
         assert_eq!(e.status, 503);

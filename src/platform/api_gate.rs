@@ -12,6 +12,7 @@ use crate::access::identity::{self, Identity, Mode};
 use crate::http::api::{self, ApiError, ApiRoute, Call, PostBody, Speaker};
 use crate::platform::entry::{auth_mode, emit, HeadParts, ROOMS_BINDING};
 use crate::settings::config::Config;
+use crate::settings::origin;
 use crate::wire::error::Denial;
 use crate::wire::log_line::LogLine;
 use crate::wire::routes::SocketTarget;
@@ -85,7 +86,7 @@ pub(crate) async fn admit(
     let parts = HeadParts::of(req)?;
     let head = parts.head();
     let cors = (head.origin)
-        .filter(|o| api::cors_allowed(o, head.own_origin, &config.allowed_origins))
+        .filter(|o| origin::cors_allowed(o, head.own_origin, &config.allowed_origins))
         .map(str::to_owned);
     let (room, call) = match api::route(head, &config.allowed_origins) {
         Ok(ApiRoute::Call { room, call }) => (room, call),

@@ -11,7 +11,8 @@ use serde::Deserialize;
 use worker::{SqlStorage, SqlStorageValue};
 
 use crate::hooks::webhook::{self, Event, Queued};
-use crate::store::history::{Change, HistoryStore, StoreError, StoredMessage};
+use crate::store::history::{Change, HistoryStore, StoredMessage};
+use crate::wire::error::StoreError;
 
 /// The schema as the first build shipped it. `client_msg_id` is unique per
 /// client, which is what makes a resend after a reconnect idempotent. A new

@@ -46,6 +46,8 @@
 
 use std::collections::VecDeque;
 
+use crate::settings::config::Budgets;
+
 /// Bytes between two checkpoints of a receipt-sending socket: a receipt
 /// frees the bytes up to the last checkpoint it covers.
 pub const CHECKPOINT_BYTES: u64 = 16 * 1024;
@@ -62,24 +64,6 @@ pub const EVICTABLE_FROM: u64 = 256 * 1024;
 /// A socket that sent a frame, a receipt or a ping this recently is taking
 /// part in the room, and is never closed for the room's budget.
 pub const ALIVE_WITHIN_MS: u64 = 60_000;
-
-/// The room's budgets, in bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Budgets {
-    /// Unconfirmed bytes a receipt-sending socket may hold.
-    pub socket: u64,
-    /// Unconfirmed bytes all sockets together may hold before the room
-    /// closes some.
-    pub room: u64,
-}
-
-impl Budgets {
-    /// Where room-wide eviction stops: a quarter under the budget, so the
-    /// next eviction is far away.
-    pub fn low_water(&self) -> u64 {
-        self.room / 4 * 3
-    }
-}
 
 /// One socket's books.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

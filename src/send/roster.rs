@@ -17,7 +17,8 @@
 use std::collections::HashMap;
 
 use crate::room::session::Session;
-use crate::send::flow::{Budgets, Flow, Meter};
+use crate::send::flow::{Flow, Meter};
+use crate::settings::config::Budgets;
 use crate::settings::config::Config;
 
 /// One open socket and what the room knows about it.

@@ -4,9 +4,8 @@
 //! Parsing is pure so it is tested natively; the adapters hand in a lookup
 //! function over the Worker's environment.
 
-use crate::hooks::webhook;
-use crate::send::flow::Budgets;
 use crate::settings::limits;
+use crate::settings::origin;
 
 /// Settings read once per object (or per request in the Worker).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +45,24 @@ impl Default for Config {
                 room: limits::FLOW_ROOM_BUDGET_KB * 1024,
             },
         }
+    }
+}
+
+/// Flow control's budgets, in bytes (see [`crate::send::flow`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budgets {
+    /// Unconfirmed bytes a receipt-sending socket may hold.
+    pub socket: u64,
+    /// Unconfirmed bytes all sockets together may hold before the room
+    /// closes some.
+    pub room: u64,
+}
+
+impl Budgets {
+    /// Where room-wide eviction stops: a quarter under the budget, so the
+    /// next eviction is far away.
+    pub fn low_water(&self) -> u64 {
+        self.room / 4 * 3
     }
 }
 
@@ -102,6 +119,11 @@ pub(crate) const IDLE_TIMEOUT_SECS: Number = Number::new("IDLE_TIMEOUT_SECS", 5,
 pub(crate) const FLOW_SOCKET_BUDGET_KB: Number = Number::new("FLOW_SOCKET_BUDGET_KB", 512, 98_304);
 pub(crate) const FLOW_ROOM_BUDGET_KB: Number = Number::new("FLOW_ROOM_BUDGET_KB", 512, 98_304);
 
+/// `WEBHOOK_RETRY_BASE_MS`: down to 1 ms so tests retry in moments.
+pub(crate) const WEBHOOK_RETRY_BASE_MS: Number = Number::new("WEBHOOK_RETRY_BASE_MS", 1, 3_600_000);
+pub(crate) const WEBHOOK_MAX_ATTEMPTS: Number = Number::new("WEBHOOK_MAX_ATTEMPTS", 1, 100);
+pub(crate) const WEBHOOK_OUTBOX_CAP: Number = Number::new("WEBHOOK_OUTBOX_CAP", 1, 1_000_000);
+
 /// Every whole-number setting, the webhooks' included.
 const NUMBERS: [&Number; 11] = [
     &HISTORY_LIMIT,
@@ -112,9 +134,9 @@ const NUMBERS: [&Number; 11] = [
     &IDLE_TIMEOUT_SECS,
     &FLOW_SOCKET_BUDGET_KB,
     &FLOW_ROOM_BUDGET_KB,
-    &webhook::RETRY_BASE_MS_SETTING,
-    &webhook::MAX_ATTEMPTS_SETTING,
-    &webhook::OUTBOX_CAP_SETTING,
+    &WEBHOOK_RETRY_BASE_MS,
+    &WEBHOOK_MAX_ATTEMPTS,
+    &WEBHOOK_OUTBOX_CAP,
 ];
 
 /// What in `[vars]` the room ignores, one readable sentence each: a number
@@ -124,7 +146,7 @@ const NUMBERS: [&Number; 11] = [
 pub fn problems(var: impl Fn(&str) -> Option<String>) -> Vec<String> {
     let mut found: Vec<String> = NUMBERS.iter().filter_map(|n| n.problem(&var)).collect();
     for origin in allowed_origins(&var) {
-        if !is_origin(&origin) {
+        if !origin::can_match(&origin) {
             found.push(format!(
                 "ALLOWED_ORIGINS entry {origin:?} is not a lowercase origin like \
                  https://chat.example.com, so it matches nothing"
@@ -132,14 +154,6 @@ pub fn problems(var: impl Fn(&str) -> Option<String>) -> Vec<String> {
         }
     }
     found
-}
-
-/// Whether `entry` can equal a browser's `Origin` header: a scheme and a
-/// host (with a port, perhaps), lowercase as browsers send it, no path.
-fn is_origin(entry: &str) -> bool {
-    crate::wire::routes::origin_host(entry).is_some_and(|h| {
-        !h.is_empty() && !h.contains('/') && !h.bytes().any(|b| b.is_ascii_uppercase())
-    })
 }
 
 /// `ALLOWED_ORIGINS` split at commas, each without a trailing slash.

@@ -95,3 +95,47 @@ pub const MAX_KICK_MINUTES: u64 = 7 * 24 * 60;
 /// Typing notices per client are forwarded at most this often; the page
 /// shows a notice for a few seconds, so more would only be noise.
 pub const TYPING_INTERVAL_MS: u64 = 3_000;
+
+// The HTTP API.
+
+/// Largest request body: a message is at most a few thousand characters
+/// (8 KiB in 4-byte characters at the default limit), so 64 KiB leaves
+/// room for any valid body and the socket's own frame cap is the same.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Largest `limit` of one page of messages: a room keeps at most 10,000
+/// (`HISTORY_LIMIT`'s ceiling), and 1,000 keeps one answer well under a
+/// few megabytes.
+pub const MAX_PAGE: u64 = 1_000;
+
+/// Subjects whose rate buckets the room keeps before it forgets idle ones.
+pub const MAX_TRACKED_SUBJECTS: usize = 256;
+
+/// How long a subject must have been quiet before a full map forgets its
+/// bucket. At the default rate a bucket refills in two seconds; at any rate,
+/// forgetting one only gives its subject a full bucket, as a new room would.
+pub const FORGET_IDLE_BUCKET_MS: u64 = 60_000;
+
+// Webhooks.
+
+/// How long one delivery may take before it counts as failed: the issue's
+/// 10 s, long enough for a slow receiver, short enough that a hung one
+/// holds the room's queue for seconds, not minutes.
+pub const ATTEMPT_TIMEOUT_MS: u64 = 10_000;
+
+/// The first retry waits this long; each further one twice as long.
+pub const RETRY_BASE_MS: u64 = 2_000;
+
+/// No wait between tries is longer: a receiver that comes back is served
+/// within five minutes.
+pub const MAX_RETRY_DELAY_MS: u64 = 300_000;
+
+/// Tries per event before the room gives up on it. With the defaults the
+/// waits are 2, 4, 8, ... 256 s, then 300 s twice: about 23 minutes of
+/// trying over 12 attempts.
+pub const MAX_ATTEMPTS: u32 = 12;
+
+/// Events a room's outbox holds for a receiver that is down. Above this the
+/// oldest are dropped: a dead receiver must not grow the room's storage
+/// without bound. 10,000 small events are a few MB at most.
+pub const OUTBOX_CAP: u64 = 10_000;

@@ -12,6 +12,7 @@
 //! `sql_history`); [`MemoryHistory`] implements the same contract for the
 //! native unit tests of the room's rules.
 
+use crate::wire::error::StoreError;
 use crate::wire::protocol::{ChangeLine, ChatLine, KeptLine, Line, ServerFrame};
 
 /// One accepted chat message.
@@ -110,10 +111,6 @@ impl StoredMessage {
         })
     }
 }
-
-/// Storage failed; the detail is for logs, never for clients.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreError(pub String);
 
 /// What the room needs from storage. Every method is one synchronous step,
 /// as SQLite in a Durable Object is.

@@ -14,7 +14,8 @@
 //! waiting here when the object dies was seen by nobody and acknowledged to
 //! nobody; its sender resends it (by `clientMsgId`) after reconnecting.
 
-use crate::store::history::{HistoryStore, StoreError, StoredMessage};
+use crate::store::history::{HistoryStore, StoredMessage};
+use crate::wire::error::StoreError;
 
 /// Accepted messages not yet written, and the newest `seq` the room has
 /// handed out, so a message does not need a storage read to get its number.

@@ -12,8 +12,6 @@
 
 use serde::Serialize;
 
-use crate::store::history::StoreError;
-
 /// Why a frame or a connection was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
@@ -59,6 +57,10 @@ pub enum Refusal {
     /// is kept for the room's log line and never reaches a client.
     Storage(StoreError),
 }
+
+/// Storage failed; the detail is for logs, never for clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(pub String);
 
 /// An error frame's content: a stable code, a readable message, and when to
 /// retry.

@@ -5,6 +5,7 @@
 //! are billed and single-threaded; the object checks the same rules again.
 
 use crate::settings::limits::DEFAULT_ROOM;
+use crate::settings::origin;
 use crate::wire::validate;
 
 /// Where a request goes.
@@ -110,7 +111,7 @@ fn check_handshake(req: RequestHead<'_>, allowed_origins: &[String]) -> Result<(
             "This is a WebSocket endpoint: connect with a WebSocket client (Upgrade: websocket).\n",
         ));
     }
-    if !origin_allowed(req.origin, req.own_origin, allowed_origins) {
+    if !origin::socket_allowed(req.origin, req.own_origin, allowed_origins) {
         return Err(HttpRefusal::new(
             403,
             "This page's origin may not open chat sockets here (cross-site WebSocket refused).\n",
@@ -155,35 +156,6 @@ fn socket_target(
         }
     }
     Ok(target)
-}
-
-/// The defence against cross-site WebSocket hijacking: a browser always
-/// sends `Origin` on a WebSocket handshake, so a page on another site is
-/// refused. A request without `Origin` does not come from a browser page
-/// (curl, bots, the load generator), carries no victim's cookies, and is
-/// allowed. The Worker's own origin, localhost on any port (development) and
-/// the configured origins are allowed.
-pub fn origin_allowed(origin: Option<&str>, own_origin: &str, allowed: &[String]) -> bool {
-    let Some(origin) = origin else {
-        return true;
-    };
-    if crate::http::api::cors_allowed(origin, own_origin, allowed) {
-        return true;
-    }
-    let host = origin_host(origin.trim_end_matches('/')).unwrap_or_default();
-    let hostname = match host.rsplit_once(':') {
-        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => host,
-    };
-    matches!(hostname, "localhost" | "127.0.0.1" | "[::1]")
-}
-
-/// What follows the scheme of an `http://` or `https://` origin: its host
-/// and port. `None` for any other scheme, or none.
-pub fn origin_host(origin: &str) -> Option<&str> {
-    origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
 }
 
 fn asset(method: &str, path: &str) -> Result<Route, HttpRefusal> {
@@ -338,28 +310,6 @@ mod tests {
             &[],
         );
         assert_eq!(status(r), 403);
-    }
-
-    #[test]
-    fn own_local_and_configured_origins_are_allowed() {
-        let allowed = ["https://partner.example".to_owned()];
-        for origin in [
-            None,
-            Some(OWN),
-            Some("http://localhost:8787"),
-            Some("http://127.0.0.1:9000"),
-            Some("http://[::1]:8787"),
-            Some("https://partner.example"),
-        ] {
-            assert!(origin_allowed(origin, OWN, &allowed), "{origin:?}");
-        }
-        for origin in [
-            "https://localhost.evil.example",
-            "https://chat.example.evil.example",
-            "null",
-        ] {
-            assert!(!origin_allowed(Some(origin), OWN, &allowed), "{origin}");
-        }
     }
 
     #[test]

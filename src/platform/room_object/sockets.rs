@@ -20,8 +20,8 @@ use worker::{js_sys, worker_sys::DurableObjectState, WebSocket};
 
 use super::js::StateWithPingTimes;
 use crate::room::session::Session;
-use crate::send::flow::Budgets;
 use crate::send::roster::Roster;
+use crate::settings::config::Budgets;
 use crate::wire::error::Close;
 
 pub(super) struct Sockets {

@@ -18,11 +18,12 @@ use worker::worker_sys::DurableObjectStorage;
 use worker::{js_sys, AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit};
 
 use super::js::now;
-use crate::hooks::webhook::{self, Event, Queued, Settings, ATTEMPT_TIMEOUT_MS, SIGNATURE_HEADER};
+use crate::hooks::webhook::{self, Event, Queued, Settings, SIGNATURE_HEADER};
 use crate::platform::entry::{self, emit};
 use crate::platform::sql_history::SqlHistory;
 use crate::room::Delivery;
-use crate::store::history::StoreError;
+use crate::settings::limits::ATTEMPT_TIMEOUT_MS;
+use crate::wire::error::StoreError;
 use crate::wire::log_line::LogLine;
 
 /// An alarm delivers for at most this long, then hands over to the next
