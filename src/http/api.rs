@@ -8,7 +8,7 @@
 //! through ([`room::chat`]), so an API message is stored, deduplicated and
 //! fanned out exactly like one typed on a page.
 //!
-//! Every refusal is an [`ApiError`]: a status and the body
+//! Every refusal is an [`HttpRefusal`]: a status and the body
 //! `{"error": code, "message": readable}`, as socket handshakes get.
 
 use std::collections::HashMap;
@@ -26,7 +26,7 @@ use crate::settings::limits::{
 };
 use crate::settings::origin;
 use crate::store::history::{self, HistoryStore};
-use crate::wire::error::{Denial, Refusal};
+use crate::wire::error::{Denial, HttpRefusal, Refusal};
 use crate::wire::protocol::{KeptLine, Member, ServerFrame};
 use crate::wire::routes::RequestHead;
 use crate::wire::validate;
@@ -70,50 +70,7 @@ pub enum ApiRoute {
     Call { room: String, call: Call },
 }
 
-/// A refused request: its status, the body's code and readable message,
-/// and the headers some statuses need.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    pub status: u16,
-    pub code: &'static str,
-    pub message: String,
-    /// For 405: the `Allow` header.
-    pub allow: Option<&'static str>,
-    /// For 429: the `Retry-After` header, in whole seconds.
-    pub retry_after_secs: Option<u64>,
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-    message: &'a str,
-}
-
-impl ApiError {
-    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            allow: None,
-            retry_after_secs: None,
-        }
-    }
-
-    fn bad_request(message: impl Into<String>) -> Self {
-        ApiError::new(400, "bad_request", message)
-    }
-
-    /// `{"error": code, "message": readable}`.
-    pub fn body(&self) -> String {
-        let body = ErrorBody {
-            error: self.code,
-            message: &self.message,
-        };
-        // Two strings: serialising cannot fail.
-        serde_json::to_string(&body).unwrap_or_default()
-    }
-
+impl HttpRefusal {
     /// A token refusal, with the status, code and words a socket gets.
     /// Only the missing-token words differ: the API reads the token from
     /// the `Authorization` header alone, never from a URL.
@@ -124,24 +81,28 @@ impl ApiError {
             }
             other => other.message(),
         };
-        ApiError::new(denial.status(), denial.code(), message)
+        HttpRefusal::json(denial.status(), denial.code(), message)
     }
 
     /// A room rule's refusal of a posted message. Storage failures say
     /// nothing of their cause, as on a socket.
     pub fn from_refusal(refusal: &Refusal) -> Self {
         match refusal {
-            Refusal::Internal | Refusal::Storage(_) => ApiError::new(
+            Refusal::Internal | Refusal::Storage(_) => HttpRefusal::json(
                 503,
                 "unavailable",
                 "the room cannot take this request right now; try again shortly",
             ),
             other => match other.answer().frame {
-                Some(reply) => ApiError::new(400, reply.code, reply.message),
-                None => ApiError::new(503, "unavailable", "the room cannot take this request"),
+                Some(reply) => HttpRefusal::json(400, reply.code, reply.message),
+                None => HttpRefusal::json(503, "unavailable", "the room cannot take this request"),
             },
         }
     }
+}
+
+fn bad_request(message: impl Into<String>) -> HttpRefusal {
+    HttpRefusal::json(400, "bad_request", message)
 }
 
 /// Whether a path belongs to the API (and so gets JSON answers).
@@ -153,9 +114,9 @@ pub fn is_api(path: &str) -> bool {
 /// path that names no endpoint, 400 for a bad room name or query, 403 for
 /// a page on an origin that may not call, 405 (with `Allow`) for a method
 /// the endpoint does not take.
-pub fn route(head: RequestHead<'_>, allowed_origins: &[String]) -> Result<ApiRoute, ApiError> {
+pub fn route(head: RequestHead<'_>, allowed_origins: &[String]) -> Result<ApiRoute, HttpRefusal> {
     let not_found = || {
-        ApiError::new(
+        HttpRefusal::json(
             404,
             "not_found",
             format!(
@@ -171,13 +132,13 @@ pub fn route(head: RequestHead<'_>, allowed_origins: &[String]) -> Result<ApiRou
         "presence" => "GET, OPTIONS",
         _ => return Err(not_found()),
     };
-    let room = validate::room_name(room)
-        .map_err(|why| ApiError::bad_request(format!("bad room name: {why}")))?;
+    let room =
+        validate::room_name(room).map_err(|why| bad_request(format!("bad room name: {why}")))?;
     if head
         .origin
         .is_some_and(|o| !origin::cors_allowed(o, head.own_origin, allowed_origins))
     {
-        return Err(ApiError::new(
+        return Err(HttpRefusal::json(
             403,
             "origin_forbidden",
             "pages on this origin may not call this API (set ALLOWED_ORIGINS to allow one)",
@@ -189,9 +150,9 @@ pub fn route(head: RequestHead<'_>, allowed_origins: &[String]) -> Result<ApiRou
         ("POST", "messages") => Call::PostMessage,
         ("GET", "presence") => Call::Presence,
         (method, _) => {
-            return Err(ApiError {
+            return Err(HttpRefusal {
                 allow: Some(allow),
-                ..ApiError::new(
+                ..HttpRefusal::json(
                     405,
                     "method_not_allowed",
                     format!(
@@ -214,13 +175,13 @@ fn printable(text: &str) -> String {
     text.chars().take(80).filter(|c| !c.is_control()).collect()
 }
 
-fn list_query(query: &[(String, String)]) -> Result<Call, ApiError> {
+fn list_query(query: &[(String, String)]) -> Result<Call, HttpRefusal> {
     let mut since = None;
     let mut limit = None;
     for (key, value) in query {
         let number = || {
             value.parse::<u64>().map_err(|_| {
-                ApiError::bad_request(format!(
+                bad_request(format!(
                     "{key} must be a whole number, not {:?}",
                     printable(value)
                 ))
@@ -231,7 +192,7 @@ fn list_query(query: &[(String, String)]) -> Result<Call, ApiError> {
             "limit" => {
                 let n = number()?;
                 if !(1..=MAX_PAGE).contains(&n) {
-                    return Err(ApiError::bad_request(format!(
+                    return Err(bad_request(format!(
                         "limit must be 1 to {MAX_PAGE}, not {n}"
                     )));
                 }
@@ -275,9 +236,9 @@ struct RawPost {
 }
 
 /// Whether a body this long may be read at all.
-pub fn body_fits(len: usize) -> Result<(), ApiError> {
+pub fn body_fits(len: usize) -> Result<(), HttpRefusal> {
     if len > MAX_BODY_BYTES {
-        return Err(ApiError::new(
+        return Err(HttpRefusal::json(
             413,
             "body_too_large",
             format!("the body is {len} bytes; the limit is {MAX_BODY_BYTES}"),
@@ -289,14 +250,14 @@ pub fn body_fits(len: usize) -> Result<(), ApiError> {
 /// Reads a POST body: 415 unless it is declared and parses as JSON, 400
 /// if its fields are missing, mistyped or invalid. Unknown fields are
 /// ignored, so newer clients work with older servers.
-pub fn parse_post(content_type: Option<&str>, body: &str) -> Result<PostBody, ApiError> {
+pub fn parse_post(content_type: Option<&str>, body: &str) -> Result<PostBody, HttpRefusal> {
     body_fits(body.len())?;
     let media = content_type
         .and_then(|c| c.split(';').next())
         .map(str::trim)
         .unwrap_or_default();
     if !media.eq_ignore_ascii_case("application/json") {
-        return Err(ApiError::new(
+        return Err(HttpRefusal::json(
             415,
             "unsupported_media_type",
             "send the body as JSON with Content-Type: application/json",
@@ -304,12 +265,12 @@ pub fn parse_post(content_type: Option<&str>, body: &str) -> Result<PostBody, Ap
     }
     let raw: RawPost = serde_json::from_str(body).map_err(|err| match err.classify() {
         // Well-formed JSON of the wrong shape; anything else is not JSON.
-        serde_json::error::Category::Data => ApiError::bad_request(format!(
+        serde_json::error::Category::Data => bad_request(format!(
             "the body must be an object with a string \"message\": {err}"
         )),
-        _ => ApiError::new(415, "not_json", "the body is not valid JSON"),
+        _ => HttpRefusal::json(415, "not_json", "the body is not valid JSON"),
     })?;
-    let invalid = |why: validate::Invalid| ApiError::bad_request(why.0);
+    let invalid = |why: validate::Invalid| bad_request(why.0);
     if let Some(id) = &raw.client_msg_id {
         validate::client_msg_id(id).map_err(invalid)?;
     }
@@ -339,7 +300,7 @@ pub struct Speaker {
 /// `sub` and name; only a `service` token may name another sender or name
 /// in the body. In open mode the body's `clientId` (else
 /// [`OPEN_MODE_SENDER`]) and `name`, the same trust a socket's path gets.
-pub fn speaker(who: &Identity, post: &PostBody) -> Result<Speaker, ApiError> {
+pub fn speaker(who: &Identity, post: &PostBody) -> Result<Speaker, HttpRefusal> {
     let Some(sub) = &who.client_id else {
         return Ok(Speaker {
             client_id: post.client_id.clone().unwrap_or(OPEN_MODE_SENDER.into()),
@@ -348,7 +309,7 @@ pub fn speaker(who: &Identity, post: &PostBody) -> Result<Speaker, ApiError> {
     };
     let overrides = post.client_id.is_some() || post.name.is_some();
     if overrides && who.role != Role::Service {
-        return Err(ApiError::new(
+        return Err(HttpRefusal::json(
             403,
             "service_only",
             "only a service token may set clientId or name; a member speaks as its token's sub",
@@ -380,7 +341,13 @@ pub struct SubjectBuckets {
 
 impl SubjectBuckets {
     /// Takes one call from `subject`'s bucket, or says when to retry.
-    pub fn take(&mut self, subject: &str, now: u64, rate: u32, burst: u32) -> Result<(), ApiError> {
+    pub fn take(
+        &mut self,
+        subject: &str,
+        now: u64,
+        rate: u32,
+        burst: u32,
+    ) -> Result<(), HttpRefusal> {
         if self.buckets.len() >= MAX_TRACKED_SUBJECTS && !self.buckets.contains_key(subject) {
             self.buckets
                 .retain(|_, (_, last)| now.saturating_sub(*last) < FORGET_IDLE_BUCKET_MS);
@@ -397,9 +364,9 @@ impl SubjectBuckets {
             Verdict::Disconnect => 1000 / u64::from(rate.max(1)),
         };
         let secs = retry_after_ms.div_ceil(1000).max(1);
-        Err(ApiError {
+        Err(HttpRefusal {
             retry_after_secs: Some(secs),
-            ..ApiError::new(
+            ..HttpRefusal::json(
                 429,
                 "rate_limited",
                 format!("too many calls; at most {rate} a second (bursts of {burst}); retry in {secs} s"),
@@ -435,10 +402,10 @@ pub fn messages_page<S: HistoryStore>(
     ctx: &mut Ctx<'_, S>,
     since: Option<u64>,
     limit: Option<u64>,
-) -> Result<MessagesPage, ApiError> {
+) -> Result<MessagesPage, HttpRefusal> {
     let limit = limit.unwrap_or(ctx.config.history_limit);
     let page = history::catch_up(ctx.store, since, limit)
-        .map_err(|e| ApiError::from_refusal(&Refusal::Storage(e)))?;
+        .map_err(|e| HttpRefusal::from_refusal(&Refusal::Storage(e)))?;
     Ok(MessagesPage {
         messages: page.messages.iter().map(|m| m.to_kept()).collect(),
         changes: page
@@ -502,7 +469,7 @@ pub fn post<S: HistoryStore>(
     speaker: &Speaker,
     room_name: &str,
     body: PostBody,
-) -> Result<Accepted, ApiError> {
+) -> Result<Accepted, HttpRefusal> {
     let joining = Joining {
         client_id: &speaker.client_id,
         name: speaker.name.as_deref(),
@@ -511,7 +478,7 @@ pub fn post<S: HistoryStore>(
     };
     let session = Session::new(joining, API_CONN, ctx.now);
     let deliveries = room::chat(ctx, &session, body.message, body.client_msg_id)
-        .map_err(|r| ApiError::from_refusal(&r))?;
+        .map_err(|r| HttpRefusal::from_refusal(&r))?;
     let mut posted = None;
     let mut created = false;
     for d in &deliveries {
@@ -532,7 +499,7 @@ pub fn post<S: HistoryStore>(
             _ => {}
         }
     }
-    let posted = posted.ok_or_else(|| ApiError::from_refusal(&Refusal::Internal))?;
+    let posted = posted.ok_or_else(|| HttpRefusal::from_refusal(&Refusal::Internal))?;
     Ok(Accepted {
         posted,
         created,
@@ -564,7 +531,7 @@ mod tests {
         }
     }
 
-    fn routed(method: &str, path: &str) -> Result<ApiRoute, ApiError> {
+    fn routed(method: &str, path: &str) -> Result<ApiRoute, HttpRefusal> {
         route(head(method, path, &[]), &[])
     }
 
@@ -907,7 +874,7 @@ mod tests {
 
     #[test]
     fn storage_failures_are_503_without_their_cause() {
-        let e = ApiError::from_refusal(&Refusal::Storage(crate::wire::error::StoreError(
+        let e = HttpRefusal::from_refusal(&Refusal::Storage(crate::wire::error::StoreError(
             "disk".into(),
         )));
         assert_eq!(e.status, 503);
@@ -917,7 +884,7 @@ mod tests {
     #[test]
     fn error_bodies_are_code_and_message() {
         let body: serde_json::Value =
-            serde_json::from_str(&ApiError::from_denial(&Denial::MissingToken).body()).unwrap();
+            serde_json::from_str(&HttpRefusal::from_denial(&Denial::MissingToken).body()).unwrap();
         assert_eq!(body["error"], "missing_token");
         assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
     }

@@ -6,14 +6,15 @@
 //! `Request` and writes them into a `Response`.
 
 use wasm_bindgen::JsValue;
-use worker::{Env, Headers, Request, RequestInit, Response, Result};
+use worker::{Env, Request, RequestInit, Response, Result};
 
 use crate::access::identity::{self, Identity, Mode};
-use crate::http::api::{self, ApiError, ApiRoute, Call, PostBody, Speaker};
+use crate::http::api::{self, ApiRoute, Call, PostBody, Speaker};
 use crate::platform::entry::{auth_mode, emit, HeadParts, ROOMS_BINDING};
+use crate::platform::respond;
 use crate::settings::config::Config;
 use crate::settings::origin;
-use crate::wire::error::Denial;
+use crate::wire::error::{Denial, HttpRefusal};
 use crate::wire::log_line::LogLine;
 use crate::wire::routes::SocketTarget;
 
@@ -65,7 +66,7 @@ pub(crate) async fn fetch(mut req: Request, env: &Env, config: &Config) -> Resul
                     .room(&admitted.room)
                     .detail(&detail),
             );
-            let unavailable = ApiError::new(
+            let unavailable = HttpRefusal::json(
                 503,
                 "unavailable",
                 "the chat room is unavailable right now; try again shortly",
@@ -96,7 +97,7 @@ pub(crate) async fn admit(
     let who = match identify(req, mode, &room)? {
         Ok(who) => who,
         Err(denial) => {
-            let refusal = ApiError::from_denial(&denial);
+            let refusal = HttpRefusal::from_denial(&denial);
             return Ok(Err(refuse(&refusal, cors.as_deref(), Some(&room))?));
         }
     };
@@ -142,7 +143,7 @@ fn identify(
 async fn read_post(
     req: &mut Request,
     who: &Identity,
-) -> Result<std::result::Result<AdmittedPost, ApiError>> {
+) -> Result<std::result::Result<AdmittedPost, HttpRefusal>> {
     let declared = req.headers().get("Content-Length")?;
     if let Some(len) = declared.and_then(|v| v.trim().parse::<usize>().ok()) {
         if let Err(refusal) = api::body_fits(len) {
@@ -158,37 +159,9 @@ async fn read_post(
     Ok(api::speaker(who, &body).map(|speaker| AdmittedPost { body, speaker, raw }))
 }
 
-/// The headers every API answer carries.
-fn json_headers(cors: Option<&str>) -> Result<Headers> {
-    let headers = Headers::new();
-    headers.set("Content-Type", "application/json")?;
-    headers.set("X-Content-Type-Options", "nosniff")?;
-    headers.set("Cache-Control", "no-store")?;
-    // Answers differ by origin (the CORS header), so caches must key on it.
-    headers.set("Vary", "Origin")?;
-    if let Some(origin) = cors {
-        headers.set("Access-Control-Allow-Origin", origin)?;
-    }
-    Ok(headers)
-}
-
-/// A JSON answer with `status`.
-pub(crate) fn answer<T: serde::Serialize>(
-    status: u16,
-    value: &T,
-    cors: Option<&str>,
-) -> Result<Response> {
-    // Plain structs of strings and numbers: serialising cannot fail.
-    let body = serde_json::to_string(value).unwrap_or_default();
-    Ok(Response::ok(body)?
-        .with_status(status)
-        .with_headers(json_headers(cors)?))
-}
-
-/// A refusal as JSON, with `Allow` or `Retry-After` where its status needs
-/// one, and its log line (a 404 is not worth one).
+/// An API refusal, with its log line (a 404 is not worth one).
 pub(crate) fn refuse(
-    refusal: &ApiError,
+    refusal: &HttpRefusal,
     cors: Option<&str>,
     room: Option<&str>,
 ) -> Result<Response> {
@@ -196,21 +169,12 @@ pub(crate) fn refuse(
         let line = LogLine::warn("api_refused").room(room.unwrap_or_default());
         emit(line.status(refusal.status).code(refusal.code));
     }
-    let headers = json_headers(cors)?;
-    if let Some(allow) = refusal.allow {
-        headers.set("Allow", allow)?;
-    }
-    if let Some(secs) = refusal.retry_after_secs {
-        headers.set("Retry-After", &secs.to_string())?;
-    }
-    Ok(Response::ok(refusal.body())?
-        .with_status(refusal.status)
-        .with_headers(headers))
+    respond::refusal(refusal, cors)
 }
 
 /// The answer to a CORS preflight from an allowed origin.
 fn preflight(allow: &'static str, cors: Option<&str>) -> Result<Response> {
-    let headers = json_headers(cors)?;
+    let headers = respond::json_headers(cors)?;
     for (name, value) in api::preflight_headers(allow) {
         headers.set(name, value)?;
     }

@@ -7,9 +7,11 @@ use worker::{event, js_sys, Context, Env, Headers, Request, RequestInit, Respons
 
 use crate::access::identity::{self, Identity, Mode};
 use crate::hooks::webhook;
+use crate::platform::respond;
 use crate::settings::config::Config;
 use crate::wire::error::Denial;
-use crate::wire::routes::{self, HttpRefusal, RequestHead, Route, SocketTarget};
+use crate::wire::error::HttpRefusal;
+use crate::wire::routes::{self, RequestHead, Route, SocketTarget};
 
 /// The Durable Object namespace binding in `wrangler.toml`.
 pub(crate) const ROOMS_BINDING: &str = "ROOMS";
@@ -38,7 +40,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     match route_request(&req, &config)? {
         Err(refusal) => {
             log_refusal(&req, &refusal);
-            refuse(refusal.status, &refusal.body)
+            respond::refusal(&refusal, None)
         }
         Ok(Route::Asset(path)) => serve_asset(req, &env, &path).await,
         Ok(Route::Socket(target)) => {
@@ -56,10 +58,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
                             .room(&room)
                             .detail(&detail),
                     );
-                    refuse(
-                        503,
-                        "The chat room is unavailable right now; try again shortly.\n",
-                    )
+                    let body = "The chat room is unavailable right now; try again shortly.\n";
+                    respond::refusal(&HttpRefusal::text(503, "unavailable", body), None)
                 }
             }
         }
@@ -114,12 +114,7 @@ pub(crate) fn deny(denial: &Denial, target: &SocketTarget) -> Result<Response> {
     let line = LogLine::warn("handshake_refused").room(&target.room);
     let line = line.client(target.client_id.as_deref().unwrap_or_default());
     emit(line.status(denial.status()).code(denial.code()));
-    let headers = Headers::new();
-    headers.set("Content-Type", "application/json")?;
-    headers.set("X-Content-Type-Options", "nosniff")?;
-    Ok(Response::ok(denial.body())?
-        .with_status(denial.status())
-        .with_headers(headers))
+    respond::refusal(&denial.refusal(), None)
 }
 
 /// What routing reads of a platform request, owned, so that a
@@ -181,8 +176,7 @@ async fn serve_asset(req: Request, env: &Env, path: &str) -> Result<Response> {
         assets.fetch(url.to_string(), None).await?
     };
     if resp.status_code() == 404 {
-        let refusal = routes::not_found(path);
-        return refuse(refusal.status, &refusal.body);
+        return respond::refusal(&routes::not_found(path), None);
     }
     let headers = resp.headers().clone();
     secure(&headers)?;
@@ -229,16 +223,6 @@ fn with_client_id(req: &Request, client_id: &str) -> Result<Request> {
     url.set_path(&format!("/ws/{client_id}"));
     let headers = req.headers().clone();
     Request::new_with_init(url.as_str(), RequestInit::new().with_headers(headers))
-}
-
-/// A plain-text refusal a person can read.
-pub(crate) fn refuse(status: u16, body: &str) -> Result<Response> {
-    let headers = Headers::new();
-    headers.set("Content-Type", "text/plain; charset=utf-8")?;
-    headers.set("X-Content-Type-Options", "nosniff")?;
-    Ok(Response::ok(body)?
-        .with_status(status)
-        .with_headers(headers))
 }
 
 fn log_refusal(req: &Request, refusal: &HttpRefusal) {

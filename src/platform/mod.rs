@@ -4,5 +4,6 @@
 
 mod api_gate;
 mod entry;
+mod respond;
 mod room_object;
 mod sql_history;

@@ -7,8 +7,9 @@
 //! error frame where one helps the client explain it. Clients never see
 //! panic text or internal details.
 //!
-//! A third kind, [`Denial`], refuses a socket before it opens: an HTTP
-//! status and a JSON body, for identity and bans.
+//! A socket refused before it opens, and any HTTP request, gets an
+//! [`HttpRefusal`]: a status and a readable body. [`Denial`] is why
+//! identity or a ban refused one.
 
 use serde::Serialize;
 
@@ -253,13 +254,6 @@ pub enum Denial {
     Banned { minutes_left: u64 },
 }
 
-/// A [`Denial`]'s body.
-#[derive(Serialize)]
-struct DenialBody<'a> {
-    error: &'a str,
-    message: &'a str,
-}
-
 impl Denial {
     pub fn status(&self) -> u16 {
         match self {
@@ -298,15 +292,84 @@ impl Denial {
         }
     }
 
-    /// The JSON body: `{"error": code, "message": readable}`.
+    /// The answer a socket handshake gets: JSON, as a program reads it.
+    pub fn refusal(&self) -> HttpRefusal {
+        HttpRefusal::json(self.status(), self.code(), self.message())
+    }
+}
+
+/// A request refused over HTTP: its status, a stable code, words a person
+/// can read, and the headers some statuses need. Every HTTP refusal is one
+/// of these (a page path, a socket handshake, an API call), and the
+/// platform renders all of them in one place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRefusal {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+    /// For 405: the `Allow` header.
+    pub allow: Option<&'static str>,
+    /// For 429: the `Retry-After` header, in whole seconds.
+    pub retry_after_secs: Option<u64>,
+    /// The body's form: see [`BodyForm`].
+    pub form: BodyForm,
+}
+
+/// Plain text for a person at a browser or curl (the pages and socket
+/// paths, as the originals answered); JSON `{"error": code, "message":
+/// readable}` for a program (the API and identity refusals).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyForm {
+    Text,
+    Json,
+}
+
+/// A JSON refusal's body.
+#[derive(Serialize)]
+struct RefusalBody<'a> {
+    error: &'a str,
+    message: &'a str,
+}
+
+impl HttpRefusal {
+    pub fn json(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        HttpRefusal {
+            status,
+            code,
+            message: message.into(),
+            allow: None,
+            retry_after_secs: None,
+            form: BodyForm::Json,
+        }
+    }
+
+    /// A refusal whose body is `message` as it is: end it with a newline.
+    pub fn text(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        HttpRefusal {
+            form: BodyForm::Text,
+            ..HttpRefusal::json(status, code, message)
+        }
+    }
+
     pub fn body(&self) -> String {
-        let message = self.message();
-        let body = DenialBody {
-            error: self.code(),
-            message: &message,
-        };
-        // Two strings: serialising cannot fail.
-        serde_json::to_string(&body).unwrap_or_default()
+        match self.form {
+            BodyForm::Text => self.message.clone(),
+            BodyForm::Json => {
+                let body = RefusalBody {
+                    error: self.code,
+                    message: &self.message,
+                };
+                // Two strings: serialising cannot fail.
+                serde_json::to_string(&body).unwrap_or_default()
+            }
+        }
+    }
+
+    pub fn content_type(&self) -> &'static str {
+        match self.form {
+            BodyForm::Text => "text/plain; charset=utf-8",
+            BodyForm::Json => "application/json",
+        }
     }
 }
 
@@ -405,7 +468,7 @@ mod tests {
         ];
         for (denial, status, code) in cases {
             assert_eq!(denial.status(), status);
-            let body: serde_json::Value = serde_json::from_str(&denial.body()).unwrap();
+            let body: serde_json::Value = serde_json::from_str(&denial.refusal().body()).unwrap();
             assert_eq!(body["error"], code);
             assert!(!body["message"].as_str().unwrap().is_empty());
         }

@@ -6,6 +6,7 @@
 
 use crate::settings::limits::DEFAULT_ROOM;
 use crate::settings::origin;
+use crate::wire::error::HttpRefusal;
 use crate::wire::validate;
 
 /// Where a request goes.
@@ -32,22 +33,6 @@ pub struct SocketTarget {
     pub batch: bool,
 }
 
-/// A request refused with an HTTP status and a body a person can read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpRefusal {
-    pub status: u16,
-    pub body: String,
-}
-
-impl HttpRefusal {
-    fn new(status: u16, body: impl Into<String>) -> Self {
-        HttpRefusal {
-            status,
-            body: body.into(),
-        }
-    }
-}
-
 /// The request as routing sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestHead<'a> {
@@ -70,8 +55,9 @@ const ROOM_PAGE_PREFIX: &str = "/r/";
 
 pub fn route(req: RequestHead<'_>, allowed_origins: &[String]) -> Result<Route, HttpRefusal> {
     if let Some(room) = req.path.strip_prefix(ROOM_PAGE_PREFIX) {
-        validate::room_name(room.trim_end_matches('/'))
-            .map_err(|why| HttpRefusal::new(404, format!("No such room page: {why}.\n")))?;
+        validate::room_name(room.trim_end_matches('/')).map_err(|why| {
+            HttpRefusal::text(404, "not_found", format!("No such room page: {why}.\n"))
+        })?;
         return asset(req.method, "/");
     }
     let Some(rest) = req.path.strip_prefix(SOCKET_PREFIX) else {
@@ -82,7 +68,9 @@ pub fn route(req: RequestHead<'_>, allowed_origins: &[String]) -> Result<Route, 
         _ => match rest.strip_prefix('/') {
             Some(id) => Some(
                 validate::client_id(id)
-                    .map_err(|why| HttpRefusal::new(400, format!("Bad client id: {why}.\n")))?
+                    .map_err(|why| {
+                        HttpRefusal::text(400, "bad_request", format!("Bad client id: {why}.\n"))
+                    })?
                     .to_owned(),
             ),
             // `/wsfoo` is not a socket path.
@@ -97,8 +85,9 @@ pub fn route(req: RequestHead<'_>, allowed_origins: &[String]) -> Result<Route, 
 /// allowed to open sockets here.
 fn check_handshake(req: RequestHead<'_>, allowed_origins: &[String]) -> Result<(), HttpRefusal> {
     if req.method != "GET" {
-        return Err(HttpRefusal::new(
+        return Err(HttpRefusal::text(
             405,
+            "method_not_allowed",
             "WebSocket endpoints accept only GET with an Upgrade: websocket header.\n",
         ));
     }
@@ -106,14 +95,16 @@ fn check_handshake(req: RequestHead<'_>, allowed_origins: &[String]) -> Result<(
         .upgrade
         .is_some_and(|u| u.trim().eq_ignore_ascii_case("websocket"))
     {
-        return Err(HttpRefusal::new(
+        return Err(HttpRefusal::text(
             426,
+            "upgrade_required",
             "This is a WebSocket endpoint: connect with a WebSocket client (Upgrade: websocket).\n",
         ));
     }
     if !origin::socket_allowed(req.origin, req.own_origin, allowed_origins) {
-        return Err(HttpRefusal::new(
+        return Err(HttpRefusal::text(
             403,
+            "origin_forbidden",
             "This page's origin may not open chat sockets here (cross-site WebSocket refused).\n",
         ));
     }
@@ -133,7 +124,9 @@ fn socket_target(
         since: None,
         batch: false,
     };
-    let bad = |what: &str, why: String| HttpRefusal::new(400, format!("Bad {what}: {why}.\n"));
+    let bad = |what: &str, why: String| {
+        HttpRefusal::text(400, "bad_request", format!("Bad {what}: {why}.\n"))
+    };
     for (key, value) in query {
         match key.as_str() {
             "room" => {
@@ -161,8 +154,9 @@ fn socket_target(
 fn asset(method: &str, path: &str) -> Result<Route, HttpRefusal> {
     match method {
         "GET" | "HEAD" => Ok(Route::Asset(path.to_owned())),
-        _ => Err(HttpRefusal::new(
+        _ => Err(HttpRefusal::text(
             405,
+            "method_not_allowed",
             "The chat's pages accept only GET and HEAD.\n",
         )),
     }
@@ -170,8 +164,9 @@ fn asset(method: &str, path: &str) -> Result<Route, HttpRefusal> {
 
 /// The body for a path that matches nothing.
 pub fn not_found(path: &str) -> HttpRefusal {
-    HttpRefusal::new(
+    HttpRefusal::text(
         404,
+        "not_found",
         format!("Nothing here at {path}. The chat is at / and its sockets at /ws/<client_id>.\n"),
     )
 }
@@ -272,7 +267,7 @@ mod tests {
     fn socket_path_without_upgrade_is_426() {
         let r = get("/ws/alice", None).unwrap_err();
         assert_eq!(r.status, 426);
-        assert!(r.body.contains("WebSocket"));
+        assert!(r.message.contains("WebSocket"));
     }
 
     #[test]
@@ -283,7 +278,7 @@ mod tests {
         let long = format!("/ws/{}", "a".repeat(65));
         let r = get(&long, Some("websocket")).unwrap_err();
         assert_eq!(r.status, 400);
-        assert!(r.body.contains("limit is 64"), "{}", r.body);
+        assert!(r.message.contains("limit is 64"), "{}", r.message);
     }
 
     #[test]

@@ -8,9 +8,11 @@ use worker::{Request, Response, Result};
 
 use super::js::now;
 use super::ChatRoom;
-use crate::http::api::{self, ApiError, Call, API_CONN};
-use crate::platform::api_gate::{self, answer, refuse, AdmittedPost};
+use crate::http::api::{self, Call, API_CONN};
+use crate::platform::api_gate::{self, refuse, AdmittedPost};
 use crate::platform::entry::emit;
+use crate::platform::respond::json as answer;
+use crate::wire::error::{HttpRefusal, Refusal};
 use crate::wire::log_line::LogLine;
 
 impl ChatRoom {
@@ -46,7 +48,7 @@ impl ChatRoom {
                 Err(refusal) => refuse(&refusal, cors, Some(room)),
             },
             (Call::PostMessage, None) => refuse(
-                &ApiError::from_refusal(&crate::wire::error::Refusal::Internal),
+                &HttpRefusal::from_refusal(&Refusal::Internal),
                 cors,
                 Some(room),
             ),
@@ -60,22 +62,20 @@ impl ChatRoom {
         &self,
         room: &str,
         post: AdmittedPost,
-    ) -> std::result::Result<(u16, api::Posted), ApiError> {
+    ) -> std::result::Result<(u16, api::Posted), HttpRefusal> {
         let sender = &post.speaker.client_id;
         let ban = self
             .ban_on(sender)
-            .map_err(|e| ApiError::from_refusal(&crate::wire::error::Refusal::Storage(e)))?;
+            .map_err(|e| HttpRefusal::from_refusal(&Refusal::Storage(e)))?;
         if let Some(denial) = ban {
-            return Err(ApiError::from_denial(&denial));
+            return Err(HttpRefusal::from_denial(&denial));
         }
         let accepted =
             self.with_rules(now(), |ctx| api::post(ctx, &post.speaker, room, post.body))?;
         let status = accepted.status();
         let sent = (self.outbox).deliver((None, API_CONN), room, accepted.deliveries, None);
         if !sent || !self.outbox.flush() {
-            return Err(ApiError::from_refusal(
-                &crate::wire::error::Refusal::Internal,
-            ));
+            return Err(HttpRefusal::from_refusal(&Refusal::Internal));
         }
         let line = LogLine::info("api_posted").room(room).client(sender);
         emit(line.status(status));

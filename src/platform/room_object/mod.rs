@@ -35,6 +35,7 @@ use worker::{
 
 use crate::access::identity::{Identity, Mode};
 use crate::platform::entry::{self, emit};
+use crate::platform::respond;
 use crate::platform::sql_history::SqlHistory;
 use crate::room::alarm;
 use crate::room::moderation::{self, Kick};
@@ -44,7 +45,7 @@ use crate::send::coalesce::Coalescer;
 use crate::settings::config::Config;
 use crate::store::write_behind::{Buffered, WriteBehind};
 use crate::wire::error::StoreError;
-use crate::wire::error::{Denial, Refusal};
+use crate::wire::error::{Denial, HttpRefusal, Refusal};
 use crate::wire::log_line::LogLine;
 use crate::wire::protocol::{self, PING, PONG};
 use crate::wire::routes::{Route, SocketTarget};
@@ -292,9 +293,10 @@ impl ChatRoom {
             )) => target,
             Ok(_) => {
                 let body = "The room only accepts WebSockets.\n";
-                return Ok(Err(entry::refuse(400, body)?));
+                let refusal = HttpRefusal::text(400, "bad_request", body);
+                return Ok(Err(respond::refusal(&refusal, None)?));
             }
-            Err(refusal) => return Ok(Err(entry::refuse(refusal.status, &refusal.body)?)),
+            Err(refusal) => return Ok(Err(respond::refusal(&refusal, None)?)),
         };
         let who = match entry::identify_request(req, &self.auth, &target)? {
             Ok(who) => who,
@@ -470,5 +472,6 @@ fn new_session(target: &SocketTarget, who: &Identity) -> Session {
 }
 
 fn unavailable() -> Result<Response> {
-    entry::refuse(503, "The room cannot take this connection right now.\n")
+    let body = "The room cannot take this connection right now.\n";
+    respond::refusal(&HttpRefusal::text(503, "unavailable", body), None)
 }
