@@ -8,31 +8,43 @@
 //! socket's attachment, so an object that wakes from hibernation rebuilds
 //! the roster from the runtime's socket list, as presence always did.
 //!
-//! It also keeps each socket's flow-control [`Meter`] beside its session,
-//! so the send path books every frame without a lookup, and the room's
-//! [`Flow`] total, so a socket that leaves frees its bytes.
+//! Each entry is the one record of a connection: its socket, its session,
+//! its flow-control [`Meter`] (so the send path books every frame without
+//! a lookup), its rate bucket and when it last sent a frame. The roster also
+//! keeps the room's [`Flow`] total, so a socket that leaves frees its bytes.
+//!
+//! The bucket and the last frame live in memory only. Losing them to
+//! hibernation is harmless: a room only sleeps after seconds of silence, by
+//! which time every bucket is full again, and after a wake-up the idle clock
+//! restarts (see [`crate::room::is_idle`]).
 //!
 //! Generic over the socket type so the rules can be tested natively.
 
 use std::collections::HashMap;
 
+use crate::room::rate_limit::TokenBucket;
 use crate::room::session::Session;
 use crate::send::flow::{Flow, Meter};
 use crate::settings::config::Budgets;
 use crate::settings::config::Config;
 
-/// One open socket and what the room knows about it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Member<S> {
+/// One open connection and everything the room knows about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Connection<S> {
     pub socket: S,
     pub session: Session,
     /// Bytes sent to it and not confirmed; in memory only.
     pub meter: Meter,
+    /// Its rate budget; `None` until its first frame since the room woke,
+    /// which counts as a full bucket.
+    pub bucket: Option<TokenBucket>,
+    /// When it last sent a frame, since the room woke.
+    pub last_frame: Option<u64>,
 }
 
 #[derive(Debug)]
 pub struct Roster<S> {
-    members: Vec<Member<S>>,
+    members: Vec<Connection<S>>,
     /// Position in `members` by connection key.
     index: HashMap<u64, usize>,
     flow: Flow,
@@ -55,14 +67,20 @@ impl<S> Roster<S> {
 
     /// Adds a socket, or replaces the one with the same connection key.
     pub fn insert(&mut self, socket: S, session: Session) {
-        let member = Member {
+        let mut member = Connection {
             socket,
             session,
             meter: Meter::default(),
+            bucket: None,
+            last_frame: None,
         };
         match self.index.get(&member.session.conn) {
             Some(&at) => {
-                self.flow.forget(&self.members[at].meter);
+                // The same connection listed again: its rate and its
+                // silence carry over; its new socket starts its books anew.
+                let old = &self.members[at];
+                self.flow.forget(&old.meter);
+                (member.bucket, member.last_frame) = (old.bucket.clone(), old.last_frame);
                 self.members[at] = member;
             }
             None => {
@@ -73,7 +91,7 @@ impl<S> Roster<S> {
     }
 
     /// Takes a socket out; the last member moves into its place.
-    pub fn remove(&mut self, key: u64) -> Option<Member<S>> {
+    pub fn remove(&mut self, key: u64) -> Option<Connection<S>> {
         let at = self.index.remove(&key)?;
         let removed = self.members.swap_remove(at);
         self.flow.forget(&removed.meter);
@@ -83,17 +101,17 @@ impl<S> Roster<S> {
         Some(removed)
     }
 
-    pub fn get(&self, key: u64) -> Option<&Member<S>> {
+    pub fn get(&self, key: u64) -> Option<&Connection<S>> {
         self.index.get(&key).map(|&at| &self.members[at])
     }
 
-    pub fn get_mut(&mut self, key: u64) -> Option<&mut Member<S>> {
+    pub fn get_mut(&mut self, key: u64) -> Option<&mut Connection<S>> {
         self.index.get(&key).map(|&at| &mut self.members[at])
     }
 
     /// The members with their meters, and the room's books, for the send
     /// path to update together.
-    pub fn books(&mut self) -> (&mut [Member<S>], &mut Flow) {
+    pub fn books(&mut self) -> (&mut [Connection<S>], &mut Flow) {
         (&mut self.members, &mut self.flow)
     }
 
@@ -115,6 +133,27 @@ impl<S> Roster<S> {
         Some(f(&mut self.flow, &mut self.members[at].meter))
     }
 
+    /// The connection's rate bucket, or a full one if it has sent nothing
+    /// since the room woke (or is not a member).
+    pub fn bucket(&self, key: u64, burst: u32, now: u64) -> TokenBucket {
+        let kept = self.get(key).and_then(|c| c.bucket.clone());
+        kept.unwrap_or_else(|| TokenBucket::full(burst, now))
+    }
+
+    /// Keeps the bucket after a frame that arrived `at`.
+    pub fn record(&mut self, key: u64, bucket: TokenBucket, at: u64) {
+        if let Some(conn) = self.get_mut(key) {
+            (conn.bucket, conn.last_frame) = (Some(bucket), Some(at));
+        }
+    }
+
+    /// Notes a frame `at` that took nothing from the bucket.
+    pub fn touch(&mut self, key: u64, at: u64) {
+        if let Some(conn) = self.get_mut(key) {
+            conn.last_frame = Some(at);
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.members.len()
     }
@@ -123,7 +162,7 @@ impl<S> Roster<S> {
         self.members.is_empty()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Member<S>> {
+    pub fn iter(&self) -> impl Iterator<Item = &Connection<S>> {
         self.members.iter()
     }
 
@@ -194,6 +233,31 @@ mod tests {
         assert_eq!(r.flow().total(), 100);
         r.insert(7, session("b", 2));
         assert_eq!(r.flow().total(), 0);
+    }
+
+    #[test]
+    fn a_connection_keeps_its_bucket_and_last_frame_until_it_leaves() {
+        let mut r = roster(&[("a", 1)]);
+        assert_eq!(
+            r.bucket(1, 20, 0),
+            TokenBucket::full(20, 0),
+            "full at first"
+        );
+        let mut bucket = r.bucket(1, 20, 0);
+        bucket.take(0, 10, 20);
+        r.record(1, bucket.clone(), 5);
+        assert_eq!(r.bucket(1, 20, 6), bucket);
+        r.touch(1, 9);
+        assert_eq!(r.get(1).and_then(|c| c.last_frame), Some(9));
+        r.insert(8, session("a", 1));
+        assert_eq!(r.bucket(1, 20, 10), bucket, "listed again: carried over");
+        r.remove(1);
+        r.insert(1, session("a", 1));
+        assert_eq!(
+            r.get(1).and_then(|c| c.last_frame),
+            None,
+            "a new connection"
+        );
     }
 
     #[test]

@@ -9,14 +9,12 @@
 //!
 //! - `sockets`: the roster of members, rebuilt from the runtime on waking.
 //! - `outbox`: the send path's state and the executor of fan-out plans.
-//! - `conns`: per-connection state kept in memory only.
 //! - `js`: runtime calls workers-rs does not bind.
 //! - `api`: the room's side of the HTTP API.
 //! - `webhooks`: the webhook outbox: written with the messages, drained by
 //!   the alarm.
 
 mod api;
-mod conns;
 mod js;
 mod outbox;
 mod sockets;
@@ -42,6 +40,7 @@ use crate::room::moderation::{self, Kick};
 use crate::room::session::{Joining, Session};
 use crate::room::{self, Ctx, Outcome};
 use crate::send::coalesce::Coalescer;
+use crate::send::roster::Connection;
 use crate::settings::config::Config;
 use crate::store::write_behind::{Buffered, WriteBehind};
 use crate::wire::error::StoreError;
@@ -49,7 +48,6 @@ use crate::wire::error::{Denial, HttpRefusal, Refusal};
 use crate::wire::log_line::LogLine;
 use crate::wire::protocol::{self, PING, PONG};
 use crate::wire::routes::{Route, SocketTarget};
-use conns::Conns;
 use js::now;
 use outbox::Outbox;
 use sockets::{Found, Sockets};
@@ -88,7 +86,6 @@ impl DurableObject for ChatRoom {
             sql: state.storage().sql(),
             coalescer: RefCell::new(Coalescer::default()),
             behind: RefCell::new(WriteBehind::default()),
-            conns: Conns::default(),
             webhooks: Webhooks::new(&env, state.storage().as_raw()),
             alarm_at: Cell::new(None),
         };
@@ -141,9 +138,7 @@ impl DurableObject for ChatRoom {
         let now = now();
         let mut closing = Vec::new();
         for m in self.outbox.sockets.roster().iter() {
-            if let Some(refusal) =
-                alarm::verdict(&m.session, self.is_idle(&m.socket, &m.session, now), now)
-            {
+            if let Some(refusal) = alarm::verdict(&m.session, self.is_idle(m, now), now) {
                 closing.push((m.socket.clone(), m.session.clone(), refusal));
             }
         }
@@ -234,13 +229,13 @@ impl ChatRoom {
         };
         self.outbox.sockets.alive(key);
         let received_at = now();
-        let conns = &self.outbox.conns;
-        let mut bucket = conns.bucket(key, self.config.rate_burst, received_at);
+        let sockets = &self.outbox.sockets;
+        let mut bucket = sockets.bucket(key, self.config.rate_burst, received_at);
         let mut outcome = self.with_rules(received_at, |ctx| match &text {
             Some(text) => room::receive(ctx, &mut session, &mut bucket, text),
             None => room::receive_binary(ctx, &mut bucket),
         });
-        conns.record(key, bucket, received_at);
+        sockets.record(key, bucket, received_at);
         if outcome.session_changed {
             self.outbox.sockets.update(&session);
             if ws.serialize_attachment(&session).is_err() {
@@ -265,7 +260,7 @@ impl ChatRoom {
         if !self.outbox.sockets.receipt(key, frames) {
             return false;
         }
-        (self.outbox.conns).touch(key, self.config.rate_burst, now());
+        self.outbox.sockets.touch(key, now());
         true
     }
 
@@ -403,10 +398,12 @@ impl ChatRoom {
         self.outbox.depart(ws);
     }
 
-    fn is_idle(&self, ws: &WebSocket, session: &Session, now: u64) -> bool {
-        let last_frame = self.outbox.conns.last_frame(session.conn);
-        let last_ping = self.outbox.sockets.last_ping(ws);
-        room::is_idle(now, last_frame, last_ping, session, self.idle_timeout_ms())
+    /// Idle by the connection's own record and the runtime's last answer
+    /// to its ping, which only the runtime knows.
+    fn is_idle(&self, conn: &Connection<WebSocket>, now: u64) -> bool {
+        let last_ping = self.outbox.sockets.last_ping(&conn.socket);
+        let timeout = self.idle_timeout_ms();
+        room::is_idle(now, conn.last_frame, last_ping, &conn.session, timeout)
     }
 
     /// When the sockets next need the alarm: the next idle check or token

@@ -12,7 +12,6 @@ use std::rc::Rc;
 
 use worker::{js_sys, SqlStorage, WebSocket};
 
-use super::conns::Conns;
 use super::js::{now, send, text};
 use super::sockets::Sockets;
 use super::webhooks::Webhooks;
@@ -34,7 +33,6 @@ pub(super) struct Outbox {
     /// Held broadcasts, naming sockets by connection key.
     pub(super) coalescer: RefCell<Coalescer<u64>>,
     pub(super) behind: RefCell<WriteBehind>,
-    pub(super) conns: Conns,
     /// Webhook events, written in the same commit as their messages; `None`
     /// when webhooks are off.
     pub(super) webhooks: Option<Webhooks>,
@@ -104,7 +102,6 @@ impl Outbox {
         let Some(session) = self.sockets.depart(ws) else {
             return;
         };
-        self.conns.forget(session.conn);
         let roster = self.sockets.roster();
         let remaining: Vec<&crate::room::session::Session> =
             roster.sessions_except(session.conn).collect();
@@ -149,10 +146,7 @@ impl Outbox {
             .filter(|m| !m.meter.is_cut() && m.meter.unconfirmed() > flow::EVICTABLE_FROM)
             .map(|m| {
                 let key = m.session.conn;
-                let life = [
-                    self.conns.last_frame(key),
-                    self.sockets.last_ping(&m.socket),
-                ];
+                let life = [m.last_frame, self.sockets.last_ping(&m.socket)];
                 (key, m.meter.unconfirmed(), life.into_iter().flatten().max())
             })
             .collect();

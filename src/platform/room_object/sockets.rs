@@ -19,6 +19,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use worker::{js_sys, worker_sys::DurableObjectState, WebSocket};
 
 use super::js::StateWithPingTimes;
+use crate::room::rate_limit::TokenBucket;
 use crate::room::session::Session;
 use crate::send::roster::Roster;
 use crate::settings::config::Budgets;
@@ -78,6 +79,21 @@ impl Sockets {
         let mut books = self.books();
         let news = books.with_meter(key, |flow, meter| flow.receipt(meter, frames));
         news.unwrap_or(false)
+    }
+
+    /// The connection's rate bucket (see [`Roster::bucket`]).
+    pub(super) fn bucket(&self, key: u64, burst: u32, now: u64) -> TokenBucket {
+        self.roster().bucket(key, burst, now)
+    }
+
+    /// Keeps the bucket after a frame that arrived `at`.
+    pub(super) fn record(&self, key: u64, bucket: TokenBucket, at: u64) {
+        self.books().record(key, bucket, at);
+    }
+
+    /// Notes a frame `at` that took nothing from the bucket.
+    pub(super) fn touch(&self, key: u64, at: u64) {
+        self.books().touch(key, at);
     }
 
     /// A frame arrived: a plain socket's count starts again.
