@@ -10,7 +10,8 @@ use worker::{Env, Request, RequestInit, Response, Result};
 
 use crate::access::identity::{self, Identity, Mode};
 use crate::http::api::{self, ApiRoute, Call, PostBody, Speaker};
-use crate::platform::entry::{auth_mode, emit, HeadParts, ROOMS_BINDING};
+use crate::platform::entry::{auth_mode, HeadParts, ROOMS_BINDING};
+use crate::platform::log::emit;
 use crate::platform::respond;
 use crate::settings::config::Config;
 use crate::settings::origin;

@@ -7,6 +7,7 @@ use worker::{event, js_sys, Context, Env, Headers, Request, RequestInit, Respons
 
 use crate::access::identity::{self, Identity, Mode};
 use crate::hooks::webhook;
+use crate::platform::log::emit;
 use crate::platform::respond;
 use crate::settings::config::Config;
 use crate::wire::error::Denial;
@@ -242,14 +243,4 @@ fn log_refusal(req: &Request, refusal: &HttpRefusal) {
             .client(&client_id)
             .status(refusal.status),
     );
-}
-
-/// Prints one structured log line, readable in `wrangler tail`.
-pub(crate) fn emit(line: LogLine<'_>) {
-    let json = line.to_json();
-    if line.level == "error" {
-        worker::console_error!("{json}");
-    } else {
-        worker::console_log!("{json}");
-    }
 }

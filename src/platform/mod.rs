@@ -4,6 +4,7 @@
 
 mod api_gate;
 mod entry;
+mod log;
 mod respond;
 mod room_object;
 mod sql_history;

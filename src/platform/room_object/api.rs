@@ -10,7 +10,7 @@ use super::js::now;
 use super::ChatRoom;
 use crate::http::api::{self, Call, API_CONN};
 use crate::platform::api_gate::{self, refuse, AdmittedPost};
-use crate::platform::entry::emit;
+use crate::platform::log::emit;
 use crate::platform::respond::json as answer;
 use crate::wire::error::{HttpRefusal, Refusal};
 use crate::wire::log_line::LogLine;

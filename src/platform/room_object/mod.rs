@@ -14,13 +14,14 @@
 //! - `webhooks`: the webhook outbox: written with the messages, drained by
 //!   the alarm.
 
+mod alarm_clock;
 mod api;
 mod js;
 mod outbox;
 mod sockets;
 mod webhooks;
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -32,7 +33,8 @@ use worker::{
 };
 
 use crate::access::identity::{Identity, Mode};
-use crate::platform::entry::{self, emit};
+use crate::platform::entry;
+use crate::platform::log::emit;
 use crate::platform::respond;
 use crate::platform::sql_history::SqlHistory;
 use crate::room::alarm;
@@ -48,6 +50,7 @@ use crate::wire::error::{Denial, HttpRefusal, Refusal};
 use crate::wire::log_line::LogLine;
 use crate::wire::protocol::{self, PING, PONG};
 use crate::wire::routes::{Route, SocketTarget};
+use alarm_clock::AlarmClock;
 use js::now;
 use outbox::Outbox;
 use sockets::{Found, Sockets};
@@ -57,11 +60,12 @@ use webhooks::Webhooks;
 /// WebSocket handlers are exported synchronously below.
 #[durable_object(alarm)]
 pub struct ChatRoom {
-    state: State,
     config: Config,
     /// Open or token mode; the object checks identity again.
     auth: Mode,
     outbox: Rc<Outbox>,
+    /// The one alarm: idle sweep, token expiry, webhook retries.
+    clock: Rc<AlarmClock>,
     /// HTTP API callers' rate budgets, by subject.
     api_buckets: RefCell<crate::http::api::SubjectBuckets>,
 }
@@ -80,24 +84,24 @@ impl DurableObject for ChatRoom {
         for why in entry::config_problems(&env) {
             emit(LogLine::warn("setting_ignored").detail(&why));
         }
+        let clock = Rc::new(AlarmClock::new(state.storage().as_raw()));
         let outbox = Outbox {
             // The binding type is not Clone; the JS object behind it is.
             sockets: Sockets::new(JsValue::clone(state.as_raw()).into(), config.flow),
             sql: state.storage().sql(),
             coalescer: RefCell::new(Coalescer::default()),
             behind: RefCell::new(WriteBehind::default()),
-            webhooks: Webhooks::new(&env, state.storage().as_raw()),
-            alarm_at: Cell::new(None),
+            webhooks: Webhooks::new(&env, &clock),
         };
         if let Some(hooks) = &outbox.webhooks {
-            hooks.resume(&SqlHistory::new(outbox.sql.clone()), &outbox.alarm_at);
+            hooks.resume(&SqlHistory::new(outbox.sql.clone()));
         }
         ChatRoom {
             config,
             auth: entry::auth_mode(&env),
             outbox: Rc::new(outbox),
+            clock,
             api_buckets: RefCell::default(),
-            state,
         }
     }
 
@@ -134,7 +138,7 @@ impl DurableObject for ChatRoom {
     /// idle timeout, delivers due webhook events, then sets the next alarm
     /// for the earliest of what the sockets and the outbox need.
     async fn alarm(&self) -> Result<Response> {
-        self.outbox.alarm_at.set(None);
+        self.clock.fired();
         let now = now();
         let mut closing = Vec::new();
         for m in self.outbox.sockets.roster().iter() {
@@ -152,8 +156,8 @@ impl DurableObject for ChatRoom {
         // Read after the drain, which may take seconds: sockets come and go.
         let sockets_next = self.sockets_next_alarm();
         let wanted = [sockets_next, outbox_next].into_iter().flatten().min();
-        if let Some(at) = wanted.and_then(|at| alarm::to_set(self.outbox.alarm_at.get(), at)) {
-            self.arm(at).await;
+        if let Some(at) = wanted {
+            self.clock.wake_by(at);
         }
         Response::ok("")
     }
@@ -427,29 +431,9 @@ impl ChatRoom {
         if self.outbox.sockets.roster().is_empty() {
             return;
         }
-        let pending = match self.outbox.alarm_at.get() {
-            Some(at) => Some(at),
-            None => {
-                let stored = self.state.storage().get_alarm().await.ok().flatten();
-                stored.map(|at| at.max(0) as u64)
-            }
-        };
-        let wanted = alarm::next(now(), self.idle_timeout_ms(), deadline);
-        match alarm::to_set(pending, wanted) {
-            Some(at) => self.arm(at).await,
-            None => self.outbox.alarm_at.set(pending),
-        }
-    }
-
-    /// Sets the alarm for `at`. The time is noted before the await, so
-    /// events handled meanwhile see it and do not set it again.
-    async fn arm(&self, at: u64) {
-        self.outbox.alarm_at.set(Some(at));
-        let offset_ms = at.saturating_sub(now()) as i64;
-        if let Err(err) = self.state.storage().set_alarm(offset_ms).await {
-            self.outbox.alarm_at.set(None);
-            emit(LogLine::error("alarm_failed").detail(&err.to_string()));
-        }
+        self.clock.learn().await;
+        self.clock
+            .wake_by(alarm::next(now(), self.idle_timeout_ms(), deadline));
     }
 }
 

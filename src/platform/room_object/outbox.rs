@@ -7,7 +7,7 @@
 //! so announcing a departure lives here too, since a flush can close a
 //! socket that is too slow.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use worker::{js_sys, SqlStorage, WebSocket};
@@ -15,7 +15,7 @@ use worker::{js_sys, SqlStorage, WebSocket};
 use super::js::{now, send, text};
 use super::sockets::Sockets;
 use super::webhooks::Webhooks;
-use crate::platform::entry::emit;
+use crate::platform::log::emit;
 use crate::platform::sql_history::SqlHistory;
 use crate::room;
 use crate::send::coalesce::{self, Coalescer, Held};
@@ -36,10 +36,6 @@ pub(super) struct Outbox {
     /// Webhook events, written in the same commit as their messages; `None`
     /// when webhooks are off.
     pub(super) webhooks: Option<Webhooks>,
-    /// When the pending alarm fires, if this instance knows. It saves a
-    /// storage read on every join, and a write on every commit of webhook
-    /// events; a new instance starts without it and asks storage once.
-    pub(super) alarm_at: Cell<Option<u64>>,
 }
 
 /// The event's socket and its connection key.
@@ -200,7 +196,7 @@ impl Outbox {
         let mut sql = SqlHistory::new(self.sql.clone());
         let written = self.behind.borrow_mut().commit(&mut sql);
         let written = match (written, events) {
-            (Ok(_), Some(hooks)) => hooks.write(&sql, &self.alarm_at),
+            (Ok(_), Some(hooks)) => hooks.write(&sql),
             (Ok(_), None) => Ok(()),
             (Err(err), _) => Err(err),
         };

@@ -10,16 +10,18 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::pin;
+use std::rc::Rc;
 use std::task::Poll;
 use std::time::Duration;
 
-use wasm_bindgen::{JsCast, JsValue};
-use worker::worker_sys::DurableObjectStorage;
-use worker::{js_sys, AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit};
+use wasm_bindgen::JsValue;
+use worker::{AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit};
 
+use super::alarm_clock::AlarmClock;
 use super::js::now;
 use crate::hooks::webhook::{self, Event, Queued, Settings, SIGNATURE_HEADER};
-use crate::platform::entry::{self, emit};
+use crate::platform::entry;
+use crate::platform::log::emit;
 use crate::platform::sql_history::SqlHistory;
 use crate::room::Delivery;
 use crate::settings::limits::ATTEMPT_TIMEOUT_MS;
@@ -57,13 +59,14 @@ pub(super) struct Webhooks {
     acked: Cell<u64>,
     /// Events done with since the last sweep.
     unswept: Cell<u32>,
-    storage: DurableObjectStorage,
+    /// The room's alarm, which delivers the outbox.
+    clock: Rc<AlarmClock>,
 }
 
 impl Webhooks {
     /// The webhooks of a room, or `None` when they are off (or set up
     /// wrongly, which is logged).
-    pub(super) fn new(env: &Env, storage: &DurableObjectStorage) -> Option<Webhooks> {
+    pub(super) fn new(env: &Env, clock: &Rc<AlarmClock>) -> Option<Webhooks> {
         let settings = match entry::webhook_settings(env) {
             Ok(settings) => settings?,
             Err(why) => {
@@ -78,7 +81,7 @@ impl Webhooks {
             retry_at: Cell::new(0),
             acked: Cell::new(0),
             unswept: Cell::new(0),
-            storage: JsValue::clone(storage).unchecked_into(),
+            clock: Rc::clone(clock),
         })
     }
 
@@ -103,11 +106,7 @@ impl Webhooks {
     /// Writes the waiting events to the outbox, in the caller's event
     /// without an await, so the runtime commits them with the messages, and
     /// makes sure an alarm will deliver them.
-    pub(super) fn write(
-        &self,
-        sql: &SqlHistory,
-        alarm_at: &Cell<Option<u64>>,
-    ) -> Result<(), StoreError> {
+    pub(super) fn write(&self, sql: &SqlHistory) -> Result<(), StoreError> {
         let events = std::mem::take(&mut *self.pending.borrow_mut());
         if events.is_empty() {
             return Ok(());
@@ -119,37 +118,16 @@ impl Webhooks {
             emit(line.detail(&format!("{dropped} oldest events dropped: outbox full")));
         }
         if !self.draining.get() {
-            self.wake_by(now().max(self.retry_at.get()), alarm_at);
+            self.clock.wake_by(now().max(self.retry_at.get()));
         }
         Ok(())
     }
 
     /// A woken room whose outbox still holds events makes sure an alarm
     /// will deliver them.
-    pub(super) fn resume(&self, sql: &SqlHistory, alarm_at: &Cell<Option<u64>>) {
+    pub(super) fn resume(&self, sql: &SqlHistory) {
         if let Ok(Some((_, next_at))) = sql.next_event(0) {
-            self.wake_by(now().max(next_at), alarm_at);
-        }
-    }
-
-    /// Sets the alarm for `at` unless one is due by then. The call is
-    /// synchronous, so the alarm is stored with the caller's writes.
-    fn wake_by(&self, wanted: u64, alarm_at: &Cell<Option<u64>>) {
-        let Some(at) = crate::room::alarm::to_set(alarm_at.get(), wanted) else {
-            return;
-        };
-        let when = js_sys::Date::new(&JsValue::from_f64(at as f64));
-        let options: js_sys::Object = JsValue::NULL.unchecked_into();
-        match self.storage.set_alarm(when, options) {
-            Ok(promise) => {
-                alarm_at.set(Some(at));
-                worker::wasm_bindgen_futures::spawn_local(async move {
-                    if let Err(err) = worker::wasm_bindgen_futures::JsFuture::from(promise).await {
-                        emit(LogLine::error("alarm_failed").detail(&format!("{err:?}")));
-                    }
-                });
-            }
-            Err(err) => emit(LogLine::error("alarm_failed").detail(&format!("{err:?}"))),
+            self.clock.wake_by(now().max(next_at));
         }
     }
 
