@@ -98,6 +98,49 @@ export function socketUrl(location, { clientId, room, name, since, token }) {
   return `${scheme}//${location.host}/ws/${encodeURIComponent(clientId)}?${query}`;
 }
 
+/** What the reconnect loop carries from one attempt to the next, as it is
+ *  before the first. */
+export function initialLoop() {
+  return {
+    /** Attempts since the last open: the backoff grows with it. */
+    attempt: 0,
+    everConnected: false,
+    /** The current attempt follows a quiet "too slow" close. */
+    quietly: false,
+    /** Times of recent "too slow" closes; see quietSlowClose. */
+    slowCloses: [],
+  };
+}
+
+/** A socket opened: the loop starts afresh, and `reconnected` says whether
+ *  to tell the person, which neither a first connect nor a quiet rejoin
+ *  does. The `loop` passed in is not changed. */
+export function afterOpen(loop) {
+  return {
+    loop: { ...loop, attempt: 0, everConnected: true, quietly: false },
+    reconnected: loop.everConnected && !loop.quietly,
+  };
+}
+
+/** A socket closed with `reason` at `now` (an attempt that failed closes
+ *  with ""): the loop after it, and what comes `next`: `{ kind: "reopen" }`
+ *  at once, `{ kind: "end", why }` for good, or `{ kind: "retry", attempt,
+ *  waitMs }` after a backoff. `random()` is drawn only for a backoff. The
+ *  `loop` passed in is not changed. */
+export function afterClose(loop, reason, now, random) {
+  // Our own close: the loop stands as it was, a quiet rejoin included.
+  if (reason === RENAMED) return { loop, next: { kind: "reopen" } };
+  const slowCloses = [...loop.slowCloses];
+  if (quietSlowClose(reason, slowCloses, now)) {
+    return { loop: { ...loop, slowCloses, quietly: true }, next: { kind: "reopen" } };
+  }
+  const why = finalClose(reason);
+  if (why) return { loop: { ...loop, slowCloses }, next: { kind: "end", why } };
+  const waitMs = backoffMs(loop.attempt, random());
+  const attempt = loop.attempt + 1;
+  return { loop: { ...loop, slowCloses, attempt }, next: { kind: "retry", attempt, waitMs } };
+}
+
 /**
  * Connects now and stays connected. `url()` is asked again before every
  * attempt, so each one carries the latest `since` and display name.
@@ -108,129 +151,135 @@ export function socketUrl(location, { clientId, room, name, since, token }) {
  * Returns `send(frame)`, true if it went out, `rejoin()` and `stop()`.
  */
 export function connect(url, on) {
-  let socket = null;
-  let attempt = 0;
-  let everConnected = false;
-  let retryTimer = null;
-  let stopped = false;
-  /** Times of recent "too slow" closes; see quietSlowClose. */
-  const slowCloses = [];
-  /** The current attempt follows a quiet "too slow" close. */
-  let quietly = false;
-
-  function open() {
-    if (stopped) return;
-    clearTimeout(retryTimer);
-    on.connecting(attempt);
-    const ws = new WebSocket(url());
-    const read = receipts();
-    let opened = false;
-    socket = ws;
-    const giveUp = setTimeout(() => {
-      if (ws.readyState !== WebSocket.CONNECTING) return;
-      ws.close();
-      ended({ reason: "" });
-    }, CONNECT_TIMEOUT_MS);
-    ws.addEventListener("open", () => {
-      clearTimeout(giveUp);
-      opened = true;
-      const reconnected = everConnected && !quietly;
-      everConnected = true;
-      attempt = 0;
-      quietly = false;
-      on.open(reconnected);
-    });
-    ws.addEventListener("message", (event) => {
-      const receipt = read.read(event.data);
-      if (receipt && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(receipt));
-      let frame;
-      try {
-        frame = JSON.parse(event.data);
-      } catch {
-        return; // not from our server; nothing to do with it
-      }
-      on.frame(frame);
-    });
-    // An attempt that never opened has failed at its `error`: Chromium may
-    // fire the `close` that follows only many seconds later, and a failed
-    // handshake carries no reason anyway. Whichever comes first counts.
-    ws.addEventListener("error", () => {
-      if (!opened) ended({ reason: "" });
-    });
-    ws.addEventListener("close", ended);
-
-    /** The socket closed, or the attempt failed: once per socket. */
-    function ended(event) {
-      clearTimeout(giveUp);
-      if (socket !== ws) return;
-      socket = null;
-      on.closed();
-      if (event.reason === RENAMED) {
-        open();
-        return;
-      }
-      if (quietSlowClose(event.reason, slowCloses, Date.now())) {
-        quietly = true;
-        open();
-        return;
-      }
-      const why = finalClose(event.reason);
-      if (why) {
-        stop();
-        on.ended(why);
-        return;
-      }
-      const waitMs = backoffMs(attempt, Math.random());
-      attempt += 1;
-      on.retrying({ attempt, waitMs, reason: event.reason, opened });
-      retryTimer = setTimeout(open, waitMs);
-    }
-  }
-
-  function send(frame) {
-    if (socket && socket.readyState === WebSocket.OPEN) {
-      socket.send(JSON.stringify(frame));
-      return true;
-    }
-    return false;
-  }
-
+  /** The session's mutable part, shared by the functions below: `socket`
+   *  is the one whose events are still ours, or null when none is. */
+  const conn = {
+    url,
+    on,
+    socket: null,
+    loop: initialLoop(),
+    retryTimer: null,
+    stopped: false,
+    pinger: null,
+    networkBack: null,
+  };
   // The runtime answers pings itself without waking the room, so they are
   // the cheap way to stay under the server's idle timeout.
-  const pinger = setInterval(() => send({ type: "ping" }), PING_EVERY_MS);
-
-  /** The browser says the network is back: an attempt waiting out its
-   *  backoff, or still connecting through the network that went away, would
-   *  keep the person offline for nothing. Connects again at once. */
-  function networkBack() {
-    if (stopped || (socket && socket.readyState === WebSocket.OPEN)) return;
-    const stale = socket;
-    socket = null; // its close event is then not ours to handle
-    if (stale) stale.close();
-    open();
-  }
-  globalThis.addEventListener?.("online", networkBack);
-
-  /** Closes the socket and never reconnects. */
-  function stop() {
-    stopped = true;
-    globalThis.removeEventListener?.("online", networkBack);
-    clearTimeout(retryTimer);
-    clearInterval(pinger);
-    const ws = socket;
-    socket = null;
-    if (ws) ws.close(1000, "session ended");
-  }
-
-  open();
-
+  conn.pinger = setInterval(() => send(conn, { type: "ping" }), PING_EVERY_MS);
+  // One function, so that stop() can remove the very listener added here.
+  conn.networkBack = () => networkBack(conn);
+  globalThis.addEventListener?.("online", conn.networkBack);
+  open(conn);
   return {
-    send,
-    stop,
+    send: (frame) => send(conn, frame),
+    stop: () => stop(conn),
     /** Reconnects at once, so the room learns a new display name; `since`
      *  makes it seamless. */
     rejoin() {
-      if (socket) socket.close(1000, RENAMED);
+      if (conn.socket) conn.socket.close(1000, RENAMED);
     },
   };
+}
+
+/** Starts an attempt, unless the session is over. Each socket gets its own
+ *  receipt counter and timeout, in `sock`, since a stale socket's events
+ *  may still arrive after the next one has started. */
+function open(conn) {
+  if (conn.stopped) return;
+  clearTimeout(conn.retryTimer);
+  conn.on.connecting(conn.loop.attempt);
+  const ws = new WebSocket(conn.url());
+  const sock = { ws, read: receipts(), opened: false, giveUp: null };
+  conn.socket = ws;
+  sock.giveUp = setTimeout(() => timedOut(conn, sock), CONNECT_TIMEOUT_MS);
+  ws.addEventListener("open", () => opened(conn, sock));
+  ws.addEventListener("message", (event) => received(conn, sock, event.data));
+  // An attempt that never opened has failed at its `error`: Chromium may
+  // fire the `close` that follows only many seconds later, and a failed
+  // handshake carries no reason anyway. Whichever comes first counts.
+  ws.addEventListener("error", () => {
+    if (!sock.opened) ended(conn, sock, "");
+  });
+  ws.addEventListener("close", (event) => ended(conn, sock, event.reason));
+}
+
+/** An attempt still connecting after CONNECT_TIMEOUT_MS is given up as
+ *  failed; limits.js says why. */
+function timedOut(conn, sock) {
+  if (sock.ws.readyState !== WebSocket.CONNECTING) return;
+  sock.ws.close();
+  ended(conn, sock, "");
+}
+
+/** The socket opened: the backoff starts afresh. */
+function opened(conn, sock) {
+  clearTimeout(sock.giveUp);
+  sock.opened = true;
+  const { loop, reconnected } = afterOpen(conn.loop);
+  conn.loop = loop;
+  conn.on.open(reconnected);
+}
+
+/** A frame arrived: a receipt goes back when one is due, and the frame
+ *  goes to the page if it parses. */
+function received(conn, sock, data) {
+  const receipt = sock.read.read(data);
+  if (receipt && sock.ws.readyState === WebSocket.OPEN) sock.ws.send(JSON.stringify(receipt));
+  let frame;
+  try {
+    frame = JSON.parse(data);
+  } catch {
+    return; // not from our server; nothing to do with it
+  }
+  conn.on.frame(frame);
+}
+
+/** The socket closed, or the attempt failed: once per socket. */
+function ended(conn, sock, reason) {
+  clearTimeout(sock.giveUp);
+  if (conn.socket !== sock.ws) return;
+  conn.socket = null;
+  conn.on.closed();
+  const { loop, next } = afterClose(conn.loop, reason, Date.now(), Math.random);
+  conn.loop = loop;
+  if (next.kind === "reopen") {
+    open(conn);
+  } else if (next.kind === "end") {
+    stop(conn);
+    conn.on.ended(next.why);
+  } else {
+    conn.on.retrying({ attempt: next.attempt, waitMs: next.waitMs, reason, opened: sock.opened });
+    conn.retryTimer = setTimeout(() => open(conn), next.waitMs);
+  }
+}
+
+/** Sends `frame` if the socket is open: true if it went out. */
+function send(conn, frame) {
+  if (conn.socket && conn.socket.readyState === WebSocket.OPEN) {
+    conn.socket.send(JSON.stringify(frame));
+    return true;
+  }
+  return false;
+}
+
+/** The browser says the network is back: an attempt waiting out its
+ *  backoff, or still connecting through the network that went away, would
+ *  keep the person offline for nothing. Connects again at once. */
+function networkBack(conn) {
+  if (conn.stopped || (conn.socket && conn.socket.readyState === WebSocket.OPEN)) return;
+  const stale = conn.socket;
+  conn.socket = null; // its close event is then not ours to handle
+  if (stale) stale.close();
+  open(conn);
+}
+
+/** Closes the socket and never reconnects. */
+function stop(conn) {
+  conn.stopped = true;
+  globalThis.removeEventListener?.("online", conn.networkBack);
+  clearTimeout(conn.retryTimer);
+  clearInterval(conn.pinger);
+  const ws = conn.socket;
+  conn.socket = null;
+  if (ws) ws.close(1000, "session ended");
 }

@@ -187,8 +187,7 @@ function receive(d, frame, now) {
       onHistory(d, frame, now);
       break;
     case "presence":
-      d.next.members = new Map((frame.members || []).map((m) => [m.clientId, m.name || ""]));
-      pushMembers(d);
+      onPresence(d, frame);
       break;
     case "message":
       show(d, frame, now);
@@ -203,28 +202,50 @@ function receive(d, frame, now) {
       settle(d, frame.clientMsgId);
       break;
     case "join":
-      d.edit("members").set(frame.clientId, frame.name || "");
-      pushMembers(d);
-      if (frame.clientId !== d.next.me) note(d, "joined", frame, now);
+      onJoin(d, frame, now);
       break;
     case "leave":
-      d.edit("members").delete(frame.clientId);
-      pushMembers(d);
-      stopTyping(d, frame.clientId);
-      note(d, "left", frame, now);
+      onLeave(d, frame, now);
       break;
     case "typing":
       onTyping(d, frame, now);
       break;
     case "error":
-      if (Object.hasOwn(ENDING, frame.code)) {
-        d.effects.push({ kind: "ended", why: ENDING[frame.code] });
-      } else {
-        refuse(d, frame.code, frame.message, frame.retryAfterMs);
-      }
+      onError(d, frame);
       break;
     default:
       break; // pong, and types from newer servers
+  }
+}
+
+/** The whole member list, as the server sends it on every (re)connect. */
+function onPresence(d, frame) {
+  d.next.members = new Map((frame.members || []).map((m) => [m.clientId, m.name || ""]));
+  pushMembers(d);
+}
+
+/** Someone joined; our own join shows in the list but is no news to us. */
+function onJoin(d, frame, now) {
+  d.edit("members").set(frame.clientId, frame.name || "");
+  pushMembers(d);
+  if (frame.clientId !== d.next.me) note(d, "joined", frame, now);
+}
+
+/** Someone left; whoever leaves also stops typing. */
+function onLeave(d, frame, now) {
+  d.edit("members").delete(frame.clientId);
+  pushMembers(d);
+  stopTyping(d, frame.clientId);
+  note(d, "left", frame, now);
+}
+
+/** An error frame either ends the session (the server closes the socket
+ *  next) or refuses one frame, and the session goes on. */
+function onError(d, frame) {
+  if (Object.hasOwn(ENDING, frame.code)) {
+    d.effects.push({ kind: "ended", why: ENDING[frame.code] });
+  } else {
+    refuse(d, frame.code, frame.message, frame.retryAfterMs);
   }
 }
 

@@ -11,42 +11,7 @@ import { afterEach, beforeEach, mock, test } from "node:test";
 
 import { connect } from "../../public/connection.js";
 import { BACKOFF_JITTER, BACKOFF_START_MS, CONNECT_TIMEOUT_MS } from "../../public/limits.js";
-
-/** A socket that does only what the test makes it do. */
-class StandIn extends EventTarget {
-  static CONNECTING = 0;
-  static OPEN = 1;
-  static CLOSED = 3;
-  static made = [];
-
-  constructor(url) {
-    super();
-    this.url = url;
-    this.readyState = StandIn.CONNECTING;
-    this.closedByPage = false;
-    StandIn.made.push(this);
-  }
-
-  send() {}
-
-  close() {
-    this.closedByPage = true;
-    this.readyState = StandIn.CLOSED;
-  }
-
-  /** The network's side: the handshake fails. */
-  fail() {
-    this.readyState = StandIn.CLOSED;
-    this.dispatchEvent(new Event("error"));
-  }
-
-  /** The late `close` Chromium may fire long after the `error`. */
-  lateClose() {
-    const event = new Event("close");
-    event.reason = "";
-    this.dispatchEvent(event);
-  }
-}
+import { StandIn, install, restore } from "./standin.mjs";
 
 /** The longest a first retry can wait. */
 const FIRST_RETRY_MS = Math.ceil(BACKOFF_START_MS * (1 + BACKOFF_JITTER));
@@ -55,13 +20,7 @@ let session;
 let retries;
 
 beforeEach(() => {
-  StandIn.made = [];
-  globalThis.WebSocket = StandIn;
-  // The page listens for `online` on its window.
-  const window = new EventTarget();
-  globalThis.addEventListener = window.addEventListener.bind(window);
-  globalThis.removeEventListener = window.removeEventListener.bind(window);
-  globalThis.dispatchEvent = window.dispatchEvent.bind(window);
+  install();
   mock.timers.enable({ apis: ["setTimeout", "setInterval", "Date"] });
   retries = [];
   const ignore = () => {};
@@ -78,10 +37,7 @@ beforeEach(() => {
 afterEach(() => {
   session.stop();
   mock.timers.reset();
-  delete globalThis.WebSocket;
-  delete globalThis.addEventListener;
-  delete globalThis.removeEventListener;
-  delete globalThis.dispatchEvent;
+  restore();
 });
 
 test("an attempt still connecting at the timeout is given up and retried", () => {

@@ -1,14 +1,18 @@
 // The socket's pure parts (public/connection.js): the reconnect URL, the
-// backoff schedule, which closes end a session for good, receipts, and
-// which closes rejoin quietly.
+// backoff schedule, which closes end a session for good, receipts, which
+// closes rejoin quietly, and what the reconnect loop does after each open
+// and close.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
   TOO_SLOW,
+  afterClose,
+  afterOpen,
   backoffMs,
   finalClose,
+  initialLoop,
   quietSlowClose,
   receipts,
   socketUrl,
@@ -123,4 +127,68 @@ test("a too-slow close rejoins quietly until it keeps happening", () => {
   const later = SLOW_CLOSE_WINDOW_MS * 3;
   assert.equal(quietSlowClose(TOO_SLOW, recent, later), true, "an old streak is forgotten");
   assert.equal(quietSlowClose("idle timeout", [], 0), false);
+});
+
+/** A `random` for afterClose that fails the test if a backoff is drawn. */
+const noDraw = () => assert.fail("no backoff should be drawn");
+
+/** The loop after a first open and then `closes` closes at `now`. */
+function loopAfter(closes, now = 0) {
+  let { loop } = afterOpen(initialLoop());
+  for (const reason of closes) loop = afterClose(loop, reason, now, () => 0).loop;
+  return loop;
+}
+
+test("an open says it reconnected only after an earlier open, and not after a quiet rejoin", () => {
+  const first = afterOpen(initialLoop());
+  assert.equal(first.reconnected, false, "a first connect is no reconnect");
+  assert.equal(afterOpen(loopAfter([""])).reconnected, true);
+  assert.equal(afterOpen(loopAfter([TOO_SLOW])).reconnected, false, "a quiet rejoin stays quiet");
+  assert.equal(afterOpen(loopAfter([TOO_SLOW, ""])).reconnected, false, "also after a failed attempt");
+  assert.equal(afterOpen(loopAfter(["", ""])).loop.attempt, 0, "an open starts the backoff afresh");
+});
+
+test("a drop retries after the backoff of its attempt, and counts it", () => {
+  const draws = [];
+  const random = () => (draws.push("drawn"), 0.25);
+  const first = afterClose(afterOpen(initialLoop()).loop, "idle timeout", 0, random);
+  assert.deepEqual(first.next, { kind: "retry", attempt: 1, waitMs: backoffMs(0, 0.25) });
+  const second = afterClose(first.loop, "", 0, random);
+  assert.deepEqual(second.next, { kind: "retry", attempt: 2, waitMs: backoffMs(1, 0.25) });
+  assert.equal(second.loop.attempt, 2);
+  assert.equal(draws.length, 2, "one draw a backoff");
+});
+
+test("a rename reopens at once and leaves the loop as it was", () => {
+  const quiet = loopAfter([TOO_SLOW, ""]);
+  const { loop, next } = afterClose(quiet, "renamed", 0, noDraw);
+  assert.deepEqual(next, { kind: "reopen" });
+  assert.deepEqual(loop, quiet, "a quiet rejoin in progress stays quiet");
+});
+
+test("a too-slow close reopens quietly, until it keeps happening", () => {
+  let loop = afterOpen(initialLoop()).loop;
+  for (let i = 1; i < SLOW_CLOSES_BEFORE_WARNING; i += 1) {
+    const after = afterClose(loop, TOO_SLOW, i * 1000, noDraw);
+    assert.deepEqual(after.next, { kind: "reopen" });
+    assert.equal(after.loop.quietly, true);
+    loop = afterOpen(after.loop).loop;
+  }
+  const warned = afterClose(loop, TOO_SLOW, SLOW_CLOSES_BEFORE_WARNING * 1000, () => 0);
+  assert.deepEqual(warned.next, { kind: "retry", attempt: 1, waitMs: backoffMs(0, 0) });
+  assert.equal(warned.loop.slowCloses.length, SLOW_CLOSES_BEFORE_WARNING, "the streak is kept");
+});
+
+test("an expired token or a removal ends the loop without a backoff", () => {
+  const end = (reason) => afterClose(initialLoop(), reason, 0, noDraw).next;
+  assert.deepEqual(end("token expired"), { kind: "end", why: "expired" });
+  assert.deepEqual(end("removed by a moderator"), { kind: "end", why: "removed" });
+});
+
+test("the loop passed in is never changed", () => {
+  const loop = loopAfter([TOO_SLOW, ""]);
+  const snapshot = structuredClone(loop);
+  afterOpen(loop);
+  for (const reason of ["", "renamed", TOO_SLOW, "token expired"]) afterClose(loop, reason, 1, () => 0);
+  assert.deepEqual(loop, snapshot);
 });

@@ -289,6 +289,14 @@ describe("typing", () => {
     assert.deepEqual(of(effects, "typing"), [{ kind: "typing", names: [] }]);
   });
 
+  test("a typist who leaves stops typing at once, not at the timeout", () => {
+    const page = new Page();
+    page.receive({ type: "typing", clientId: "a", ts: T0 });
+    const effects = page.receive({ type: "leave", clientId: "a", ts: T0 });
+    assert.deepEqual(of(effects, "typing"), [{ kind: "typing", names: [] }]);
+    assert.equal(page.state.typing.size, 0);
+  });
+
   test("my typing notices go out at most once per interval, and only online", () => {
     let state = initialState(ME);
     assert.deepEqual(typed(state, true, T0).effects, [], "offline");
