@@ -2,7 +2,7 @@
 # The benchmark suite, in one command: installs the baselines' dependencies
 # (a Python venv with the pinned FastAPI stack), builds the Worker, and runs
 # benches/load/ with the load generator on core 0 (each server it starts is
-# pinned to core 1). The full suite writes bench-results/ and BENCHMARKS.md;
+# pinned to core 1). The full suite writes bench-results/, never BENCHMARKS.md;
 # a smoke or narrowed run (BENCH_SIZES, BENCH_SERVERS, ...) writes below
 # bench-results/tmp/ instead. See the README's Benchmarks section.
 #   bash scripts/bench.sh           the full suite (over an hour)

@@ -4,10 +4,11 @@
 //! mode at toy sizes so the harness cannot rot.
 //!
 //! Subcommands: `suite [--smoke]` runs everything and writes
-//! `bench-results/results.json`, `bench-results/chart.svg` and
-//! `BENCHMARKS.md` (a smoke or narrowed run writes below
-//! `bench-results/tmp/` instead); `report <results.json> [<out dir>]`
-//! renders BENCHMARKS.md and the chart again from a results file;
+//! `bench-results/results.json`, `bench-results/chart.svg` and the report
+//! `bench-results/report.md` (a smoke or narrowed run writes below
+//! `bench-results/tmp/` instead; no run writes BENCHMARKS.md, which is
+//! written by hand); `report <results.json> [<out dir>]` renders the report
+//! and the chart again from a results file;
 //! `silent [--smoke]` runs the slow-reader attack of issue 13 (see
 //! `silent`), `silent-chart [<silent.json>]` draws its chart again;
 //! `serve-tokio <port>` is the native broadcast baseline.
@@ -20,7 +21,7 @@
 //! - `suite`: the plan and the measurements (join, idle memory, fan-out,
 //!   saturation), server by server.
 //! - `results`: the typed records of results.json.
-//! - `report`: BENCHMARKS.md and the chart, made from those records.
+//! - `report`: the report (report.md) and the chart, made from those records.
 //! - `silent`: sockets that never read, and the servers' memory over time.
 
 // The benchmark drives servers from the host; on wasm32 there is nothing to
@@ -85,8 +86,8 @@ fn main() {
     }
 }
 
-/// BENCHMARKS.md and the chart again from a results file, into `out` (by
-/// default beside the file): to check the report without a run.
+/// The report (report.md) and the chart again from a results file, into
+/// `out` (by default beside the file): to check the report without a run.
 fn rerender(json: Option<&String>, out: Option<&String>) -> Result<(), String> {
     let json = std::path::Path::new(json.ok_or("report <results.json> [<out dir>]")?);
     let text = std::fs::read_to_string(json).map_err(|e| format!("{}: {e}", json.display()))?;

@@ -1,13 +1,15 @@
 //! What is made of the results: `bench-results/results.json` itself, and
-//! `BENCHMARKS.md` with its targets (`targets`), ratios, absolute numbers
-//! and chart (`chart`), all read from the typed records in `results`.
+//! the generated report `bench-results/report.md` with its targets
+//! (`targets`), ratios, absolute numbers and chart (`chart`), all read from
+//! the typed records in `results`. A run never writes `BENCHMARKS.md`: that
+//! page, and `bench-results/history.md`, are written by hand.
 
 mod chart;
 mod targets;
 
 use std::process::Command;
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use crate::results::{Results, Run};
 use crate::servers::{root, Server};
@@ -40,7 +42,8 @@ fn idle_bytes(r: &Run) -> Option<f64> {
     r.idle_bytes_per_conn
 }
 
-/// Where a run's files go.
+/// Where a run's files go: the results, the report and the chart, always
+/// side by side in one folder.
 pub struct Output {
     json: PathBuf,
     markdown: PathBuf,
@@ -48,7 +51,8 @@ pub struct Output {
 }
 
 impl Output {
-    /// A full run replaces the committed BENCHMARKS.md and bench-results/;
+    /// A full run replaces the committed files in bench-results/
+    /// (results.json, report.md, chart.svg) and never touches BENCHMARKS.md;
     /// a smoke or narrowed run writes below bench-results/tmp/ (ignored by
     /// git), so it can never pass for the full run; `BENCH_OUT=<dir>` puts
     /// all three files in `<dir>`.
@@ -61,40 +65,48 @@ impl Output {
         } else if narrowed {
             Output::in_dir(&results.join("tmp/run"))
         } else {
-            Output {
-                json: results.join("results.json"),
-                markdown: root().join("BENCHMARKS.md"),
-                chart: results.join("chart.svg"),
-            }
+            Output::in_dir(&results)
         }
     }
 
     pub fn in_dir(dir: &Path) -> Output {
         Output {
             json: dir.join("results.json"),
-            markdown: dir.join("BENCHMARKS.md"),
+            markdown: dir.join("report.md"),
             chart: dir.join("chart.svg"),
         }
     }
 
-    /// `path` as BENCHMARKS.md links to it.
+    /// `path` as the report links to it: relative to the report's own
+    /// folder, so the link works wherever that folder is.
     fn link(&self, path: &Path) -> String {
         let from = self.markdown.parent().unwrap_or(Path::new(""));
-        path.strip_prefix(from)
-            .unwrap_or(path)
-            .display()
-            .to_string()
+        relative(path, from).display().to_string()
     }
 }
 
-/// Writes results.json, then BENCHMARKS.md and the chart from it.
+/// `path` relative to the folder `from`: what follows their common leading
+/// components, after one `..` for each component of `from` left over. Both
+/// are built the same way (absolute, or relative to the same folder), so
+/// the common part is a real common folder.
+fn relative(path: &Path, from: &Path) -> PathBuf {
+    let mut path = path.components().peekable();
+    let mut from = from.components().peekable();
+    while path.peek().is_some() && path.peek() == from.peek() {
+        path.next();
+        from.next();
+    }
+    from.map(|_| Component::ParentDir).chain(path).collect()
+}
+
+/// Writes results.json, then the report and the chart from it.
 pub fn write(doc: &Results, out: &Output) -> Result<(), String> {
     let json = serde_json::to_string_pretty(doc).map_err(|e| e.to_string())?;
     write_file(&out.json, &json)?;
     render(doc, out)
 }
 
-/// BENCHMARKS.md and the chart for `doc`.
+/// The report and the chart for `doc`.
 pub fn render(doc: &Results, out: &Output) -> Result<(), String> {
     write_file(&out.markdown, &markdown(doc, out))?;
     write_file(&out.chart, &chart::chart(&doc.runs, &doc.plan.sizes))?;
@@ -221,18 +233,11 @@ fn markdown(doc: &Results, out: &Output) -> String {
     for server in present(runs) {
         md.push_str(&format!("- **{}**: {}\n", server.name(), server.about()));
     }
-    // Notes written by hand about this run (targets read off its tables,
-    // CPU profiles from benches/profile.mjs) are kept beside the results
-    // and carried into every report.
-    if let Ok(notes) = std::fs::read_to_string(root().join(NOTES)) {
-        md.push('\n');
-        md.push_str(&notes);
-    }
+    // Only what this run measured: notes written by hand (targets read off
+    // other runs, profiles, experiments) live in BENCHMARKS.md and
+    // bench-results/history.md, which no run writes.
     md
 }
-
-/// Where the hand-written notes that BENCHMARKS.md carries are kept.
-const NOTES: &str = "bench-results/notes.md";
 
 /// The servers the runs measured, in report order.
 fn present(runs: &[Run]) -> Vec<Server> {

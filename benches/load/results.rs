@@ -1,6 +1,6 @@
 //! The results file, `bench-results/results.json`: one typed record per
 //! server, client count and repeat. The report reads nothing else, so a
-//! misspelt field is a compile error instead of NaN in BENCHMARKS.md, and a
+//! misspelt field is a compile error instead of NaN in the report, and a
 //! number that was not measured is `None` (JSON `null`), never 0.
 
 use serde::{Deserialize, Serialize};
@@ -11,7 +11,7 @@ use crate::suite::Plan;
 /// A knee is known when its pass/fail bracket is at most this wide.
 pub const CONVERGED_BRACKET: f64 = 1.10;
 
-/// The whole of `results.json`: enough to render BENCHMARKS.md again
+/// The whole of `results.json`: enough to render the report again
 /// (`load report <results.json>`) without the run's environment.
 #[derive(Serialize, Deserialize)]
 pub struct Results {

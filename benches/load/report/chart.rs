@@ -1,5 +1,6 @@
-//! The chart in BENCHMARKS.md: delivered messages a second at the knee and
-//! fan-out p99 against clients, one line per server, as a plain SVG.
+//! The report's chart (`chart.svg`, beside `report.md`): delivered messages
+//! a second at the knee and fan-out p99 against clients, one line per
+//! server, as a plain SVG.
 
 use super::{fanout_p99, knee_delivered, median, present, Pick};
 use crate::results::Run;

@@ -244,7 +244,7 @@ fn faults_row(runs: &[Run]) -> String {
     )
 }
 
-/// The `.wasm` budget in DEVELOPERS.md: at most 192 KiB gzipped.
+/// The `.wasm` budget (BENCHMARKS.md's targets): at most 192 KiB gzipped.
 fn wasm_row(wasm_raw: Option<usize>, gzip: Option<usize>) -> String {
     const BUDGET: usize = 192 * 1024;
     let verdict = match gzip {
