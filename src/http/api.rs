@@ -115,23 +115,7 @@ pub fn is_api(path: &str) -> bool {
 /// a page on an origin that may not call, 405 (with `Allow`) for a method
 /// the endpoint does not take.
 pub fn route(head: RequestHead<'_>, allowed_origins: &[String]) -> Result<ApiRoute, HttpRefusal> {
-    let not_found = || {
-        HttpRefusal::json(
-            404,
-            "not_found",
-            format!(
-                "no API endpoint at {}; the endpoints are /api/rooms/<room>/messages and /api/rooms/<room>/presence",
-                printable(head.path)
-            ),
-        )
-    };
-    let rest = head.path.strip_prefix(ROOMS_PREFIX).ok_or_else(not_found)?;
-    let (room, endpoint) = rest.split_once('/').ok_or_else(not_found)?;
-    let allow = match endpoint {
-        "messages" => "GET, POST, OPTIONS",
-        "presence" => "GET, OPTIONS",
-        _ => return Err(not_found()),
-    };
+    let (room, endpoint, allow) = endpoint(head.path)?;
     let room =
         validate::room_name(room).map_err(|why| bad_request(format!("bad room name: {why}")))?;
     if head
@@ -149,25 +133,46 @@ pub fn route(head: RequestHead<'_>, allowed_origins: &[String]) -> Result<ApiRou
         ("GET", "messages") => list_query(head.query)?,
         ("POST", "messages") => Call::PostMessage,
         ("GET", "presence") => Call::Presence,
-        (method, _) => {
-            return Err(HttpRefusal {
-                allow: Some(allow),
-                ..HttpRefusal::json(
-                    405,
-                    "method_not_allowed",
-                    format!(
-                        "{} does not take {}; it takes {allow}",
-                        head.path,
-                        printable(method)
-                    ),
-                )
-            })
-        }
+        (method, _) => return Err(method_not_allowed(head.path, method, allow)),
     };
     Ok(ApiRoute::Call {
         room: room.to_owned(),
         call,
     })
+}
+
+/// The room and endpoint a path names, with the methods the endpoint
+/// takes; 404 for a path that names none.
+fn endpoint(path: &str) -> Result<(&str, &str, &'static str), HttpRefusal> {
+    let not_found = || {
+        HttpRefusal::json(
+            404,
+            "not_found",
+            format!(
+                "no API endpoint at {}; the endpoints are /api/rooms/<room>/messages and /api/rooms/<room>/presence",
+                printable(path)
+            ),
+        )
+    };
+    let rest = path.strip_prefix(ROOMS_PREFIX).ok_or_else(not_found)?;
+    let (room, endpoint) = rest.split_once('/').ok_or_else(not_found)?;
+    let allow = match endpoint {
+        "messages" => "GET, POST, OPTIONS",
+        "presence" => "GET, OPTIONS",
+        _ => return Err(not_found()),
+    };
+    Ok((room, endpoint, allow))
+}
+
+fn method_not_allowed(path: &str, method: &str, allow: &'static str) -> HttpRefusal {
+    let message = format!(
+        "{path} does not take {}; it takes {allow}",
+        printable(method)
+    );
+    HttpRefusal {
+        allow: Some(allow),
+        ..HttpRefusal::json(405, "method_not_allowed", message)
+    }
 }
 
 /// A bounded, printable copy of request text for a readable message.
@@ -479,26 +484,7 @@ pub fn post<S: HistoryStore>(
     let session = Session::new(joining, API_CONN, ctx.now);
     let deliveries = room::chat(ctx, &session, body.message, body.client_msg_id)
         .map_err(|r| HttpRefusal::from_refusal(&r))?;
-    let mut posted = None;
-    let mut created = false;
-    for d in &deliveries {
-        match &d.frame {
-            ServerFrame::Message(m) => {
-                created = true;
-                posted = Some(Posted {
-                    seq: m.seq,
-                    id: m.id.clone(),
-                });
-            }
-            ServerFrame::Ack(a) if posted.is_none() => {
-                posted = Some(Posted {
-                    seq: a.seq,
-                    id: a.id.clone(),
-                })
-            }
-            _ => {}
-        }
-    }
+    let (posted, created) = posted(&deliveries);
     let posted = posted.ok_or_else(|| HttpRefusal::from_refusal(&Refusal::Internal))?;
     Ok(Accepted {
         posted,
@@ -509,6 +495,26 @@ pub fn post<S: HistoryStore>(
             .filter(|d| d.to != Audience::Sender)
             .collect(),
     })
+}
+
+/// The message a post's deliveries name, and whether it is new: a new
+/// message is broadcast, a resend only acknowledged.
+fn posted(deliveries: &[Delivery]) -> (Option<Posted>, bool) {
+    let mut posted = None;
+    for d in deliveries {
+        match &d.frame {
+            ServerFrame::Message(m) => {
+                let (seq, id) = (m.seq, m.id.clone());
+                return (Some(Posted { seq, id }), true);
+            }
+            ServerFrame::Ack(a) if posted.is_none() => {
+                let (seq, id) = (a.seq, a.id.clone());
+                posted = Some(Posted { seq, id });
+            }
+            _ => {}
+        }
+    }
+    (posted, false)
 }
 
 #[cfg(test)]

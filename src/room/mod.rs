@@ -108,21 +108,7 @@ pub fn join<S: HistoryStore>(
 ) -> Result<Vec<Delivery>, Refusal> {
     let catch_up =
         history::catch_up(ctx.store, since, ctx.config.history_limit).map_err(Refusal::Storage)?;
-    let history = ServerFrame::History(HistoryLine {
-        line: Line::server("", ctx.now),
-        messages: catch_up
-            .messages
-            .iter()
-            .map(StoredMessage::to_kept)
-            .collect(),
-        changes: catch_up
-            .changes
-            .iter()
-            .filter_map(StoredMessage::change_frame)
-            .collect(),
-        latest_seq: catch_up.latest_seq,
-        truncated: catch_up.truncated,
-    });
+    let history = history_frame(&catch_up, ctx.now);
     let members = presence::members(others.iter().copied().chain([newcomer]));
     let presence = ServerFrame::Presence(PresenceLine {
         line: Line::server(&format!("{} online", members.len()), ctx.now),
@@ -143,6 +129,19 @@ pub fn join<S: HistoryStore>(
             join,
         ),
     ])
+}
+
+/// The `history` frame for what a newcomer missed.
+fn history_frame(catch_up: &history::CatchUp, now: u64) -> ServerFrame {
+    let kept = catch_up.messages.iter().map(StoredMessage::to_kept);
+    let changes = catch_up.changes.iter();
+    ServerFrame::History(HistoryLine {
+        line: Line::server("", now),
+        messages: kept.collect(),
+        changes: changes.filter_map(StoredMessage::change_frame).collect(),
+        latest_seq: catch_up.latest_seq,
+        truncated: catch_up.truncated,
+    })
 }
 
 /// A socket closed or failed. `remaining` are the sessions of the sockets

@@ -189,46 +189,38 @@ impl Refusal {
     /// accepted and the socket stays open.
     fn per_message(&self) -> ErrorReply {
         match self {
-            Refusal::EmptyMessage => reply("empty_message", "message is empty", None),
-            Refusal::MessageTooLong { chars, max } => reply(
+            Refusal::EmptyMessage => said("empty_message", "message is empty"),
+            Refusal::MessageTooLong { chars, max } => said(
                 "message_too_long",
                 format!("message is {chars} characters long; the limit is {max}"),
-                None,
             ),
-            Refusal::MalformedJson => reply(
+            Refusal::MalformedJson => said(
                 "malformed_json",
                 "a frame starting with '{' must be a JSON object",
-                None,
             ),
-            Refusal::BadFrame(why) => reply("bad_frame", why.clone(), None),
+            Refusal::BadFrame(why) => said("bad_frame", why.clone()),
             Refusal::UnknownType(kind) => {
-                reply("unknown_type", format!("unknown frame type {kind:?}"), None)
+                said("unknown_type", format!("unknown frame type {kind:?}"))
             }
-            Refusal::BinaryFrame => reply(
+            Refusal::BinaryFrame => said(
                 "binary_unsupported",
                 "binary frames are not supported; send text",
-                None,
             ),
             Refusal::RateLimited { retry_after_ms } => reply(
                 "rate_limited",
                 format!("too many messages; wait {retry_after_ms} ms"),
                 Some(*retry_after_ms),
             ),
-            Refusal::NotAuthor => reply(
-                "not_author",
-                "only the author can do that to this message",
-                None,
-            ),
-            Refusal::NotModerator => reply("not_moderator", "only a moderator can do that", None),
-            Refusal::UnknownMessage => reply(
+            Refusal::NotAuthor => said("not_author", "only the author can do that to this message"),
+            Refusal::NotModerator => said("not_moderator", "only a moderator can do that"),
+            Refusal::UnknownMessage => said(
                 "unknown_message",
                 "no such message in this room's kept history",
-                None,
             ),
-            Refusal::MessageDeleted => reply("message_deleted", "that message was deleted", None),
+            Refusal::MessageDeleted => said("message_deleted", "that message was deleted"),
             // `answer` sends the others elsewhere; this keeps the match total
             // without a panic path.
-            _ => reply("internal", "internal error", None),
+            _ => said("internal", "internal error"),
         }
     }
 }
@@ -371,6 +363,11 @@ impl HttpRefusal {
             BodyForm::Json => "application/json",
         }
     }
+}
+
+/// An error frame with no retry hint.
+fn said(code: &'static str, message: impl Into<String>) -> ErrorReply {
+    reply(code, message, None)
 }
 
 fn reply(
