@@ -8,16 +8,17 @@
 //! SQLite, so a woken object rebuilds the room from `getWebSockets()` alone.
 //!
 //! - `sockets`: the roster of members, rebuilt from the runtime on waking.
-//! - `outbox`: the send path's state and the executor of fan-out plans.
+//! - `send_path`: the send path's state and the executor of fan-out plans.
 //! - `js`: runtime calls workers-rs does not bind.
-//! - `api`: the room's side of the HTTP API.
+//! - `api_calls`: the room's side of the HTTP API.
+//! - `alarm_clock`: the room's one alarm, set one way.
 //! - `webhooks`: the webhook outbox: written with the messages, drained by
 //!   the alarm.
 
 mod alarm_clock;
-mod api;
+mod api_calls;
 mod js;
-mod outbox;
+mod send_path;
 mod sockets;
 mod webhooks;
 
@@ -52,7 +53,7 @@ use crate::wire::protocol::{self, PING, PONG};
 use crate::wire::routes::{Route, SocketTarget};
 use alarm_clock::AlarmClock;
 use js::now;
-use outbox::Outbox;
+use send_path::SendPath;
 use sockets::{Found, Sockets};
 use webhooks::Webhooks;
 
@@ -63,7 +64,7 @@ pub struct ChatRoom {
     config: Config,
     /// Open or token mode; the object checks identity again.
     auth: Mode,
-    outbox: Rc<Outbox>,
+    send: Rc<SendPath>,
     /// The one alarm: idle sweep, token expiry, webhook retries.
     clock: Rc<AlarmClock>,
     /// HTTP API callers' rate budgets, by subject.
@@ -85,7 +86,7 @@ impl DurableObject for ChatRoom {
             emit(LogLine::warn("setting_ignored").detail(&why));
         }
         let clock = Rc::new(AlarmClock::new(state.storage().as_raw()));
-        let outbox = Outbox {
+        let send = SendPath {
             // The binding type is not Clone; the JS object behind it is.
             sockets: Sockets::new(JsValue::clone(state.as_raw()).into(), config.flow),
             sql: state.storage().sql(),
@@ -93,13 +94,13 @@ impl DurableObject for ChatRoom {
             behind: RefCell::new(WriteBehind::default()),
             webhooks: Webhooks::new(&env, &clock),
         };
-        if let Some(hooks) = &outbox.webhooks {
-            hooks.resume(&SqlHistory::new(outbox.sql.clone()));
+        if let Some(hooks) = &send.webhooks {
+            hooks.resume(&SqlHistory::new(send.sql.clone()));
         }
         ChatRoom {
             config,
             auth: entry::auth_mode(&env),
-            outbox: Rc::new(outbox),
+            send: Rc::new(send),
             clock,
             api_buckets: RefCell::default(),
         }
@@ -115,12 +116,12 @@ impl DurableObject for ChatRoom {
         };
         // Held broadcasts go out before the newcomer is listed: its history
         // already holds them.
-        if !self.outbox.flush() {
+        if !self.send.flush() {
             return unavailable();
         }
         let pair = WebSocketPair::new()?;
         let session = new_session(&target, &who);
-        if let Err(err) = self.outbox.sockets.accept(&pair.server) {
+        if let Err(err) = self.send.sockets.accept(&pair.server) {
             let line = LogLine::error("accept_failed").room(&session.room);
             emit(line.client(&session.client_id).detail(&format!("{err:?}")));
             return unavailable();
@@ -141,7 +142,7 @@ impl DurableObject for ChatRoom {
         self.clock.fired();
         let now = now();
         let mut closing = Vec::new();
-        for m in self.outbox.sockets.roster().iter() {
+        for m in self.send.sockets.roster().iter() {
             if let Some(refusal) = alarm::verdict(&m.session, self.is_idle(m, now), now) {
                 closing.push((m.socket.clone(), m.session.clone(), refusal));
             }
@@ -149,8 +150,8 @@ impl DurableObject for ChatRoom {
         for (ws, session, refusal) in closing {
             self.carry_out(&ws, &session, room::refuse(&refusal, now));
         }
-        let outbox_next = match &self.outbox.webhooks {
-            Some(hooks) => hooks.drain(&SqlHistory::new(self.outbox.sql.clone())).await,
+        let outbox_next = match &self.send.webhooks {
+            Some(hooks) => hooks.drain(&SqlHistory::new(self.send.sql.clone())).await,
             None => None,
         };
         // Read after the drain, which may take seconds: sockets come and go.
@@ -214,7 +215,7 @@ impl ChatRoom {
 impl ChatRoom {
     /// A frame arrived: text, or `None` for a binary frame.
     fn on_frame(&self, ws: &WebSocket, text: Option<String>) {
-        let key = match self.outbox.sockets.find(ws) {
+        let key = match self.send.sockets.find(ws) {
             Found::Member(key) => key,
             // Frames the runtime had queued from a socket the room has
             // already closed (a flooder, say) are dropped: closing means not
@@ -228,12 +229,12 @@ impl ChatRoom {
         if self.booked_receipt(key, text.as_deref()) {
             return;
         }
-        let Some(mut session) = self.outbox.sockets.session(key) else {
+        let Some(mut session) = self.send.sockets.session(key) else {
             return;
         };
-        self.outbox.sockets.alive(key);
+        self.send.sockets.alive(key);
         let received_at = now();
-        let sockets = &self.outbox.sockets;
+        let sockets = &self.send.sockets;
         let mut bucket = sockets.bucket(key, self.config.rate_burst, received_at);
         let mut outcome = self.with_rules(received_at, |ctx| match &text {
             Some(text) => room::receive(ctx, &mut session, &mut bucket, text),
@@ -241,7 +242,7 @@ impl ChatRoom {
         });
         sockets.record(key, bucket, received_at);
         if outcome.session_changed {
-            self.outbox.sockets.update(&session);
+            self.send.sockets.update(&session);
             if ws.serialize_attachment(&session).is_err() {
                 outcome = room::refuse(&Refusal::Internal, now());
             }
@@ -261,10 +262,10 @@ impl ChatRoom {
         let Some(frames) = text.and_then(protocol::receipt) else {
             return false;
         };
-        if !self.outbox.sockets.receipt(key, frames) {
+        if !self.send.sockets.receipt(key, frames) {
             return false;
         }
-        self.outbox.sockets.touch(key, now());
+        self.send.sockets.touch(key, now());
         true
     }
 
@@ -314,7 +315,7 @@ impl ChatRoom {
     /// The stored ban that refuses `client_id` now, if any: for a socket
     /// and for an API post alike. `Err` when storage cannot say.
     fn ban_on(&self, client_id: &str) -> std::result::Result<Option<Denial>, StoreError> {
-        let until = SqlHistory::new(self.outbox.sql.clone()).banned_until(client_id)?;
+        let until = SqlHistory::new(self.send.sql.clone()).banned_until(client_id)?;
         Ok(moderation::ban_denial(until, now()))
     }
 
@@ -323,10 +324,10 @@ impl ChatRoom {
     /// every socket of the client gets its error frame and close, and the
     /// room its `leave`.
     fn remove(&self, kick: &Kick) -> std::result::Result<(), Refusal> {
-        SqlHistory::new(self.outbox.sql.clone())
+        SqlHistory::new(self.send.sql.clone())
             .ban(&kick.client_id, kick.until, now())
             .map_err(Refusal::Storage)?;
-        let kicked: Vec<(WebSocket, Session)> = (self.outbox.sockets.roster().iter())
+        let kicked: Vec<(WebSocket, Session)> = (self.send.sockets.roster().iter())
             .filter(|m| m.session.client_id == kick.client_id)
             .map(|m| (m.socket.clone(), m.session.clone()))
             .collect();
@@ -340,15 +341,15 @@ impl ChatRoom {
     /// and says what it and the room are told; `since` is the last message
     /// the client saw.
     fn join(&self, ws: &WebSocket, session: &Session, since: Option<u64>) -> Outcome {
-        let open = self.outbox.sockets.roster().len();
+        let open = self.send.sockets.roster().len();
         if let Err(refusal) = room::admit(open, &self.config) {
             return room::refuse(&refusal, now());
         }
         if ws.serialize_attachment(session).is_err() {
             return room::refuse(&Refusal::Internal, now());
         }
-        self.outbox.sockets.admit(ws, session);
-        let roster = self.outbox.sockets.roster();
+        self.send.sockets.admit(ws, session);
+        let roster = self.send.sockets.roster();
         let others: Vec<&Session> = roster.sessions_except(session.conn).collect();
         let joined = self.with_rules(now(), |ctx| room::join(ctx, session, &others, since));
         let line = LogLine::info("connected").room(&session.room);
@@ -363,8 +364,8 @@ impl ChatRoom {
         now: u64,
         rule: impl FnOnce(&mut Ctx<'_, Buffered<'_, SqlHistory>>) -> R,
     ) -> R {
-        let mut sql = SqlHistory::new(self.outbox.sql.clone());
-        let mut behind = self.outbox.behind.borrow_mut();
+        let mut sql = SqlHistory::new(self.send.sql.clone());
+        let mut behind = self.send.behind.borrow_mut();
         let mut store = behind.over(&mut sql);
         let mut ctx = Ctx {
             config: &self.config,
@@ -383,7 +384,7 @@ impl ChatRoom {
         }
         let (close, cause) = (outcome.close, outcome.cause);
         let sender = (Some((ws, session.conn)), session.conn);
-        (self.outbox).deliver(sender, &session.room, outcome.deliveries, close);
+        (self.send).deliver(sender, &session.room, outcome.deliveries, close);
         if let Some(close) = close {
             let line = LogLine::warn("closed_by_room").room(&session.room);
             let line = line
@@ -399,13 +400,13 @@ impl ChatRoom {
 
     /// Announces a socket's departure once, then forgets it.
     fn depart(&self, ws: &WebSocket) {
-        self.outbox.depart(ws);
+        self.send.depart(ws);
     }
 
     /// Idle by the connection's own record and the runtime's last answer
     /// to its ping, which only the runtime knows.
     fn is_idle(&self, conn: &Connection<WebSocket>, now: u64) -> bool {
-        let last_ping = self.outbox.sockets.last_ping(&conn.socket);
+        let last_ping = self.send.sockets.last_ping(&conn.socket);
         let timeout = self.idle_timeout_ms();
         room::is_idle(now, conn.last_frame, last_ping, &conn.session, timeout)
     }
@@ -413,7 +414,7 @@ impl ChatRoom {
     /// When the sockets next need the alarm: the next idle check or token
     /// deadline, or never while none is open.
     fn sockets_next_alarm(&self) -> Option<u64> {
-        let roster = self.outbox.sockets.roster();
+        let roster = self.send.sockets.roster();
         if roster.is_empty() {
             return None;
         }
@@ -428,7 +429,7 @@ impl ChatRoom {
     /// Makes sure the alarm fires by the next idle check and by a newcomer's
     /// token `deadline`, moving a pending alarm up if it is later.
     async fn schedule_alarm(&self, deadline: Option<u64>) {
-        if self.outbox.sockets.roster().is_empty() {
+        if self.send.sockets.roster().is_empty() {
             return;
         }
         self.clock.learn().await;

@@ -27,7 +27,7 @@ use crate::wire::error::{INTERNAL_CLOSE, TOO_SLOW_CLOSE};
 use crate::wire::log_line::LogLine;
 use crate::wire::protocol;
 
-pub(super) struct Outbox {
+pub(super) struct SendPath {
     pub(super) sockets: Sockets,
     pub(super) sql: SqlStorage,
     /// Held broadcasts, naming sockets by connection key.
@@ -41,7 +41,7 @@ pub(super) struct Outbox {
 /// The event's socket and its connection key.
 pub(super) type Sender<'a> = Option<(&'a WebSocket, u64)>;
 
-impl Outbox {
+impl SendPath {
     /// Hands an event's `deliveries` to the webhooks, then plans and sends
     /// them (and `close`, for the sender) from the socket keyed `conn`. Every
     /// path that tells the room something comes through here, so a backend

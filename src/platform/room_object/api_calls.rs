@@ -38,7 +38,7 @@ impl ChatRoom {
                 }
             }
             (Call::Presence, _) => {
-                let roster = self.outbox.sockets.roster();
+                let roster = self.send.sockets.roster();
                 let present = api::presence(roster.iter().map(|m| &m.session));
                 drop(roster);
                 answer(200, &present, cors)
@@ -73,8 +73,8 @@ impl ChatRoom {
         let accepted =
             self.with_rules(now(), |ctx| api::post(ctx, &post.speaker, room, post.body))?;
         let status = accepted.status();
-        let sent = (self.outbox).deliver((None, API_CONN), room, accepted.deliveries, None);
-        if !sent || !self.outbox.flush() {
+        let sent = (self.send).deliver((None, API_CONN), room, accepted.deliveries, None);
+        if !sent || !self.send.flush() {
             return Err(HttpRefusal::from_refusal(&Refusal::Internal));
         }
         let line = LogLine::info("api_posted").room(room).client(sender);
