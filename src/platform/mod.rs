@@ -7,4 +7,4 @@ mod entry;
 mod log;
 mod respond;
 mod room_object;
-mod sql_history;
+mod sqlite;

@@ -13,8 +13,9 @@
 
 use crate::room::session::Session;
 use crate::room::{check_message, Audience, Ctx, Delivery};
+use crate::store::bans::BanStore;
 use crate::store::history::{Change, HistoryStore, StoredMessage};
-use crate::wire::error::{Denial, Refusal};
+use crate::wire::error::{Denial, Refusal, StoreError};
 
 /// A kick the room object carries out: store the ban, then close every
 /// socket of `client_id`.
@@ -74,6 +75,16 @@ pub fn ban_denial(until: Option<u64>, now: u64) -> Option<Denial> {
     Some(Denial::Banned {
         minutes_left: left.div_ceil(60_000),
     })
+}
+
+/// The stored ban that refuses `client_id` at `now`, if any: for a socket
+/// and for an API post alike.
+pub fn ban_on(
+    bans: &mut impl BanStore,
+    client_id: &str,
+    now: u64,
+) -> Result<Option<Denial>, StoreError> {
+    Ok(ban_denial(bans.banned_until(client_id)?, now))
 }
 
 /// The kept, not yet deleted message that `id` names.

@@ -1,5 +1,6 @@
 //! Layer 4: what the room keeps, behind contracts the rules can test
 //! natively.
 
+pub mod bans;
 pub mod history;
 pub mod write_behind;

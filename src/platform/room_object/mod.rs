@@ -37,7 +37,7 @@ use crate::access::identity::{Identity, Mode};
 use crate::platform::entry;
 use crate::platform::log::emit;
 use crate::platform::respond;
-use crate::platform::sql_history::SqlHistory;
+use crate::platform::sqlite::{Db, SqlMessages};
 use crate::room::alarm;
 use crate::room::moderation::{self, Kick};
 use crate::room::session::{Joining, Session};
@@ -45,6 +45,7 @@ use crate::room::{self, Ctx, Outcome};
 use crate::send::coalesce::Coalescer;
 use crate::send::roster::Connection;
 use crate::settings::config::Config;
+use crate::store::bans::BanStore;
 use crate::store::write_behind::{Buffered, WriteBehind};
 use crate::wire::error::StoreError;
 use crate::wire::error::{Denial, HttpRefusal, Refusal};
@@ -73,7 +74,8 @@ pub struct ChatRoom {
 
 impl DurableObject for ChatRoom {
     fn new(state: State, env: Env) -> Self {
-        if let Err(err) = SqlHistory::new(state.storage().sql()).create_schema() {
+        let db = Db::new(state.storage().sql());
+        if let Err(err) = db.create_schema() {
             emit(LogLine::error("schema_failed").detail(&err.0));
         }
         // Keep-alive pings are answered by the runtime, never waking the room.
@@ -89,13 +91,13 @@ impl DurableObject for ChatRoom {
         let send = SendPath {
             // The binding type is not Clone; the JS object behind it is.
             sockets: Sockets::new(JsValue::clone(state.as_raw()).into(), config.flow),
-            sql: state.storage().sql(),
+            db,
             coalescer: RefCell::new(Coalescer::default()),
             behind: RefCell::new(WriteBehind::default()),
             webhooks: Webhooks::new(&env, &clock),
         };
         if let Some(hooks) = &send.webhooks {
-            hooks.resume(&SqlHistory::new(send.sql.clone()));
+            hooks.resume(&mut send.db.events());
         }
         ChatRoom {
             config,
@@ -151,7 +153,7 @@ impl DurableObject for ChatRoom {
             self.carry_out(&ws, &session, room::refuse(&refusal, now));
         }
         let outbox_next = match &self.send.webhooks {
-            Some(hooks) => hooks.drain(&SqlHistory::new(self.send.sql.clone())).await,
+            Some(hooks) => hooks.drain(&mut self.send.db.events()).await,
             None => None,
         };
         // Read after the drain, which may take seconds: sockets come and go.
@@ -315,8 +317,7 @@ impl ChatRoom {
     /// The stored ban that refuses `client_id` now, if any: for a socket
     /// and for an API post alike. `Err` when storage cannot say.
     fn ban_on(&self, client_id: &str) -> std::result::Result<Option<Denial>, StoreError> {
-        let until = SqlHistory::new(self.send.sql.clone()).banned_until(client_id)?;
-        Ok(moderation::ban_denial(until, now()))
+        moderation::ban_on(&mut self.send.db.bans(), client_id, now())
     }
 
     /// Carries out a moderator's kick: the ban is stored first, so a
@@ -324,7 +325,7 @@ impl ChatRoom {
     /// every socket of the client gets its error frame and close, and the
     /// room its `leave`.
     fn remove(&self, kick: &Kick) -> std::result::Result<(), Refusal> {
-        SqlHistory::new(self.send.sql.clone())
+        (self.send.db.bans())
             .ban(&kick.client_id, kick.until, now())
             .map_err(Refusal::Storage)?;
         let kicked: Vec<(WebSocket, Session)> = (self.send.sockets.roster().iter())
@@ -362,9 +363,9 @@ impl ChatRoom {
     fn with_rules<R>(
         &self,
         now: u64,
-        rule: impl FnOnce(&mut Ctx<'_, Buffered<'_, SqlHistory>>) -> R,
+        rule: impl FnOnce(&mut Ctx<'_, Buffered<'_, SqlMessages>>) -> R,
     ) -> R {
-        let mut sql = SqlHistory::new(self.send.sql.clone());
+        let mut sql = self.send.db.messages();
         let mut behind = self.send.behind.borrow_mut();
         let mut store = behind.over(&mut sql);
         let mut ctx = Ctx {

@@ -10,13 +10,13 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use worker::{js_sys, SqlStorage, WebSocket};
+use worker::{js_sys, WebSocket};
 
 use super::js::{now, send, text};
 use super::sockets::Sockets;
 use super::webhooks::Webhooks;
 use crate::platform::log::emit;
-use crate::platform::sql_history::SqlHistory;
+use crate::platform::sqlite::Db;
 use crate::room;
 use crate::send::coalesce::{self, Coalescer, Held};
 use crate::send::fanout::{self, Step};
@@ -29,7 +29,7 @@ use crate::wire::protocol;
 
 pub(super) struct SendPath {
     pub(super) sockets: Sockets,
-    pub(super) sql: SqlStorage,
+    pub(super) db: Db,
     /// Held broadcasts, naming sockets by connection key.
     pub(super) coalescer: RefCell<Coalescer<u64>>,
     pub(super) behind: RefCell<WriteBehind>,
@@ -193,10 +193,10 @@ impl SendPath {
         if self.behind.borrow().is_empty() && events.is_none() {
             return true;
         }
-        let mut sql = SqlHistory::new(self.sql.clone());
+        let mut sql = self.db.messages();
         let written = self.behind.borrow_mut().commit(&mut sql);
         let written = match (written, events) {
-            (Ok(_), Some(hooks)) => hooks.write(&sql),
+            (Ok(_), Some(hooks)) => hooks.write(&mut self.db.events()),
             (Ok(_), None) => Ok(()),
             (Err(err), _) => Err(err),
         };

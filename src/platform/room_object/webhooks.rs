@@ -19,10 +19,11 @@ use worker::{AbortController, Delay, Env, Fetch, Headers, Method, Request, Reque
 
 use super::alarm_clock::AlarmClock;
 use super::js::now;
+use crate::hooks::outbox::EventStore;
 use crate::hooks::webhook::{self, Event, Queued, Settings, SIGNATURE_HEADER};
 use crate::platform::entry;
 use crate::platform::log::emit;
-use crate::platform::sql_history::SqlHistory;
+use crate::platform::sqlite::SqlEvents;
 use crate::room::Delivery;
 use crate::settings::limits::ATTEMPT_TIMEOUT_MS;
 use crate::wire::error::StoreError;
@@ -106,12 +107,12 @@ impl Webhooks {
     /// Writes the waiting events to the outbox, in the caller's event
     /// without an await, so the runtime commits them with the messages, and
     /// makes sure an alarm will deliver them.
-    pub(super) fn write(&self, sql: &SqlHistory) -> Result<(), StoreError> {
+    pub(super) fn write(&self, sql: &mut SqlEvents) -> Result<(), StoreError> {
         let events = std::mem::take(&mut *self.pending.borrow_mut());
         if events.is_empty() {
             return Ok(());
         }
-        let dropped = sql.queue_events(&events, self.settings.outbox_cap, self.acked.get())?;
+        let dropped = sql.queue(&events, self.settings.outbox_cap, self.acked.get())?;
         if dropped > 0 {
             let room = &events[0].room;
             let line = LogLine::warn("webhook_dropped").room(room);
@@ -125,8 +126,8 @@ impl Webhooks {
 
     /// A woken room whose outbox still holds events makes sure an alarm
     /// will deliver them.
-    pub(super) fn resume(&self, sql: &SqlHistory) {
-        if let Ok(Some((_, next_at))) = sql.next_event(0) {
+    pub(super) fn resume(&self, sql: &mut SqlEvents) {
+        if let Ok(Some((_, next_at))) = sql.next(0) {
             self.clock.wake_by(now().max(next_at));
         }
     }
@@ -134,7 +135,7 @@ impl Webhooks {
     /// Delivers due events oldest first until the outbox is empty, an
     /// event fails, or the budget is spent. Returns when the outbox next
     /// wants the alarm.
-    pub(super) async fn drain(&self, sql: &SqlHistory) -> Option<u64> {
+    pub(super) async fn drain(&self, sql: &mut SqlEvents) -> Option<u64> {
         self.draining.set(true);
         let next = self.deliver_due(sql).await;
         // Set in the same turn as the last read of the outbox: an event
@@ -143,7 +144,7 @@ impl Webhooks {
         next
     }
 
-    async fn deliver_due(&self, sql: &SqlHistory) -> Option<u64> {
+    async fn deliver_due(&self, sql: &mut SqlEvents) -> Option<u64> {
         let next = self.deliver_while_due(sql).await;
         match self.sweep(sql) {
             Ok(()) => next,
@@ -151,11 +152,11 @@ impl Webhooks {
         }
     }
 
-    async fn deliver_while_due(&self, sql: &SqlHistory) -> Option<u64> {
+    async fn deliver_while_due(&self, sql: &mut SqlEvents) -> Option<u64> {
         let started = now();
         let mut idle_since = None;
         while now() < started + DRAIN_BUDGET_MS {
-            let head = match sql.next_event(self.acked.get()) {
+            let head = match sql.next(self.acked.get()) {
                 Ok(head) => head,
                 Err(err) => return Some(self.store_failed(&err)),
             };
@@ -186,8 +187,8 @@ impl Webhooks {
     }
 
     /// One try of `event`. `Err(at)`: the drain stops until `at`.
-    async fn try_once(&self, sql: &SqlHistory, event: Queued) -> Result<(), u64> {
-        let dropped = sql.events_dropped().unwrap_or_default();
+    async fn try_once(&self, sql: &mut SqlEvents, event: Queued) -> Result<(), u64> {
+        let dropped = sql.dropped().unwrap_or_default();
         let Err(why) = post(&self.settings, &event.body(dropped)).await else {
             self.retry_at.set(0);
             self.done_with(event.id);
@@ -198,7 +199,7 @@ impl Webhooks {
         let attempts = event.attempts + 1;
         if let Some(at) = self.settings.retry_at(attempts, now()) {
             self.retry_at.set(at);
-            return match sql.event_failed(event.id, attempts, at) {
+            return match sql.failed(event.id, attempts, at) {
                 Ok(()) => Err(at),
                 Err(err) => Err(self.store_failed(&err)),
             };
@@ -216,11 +217,11 @@ impl Webhooks {
     }
 
     /// Deletes the rows of events the room is done with, in one write.
-    fn sweep(&self, sql: &SqlHistory) -> Result<(), StoreError> {
+    fn sweep(&self, sql: &mut SqlEvents) -> Result<(), StoreError> {
         if self.unswept.get() == 0 {
             return Ok(());
         }
-        sql.events_done_through(self.acked.get())?;
+        sql.done_through(self.acked.get())?;
         self.unswept.set(0);
         Ok(())
     }

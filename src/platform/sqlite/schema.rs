@@ -1,0 +1,81 @@
+//! The room's schema: the tables as first shipped, then every migration in
+//! order, once each, counted in `schema_version`.
+
+use serde::Deserialize;
+
+use super::{int, Db};
+use crate::wire::error::StoreError;
+
+/// The schema as the first build shipped it. `client_msg_id` is unique per
+/// client, which is what makes a resend after a reconnect idempotent. A new
+/// room creates it and then runs every migration, so the path an existing
+/// room takes is the one every test room takes.
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    client_id TEXT NOT NULL,
+    name TEXT,
+    body TEXT NOT NULL,
+    client_msg_id TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_by_client_msg_id
+    ON messages (client_id, client_msg_id) WHERE client_msg_id IS NOT NULL;
+";
+
+/// Schema changes, applied in order once each; the count applied is kept in
+/// `schema_version`. Never edit a shipped entry: append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: edits and deletes (`rev` is the change's seq; `deleted` 1 for a
+    // tombstone), and bans (`until` in epoch milliseconds).
+    "ALTER TABLE messages ADD COLUMN rev INTEGER;
+     ALTER TABLE messages ADD COLUMN changed_ts INTEGER;
+     ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+     CREATE TABLE IF NOT EXISTS bans (client_id TEXT PRIMARY KEY, until INTEGER NOT NULL);",
+    // 2: the webhook outbox (src/hooks/webhook.rs), oldest event first. With
+    // AUTOINCREMENT an id is never reused, even once the outbox has emptied,
+    // so receivers can dedupe by it. `attempts` and `next_at` (epoch ms) are
+    // the head event's retry state; `webhook_dropped` counts the events the
+    // room will never deliver.
+    "CREATE TABLE IF NOT EXISTS webhook_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        room TEXT NOT NULL,
+        seq INTEGER,
+        type TEXT NOT NULL,
+        frame TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL DEFAULT 0
+     );
+     CREATE TABLE IF NOT EXISTS webhook_dropped (total INTEGER NOT NULL);
+     INSERT INTO webhook_dropped (total) VALUES (0);",
+];
+
+#[derive(Deserialize)]
+struct VersionRow {
+    version: u64,
+}
+
+/// Creates the first schema if needed, then applies the migrations this
+/// database has not had. All of it runs in the constructor without an
+/// await, so the runtime commits it as one write.
+pub(crate) fn create(db: &Db) -> Result<(), StoreError> {
+    db.exec(SCHEMA, vec![])?;
+    db.exec(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+        vec![],
+    )?;
+    let rows: Vec<VersionRow> = db.query("SELECT version FROM schema_version", vec![])?;
+    let applied = rows.first().map_or(0, |r| r.version) as usize;
+    if applied >= MIGRATIONS.len() {
+        return Ok(());
+    }
+    for migration in &MIGRATIONS[applied..] {
+        db.exec(migration, vec![])?;
+    }
+    db.exec("DELETE FROM schema_version", vec![])?;
+    db.exec(
+        "INSERT INTO schema_version (version) VALUES (?)",
+        vec![int(MIGRATIONS.len() as u64)],
+    )
+}
