@@ -1,8 +1,13 @@
-//! Every limit the chat enforces, each with the reason for its value.
+//! Every limit a client, an API caller or an operator can run into, each
+//! with the reason for its value: sockets, messages, tokens, the HTTP API
+//! and webhooks. Constants that only tune a mechanism (the coalescing
+//! window, flow control's checkpoints) stay beside that mechanism.
 //!
-//! These are the defaults; [`crate::settings::config::Config`] lets an operator
-//! override the ones marked "configurable" through `[vars]`. The Worker and
-//! the room object both apply them, so each limit holds at both boundaries.
+//! These are the defaults; [`crate::settings::config::Config`] lets an
+//! operator override the ones marked "configurable" through `[vars]`. The
+//! Worker and the room object both apply them, so each limit holds at both
+//! boundaries. The page keeps its own copy in `public/limits.js`; a test
+//! below fails when the two disagree.
 
 /// Longest client id. Ids travel in every frame and in URLs; 64 fits a UUID
 /// with room to spare while keeping frames small.
@@ -139,3 +144,60 @@ pub const MAX_ATTEMPTS: u32 = 12;
 /// oldest are dropped: a dead receiver must not grow the room's storage
 /// without bound. 10,000 small events are a few MB at most.
 pub const OUTBOX_CAP: u64 = 10_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The page's own copy of the limits it lives by.
+    const PAGE: &str = include_str!("../../public/limits.js");
+
+    /// The value of `export const NAME = …;` in `public/limits.js`: a
+    /// string, or a whole number written as a product (`64 * 1024`).
+    fn page(name: &str) -> String {
+        let start = format!("export const {name} = ");
+        let line = PAGE
+            .lines()
+            .find_map(|l| l.strip_prefix(&start))
+            .unwrap_or_else(|| panic!("public/limits.js has no {name}"));
+        line.trim_end_matches(';').trim().to_owned()
+    }
+
+    fn page_number(name: &str) -> u64 {
+        page(name)
+            .split('*')
+            .map(|f| {
+                f.trim()
+                    .parse::<u64>()
+                    .unwrap_or_else(|_| panic!("{name}: {f}"))
+            })
+            .product()
+    }
+
+    #[test]
+    fn the_page_keeps_the_limits_the_room_enforces() {
+        assert_eq!(page_number("ROOM_MAX_CHARS"), MAX_ROOM_NAME_LEN as u64);
+        assert_eq!(page("DEFAULT_ROOM"), format!("{DEFAULT_ROOM:?}"));
+        assert_eq!(page_number("NAME_MAX_CHARS"), MAX_DISPLAY_NAME_CHARS as u64);
+        assert_eq!(page_number("MESSAGE_MAX_CHARS"), MAX_MESSAGE_CHARS as u64);
+        assert_eq!(page_number("KICK_MAX_MINUTES"), MAX_KICK_MINUTES);
+        assert_eq!(page_number("TYPING_SEND_EVERY_MS"), TYPING_INTERVAL_MS);
+        let id_len = format!("{{1,{MAX_CLIENT_ID_LEN}}}");
+        assert!(
+            page("CLIENT_ID_RE").contains(&id_len),
+            "client ids up to {id_len}"
+        );
+        // A message id is hex: two characters a byte.
+        assert!(page_number("MESSAGE_ID_BYTES") * 2 <= MAX_CLIENT_MSG_ID_LEN as u64);
+    }
+
+    #[test]
+    fn the_page_pings_and_confirms_well_within_the_rooms_timeouts_and_budgets() {
+        // Two pings fit in the idle timeout, so one lost ping is not a close.
+        assert!(page_number("PING_EVERY_MS") * 2 <= IDLE_TIMEOUT_SECS * 1000);
+        // The first receipt comes by twice the interval (a random lead of
+        // up to one more); the socket budget holds that many times over.
+        let first_receipt = page_number("RECEIPT_EVERY_CHARS") * 2;
+        assert!(first_receipt * 4 <= FLOW_SOCKET_BUDGET_KB * 1024);
+    }
+}
