@@ -15,7 +15,6 @@ import {
   BACKOFF_START_MS,
   CONNECT_TIMEOUT_MS,
   PING_EVERY_MS,
-  RECEIPT_EVERY_CHARS,
   SLOW_CLOSE_WINDOW_MS,
   SLOW_CLOSES_BEFORE_WARNING,
 } from "./limits.js";
@@ -32,30 +31,28 @@ const FINAL_CLOSES = { "token expired": "expired", "removed by a moderator": "re
  *  (src/wire/error.rs, TOO_SLOW_CLOSE). */
 export const TOO_SLOW = "too slow, reconnect";
 
-const PONG = '{"type":"pong"}';
+/** How the room's mark frames begin (src/wire/protocol.rs, mark_frame). */
+const MARK_PREFIX = '{"type":"mark"';
 
-/** A counter of what one socket has read: `read(data)` returns the receipt
- *  to send (`{type: "seen", frames}`) once `everyChars` more have arrived
- *  since the last one, else null. `frames` counts every frame since the
- *  socket opened, which is what the room counts too (src/send/flow.rs).
- *
- *  The first receipt waits `lead` more chars, random by default. Every
- *  socket in a room reads the same frames, so without it all of them would
- *  send their receipts at the same moment, and a thousand receipts in one
- *  burst stall the room's broadcasts for tens of milliseconds
- *  (BENCHMARKS.md). */
-export function receipts(everyChars = RECEIPT_EVERY_CHARS, lead = Math.floor(Math.random() * everyChars)) {
-  let frames = 0;
-  let chars = -lead;
+/** What one socket owes the room for what it read: `read(data)` returns
+ *  the receipt to send (`{type: "seen", mark}`) when `data` is one of the
+ *  room's marks, else null. The room sends a socket that asked for them
+ *  (`receipts=1`) a fresh random mark after every 64 KiB, the first after
+ *  a random 64–128 KiB so one room's sockets do not answer at once; since
+ *  frames arrive in order, echoing one proves everything before it was
+ *  read, and the room then frees what it holds for this socket
+ *  (src/send/flow.rs). A quiet room sends no marks at all. */
+export function receipts() {
   return {
     read(data) {
-      // The runtime's answer to a ping is not the room's frame.
-      if (data === PONG) return null;
-      frames += 1;
-      chars += typeof data === "string" ? data.length : 0;
-      if (chars < everyChars) return null;
-      chars = 0;
-      return { type: "seen", frames };
+      if (typeof data !== "string" || !data.startsWith(MARK_PREFIX)) return null;
+      let frame;
+      try {
+        frame = JSON.parse(data);
+      } catch {
+        return null;
+      }
+      return typeof frame.mark === "string" ? { type: "seen", mark: frame.mark } : null;
     },
   };
 }
@@ -91,7 +88,8 @@ export function backoffMs(attempt, random) {
 export function socketUrl(location, { clientId, room, name, since, token }) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   // batch=1: a busy room then sends each socket one frame per burst.
-  const query = new URLSearchParams({ room, batch: "1" });
+  // receipts=1: the room sends marks, and the page proves it reads.
+  const query = new URLSearchParams({ room, batch: "1", receipts: "1" });
   if (token) query.set("token", token);
   else if (name) query.set("name", name);
   if (since !== null) query.set("since", String(since));
@@ -220,11 +218,15 @@ function opened(conn, sock) {
   conn.on.open(reconnected);
 }
 
-/** A frame arrived: a receipt goes back when one is due, and the frame
- *  goes to the page if it parses. */
+/** A frame arrived: a mark is answered with its receipt and goes no
+ *  further; any other frame goes to the page if it parses. */
 function received(conn, sock, data) {
   const receipt = sock.read.read(data);
-  if (receipt && sock.ws.readyState === WebSocket.OPEN) sock.ws.send(JSON.stringify(receipt));
+  if (receipt) {
+    // A mark is for the socket, not the view.
+    if (sock.ws.readyState === WebSocket.OPEN) sock.ws.send(JSON.stringify(receipt));
+    return;
+  }
   let frame;
   try {
     frame = JSON.parse(data);

@@ -59,14 +59,6 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
  *  without waking the room, so pinging ten times as often is free. */
 export const PING_EVERY_MS = 30000;
 
-/** The page tells the room how far it has read (`{"type":"seen"}`) after
- *  each 64 KiB of frames (the first after a random 64–128 KiB, so that one
- *  room's sockets do not all confirm at once): the room lets a socket hold
- *  2 MiB unconfirmed (FLOW_SOCKET_BUDGET_KB), and a quiet room never
- *  reaches 64 KiB, so it gets no extra frames at all. Counted in UTF-16
- *  units, which is close enough: the receipt itself carries an exact frame
- *  count. */
-export const RECEIPT_EVERY_CHARS = 64 * 1024;
 /** A socket the room closed as too slow reconnects at once and quietly;
  *  only this many such closes within the window below are worth telling
  *  the person about (their link or device cannot keep up). */

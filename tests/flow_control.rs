@@ -1,7 +1,9 @@
-//! Flow control against the real runtime (src/send/flow.rs): a socket that stops
-//! reading is closed with 1013 before it can sink the room, and nobody
-//! else notices. Budgets are small here (512 KiB a socket, 2 MiB the room)
-//! so a few megabytes of traffic prove it.
+//! Flow control against the real runtime (src/send/flow.rs): a socket that
+//! does not read is closed with 1013 before it can sink the room, whatever
+//! it claims, and nobody else notices. Budgets are small here (512 KiB a
+//! socket, 2 MiB the room) so a few megabytes of traffic prove it, and plain
+//! sockets are presumed to read 256 KiB a second: more than the paced
+//! traffic below, far less than a flood.
 //!
 //! A socket that "does not read" completes the handshake and is then never
 //! polled: what the room sends it piles up in the kernel and in workerd,
@@ -12,6 +14,7 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -26,10 +29,19 @@ const VARS: &[(&str, &str)] = &[
     ("RATE_BURST", "10000"),
     ("FLOW_SOCKET_BUDGET_KB", "512"),
     ("FLOW_ROOM_BUDGET_KB", "2048"),
+    ("FLOW_PLAIN_READ_KB_PER_SEC", "256"),
 ];
 
-/// The page's receipt interval (public/limits.js, RECEIPT_EVERY_CHARS).
-const RECEIPT_EVERY: usize = 64 * 1024;
+/// How a socket that proves its reading joins.
+const PROVING: &str = "batch=1&receipts=1";
+
+/// The receipt for `text` if it is one of the room's marks: exactly what
+/// the page sends back.
+fn receipt_for(text: &str) -> Option<String> {
+    let frame: Value = serde_json::from_str(text).ok()?;
+    let mark = frame["mark"].as_str().filter(|_| frame["type"] == "mark")?;
+    Some(format!(r#"{{"type":"seen","mark":"{mark}"}}"#))
+}
 
 /// A 1,900-character message, numbered.
 fn body(i: usize) -> String {
@@ -45,14 +57,12 @@ struct Read {
     closed: Option<(u16, String)>,
 }
 
-/// Reads as our page does: counts frames, sends `{"type":"seen"}` after each
-/// 64 KiB, and after each receipt pauses for `pause` (a busy page). Stops
-/// after `want` messages or a close.
+/// Reads as our page does: echoes every mark, and after each receipt
+/// pauses for `pause` (a busy page). Stops after `want` messages or a close.
 fn page_reader(client: Client, want: usize, pause: Duration) -> JoinHandle<Read> {
     let ws = client.into_socket();
     tokio::spawn(async move {
         let (mut sink, mut stream) = ws.split();
-        let (mut frames, mut chars) = (0u64, 0usize);
         let mut read = Read {
             seqs: Vec::new(),
             closed: None,
@@ -68,16 +78,12 @@ fn page_reader(client: Client, want: usize, pause: Duration) -> JoinHandle<Read>
                 Ok(Some(Ok(_))) => continue,
                 other => panic!("the page reader's socket ended: {other:?}"),
             };
-            frames += 1;
-            chars += text.len();
-            collect(&text, &mut read.seqs);
-            if chars >= RECEIPT_EVERY {
-                chars = 0;
-                // Exactly as the page writes it.
-                let receipt = format!(r#"{{"type":"seen","frames":{frames}}}"#);
+            if let Some(receipt) = receipt_for(&text) {
                 sink.send(Message::text(receipt)).await.expect("receipt");
                 tokio::time::sleep(pause).await;
+                continue;
             }
+            collect(&text, &mut read.seqs);
         }
         read
     })
@@ -87,11 +93,14 @@ fn page_reader(client: Client, want: usize, pause: Duration) -> JoinHandle<Read>
 /// close.
 fn plain_reader(client: Client, want: usize) -> JoinHandle<Read> {
     let mut ws = client.into_socket();
-    tokio::spawn(async move { read_messages(&mut ws, want, "a plain reader").await })
+    tokio::spawn(async move { read_messages(&mut ws, want, "a plain reader", None).await })
 }
 
-/// Reads until `want` chat messages or a close, without receipts.
-async fn read_messages<S, E>(stream: &mut S, want: usize, who: &str) -> Read
+type Sink = Arc<tokio::sync::Mutex<futures_util::stream::SplitSink<common::Socket, Message>>>;
+
+/// Reads until `want` chat messages or a close, echoing marks to `sink` if
+/// there is one.
+async fn read_messages<S, E>(stream: &mut S, want: usize, who: &str, sink: Option<Sink>) -> Read
 where
     S: futures_util::Stream<Item = Result<Message, E>> + Unpin,
     E: std::fmt::Debug,
@@ -102,7 +111,13 @@ where
     };
     while read.seqs.len() < want {
         match tokio::time::timeout(Duration::from_secs(30), stream.next()).await {
-            Ok(Some(Ok(Message::Text(text)))) => collect(&text, &mut read.seqs),
+            Ok(Some(Ok(Message::Text(text)))) => match (receipt_for(&text), &sink) {
+                (Some(receipt), Some(sink)) => {
+                    let sent = sink.lock().await.send(Message::text(receipt)).await;
+                    sent.expect("receipt");
+                }
+                _ => collect(&text, &mut read.seqs),
+            },
             Ok(Some(Ok(Message::Close(frame)))) => {
                 read.closed = frame.map(|f| (f.code.into(), f.reason.to_string()));
                 break;
@@ -123,17 +138,20 @@ fn collect(text: &str, seqs: &mut Vec<u64>) {
     }
 }
 
-/// Sends `n` messages from `client`, `gap` apart, while reading its echoes;
-/// returns the seqs it read back.
+/// Sends `n` messages from `client` (which joined proving its reading),
+/// `gap` apart, while reading its echoes; returns the seqs it read back.
 fn sender(client: Client, n: usize, gap: Duration) -> JoinHandle<Read> {
-    let (mut sink, stream) = client.into_socket().split();
+    let (sink, stream) = client.into_socket().split();
+    let sink: Sink = Arc::new(tokio::sync::Mutex::new(sink));
+    let echo = Arc::clone(&sink);
     let reader = tokio::spawn(async move {
         let mut stream = stream;
-        read_messages(&mut stream, n, "the sender").await
+        read_messages(&mut stream, n, "the sender", Some(echo)).await
     });
     tokio::spawn(async move {
         for i in 0..n {
-            sink.send(Message::text(body(i))).await.expect("send");
+            let sent = sink.lock().await.send(Message::text(body(i))).await;
+            sent.expect("send");
             if !gap.is_zero() {
                 tokio::time::sleep(gap).await;
             }
@@ -176,8 +194,11 @@ async fn wait_for_close_log(server: &Server, id: &str) -> String {
 }
 
 /// Reads what piled up for a socket that never read, to its close.
-async fn close_of_stalled(client: Client) -> (u16, String) {
-    let mut ws = client.into_socket();
+async fn close_of_stalled<S, E>(mut ws: S) -> (u16, String)
+where
+    S: futures_util::Stream<Item = Result<Message, E>> + Unpin,
+    E: std::fmt::Debug,
+{
     loop {
         match tokio::time::timeout(Duration::from_secs(30), ws.next()).await {
             Ok(Some(Ok(Message::Close(Some(f))))) => return (f.code.into(), f.reason.to_string()),
@@ -193,26 +214,31 @@ const N: usize = 1500;
 /// in whole before its first flush (no client's rate limit allows that).
 const GAP: Duration = Duration::from_millis(1);
 
-/// Messages in the second flood: with a plain listener's copy, well under
-/// the room's 2 MiB, unless the closed socket's bytes were never freed.
+/// Between paced messages: 1.9 KB every 10 ms is 190 KB a second, under
+/// the 256 KiB a second a plain socket is presumed to read here.
+const PACED: Duration = Duration::from_millis(10);
+
+/// Messages after the flood: with a plain listener's copy, more than its
+/// socket's budget.
 const N2: usize = 600;
 
-/// (1) and (5): a plain socket that never reads is closed once the room's
-/// budget is passed, it alone, and its bytes are freed: afterwards a plain
-/// listener that never confirms gets 1.1 MB and is not closed. The readers
-/// lose nothing and wait no longer for a message than in a quiet room.
-async fn a_silent_reader_is_closed_and_bystanders_lose_nothing(server: Server) {
+/// (1) and (5): a plain socket that never reads is closed in a flood, it
+/// alone, with its bytes freed; the readers lose nothing and wait no longer
+/// for a message than in a quiet room; afterwards a newcomer gets in and a
+/// plain listener gets more than a socket's budget and is not closed.
+async fn a_silent_plain_socket_is_closed_and_bystanders_lose_nothing(server: Server) {
     let silent = Client::connect(&server, "/ws/fc-s-silent?room=fc-s", "fc-s-silent").await;
-    let page = join(&server, "fc-s-page", "room=fc-s&batch=1").await;
+    let page = join(&server, "fc-s-page", &format!("room=fc-s&{PROVING}")).await;
     let quiet_rtt = round_trip(&server, "fc-s-probe1").await;
-    let flood = join(&server, "fc-s-flood", "room=fc-s").await;
+    let flood = join(&server, "fc-s-flood", &format!("room=fc-s&{PROVING}")).await;
     let page = page_reader(page, N + 2 + N2, Duration::ZERO);
     let flooded = sender(flood, N, GAP).await.expect("flood");
     let line = wait_for_close_log(&server, "fc-s-silent").await;
     assert!(
-        line.contains("1013") && line.contains("room_budget"),
+        line.contains("1013") && line.contains("socket_budget"),
         "{line}"
     );
+    let silent = silent.into_socket();
     assert_eq!(
         close_of_stalled(silent).await,
         (1013, "too slow, reconnect".into())
@@ -225,8 +251,8 @@ async fn a_silent_reader_is_closed_and_bystanders_lose_nothing(server: Server) {
 
     let listener = join(&server, "fc-s-listener", "room=fc-s").await;
     let listener = plain_reader(listener, N2);
-    let flood = join(&server, "fc-s-flood2", "room=fc-s").await;
-    let again = sender(flood, N2, GAP).await.expect("flood");
+    let flood = join(&server, "fc-s-flood2", &format!("room=fc-s&{PROVING}")).await;
+    let again = sender(flood, N2, PACED).await.expect("flood");
     let page = page.await.expect("page reader");
     assert_all(&flooded, "the flooder", 2, N);
     assert_all(&again, "the second flooder", N as u64 + 3, N2);
@@ -256,17 +282,29 @@ async fn round_trip(server: &Server, id: &str) -> Duration {
     took
 }
 
-/// A socket that sends receipts and then stops reading is held to its own
-/// budget: it is closed long before the room's budget comes into it.
-async fn a_receipt_sender_that_stops_reading_is_closed_at_its_budget(server: Server) {
-    let mut stalled = join(&server, "fc-b-stalled", "room=fc-b&batch=1").await;
-    stalled.send(r#"{"type":"seen","frames":0}"#).await;
-    let page = join(&server, "fc-b-page", "room=fc-b&batch=1").await;
+/// Floods room `room` with 400 messages (760 KB: over a socket's 512 KiB,
+/// under the room's 2 MiB) while a page reads them, and asserts that
+/// `stalled` is closed at its own budget and that nobody else lost a thing.
+async fn flood_until_closed<S, E>(server: &Server, room: &str, id: &str, stalled: S)
+where
+    S: futures_util::Stream<Item = Result<Message, E>> + Unpin,
+    E: std::fmt::Debug,
+{
+    let page = join(
+        server,
+        &format!("{room}-page"),
+        &format!("room={room}&{PROVING}"),
+    )
+    .await;
     let page = page_reader(page, 400, Duration::ZERO);
-    // 400 x 1.9 KB: over the socket's 512 KiB, under the room's 2 MiB.
-    let flood = join(&server, "fc-b-flood", "room=fc-b").await;
+    let flood = join(
+        server,
+        &format!("{room}-flood"),
+        &format!("room={room}&{PROVING}"),
+    )
+    .await;
     let flooded = sender(flood, 400, GAP).await.expect("flood");
-    let line = wait_for_close_log(&server, "fc-b-stalled").await;
+    let line = wait_for_close_log(server, id).await;
     assert!(
         line.contains("1013") && line.contains("socket_budget"),
         "{line}"
@@ -279,13 +317,89 @@ async fn a_receipt_sender_that_stops_reading_is_closed_at_its_budget(server: Ser
     assert_all(&page.await.expect("page"), "the page", 1, 400);
 }
 
+/// A socket that asked to prove its reading and then reads nothing is held
+/// to its own budget: it is closed long before the room's comes into it.
+async fn a_proving_socket_that_stops_reading_is_closed_at_its_budget(server: Server) {
+    let stalled = join(&server, "fc-b-stalled", &format!("room=fc-b&{PROVING}")).await;
+    flood_until_closed(&server, "fc-b", "fc-b-stalled", stalled.into_socket()).await;
+}
+
+/// Receipts that claim everything prove nothing: a socket that reads
+/// nothing but keeps sending the receipts of old pages (`frames` past
+/// anything sent) and made-up marks is closed exactly like one that says
+/// nothing.
+async fn lying_receipts_confirm_nothing(server: Server) {
+    let liar = join(&server, "fc-l-liar", &format!("room=fc-l&{PROVING}")).await;
+    let (mut sink, stream) = liar.into_socket().split();
+    let lies = tokio::spawn(async move {
+        for i in 0u64.. {
+            let lie = match i % 3 {
+                0 => r#"{"type":"seen","frames":18446744073709551615}"#.to_owned(),
+                1 => format!(
+                    r#"{{"type":"seen","mark":"{:016x}"}}"#,
+                    i.wrapping_mul(0x9e37_79b9)
+                ),
+                _ => r#"{"type":"ping"}"#.to_owned(),
+            };
+            if sink.send(Message::text(lie)).await.is_err() {
+                return sink;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        sink
+    });
+    flood_until_closed(&server, "fc-l", "fc-l-liar", stream).await;
+    lies.abort();
+}
+
+/// Nothing but a receipt counts as reading: a plain socket that chats and
+/// pings while it reads nothing is closed in a flood like a silent one.
+async fn a_chattering_plain_socket_that_does_not_read_is_closed(server: Server) {
+    let chatter = join(&server, "fc-c-chatter", "room=fc-c").await;
+    let (mut sink, stream) = chatter.into_socket().split();
+    let chat = tokio::spawn(async move {
+        for i in 0u64.. {
+            let said = if i % 2 == 0 {
+                "still here".to_owned()
+            } else {
+                r#"{"type":"ping"}"#.to_owned()
+            };
+            if sink.send(Message::text(said)).await.is_err() {
+                return sink;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        sink
+    });
+    let page = join(&server, "fc-c-page", &format!("room=fc-c&{PROVING}")).await;
+    let page = page_reader(page, 400, Duration::ZERO);
+    let flood = join(&server, "fc-c-flood", &format!("room=fc-c&{PROVING}")).await;
+    sender(flood, 400, GAP).await.expect("flood");
+    let line = wait_for_close_log(&server, "fc-c-chatter").await;
+    assert!(
+        line.contains("1013") && line.contains("socket_budget"),
+        "{line}"
+    );
+    assert_eq!(
+        close_of_stalled(stream).await,
+        (1013, "too slow, reconnect".into())
+    );
+    chat.abort();
+    let page = page.await.expect("page");
+    assert_eq!(
+        (page.closed, page.seqs.len() >= 400),
+        (None, true),
+        "the page"
+    );
+}
+
 /// (2) A page that reads slowly (a pause after every receipt) but keeps up
 /// is never closed, though it reads many times its budget.
 async fn a_page_that_reads_slowly_is_never_closed(server: Server) {
     const M: usize = 2000; // 3.8 MB: seven times the socket budget
-    let page = join(&server, "fc-p-page", "room=fc-p&batch=1").await;
+    let page = join(&server, "fc-p-page", &format!("room=fc-p&{PROVING}")).await;
     let page = page_reader(page, M, Duration::from_millis(100));
-    let flood = join(&server, "fc-p-flood", "room=fc-p").await;
+    let flood = join(&server, "fc-p-flood", &format!("room=fc-p&{PROVING}")).await;
     let flooded = sender(flood, M, Duration::from_millis(4))
         .await
         .expect("flood");
@@ -294,16 +408,15 @@ async fn a_page_that_reads_slowly_is_never_closed(server: Server) {
     assert_eq!(closes_of(&server, "fc-p-page"), Vec::<String>::new());
 }
 
-/// (4) A plain listener never sends a frame and never confirms; in a quiet
-/// room it gets more than a socket's budget and stays connected.
-async fn a_plain_listener_in_a_quiet_room_stays_connected(server: Server) {
-    const M: usize = 400; // 760 KB: over the socket budget, under the room's
+/// (4) A plain listener never sends a frame and never proves anything; in
+/// a room that sends it less than it is presumed to read, it gets more
+/// than the room's whole budget (2.5 MB against 2 MiB) and stays.
+async fn a_plain_listener_gets_more_than_the_rooms_budget_and_stays(server: Server) {
+    const M: usize = 1300;
     let listener = join(&server, "fc-q-listener", "room=fc-q").await;
     let listener = plain_reader(listener, M);
-    let talker = join(&server, "fc-q-talker", "room=fc-q").await;
-    let talked = sender(talker, M, Duration::from_millis(10))
-        .await
-        .expect("talk");
+    let talker = join(&server, "fc-q-talker", &format!("room=fc-q&{PROVING}")).await;
+    let talked = sender(talker, M, PACED).await.expect("talk");
     assert_all(&talked, "the talker", 1, M);
     assert_all(&listener.await.expect("listener"), "the listener", 1, M);
     assert_eq!(closes_of(&server, "fc-q-listener"), Vec::<String>::new());
@@ -311,8 +424,10 @@ async fn a_plain_listener_in_a_quiet_room_stays_connected(server: Server) {
 
 suite![
     vars: VARS;
-    a_silent_reader_is_closed_and_bystanders_lose_nothing,
-    a_receipt_sender_that_stops_reading_is_closed_at_its_budget,
+    a_silent_plain_socket_is_closed_and_bystanders_lose_nothing,
+    a_proving_socket_that_stops_reading_is_closed_at_its_budget,
+    lying_receipts_confirm_nothing,
+    a_chattering_plain_socket_that_does_not_read_is_closed,
     a_page_that_reads_slowly_is_never_closed,
-    a_plain_listener_in_a_quiet_room_stays_connected,
+    a_plain_listener_gets_more_than_the_rooms_budget_and_stays,
 ];

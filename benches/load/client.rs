@@ -101,7 +101,9 @@ fn record(stats: &Mutex<Stats>, frame: &Value) {
 
 type Sink = Arc<tokio::sync::Mutex<futures_util::stream::SplitSink<Ws, Message>>>;
 
-/// The page's receipt interval (public/limits.js, RECEIPT_EVERY_CHARS).
+/// The receipt interval of pages before receipts carried marks: a build
+/// that sends no marks is confirmed this way instead, so old and new
+/// builds can run side by side (see `read_frames`).
 const RECEIPT_EVERY: usize = 64 * 1024;
 
 pub struct Client {
@@ -125,7 +127,13 @@ impl Drop for Client {
 
 /// `receipts`: send the page's read receipts (only `batch=1` clients do).
 pub async fn connect(port: u16, id: usize, query: &str, receipts: bool) -> Result<Client, String> {
-    let url = format!("ws://127.0.0.1:{port}/ws/c{id}{query}");
+    // receipts=1 asks a build that proves reading for marks; others ignore it.
+    let proof = if receipts && query.contains('?') {
+        "&receipts=1"
+    } else {
+        ""
+    };
+    let url = format!("ws://127.0.0.1:{port}/ws/c{id}{query}{proof}");
     let started = Instant::now();
     let (ws, _) = tokio::time::timeout(
         Duration::from_secs(30),
@@ -214,10 +222,19 @@ async fn read_frames(
     lead: usize,
 ) {
     let (mut frames, mut chars) = (0u64, -(lead as isize));
+    // Once a mark arrives, the room proves reading by marks alone: echo
+    // them, as the page does, and stop counting.
+    let mut marked = false;
     while let Some(Ok(msg)) = source.next().await {
         if let Message::Text(text) = msg {
             // The runtime's answer to our ping: not the room's frame.
             if text.as_str() == r#"{"type":"pong"}"# {
+                continue;
+            }
+            if text.starts_with(r#"{"type":"mark","mark":""#) {
+                marked = true;
+                let receipt = text.replacen(r#""type":"mark""#, r#""type":"seen""#, 1);
+                send_receipt(receipts.as_ref(), receipt);
                 continue;
             }
             frames += 1;
@@ -230,21 +247,26 @@ async fn read_frames(
             if let Ok(v) = serde_json::from_str::<Value>(&text) {
                 record(&stats, &v);
             }
-            // After the frame's arrival is recorded, and without making the
-            // reader wait for the sink (the sender may hold it): a page's
-            // `send` never blocks its reading either.
-            if let Some(sink) = receipts
-                .as_ref()
-                .filter(|_| chars >= RECEIPT_EVERY as isize)
-            {
+            if !marked && chars >= RECEIPT_EVERY as isize {
                 chars = 0;
-                let receipt = format!(r#"{{"type":"seen","frames":{frames}}}"#);
-                let sink = Arc::clone(sink);
-                tokio::spawn(async move {
-                    let _ = sink.lock().await.send(Message::text(receipt)).await;
-                });
+                send_receipt(
+                    receipts.as_ref(),
+                    format!(r#"{{"type":"seen","frames":{frames}}}"#),
+                );
             }
         }
+    }
+}
+
+/// Sends a receipt without making the reader wait for the sink (the sender
+/// may hold it), after the frame's arrival is recorded: a page's `send`
+/// never blocks its reading either.
+fn send_receipt(sink: Option<&Sink>, receipt: String) {
+    if let Some(sink) = sink {
+        let sink = Arc::clone(sink);
+        tokio::spawn(async move {
+            let _ = sink.lock().await.send(Message::text(receipt)).await;
+        });
     }
 }
 

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use process_tree::{descendants, end_tree, stat_fields};
+use process_tree::{descendants, end_tree, rss_bytes, stat_fields};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -365,18 +365,6 @@ impl Drop for Running {
         end_tree(&mut self.child, "TERM", Duration::from_millis(300));
         let _ = std::fs::remove_dir_all(&self.state);
     }
-}
-
-fn rss_bytes(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse::<u64>()
-        .ok()?;
-    Some(kb * 1024)
 }
 
 /// User plus system time, in clock ticks.

@@ -131,6 +131,7 @@ mod tests {
             name: Some("From the query".into()),
             since: None,
             batch: false,
+            receipts: false,
         }
     }
 

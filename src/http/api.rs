@@ -480,6 +480,7 @@ pub fn post<S: HistoryStore>(
         name: speaker.name.as_deref(),
         room: room_name,
         batch: false,
+        receipts: false,
     };
     let session = Session::new(joining, API_CONN, ctx.now);
     let deliveries = room::chat(ctx, &session, body.message, body.client_msg_id)

@@ -135,6 +135,7 @@ fn identify(
         name: None,
         since: None,
         batch: false,
+        receipts: false,
     };
     let now_secs = worker::Date::now().as_millis() / 1000;
     Ok(identity::identify(mode, &target, token, now_secs))

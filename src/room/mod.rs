@@ -220,7 +220,7 @@ fn accept<S: HistoryStore>(
             })
         }
         // The adapter already booked any news in it (crate::send::flow).
-        ClientFrame::Seen { .. } => Ok(Outcome::default()),
+        ClientFrame::Seen => Ok(Outcome::default()),
     };
     result.unwrap_or_else(|refusal| refuse(&refusal, ctx.now))
 }

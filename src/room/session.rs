@@ -57,6 +57,14 @@ pub struct Session {
     /// slept.
     #[serde(rename = "a", default, skip_serializing_if = "is_zero")]
     pub active_at: u64,
+    /// The client proves it reads (`?receipts=1`): it is sent marks and
+    /// held to them (see [`crate::send::flow`]).
+    #[serde(rename = "v", default, skip_serializing_if = "is_false")]
+    pub proves: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -70,6 +78,8 @@ pub struct Joining<'a> {
     pub name: Option<&'a str>,
     pub room: &'a str,
     pub batch: bool,
+    /// The client asked to prove its reading with receipts.
+    pub receipts: bool,
 }
 
 impl Session {
@@ -85,6 +95,7 @@ impl Session {
             conn,
             joined_at,
             active_at: 0,
+            proves: who.receipts,
             expires: None,
             role: Role::Member,
         }
@@ -104,6 +115,7 @@ impl Session {
                 name: None,
                 room: "",
                 batch: false,
+                receipts: false,
             },
             0,
             0,
@@ -118,6 +130,7 @@ impl Session {
                 name,
                 room: crate::settings::limits::DEFAULT_ROOM,
                 batch: false,
+                receipts: false,
             },
             0,
             0,
@@ -149,6 +162,7 @@ mod tests {
                 name: Some("Alice"),
                 room: "lobby",
                 batch: true,
+                receipts: false,
             },
             42,
             1_700_000_000_000,
@@ -202,6 +216,7 @@ mod tests {
                 name: Some(&"𝄞".repeat(MAX_DISPLAY_NAME_CHARS)),
                 room: &"r".repeat(MAX_ROOM_NAME_LEN),
                 batch: true,
+                receipts: false,
             },
             u64::MAX,
             u64::MAX,

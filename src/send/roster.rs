@@ -24,7 +24,7 @@ use std::collections::HashMap;
 
 use crate::room::rate_limit::TokenBucket;
 use crate::room::session::Session;
-use crate::send::flow::{Flow, Meter};
+use crate::send::flow::{Flow, MarkKey, Meter};
 use crate::settings::config::Budgets;
 use crate::settings::config::Config;
 
@@ -52,25 +52,27 @@ pub struct Roster<S> {
 
 impl<S> Default for Roster<S> {
     fn default() -> Self {
-        Roster::new(Config::default().flow)
+        Roster::new(Config::default().flow, MarkKey(0, 0))
     }
 }
 
 impl<S> Roster<S> {
-    pub fn new(budgets: Budgets) -> Self {
+    /// An empty room; `key` is its secret for marks (see [`MarkKey`]).
+    pub fn new(budgets: Budgets, key: MarkKey) -> Self {
         Roster {
             members: Vec::new(),
             index: HashMap::new(),
-            flow: Flow::new(budgets),
+            flow: Flow::new(budgets, key),
         }
     }
 
     /// Adds a socket, or replaces the one with the same connection key.
     pub fn insert(&mut self, socket: S, session: Session) {
+        let meter = Meter::new(session.conn, session.proves);
         let mut member = Connection {
             socket,
             session,
-            meter: Meter::default(),
+            meter,
             bucket: None,
             last_frame: None,
         };
@@ -121,6 +123,27 @@ impl<S> Roster<S> {
 
     pub fn with_flow<R>(&mut self, f: impl FnOnce(&mut Flow) -> R) -> R {
         f(&mut self.flow)
+    }
+
+    /// Picks and cuts the plain sockets to close for the room's budget at
+    /// `now` (see [`Flow::evictions`]), bringing every plain socket's
+    /// presumed reading up to date first.
+    pub fn evict(&mut self, now: u64) -> Vec<u64> {
+        let flow = &mut self.flow;
+        let plain = self.members.iter_mut().filter(|c| !c.meter.proves());
+        let plain: Vec<&mut Connection<S>> = plain.filter(|c| !c.meter.is_cut()).collect();
+        let mut held = Vec::with_capacity(plain.len());
+        for conn in plain {
+            flow.presume_read(&mut conn.meter, now);
+            held.push((conn.session.conn, conn.meter.unconfirmed()));
+        }
+        let keys = flow.evictions(held.into_iter());
+        for &key in &keys {
+            if let Some(conn) = self.get_mut(key) {
+                Flow::cut(&mut conn.meter);
+            }
+        }
+        keys
     }
 
     /// Runs `f` on one member's meter and the room's books.
@@ -226,7 +249,7 @@ mod tests {
     fn a_member_that_leaves_or_is_replaced_frees_its_bytes() {
         let mut r = roster(&[("a", 1), ("b", 2)]);
         for key in [1, 2] {
-            r.with_meter(key, |flow, meter| flow.sent(meter, 100));
+            r.with_meter(key, |flow, meter| flow.sent(meter, 100, 0));
         }
         assert_eq!(r.flow().total(), 200);
         r.remove(1);

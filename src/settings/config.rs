@@ -43,6 +43,7 @@ impl Default for Config {
             flow: Budgets {
                 socket: limits::FLOW_SOCKET_BUDGET_KB * 1024,
                 room: limits::FLOW_ROOM_BUDGET_KB * 1024,
+                plain_read: limits::FLOW_PLAIN_READ_KB_PER_SEC * 1024,
             },
         }
     }
@@ -56,6 +57,8 @@ pub struct Budgets {
     /// Unconfirmed bytes all sockets together may hold before the room
     /// closes some.
     pub room: u64,
+    /// Bytes a second a plain socket is presumed to read.
+    pub plain_read: u64,
 }
 
 impl Budgets {
@@ -118,6 +121,9 @@ pub(crate) const IDLE_TIMEOUT_SECS: Number = Number::new("IDLE_TIMEOUT_SECS", 5,
 /// memory.
 pub(crate) const FLOW_SOCKET_BUDGET_KB: Number = Number::new("FLOW_SOCKET_BUDGET_KB", 512, 98_304);
 pub(crate) const FLOW_ROOM_BUDGET_KB: Number = Number::new("FLOW_ROOM_BUDGET_KB", 512, 98_304);
+/// At least 1 KiB a second; at most 100 MiB a second, which presumes every
+/// plain socket reads everything (the room then never closes one).
+pub(crate) const FLOW_PLAIN_READ: Number = Number::new("FLOW_PLAIN_READ_KB_PER_SEC", 1, 102_400);
 
 /// `WEBHOOK_RETRY_BASE_MS`: down to 1 ms so tests retry in moments.
 pub(crate) const WEBHOOK_RETRY_BASE_MS: Number = Number::new("WEBHOOK_RETRY_BASE_MS", 1, 3_600_000);
@@ -125,7 +131,7 @@ pub(crate) const WEBHOOK_MAX_ATTEMPTS: Number = Number::new("WEBHOOK_MAX_ATTEMPT
 pub(crate) const WEBHOOK_OUTBOX_CAP: Number = Number::new("WEBHOOK_OUTBOX_CAP", 1, 1_000_000);
 
 /// Every whole-number setting, the webhooks' included.
-const NUMBERS: [&Number; 11] = [
+const NUMBERS: [&Number; 12] = [
     &HISTORY_LIMIT,
     &MAX_MESSAGE_CHARS,
     &RATE_PER_SEC,
@@ -134,6 +140,7 @@ const NUMBERS: [&Number; 11] = [
     &IDLE_TIMEOUT_SECS,
     &FLOW_SOCKET_BUDGET_KB,
     &FLOW_ROOM_BUDGET_KB,
+    &FLOW_PLAIN_READ,
     &WEBHOOK_RETRY_BASE_MS,
     &WEBHOOK_MAX_ATTEMPTS,
     &WEBHOOK_OUTBOX_CAP,
@@ -185,6 +192,7 @@ impl Config {
             flow: Budgets {
                 socket: FLOW_SOCKET_BUDGET_KB.read(&var, d.flow.socket / 1024) * 1024,
                 room: FLOW_ROOM_BUDGET_KB.read(&var, d.flow.room / 1024) * 1024,
+                plain_read: FLOW_PLAIN_READ.read(&var, d.flow.plain_read / 1024) * 1024,
             },
         }
     }

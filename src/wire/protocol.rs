@@ -53,10 +53,10 @@ pub enum ClientFrame {
     /// Close every socket of `client_id` and ban it for `minutes` (a
     /// moderator only).
     Kick { client_id: String, minutes: u64 },
-    /// A receipt: the client has read `frames` frames on this socket (see
-    /// [`crate::send::flow`]). One that tells the room nothing new reaches the
-    /// rules, which accept it silently.
-    Seen { frames: u64 },
+    /// A receipt echoing a mark the room sent (see [`crate::send::flow`]).
+    /// One that proves nothing new reaches the rules, which accept it
+    /// silently: it is a frame like any other, and pays the rate limit.
+    Seen,
 }
 
 /// The JSON form of client frames: every field any frame may carry, read
@@ -79,25 +79,37 @@ struct JsonClientFrame {
     #[serde(default)]
     minutes: Option<u64>,
     #[serde(default)]
-    frames: Option<u64>,
+    mark: Option<String>,
 }
 
 /// The `type`s a client may send, for telling "unknown type" apart from
 /// "known type, wrong fields".
 const CLIENT_TYPES: &[&str] = &["message", "typing", "delete", "edit", "kick", "seen"];
 
-/// The frame count of a receipt, read before the rules see the frame: a
-/// receipt that frees bytes skips the rate limit (see [`crate::send::flow`]).
-/// `None` for anything else. Only a JSON frame that mentions `seen` is
-/// parsed, so chat costs one substring search.
-pub fn receipt(text: &str) -> Option<u64> {
+/// A receipt, read before the rules see the frame: a receipt that proves
+/// reading skips the rate limit (see [`crate::send::flow`]). `None` for
+/// anything else; `Some(None)` for a receipt without a readable mark. Only
+/// a JSON frame that mentions `seen` is parsed, so chat costs one
+/// substring search.
+pub fn receipt(text: &str) -> Option<Option<u64>> {
     if !text.trim_start().starts_with('{') || !text.contains("\"seen\"") {
         return None;
     }
     match serde_json::from_str::<JsonClientFrame>(text) {
-        Ok(f) if f.kind == "seen" => f.frames,
+        Ok(f) if f.kind == "seen" => Some(f.mark.as_deref().and_then(parse_mark)),
         _ => None,
     }
+}
+
+/// The frame that carries a mark to a socket that proves its reading.
+pub fn mark_frame(mark: u64) -> String {
+    format!(r#"{{"type":"mark","mark":"{mark:016x}"}}"#)
+}
+
+/// A mark as a receipt echoes it: exactly 16 hex digits.
+fn parse_mark(text: &str) -> Option<u64> {
+    let hex = text.len() == 16 && text.bytes().all(|b| b.is_ascii_hexdigit());
+    hex.then(|| u64::from_str_radix(text, 16).ok()).flatten()
 }
 
 /// Reads one text frame. Raw text is chat, as the originals' clients send it;
@@ -147,9 +159,7 @@ fn typed(f: JsonClientFrame) -> Result<ClientFrame, Refusal> {
             }
             Ok(ClientFrame::Kick { client_id, minutes })
         }
-        "seen" => Ok(ClientFrame::Seen {
-            frames: required(f.frames, "frames")?,
-        }),
+        "seen" => Ok(ClientFrame::Seen),
         _ => Err(Refusal::UnknownType(f.kind)),
     }
 }
@@ -560,20 +570,25 @@ mod tests {
     }
 
     #[test]
-    fn a_receipt_is_read_before_the_rules_in_its_one_shape() {
-        assert_eq!(receipt(r#"{"type":"seen","frames":42}"#), Some(42));
-        assert_eq!(receipt(r#"{"type":"seen","frames":-1}"#), None);
-        assert_eq!(receipt(r#"{"frames":3, "type": "seen"}"#), Some(3));
+    fn a_receipt_is_read_before_the_rules_and_carries_only_a_mark() {
+        let mark = mark_frame(0x00ab_cdef_0123_4567);
+        assert_eq!(mark, r#"{"type":"mark","mark":"00abcdef01234567"}"#);
+        let echo = r#"{"type":"seen","mark":"00abcdef01234567"}"#;
+        assert_eq!(receipt(echo), Some(Some(0x00ab_cdef_0123_4567)));
+        for unreadable in [
+            r#"{"type":"seen","frames":18446744073709551615}"#,
+            r#"{"type":"seen","mark":"abc"}"#,
+            r#"{"type":"seen","mark":"+0abcdef01234567"}"#,
+            r#"{"type":"seen","mark":"zzzzzzzzzzzzzzzz"}"#,
+        ] {
+            assert_eq!(receipt(unreadable), Some(None), "{unreadable}");
+        }
         assert_eq!(receipt(r#"{"type":"message","message":"seen"}"#), None);
         assert_eq!(receipt("seen"), None);
         assert_eq!(
             parse(r#"{ "type": "seen", "frames": 7 }"#),
-            Ok(ClientFrame::Seen { frames: 7 })
+            Ok(ClientFrame::Seen)
         );
-        assert!(matches!(
-            parse(r#"{"type":"seen"}"#),
-            Err(Refusal::BadFrame(_))
-        ));
     }
 
     #[test]

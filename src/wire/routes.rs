@@ -31,6 +31,9 @@ pub struct SocketTarget {
     pub since: Option<u64>,
     /// The client accepts `batch` frames, from `?batch=1`.
     pub batch: bool,
+    /// The client proves it reads, from `?receipts=1` (see
+    /// [`crate::send::flow`]).
+    pub receipts: bool,
 }
 
 /// The request as routing sees it.
@@ -123,6 +126,7 @@ fn socket_target(
         name: None,
         since: None,
         batch: false,
+        receipts: false,
     };
     let bad = |what: &str, why: String| {
         HttpRefusal::text(400, "bad_request", format!("Bad {what}: {why}.\n"))
@@ -143,6 +147,7 @@ fn socket_target(
                 target.since = Some(value.parse().map_err(not_a_seq)?);
             }
             "batch" => target.batch = value == "1",
+            "receipts" => target.receipts = value == "1",
             // Unknown parameters are ignored, so newer pages work with
             // older servers.
             _ => {}

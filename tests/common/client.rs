@@ -9,6 +9,9 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+/// A client's socket, once a test takes it over.
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
 use super::Server;
 
 /// How long any one expected frame may take to arrive.
@@ -103,7 +106,7 @@ impl Client {
     }
 
     /// The socket itself, for a test that reads and writes in its own way.
-    pub fn into_socket(self) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
+    pub fn into_socket(self) -> Socket {
         self.ws
     }
 

@@ -23,7 +23,7 @@ use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 #[allow(unused_imports)] // Not every test binary speaks WebSocket itself.
-pub use client::Client;
+pub use client::{Client, Socket};
 pub use runtime::Runtime;
 
 use serde_json::Value;
@@ -68,11 +68,18 @@ const TEST_TIMEOUT: Duration = Duration::from_secs(120);
 #[derive(Debug, Clone)]
 pub struct Server {
     pub port: u16,
+    /// The runtime's root process: wrangler, with workerd below it.
+    pub pid: u32,
     /// What the runtime has printed so far, the Worker's log lines included.
     pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
+    /// The runtime's resident memory, all of its processes together.
+    pub fn rss_bytes(&self) -> u64 {
+        process_tree::tree_rss_bytes(self.pid)
+    }
+
     /// Everything the runtime printed so far.
     pub fn log_lines(&self) -> Vec<String> {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()

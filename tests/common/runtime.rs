@@ -193,6 +193,7 @@ impl Runtime {
     pub fn server(&self) -> super::Server {
         super::Server {
             port: self.port,
+            pid: self.child.as_ref().map_or(0, Child::id),
             log: Arc::clone(&self.log),
         }
     }

@@ -75,47 +75,19 @@ test("an expired token and a removal end the session; other closes retry", () =>
   }
 });
 
-test("a receipt goes after each 64 KiB read and counts every frame", () => {
-  const counter = receipts(100, 0);
-  const sent = [];
-  for (let i = 0; i < 25; i += 1) {
-    const receipt = counter.read("x".repeat(30));
-    if (receipt) sent.push(receipt);
-  }
-  // 30 chars a frame: the 4th, 8th, ... frame passes another 100.
-  assert.deepEqual(sent.map((r) => r.frames), [4, 8, 12, 16, 20, 24]);
-  assert.deepEqual(Object.keys(sent[0]), ["type", "frames"], "the server reads this shape first");
-  assert.equal(JSON.stringify(sent[0]), '{"type":"seen","frames":4}');
-});
-
-test("the runtime's pongs are not counted as the room's frames", () => {
-  const counter = receipts(10, 0);
-  assert.equal(counter.read('{"type":"pong"}'), null);
-  assert.deepEqual(counter.read("x".repeat(10)), { type: "seen", frames: 1 });
-});
-
-test("sockets start their receipts at different points", () => {
-  const counter = receipts(100, 40);
-  const sent = [];
-  for (let i = 0; i < 12; i += 1) {
-    const receipt = counter.read("x".repeat(30));
-    if (receipt) sent.push(receipt.frames);
-  }
-  assert.deepEqual(sent, [5, 9], "140 chars for the first, 100 after");
-  const firsts = new Set();
-  for (let i = 0; i < 50; i += 1) {
-    const random = receipts(1000);
-    let n = 1;
-    while (!random.read("x".repeat(10))) n += 1;
-    firsts.add(n);
-  }
-  assert.ok(firsts.size > 10, `random leads spread the first receipts: ${[...firsts]}`);
-  assert.ok(Math.min(...firsts) >= 100, "never before a whole interval");
-});
-
-test("a quiet socket sends no receipt at all", () => {
+test("a mark from the room is echoed as a receipt, in the shape the room reads", () => {
   const counter = receipts();
-  for (let i = 0; i < 300; i += 1) assert.equal(counter.read("a".repeat(200)), null);
+  const receipt = counter.read('{"type":"mark","mark":"00abcdef01234567"}');
+  assert.equal(JSON.stringify(receipt), '{"type":"seen","mark":"00abcdef01234567"}');
+});
+
+test("nothing but a mark is answered, however much is read", () => {
+  const counter = receipts();
+  for (let i = 0; i < 300; i += 1) assert.equal(counter.read("a".repeat(2000)), null);
+  assert.equal(counter.read('{"type":"pong"}'), null);
+  assert.equal(counter.read('{"type":"message","message":"{\\"type\\":\\"mark\\""}'), null);
+  assert.equal(counter.read('{"type":"mark"'), null, "cut short: no receipt");
+  assert.equal(counter.read('{"type":"mark","mark":7}'), null, "not a mark string");
 });
 
 test("a too-slow close rejoins quietly until it keeps happening", () => {

@@ -11,7 +11,6 @@ import { TOO_SLOW, backoffMs, connect } from "../../public/connection.js";
 import {
   CONNECT_TIMEOUT_MS,
   PING_EVERY_MS,
-  RECEIPT_EVERY_CHARS,
   SLOW_CLOSES_BEFORE_WARNING,
 } from "../../public/limits.js";
 import { StandIn, install, restore } from "./standin.mjs";
@@ -65,9 +64,9 @@ test("a first connect opens, hands over frames, sends receipts and pings", () =>
   socket().deliver("not json");
   socket().deliver('{"type":"pong"}');
   assert.deepEqual(drain(), [["frame", { type: "message", seq: 1 }], ["frame", { type: "pong" }]]);
-  assert.deepEqual(socket().sent, [], "no receipt before a whole interval");
-  socket().deliver("x".repeat(RECEIPT_EVERY_CHARS));
-  assert.deepEqual(socket().sent, ['{"type":"seen","frames":3}'], "every frame but the pong counts");
+  assert.deepEqual(socket().sent, [], "no receipt without a mark");
+  socket().deliver('{"type":"mark","mark":"0123456789abcdef"}');
+  assert.deepEqual(socket().sent, ['{"type":"seen","mark":"0123456789abcdef"}'], "a mark is echoed");
 
   mock.timers.tick(PING_EVERY_MS - CONNECT_TIMEOUT_MS);
   assert.equal(socket().sent.at(-1), '{"type":"ping"}');

@@ -19,6 +19,10 @@ extern "C" {
         ws: &web_sys::WebSocket,
     ) -> std::result::Result<JsValue, JsValue>;
 
+    /// The runtime's cryptographic random source.
+    #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues, catch)]
+    fn get_random_values(buf: &mut [u8]) -> std::result::Result<(), JsValue>;
+
     /// A socket, seen through a `send` that takes a string already on the
     /// JavaScript side.
     type SocketForJsString;
@@ -44,6 +48,18 @@ pub(super) fn send(ws: &WebSocket, frame: &js_sys::JsString) {
     let _ = socket
         .unchecked_ref::<SocketForJsString>()
         .send_string(frame);
+}
+
+/// 128 random bits from the runtime's cryptographic source, for secrets
+/// such as the room's mark key. `None` if the source failed.
+pub(super) fn random_key() -> Option<(u64, u64)> {
+    let mut bytes = [0u8; 16];
+    get_random_values(&mut bytes).ok()?;
+    let (a, b) = bytes.split_at(8);
+    Some((
+        u64::from_le_bytes(a.try_into().ok()?),
+        u64::from_le_bytes(b.try_into().ok()?),
+    ))
 }
 
 /// The runtime's clock, in epoch milliseconds. `Date.now()` itself, not

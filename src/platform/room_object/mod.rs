@@ -43,6 +43,7 @@ use crate::room::moderation::{self, Kick};
 use crate::room::session::{Joining, Session};
 use crate::room::{self, Ctx, Outcome};
 use crate::send::coalesce::Coalescer;
+use crate::send::flow::MarkKey;
 use crate::send::roster::Connection;
 use crate::settings::config::Config;
 use crate::store::bans::BanStore;
@@ -90,7 +91,11 @@ impl DurableObject for ChatRoom {
         let clock = Rc::new(AlarmClock::new(state.storage().as_raw()));
         let send = SendPath {
             // The binding type is not Clone; the JS object behind it is.
-            sockets: Sockets::new(JsValue::clone(state.as_raw()).into(), config.flow),
+            sockets: Sockets::new(
+                JsValue::clone(state.as_raw()).into(),
+                config.flow,
+                mark_key(),
+            ),
             db,
             coalescer: RefCell::new(Coalescer::default()),
             behind: RefCell::new(WriteBehind::default()),
@@ -234,7 +239,6 @@ impl ChatRoom {
         let Some(mut session) = self.send.sockets.session(key) else {
             return;
         };
-        self.send.sockets.alive(key);
         let received_at = now();
         let sockets = &self.send.sockets;
         let mut bucket = sockets.bucket(key, self.config.rate_burst, received_at);
@@ -261,10 +265,10 @@ impl ChatRoom {
     /// limit: there can be no more of those than frames the room sent. True
     /// if the frame was such a receipt and nothing more is to be done.
     fn booked_receipt(&self, key: u64, text: Option<&str>) -> bool {
-        let Some(frames) = text.and_then(protocol::receipt) else {
+        let Some(mark) = text.and_then(protocol::receipt) else {
             return false;
         };
-        if !self.send.sockets.receipt(key, frames) {
+        if !self.send.sockets.receipt(key, mark) {
             return false;
         }
         self.send.sockets.touch(key, now());
@@ -446,12 +450,24 @@ fn new_session(target: &SocketTarget, who: &Identity) -> Session {
         name: who.name.as_deref(),
         room: &target.room,
         batch: target.batch,
+        receipts: target.receipts,
     };
     let conn = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
     let mut session = Session::new(joining, conn, now());
     session.role = who.role;
     session.expires = who.expires;
     session
+}
+
+/// The room's secret for marks. Without the random source (never seen) the
+/// clock stands in: marks stay unguessable to a client that cannot time
+/// the room's start to the millisecond, and the failure is logged.
+fn mark_key() -> MarkKey {
+    let (k0, k1) = js::random_key().unwrap_or_else(|| {
+        emit(LogLine::error("random_failed"));
+        (now(), now().rotate_left(32) ^ 0x9e37_79b9_7f4a_7c15)
+    });
+    MarkKey(k0, k1)
 }
 
 fn unavailable() -> Result<Response> {

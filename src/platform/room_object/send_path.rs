@@ -20,7 +20,7 @@ use crate::platform::sqlite::Db;
 use crate::room;
 use crate::send::coalesce::{self, Coalescer, Held};
 use crate::send::fanout::{self, Step};
-use crate::send::flow::{self, Flow, Overdrawn};
+use crate::send::flow::{self, Flow, Meter, Overdrawn};
 use crate::send::roster::Roster;
 use crate::store::write_behind::WriteBehind;
 use crate::wire::error::{INTERNAL_CLOSE, TOO_SLOW_CLOSE};
@@ -78,7 +78,9 @@ impl SendPath {
                         self.to_sender(ws, key, &json, &mut over);
                     }
                 }
-                Step::Release(held) => release(&mut self.sockets.books(), &held, &mut over),
+                Step::Release(held) => {
+                    release(&mut self.sockets.books(), &held, &mut over, now());
+                }
                 Step::ArmFlushTimer(delay_ms) => self.arm_flush_timer(delay_ms),
                 // A socket that is already closing cannot be closed again;
                 // there is nobody left to tell.
@@ -111,17 +113,28 @@ impl SendPath {
     }
 
     fn to_sender(&self, ws: &WebSocket, key: u64, json: &str, over: &mut Overdrawn<u64>) {
-        let sent = self.sockets.books().with_meter(key, |flow, meter| {
-            !meter.is_cut() && !over.note(key, flow.sent(meter, json.len()))
+        let now = now();
+        let mut books = self.sockets.books();
+        let booked = books.with_meter(key, |flow, meter| {
+            (!meter.is_cut()).then(|| book(flow, meter, (key, json.len(), now), over))
         });
-        // Not a member (a refused socket, say): nothing to book.
-        if sent.unwrap_or(true) {
-            send(ws, &text(json));
+        match booked {
+            // Not a member (a refused socket, say): nothing to book.
+            None => send(ws, &text(json)),
+            Some(None) | Some(Some(Booked::Cut)) => {}
+            Some(Some(Booked::Send(mark))) => {
+                send(ws, &text(json));
+                if let Some(mark) = mark {
+                    books.with_meter(key, |flow, meter| {
+                        send_mark(ws, flow, meter, (key, mark, now), over)
+                    });
+                }
+            }
         }
     }
 
     /// Closes the sockets a send put over their budget, then, if the room
-    /// is over its own, the longest-silent big holders.
+    /// is over its own, the plain sockets with the biggest backlogs.
     fn close_overdrawn(self: &Rc<Self>, over: Overdrawn<u64>) {
         let mut closing: Vec<(u64, &str)> = (over.sockets.into_iter())
             .map(|key| (key, flow::SOCKET_BUDGET))
@@ -134,25 +147,9 @@ impl SendPath {
         }
     }
 
-    /// Picks and marks the sockets to close for the room's budget. Only
-    /// sockets that hold enough to be candidates cost a ping-time lookup.
+    /// Picks and marks the sockets to close for the room's budget.
     fn evict(&self) -> Vec<u64> {
-        let roster = self.sockets.roster();
-        let candidates: Vec<(u64, u64, Option<u64>)> = (roster.iter())
-            .filter(|m| !m.meter.is_cut() && m.meter.unconfirmed() > flow::EVICTABLE_FROM)
-            .map(|m| {
-                let key = m.session.conn;
-                let life = [m.last_frame, self.sockets.last_ping(&m.socket)];
-                (key, m.meter.unconfirmed(), life.into_iter().flatten().max())
-            })
-            .collect();
-        drop(roster);
-        let mut books = self.sockets.books();
-        let keys = books.with_flow(|flow| flow.evictions(candidates.into_iter(), now()));
-        for &key in &keys {
-            books.with_meter(key, |_, meter| Flow::cut(meter));
-        }
-        keys
+        self.sockets.books().evict(now())
     }
 
     fn close_too_slow(self: &Rc<Self>, key: u64, why: &str) {
@@ -220,7 +217,12 @@ type Frame = (js_sys::JsString, usize);
 /// gets each as its own frame, a batch socket gets them packed. Each frame
 /// becomes a JavaScript string once, however many sockets get it. Every
 /// frame is booked; a socket put over its budget gets nothing more.
-fn release(roster: &mut Roster<WebSocket>, held: &[Held<u64>], over: &mut Overdrawn<u64>) {
+fn release(
+    roster: &mut Roster<WebSocket>,
+    held: &[Held<u64>],
+    over: &mut Overdrawn<u64>,
+    now: u64,
+) {
     // Built on first use: a room of batch sockets only never needs them.
     let mut frames: Option<Vec<Frame>> = None;
     let mut common = None;
@@ -228,12 +230,15 @@ fn release(roster: &mut Roster<WebSocket>, held: &[Held<u64>], over: &mut Overdr
     for member in members.iter_mut().filter(|m| !m.meter.is_cut()) {
         let (key, batch) = (member.session.conn, member.session.batch);
         let (socket, meter) = (&member.socket, &mut member.meter);
-        let mut deliver = |frame: &Frame| {
-            let cut = over.note(key, flow.sent(meter, frame.1));
-            if !cut {
+        let mut deliver = |frame: &Frame| match book(flow, meter, (key, frame.1, now), over) {
+            Booked::Cut => false,
+            Booked::Send(mark) => {
                 send(socket, &frame.0);
+                if let Some(mark) = mark {
+                    send_mark(socket, flow, meter, (key, mark, now), over);
+                }
+                true
             }
-            !cut
         };
         if !batch {
             let frames = frames.get_or_insert_with(|| {
@@ -257,6 +262,43 @@ fn release(roster: &mut Roster<WebSocket>, held: &[Held<u64>], over: &mut Overdr
             .iter()
             .try_for_each(|frame| deliver(frame).then_some(()));
     }
+}
+
+/// What booking a frame said to do with it.
+enum Booked {
+    /// The socket is over its budget: send it nothing more.
+    Cut,
+    /// Send the frame, then this mark if there is one.
+    Send(Option<u64>),
+}
+
+/// Books a frame of `bytes` for the socket `key` at `now`.
+fn book(
+    flow: &mut Flow,
+    meter: &mut Meter,
+    (key, bytes, now): (u64, usize, u64),
+    over: &mut Overdrawn<u64>,
+) -> Booked {
+    let sent = flow.sent(meter, bytes, now);
+    match over.note(key, sent) {
+        true => Booked::Cut,
+        false => Booked::Send(sent.mark),
+    }
+}
+
+/// Sends `mark` to a socket that proves its reading, right after the frame
+/// that made it due, and books it like any frame.
+fn send_mark(
+    ws: &WebSocket,
+    flow: &mut Flow,
+    meter: &mut Meter,
+    (key, mark, now): (u64, u64, u64),
+    over: &mut Overdrawn<u64>,
+) {
+    let json = protocol::mark_frame(mark);
+    let sent = flow.sent(meter, json.len(), now);
+    over.note(key, sent);
+    send(ws, &text(&json));
 }
 
 /// Frames packed for sending: a lone frame as itself, several as `batch`

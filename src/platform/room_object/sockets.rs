@@ -21,6 +21,7 @@ use worker::{js_sys, worker_sys::DurableObjectState, WebSocket};
 use super::js::StateWithPingTimes;
 use crate::room::rate_limit::TokenBucket;
 use crate::room::session::Session;
+use crate::send::flow::MarkKey;
 use crate::send::roster::Roster;
 use crate::settings::config::Budgets;
 use crate::wire::error::Close;
@@ -45,10 +46,10 @@ pub(super) enum Found {
 }
 
 impl Sockets {
-    pub(super) fn new(state: DurableObjectState, budgets: Budgets) -> Self {
+    pub(super) fn new(state: DurableObjectState, budgets: Budgets, key: MarkKey) -> Self {
         Sockets {
             state,
-            roster: RefCell::new(Roster::new(budgets)),
+            roster: RefCell::new(Roster::new(budgets, key)),
             loaded: Cell::new(false),
             keys: js_sys::WeakMap::new(),
             departed: RefCell::new(Vec::new()),
@@ -74,10 +75,10 @@ impl Sockets {
         self.roster.borrow_mut()
     }
 
-    /// Books a receipt; true if it told the room something new.
-    pub(super) fn receipt(&self, key: u64, frames: u64) -> bool {
+    /// Books a receipt echoing `mark`; true if it proved anything new.
+    pub(super) fn receipt(&self, key: u64, mark: Option<u64>) -> bool {
         let mut books = self.books();
-        let news = books.with_meter(key, |flow, meter| flow.receipt(meter, frames));
+        let news = books.with_meter(key, |flow, meter| flow.receipt(meter, mark));
         news.unwrap_or(false)
     }
 
@@ -94,12 +95,6 @@ impl Sockets {
     /// Notes a frame `at` that took nothing from the bucket.
     pub(super) fn touch(&self, key: u64, at: u64) {
         self.books().touch(key, at);
-    }
-
-    /// A frame arrived: a plain socket's count starts again.
-    pub(super) fn alive(&self, key: u64) {
-        self.books()
-            .with_meter(key, |flow, meter| flow.alive(meter));
     }
 
     /// Hands a new socket to the runtime; it is a member once [`admit`]ted.
