@@ -12,6 +12,7 @@ pub mod bystanders;
 pub mod client;
 pub mod http;
 pub mod process_tree;
+pub mod readers;
 pub mod receiver;
 pub mod runtime;
 pub mod schema;
