@@ -25,9 +25,12 @@
 //!   simply closed at its budget, like one that sends no receipts.
 //! - **Nothing else counts as reading.** A socket's own frames, its pings
 //!   and its age confirm nothing.
-//! - **Per-socket budget.** Once a proving socket's unconfirmed bytes pass
-//!   the socket budget it is cut at once ([`Sent::cut`]): nothing more is
-//!   sent to it and it is closed with 1013 "too slow, reconnect". Its
+//! - **Per-socket budget.** Once the room has sent a proving socket more
+//!   than the socket budget since the oldest mark it has not answered, it
+//!   is cut at once ([`Sent::cut`]): nothing more is sent to it and it is
+//!   closed with 1013 "too slow, reconnect". (Counting from a mark, and
+//!   judging each frame on what came before it, means no single frame,
+//!   such as a newcomer's long history, cuts anyone.) Its
 //!   client reconnects with `since` and loses nothing history holds. Its
 //!   fate depends on its own reading alone: the room's budget never closes
 //!   a proving socket.
@@ -104,6 +107,10 @@ pub struct Meter {
     next_mark: u64,
     /// When a plain socket's presumed reading was last counted (epoch ms).
     read_at: u64,
+    /// The largest frame sent it: a plain socket's backlog may hold one
+    /// such frame beyond its budget (a newcomer's long history drains at
+    /// the presumed rate, which takes a while).
+    largest: u64,
     /// Closed by flow control: nothing more is sent to it.
     cut: bool,
 }
@@ -206,17 +213,33 @@ impl Flow {
             self.presume_read(meter, now);
         }
         meter.bytes += bytes as u64;
+        meter.largest = meter.largest.max(bytes as u64);
         self.total += bytes as u64;
         let mut sent = Sent::default();
         if meter.proves && meter.bytes >= self.next_mark(meter) {
             sent.mark = Some(self.issue_mark(meter));
         }
-        if meter.unconfirmed() > self.budgets.socket {
+        // Judged on what came before this frame, so no single frame cuts.
+        if self.behind(meter).saturating_sub(bytes as u64) > self.budgets.socket {
             meter.cut = true;
             sent.cut = true;
         }
         sent.room_over = self.total > self.budgets.room.max(self.recheck);
         sent
+    }
+
+    /// How far a socket is behind, as its budget measures it. A proving
+    /// socket is behind by what was sent since the oldest mark it has not
+    /// answered: it cannot answer before it is asked, so one frame bigger
+    /// than the budget (a newcomer's history) never cuts it. A plain
+    /// socket is behind by its backlog beyond its presumed reading, less
+    /// its largest frame, for the same reason.
+    fn behind(&self, meter: &Meter) -> u64 {
+        match (meter.proves, meter.marks.front()) {
+            (true, Some(&(_, at))) => meter.bytes - at,
+            (true, None) => 0,
+            (false, _) => meter.unconfirmed().saturating_sub(meter.largest),
+        }
     }
 
     /// When the next mark is due; the first lies a random 64–128 KiB in.
@@ -422,8 +445,31 @@ mod tests {
                 break;
             }
         }
-        assert_eq!(cut_at, Some(256), "past 256 KiB");
+        let first_mark = (m.marks.front().unwrap().1 / KIB) as usize;
+        assert_eq!(
+            cut_at,
+            Some(first_mark + 257),
+            "256 KiB past its first mark"
+        );
         assert!(m.is_cut());
+    }
+
+    #[test]
+    fn one_frame_bigger_than_the_budget_cuts_nobody_who_then_answers() {
+        let (mut f, mut m) = (flow(), proving(1));
+        let history = f.sent(&mut m, 1024 * 1024, NOW);
+        assert!(!history.cut);
+        assert!(f.receipt(&mut m, history.mark));
+        let (mut f, mut p) = (flow(), Meter::new(2, false));
+        assert!(
+            !f.sent(&mut p, 1024 * 1024, NOW).cut,
+            "nor a plain newcomer"
+        );
+        assert!(
+            !send_cut(&mut f, &mut p, 256, NOW),
+            "a budget more is allowed"
+        );
+        assert!(send_cut(&mut f, &mut p, 2, NOW), "but not more than that");
     }
 
     #[test]
