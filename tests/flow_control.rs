@@ -245,8 +245,39 @@ async fn a_plain_listener_gets_more_than_the_rooms_budget_and_stays(server: Serv
     assert_eq!(closes_of(&server, "fc-q-listener"), Vec::<String>::new());
 }
 
+/// (3) When plain backlogs together pass the room's budget before any one
+/// passes its own, the room closes the biggest, for the room's budget; a
+/// page that proves its reading is never among them.
+async fn the_room_budget_closes_plain_backlogs_never_a_page(server: Server) {
+    let mut silent = Vec::new();
+    for i in 0..10 {
+        let id = format!("fc-r-silent{i}");
+        silent.push(Client::connect(&server, &format!("/ws/{id}?room=fc-r"), &id).await);
+    }
+    let page = join(&server, "fc-r-page", &format!("room=fc-r&{PROVING}")).await;
+    let page = page_reader(page, 600, Duration::ZERO);
+    let flood = join(&server, "fc-r-flood", &format!("room=fc-r&{PROVING}")).await;
+    let flooded = sender(flood, 600, GAP).await.expect("flood");
+    for (i, socket) in silent.into_iter().enumerate() {
+        wait_for_close_log(&server, &format!("fc-r-silent{i}")).await;
+        let closed = close_of_stalled(socket.into_socket()).await;
+        assert_eq!(closed, (1013, "too slow, reconnect".into()), "silent{i}");
+    }
+    let for_the_room = (server.log_lines().into_iter())
+        .filter(|l| l.contains("closed_by_room") && l.contains("room_budget"))
+        .count();
+    assert!(
+        for_the_room >= 1,
+        "no socket was closed for the room's budget"
+    );
+    assert_all(&flooded, "the flooder", 1, 600);
+    assert_all(&page.await.expect("page"), "the page", 1, 600);
+    assert_eq!(closes_of(&server, "fc-r-page"), Vec::<String>::new());
+}
+
 suite![
     vars: VARS;
+    the_room_budget_closes_plain_backlogs_never_a_page,
     a_silent_plain_socket_is_closed_and_bystanders_lose_nothing,
     a_proving_socket_that_stops_reading_is_closed_at_its_budget,
     lying_receipts_confirm_nothing,
