@@ -21,7 +21,7 @@ use crate::room;
 use crate::send::coalesce::{self, Coalescer, Held};
 use crate::send::fanout::{self, Step};
 use crate::send::flow::{self, Flow, Meter, Overdrawn};
-use crate::send::roster::Roster;
+use crate::send::roster::{Connection, Roster};
 use crate::store::write_behind::WriteBehind;
 use crate::wire::error::{INTERNAL_CLOSE, TOO_SLOW_CLOSE};
 use crate::wire::log_line::LogLine;
@@ -229,17 +229,7 @@ fn release(
     let (members, flow) = roster.books();
     for member in members.iter_mut().filter(|m| !m.meter.is_cut()) {
         let (key, batch) = (member.session.conn, member.session.batch);
-        let (socket, meter) = (&member.socket, &mut member.meter);
-        let mut deliver = |frame: &Frame| match book(flow, meter, (key, frame.1, now), over) {
-            Booked::Cut => false,
-            Booked::Send(mark) => {
-                send(socket, &frame.0);
-                if let Some(mark) = mark {
-                    send_mark(socket, flow, meter, (key, mark, now), over);
-                }
-                true
-            }
-        };
+        let mut deliver = |frame: &Frame| deliver_to(member, flow, frame, now, over);
         if !batch {
             let frames = frames.get_or_insert_with(|| {
                 held.iter().map(|h| (text(&h.json), h.json.len())).collect()
@@ -261,6 +251,34 @@ fn release(
         let _ = packs
             .iter()
             .try_for_each(|frame| deliver(frame).then_some(()));
+    }
+}
+
+/// Books and sends one frame to `member`, and a mark after it if one is
+/// due. False once the member is cut: it gets nothing more.
+fn deliver_to(
+    member: &mut Connection<WebSocket>,
+    flow: &mut Flow,
+    frame: &Frame,
+    now: u64,
+    over: &mut Overdrawn<u64>,
+) -> bool {
+    let key = member.session.conn;
+    match book(flow, &mut member.meter, (key, frame.1, now), over) {
+        Booked::Cut => false,
+        Booked::Send(mark) => {
+            send(&member.socket, &frame.0);
+            if let Some(mark) = mark {
+                send_mark(
+                    &member.socket,
+                    flow,
+                    &mut member.meter,
+                    (key, mark, now),
+                    over,
+                );
+            }
+            true
+        }
     }
 }
 
