@@ -85,5 +85,7 @@ async fn plain_listeners_in_a_busy_room_are_never_closed(server: Server) {
 
 suite![
     vars: VARS;
+    // Five minutes of traffic, plus joining 200 listeners and reading out.
+    timeout_secs: 420;
     plain_listeners_in_a_busy_room_are_never_closed,
 ];

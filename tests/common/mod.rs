@@ -62,8 +62,9 @@ pub fn history_messages(history: &Value) -> &[Value] {
         .unwrap_or_else(|| panic!("history without messages: {history}"))
 }
 
-/// The longest one test may run before it counts as failed.
-const TEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// The longest one test may run before it counts as failed, unless its
+/// binary names another (`suite![vars: …; timeout_secs: …; …]`).
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Where tests reach the running Worker.
 #[derive(Debug, Clone)]
@@ -118,6 +119,12 @@ pub type TestFn = fn(Server) -> TestFuture;
 /// is `async fn name(server: Server)`.
 #[macro_export]
 macro_rules! suite {
+    (vars: $vars:expr; timeout_secs: $secs:expr; $($name:ident),+ $(,)?) => {
+        fn main() {
+            let timeout = std::time::Duration::from_secs($secs);
+            common::run_with_timeout($vars, timeout, &[$((stringify!($name), |s| Box::pin($name(s)))),+]);
+        }
+    };
     (vars: $vars:expr; $($name:ident),+ $(,)?) => {
         fn main() {
             common::run_with_vars($vars, &[$((stringify!($name), |s| Box::pin($name(s)))),+]);
@@ -138,6 +145,11 @@ pub fn run(tests: &[(&str, TestFn)]) {
 
 /// [`run`], with `vars` overriding the Worker's `[vars]`.
 pub fn run_with_vars(vars: &[(&str, &str)], tests: &[(&str, TestFn)]) {
+    run_with_timeout(vars, TEST_TIMEOUT, tests)
+}
+
+/// [`run_with_vars`], each test allowed `timeout`.
+pub fn run_with_timeout(vars: &[(&str, &str)], timeout: Duration, tests: &[(&str, TestFn)]) {
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let chosen: Vec<_> = tests
         .iter()
@@ -163,10 +175,10 @@ pub fn run_with_vars(vars: &[(&str, &str)], tests: &[(&str, TestFn)]) {
     for (name, test) in &chosen {
         let fut = test(server.clone());
         let outcome = tokio.block_on(async {
-            match tokio::time::timeout(TEST_TIMEOUT, tokio::spawn(fut)).await {
+            match tokio::time::timeout(timeout, tokio::spawn(fut)).await {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(join)) => Err(panic_text(join)),
-                Err(_) => Err(format!("timed out after {TEST_TIMEOUT:?}")),
+                Err(_) => Err(format!("timed out after {timeout:?}")),
             }
         });
         match outcome {
