@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::results::Received;
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
 
 #[derive(Default)]
 pub struct Stats {
@@ -99,7 +99,7 @@ fn record(stats: &Mutex<Stats>, frame: &Value) {
     stats.lock().unwrap().record_message(sender, seq, latency);
 }
 
-type Sink = Arc<tokio::sync::Mutex<futures_util::stream::SplitSink<Ws, Message>>>;
+pub type Sink = Arc<tokio::sync::Mutex<futures_util::stream::SplitSink<Ws, Message>>>;
 
 /// The receipt interval of pages before receipts carried marks: a build
 /// that sends no marks is confirmed this way instead, so old and new
@@ -231,9 +231,8 @@ async fn read_frames(
             if text.as_str() == r#"{"type":"pong"}"# {
                 continue;
             }
-            if text.starts_with(r#"{"type":"mark","mark":""#) {
+            if let Some(receipt) = receipt_for(&text) {
                 marked = true;
-                let receipt = text.replacen(r#""type":"mark""#, r#""type":"seen""#, 1);
                 send_receipt(receipts.as_ref(), receipt);
                 continue;
             }
@@ -258,10 +257,17 @@ async fn read_frames(
     }
 }
 
+/// The receipt that echoes `text` if it is one of the room's marks: what
+/// the page sends back.
+pub fn receipt_for(text: &str) -> Option<String> {
+    text.starts_with(r#"{"type":"mark","mark":""#)
+        .then(|| text.replacen(r#""type":"mark""#, r#""type":"seen""#, 1))
+}
+
 /// Sends a receipt without making the reader wait for the sink (the sender
 /// may hold it), after the frame's arrival is recorded: a page's `send`
 /// never blocks its reading either.
-fn send_receipt(sink: Option<&Sink>, receipt: String) {
+pub fn send_receipt(sink: Option<&Sink>, receipt: String) {
     if let Some(sink) = sink {
         let sink = Arc::clone(sink);
         tokio::spawn(async move {

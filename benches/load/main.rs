@@ -9,8 +9,9 @@
 //! `bench-results/tmp/` instead; no run writes BENCHMARKS.md, which is
 //! written by hand); `report <results.json> [<out dir>]` renders the report
 //! and the chart again from a results file;
-//! `silent [--smoke]` runs the slow-reader attack of issue 13 (see
-//! `silent`), `silent-chart [<silent.json>]` draws its chart again;
+//! `silent [--smoke]` runs the slow-reader attack of issue 13 and the lies
+//! of issue 25 (see `silent`), `silent-chart [<silent.json>]` draws its
+//! chart again;
 //! `serve-tokio <port>` is the native broadcast baseline.
 //!
 //! # Layout
@@ -22,7 +23,8 @@
 //!   saturation), server by server.
 //! - `results`: the typed records of results.json.
 //! - `report`: the report (report.md) and the chart, made from those records.
-//! - `silent`: sockets that never read, and the servers' memory over time.
+//! - `silent`: sockets that never read (and lie about it), and the servers'
+//!   memory over time.
 
 // The benchmark drives servers from the host; on wasm32 there is nothing to
 // run, so the crate is empty and needs no `main`.
