@@ -10,7 +10,7 @@ use worker::{Env, Request, RequestInit, Response, Result};
 
 use crate::access::identity::{self, Identity, Mode};
 use crate::http::api::{self, ApiRoute, Call, PostBody, Speaker};
-use crate::platform::entry::{auth_mode, HeadParts, ROOMS_BINDING};
+use crate::platform::entry::{auth_mode, log_misconfigured, HeadParts, ROOMS_BINDING};
 use crate::platform::log::emit;
 use crate::platform::respond;
 use crate::settings::config::Config;
@@ -98,6 +98,7 @@ pub(crate) async fn admit(
     let who = match identify(req, mode, &room)? {
         Ok(who) => who,
         Err(denial) => {
+            log_misconfigured(&denial);
             let refusal = HttpRefusal::from_denial(&denial);
             return Ok(Err(refuse(&refusal, cors.as_deref(), Some(&room))?));
         }
