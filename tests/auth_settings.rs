@@ -160,7 +160,7 @@ async fn open_mode_with_a_secret_set_is_refused_with_503_auth_mode_conflict(_: S
     rt.stop();
 }
 
-async fn open_mode_when_chosen_lets_anyone_in_as_anyone(_: Server) {
+async fn open_mode_when_chosen_lets_anyone_in_as_anyone_but_the_room(_: Server) {
     let mut rt = Runtime::start(&[("AUTH_MODE", "open")]);
     let server = rt.server();
     let (mut c, _) = Client::join_with(&server, "anyone", "room=open-chosen").await;
@@ -171,6 +171,16 @@ async fn open_mode_when_chosen_lets_anyone_in_as_anyone(_: Server) {
     );
     assert_eq!(post.status, 201, "{}", post.body);
     c.expect_message("someone", "as someone").await;
+    // Anyone but the room itself.
+    for id in ["server", "API"] {
+        let socket = server.handshake_refusal(&format!("/ws/{id}?room=open-chosen"));
+        assert_eq!(socket.status, 400, "{id}: {}", socket.body);
+        assert!(socket.body.contains("is reserved"), "{}", socket.body);
+        let as_room = json!({"message": "from the room?", "clientId": id});
+        let post = post_message(&server, "open-chosen", &as_room);
+        assert_eq!(post.status, 400, "{id}: {}", post.body);
+        assert!(post.body.contains("is reserved"), "{}", post.body);
+    }
     let misconfigured = server
         .log_lines()
         .into_iter()
@@ -187,5 +197,5 @@ suite![
     the_page_is_still_served_so_a_person_sees_the_chat_is_down,
     a_secret_under_32_bytes_is_refused_with_503_auth_secret_too_short,
     open_mode_with_a_secret_set_is_refused_with_503_auth_mode_conflict,
-    open_mode_when_chosen_lets_anyone_in_as_anyone,
+    open_mode_when_chosen_lets_anyone_in_as_anyone_but_the_room,
 ];

@@ -240,6 +240,44 @@ async fn impersonation_is_refused_with_403_id_mismatch(server: Server) {
     room.verify(&server).await;
 }
 
+/// No token, path or post speaks as an id the room speaks as (`server`,
+/// `api`), in any case, even with a token the operator signed.
+async fn no_one_may_connect_or_post_as_the_rooms_own_ids(server: Server) {
+    let room = Room::open(&server, "id-reserved", member_query).await;
+    for id in ["server", "Server", "api"] {
+        let token = mint_with(SECRET, id, &["*"], Role::Service, 600);
+        let query = room_query("id-reserved", &token);
+        let by_path = server.handshake_refusal(&format!("/ws/{id}?{query}"));
+        assert_eq!(by_path.status, 400, "{id}: {}", by_path.body);
+        assert!(by_path.body.contains("is reserved"), "{}", by_path.body);
+        let (status, body) = handshake(&server, &format!("/ws?{query}"), &[]);
+        assert_eq!((status, body["error"].as_str()), (401, Some("bad_token")));
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(message.contains("reserves"), "{id}: {body}");
+    }
+    let service = mint_with(SECRET, "id-reserved-svc", &["*"], Role::Service, 600);
+    let bearer = format!("Bearer {service}");
+    let headers = [
+        ("Authorization", bearer.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    for id in ["server", "API"] {
+        let body = json!({"message": "from the room?", "clientId": id}).to_string();
+        let resp = common::http::request_with_body(
+            server.port,
+            "POST",
+            "/api/rooms/id-reserved/messages",
+            &headers,
+            body.as_bytes(),
+            common::client::FRAME_TIMEOUT,
+        )
+        .expect("a POST");
+        assert_eq!(resp.status, 400, "{id}: {}", resp.body);
+        assert!(resp.body.contains("is reserved"), "{}", resp.body);
+    }
+    room.verify(&server).await;
+}
+
 async fn a_socket_is_closed_with_1008_when_its_token_expires(server: Server) {
     let mut room = Room::open(&server, "id-expiry", member_query).await;
     let token = mint_with(SECRET, "id-expiry-e", &["id-expiry"], Role::Member, 3);
@@ -376,6 +414,7 @@ suite![
     an_expired_token_is_refused_with_401_expired_token,
     a_token_for_another_room_is_refused_with_403_room_forbidden,
     impersonation_is_refused_with_403_id_mismatch,
+    no_one_may_connect_or_post_as_the_rooms_own_ids,
     a_socket_is_closed_with_1008_when_its_token_expires,
     a_moderator_deletes_a_members_message,
     a_moderator_cannot_edit_anothers_message,

@@ -209,6 +209,11 @@ fn json_part<T: for<'de> Deserialize<'de>>(part: &str) -> Result<T, TokenError> 
 
 fn validate_claims(raw: RawClaims) -> Result<Claims, TokenError> {
     let sub = raw.sub.ok_or(Bad("the token has no \"sub\" claim"))?;
+    if validate::is_reserved(&sub) {
+        return Err(Bad(
+            "the token's \"sub\" is an id the room reserves for itself",
+        ));
+    }
     validate::client_id(&sub).map_err(|_| Bad("the token's \"sub\" is not a valid client id"))?;
     let name = match raw.name {
         Some(name) => Some(
@@ -382,6 +387,14 @@ mod tests {
             (r#"{"sub":"a","exp":1800000000}"#, "\"rooms\""),
             (r#"{"sub":"a","rooms":["*"]}"#, "\"exp\""),
             (r#"{"sub":"a b","rooms":["*"],"exp":1800000000}"#, "\"sub\""),
+            (
+                r#"{"sub":"Server","rooms":["*"],"exp":1800000000}"#,
+                "reserves",
+            ),
+            (
+                r#"{"sub":"api","rooms":["*"],"exp":1800000000}"#,
+                "reserves",
+            ),
             (
                 r#"{"sub":"a","name":"a\u202eb","rooms":["*"],"exp":1800000000}"#,
                 "\"name\"",

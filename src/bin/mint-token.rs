@@ -228,6 +228,8 @@ mod tests {
             "bob --ttl 5w",
             "bob --ttl",
             "bob --color red",
+            "server",
+            "API --role service",
         ] {
             assert!(parse_args(&args(line)).is_err(), "{line:?}");
         }
