@@ -7,7 +7,7 @@ use worker::{event, js_sys, Context, Env, Headers, Request, RequestInit, Respons
 
 use crate::access::identity::{self, Identity, Mode};
 use crate::hooks::webhook;
-use crate::platform::log::emit;
+use crate::platform::log::{emit, kind};
 use crate::platform::respond;
 use crate::settings::config::Config;
 use crate::wire::error::Denial;
@@ -51,11 +51,10 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             match forward(req, &env, target, &who).await {
                 Ok(resp) => Ok(resp),
                 Err(err) => {
-                    let detail = err.to_string();
                     emit(
                         LogLine::error("room_unreachable")
                             .room(&room)
-                            .detail(&detail),
+                            .kind(kind(&err)),
                     );
                     let body = "The chat room is unavailable right now; try again shortly.\n";
                     respond::refusal(&HttpRefusal::text(503, "unavailable", body), None)

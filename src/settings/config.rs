@@ -154,11 +154,14 @@ pub fn problems(var: impl Fn(&str) -> Option<String>) -> Vec<String> {
     });
     let numbers = NUMBERS.iter().filter_map(|n| n.problem(&var));
     let mut found: Vec<String> = auth.into_iter().chain(numbers).collect();
-    for origin in allowed_origins(&var) {
-        if !origin::can_match(&origin) {
+    // Numbered too: a log line withholds an entry that looks like a URL
+    // (it may be any URL, a webhook's with its key), and still says which.
+    for (i, origin) in allowed_origins(&var).iter().enumerate() {
+        if !origin::can_match(origin) {
             found.push(format!(
-                "ALLOWED_ORIGINS entry {origin:?} is not a lowercase origin like \
-                 https://chat.example.com, so it matches nothing"
+                "ALLOWED_ORIGINS entry {origin:?} (number {}) is not a lowercase origin \
+                 (a scheme and a host, with no path), so it matches nothing",
+                i + 1
             ));
         }
     }

@@ -61,7 +61,9 @@ pub enum Refusal {
     Storage(StoreError),
 }
 
-/// Storage failed; the detail is for logs, never for clients.
+/// Storage failed; what failed is for logs, never for clients. Fixed
+/// words, never the runtime's error message, which may quote a query or a
+/// value in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreError(pub String);
 
