@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-use common::bystanders::{log_lines_matching, member_query, Room};
+use common::bystanders::{log_json, log_lines_matching, member_query, Room};
 use common::tokens::{self, member, mint_with, moderator, SECRET};
 use common::{frame_of, Client, Runtime, Server};
 
@@ -45,7 +45,8 @@ fn handshake(server: &Server, path: &str, headers: &[(&str, &str)]) -> (u16, Val
 
 /// The handshake of `client_id` is refused with `status` and `code`, its
 /// body names neither the token nor any part of it, and exactly one log
-/// line (the Worker's: the room never saw the request) names the code.
+/// line names the client, the Worker's refusal with that code and status
+/// (the room never saw the request); no line has any part of the token.
 async fn assert_refused(
     server: &Server,
     client_id: &str,
@@ -62,13 +63,41 @@ async fn assert_refused(
     );
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
     assert_no_token_in(&body.to_string(), token);
-    let lines = log_lines_matching(server, code, |v| {
-        v["event"] == "handshake_refused" && v["clientId"] == client_id
+    let lines = all_lines_about(server, client_id).await;
+    assert_eq!(lines.len(), 1, "one line, the Worker's refusal: {lines:?}");
+    for line in &lines {
+        assert_eq!(line["event"], "handshake_refused", "{line}");
+        assert_eq!(
+            (&line["code"], &line["status"]),
+            (&code.into(), &status.into())
+        );
+    }
+    for line in server.log_lines() {
+        assert_no_token_in(&line, token);
+    }
+}
+
+/// Every JSON log line naming `client_id`, all of them: waiting for the
+/// first to arrive would miss one printed a moment later. The runtime
+/// prints lines in order, so once the refusal of a handshake sent after
+/// the caller's last request is in, so is every line before it.
+async fn all_lines_about(server: &Server, client_id: &str) -> Vec<Value> {
+    let barrier = format!("{client_id}-barrier");
+    let (status, _) = handshake(server, &format!("/ws/{barrier}?room=id-barrier"), &[]);
+    assert_eq!(status, 401, "the barrier is refused for want of a token");
+    log_lines_matching(server, "the barrier", |v| v["clientId"] == barrier.as_str()).await;
+    let lines = server.log_lines();
+    let json = lines.iter().filter_map(|l| log_json(l));
+    json.filter(|v| v["clientId"] == client_id).collect()
+}
+
+/// An accepted token is in no line the runtime printed, once the room has
+/// logged `client_id`'s connection, the last line its handshake causes.
+async fn assert_token_never_logged(server: &Server, client_id: &str, token: &str) {
+    log_lines_matching(server, "the connection", |v| {
+        v["event"] == "connected" && v["clientId"] == client_id
     })
     .await;
-    assert_eq!(lines.len(), 1, "one refusal, from the Worker: {lines:?}");
-    assert_eq!(lines[0]["code"], code);
-    assert_eq!(lines[0]["status"], status);
     for line in server.log_lines() {
         assert_no_token_in(&line, token);
     }
@@ -106,6 +135,7 @@ async fn a_token_joins_as_its_sub_with_its_name_not_the_querys(server: Server) {
     c.send("hello").await;
     let m = c.expect_message("id-named", "hello").await;
     assert_eq!(m["name"], "From Token");
+    assert_token_never_logged(&server, "id-named", &token).await;
 }
 
 async fn a_bearer_header_works_like_a_query_token(server: Server) {
@@ -114,7 +144,8 @@ async fn a_bearer_header_works_like_a_query_token(server: Server) {
         .ws_url("/ws/id-bearer-dave?room=id-bearer")
         .into_client_request()
         .unwrap();
-    let bearer = format!("Bearer {}", member("id-bearer-dave", "id-bearer"));
+    let token = member("id-bearer-dave", "id-bearer");
+    let bearer = format!("Bearer {token}");
     req.headers_mut()
         .insert("Authorization", bearer.parse().unwrap());
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("joined");
@@ -130,6 +161,7 @@ async fn a_bearer_header_works_like_a_query_token(server: Server) {
     .await
     .expect("a join frame");
     assert_eq!(joined["clientId"], "id-bearer-dave");
+    assert_token_never_logged(&server, "id-bearer-dave", &token).await;
     room.alice.expect_join_of("id-bearer-dave").await;
     room.bob.expect_join_of("id-bearer-dave").await;
     drop(ws);
@@ -142,6 +174,7 @@ async fn the_bare_ws_path_joins_as_the_tokens_sub(server: Server) {
     let token = member("id-bare", "lobby");
     let mut c = Client::connect(&server, &format!("/ws?token={token}"), "id-bare").await;
     c.expect_join_of("id-bare").await;
+    assert_token_never_logged(&server, "id-bare", &token).await;
 }
 
 async fn no_token_is_refused_with_401_missing_token(server: Server) {
@@ -240,6 +273,44 @@ async fn impersonation_is_refused_with_403_id_mismatch(server: Server) {
     room.verify(&server).await;
 }
 
+/// No token, path or post speaks as an id the room speaks as (`server`,
+/// `api`), in any case, even with a token the operator signed.
+async fn no_one_may_connect_or_post_as_the_rooms_own_ids(server: Server) {
+    let room = Room::open(&server, "id-reserved", member_query).await;
+    for id in ["server", "Server", "api"] {
+        let token = mint_with(SECRET, id, &["*"], Role::Service, 600);
+        let query = room_query("id-reserved", &token);
+        let by_path = server.handshake_refusal(&format!("/ws/{id}?{query}"));
+        assert_eq!(by_path.status, 400, "{id}: {}", by_path.body);
+        assert!(by_path.body.contains("is reserved"), "{}", by_path.body);
+        let (status, body) = handshake(&server, &format!("/ws?{query}"), &[]);
+        assert_eq!((status, body["error"].as_str()), (401, Some("bad_token")));
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(message.contains("reserves"), "{id}: {body}");
+    }
+    let service = mint_with(SECRET, "id-reserved-svc", &["*"], Role::Service, 600);
+    let bearer = format!("Bearer {service}");
+    let headers = [
+        ("Authorization", bearer.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    for id in ["server", "API"] {
+        let body = json!({"message": "from the room?", "clientId": id}).to_string();
+        let resp = common::http::request_with_body(
+            server.port,
+            "POST",
+            "/api/rooms/id-reserved/messages",
+            &headers,
+            body.as_bytes(),
+            common::client::FRAME_TIMEOUT,
+        )
+        .expect("a POST");
+        assert_eq!(resp.status, 400, "{id}: {}", resp.body);
+        assert!(resp.body.contains("is reserved"), "{}", resp.body);
+    }
+    room.verify(&server).await;
+}
+
 async fn a_socket_is_closed_with_1008_when_its_token_expires(server: Server) {
     let mut room = Room::open(&server, "id-expiry", member_query).await;
     let token = mint_with(SECRET, "id-expiry-e", &["id-expiry"], Role::Member, 3);
@@ -250,6 +321,7 @@ async fn a_socket_is_closed_with_1008_when_its_token_expires(server: Server) {
         .await;
     assert_eq!(err["code"], "token_expired");
     assert_eq!(short.expect_closed().await, (1008, "token expired".into()));
+    assert_token_never_logged(&server, "id-expiry-e", &token).await;
     room.alice.expect_leave_of("id-expiry-e").await;
     room.bob.expect_leave_of("id-expiry-e").await;
     room.verify(&server).await;
@@ -258,8 +330,10 @@ async fn a_socket_is_closed_with_1008_when_its_token_expires(server: Server) {
 async fn a_moderator_deletes_a_members_message(server: Server) {
     let mut room = Room::open(&server, "id-moddel", member_query).await;
     let said = room.say_as_alice("spam").await;
-    let query = room_query("id-moddel", &moderator("id-moddel-mod", "id-moddel"));
+    let token = moderator("id-moddel-mod", "id-moddel");
+    let query = room_query("id-moddel", &token);
     let (mut m, _) = room.join_with_query(&server, "id-moddel-mod", &query).await;
+    assert_token_never_logged(&server, "id-moddel-mod", &token).await;
     m.send(&json!({"type": "delete", "id": said["id"]}).to_string())
         .await;
     let is_delete = |f: &Value| f["type"] == "delete" && f["id"] == said["id"];
@@ -376,6 +450,7 @@ suite![
     an_expired_token_is_refused_with_401_expired_token,
     a_token_for_another_room_is_refused_with_403_room_forbidden,
     impersonation_is_refused_with_403_id_mismatch,
+    no_one_may_connect_or_post_as_the_rooms_own_ids,
     a_socket_is_closed_with_1008_when_its_token_expires,
     a_moderator_deletes_a_members_message,
     a_moderator_cannot_edit_anothers_message,

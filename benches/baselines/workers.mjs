@@ -12,8 +12,13 @@ export function worker(which, build = "build") {
       modulesRoot: build,
       modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
       durableObjects: { ROOMS: { className: "ChatRoom", useSQLite: true } },
-      // The same limits the wrangler dev runs get, so they do not cap the benchmark.
-      bindings: { RATE_PER_SEC: "100000", RATE_BURST: "10000", MAX_CONNECTIONS_PER_ROOM: "5000" },
+      // The same limits and open mode the wrangler dev runs get, so they do not cap the benchmark.
+      bindings: {
+        RATE_PER_SEC: "100000",
+        RATE_BURST: "10000",
+        MAX_CONNECTIONS_PER_ROOM: "5000",
+        AUTH_MODE: "open",
+      },
     },
     "js-room": {
       scriptPath: "benches/baselines/js-room/worker.js",

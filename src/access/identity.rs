@@ -1,29 +1,42 @@
 //! Who is connecting: in open mode, whoever the request says; in token
-//! mode, whoever a valid token names, and only into the rooms it grants.
+//! mode, whoever a valid token names, and only into the rooms it grants;
+//! and when the settings chose neither, no one.
 //!
-//! The switch is the `AUTH_SECRET` secret: set, every socket needs a token;
-//! unset (or empty), the room is as open as it always was. The Worker calls
-//! [`identify`] before it touches a Durable Object, and the object calls it
-//! again, because the object is the trust boundary. A token is verified
-//! once per connection; nothing here runs per message.
+//! The mode is the operator's choice ([`crate::settings::auth_mode`]):
+//! `AUTH_SECRET` set, every socket and API call needs a token; open only
+//! with `AUTH_MODE = "open"`. The Worker calls [`identify`] before it
+//! touches a Durable Object, and the object calls it again, because the
+//! object is the trust boundary. A token is verified once per connection;
+//! nothing here runs per message.
 
 use crate::access::auth::{self, Role, Secret, TokenError};
+use crate::settings::auth_mode::{self, Choice, Problem, AUTH_MODE, AUTH_SECRET};
 use crate::wire::error::Denial;
 use crate::wire::routes::SocketTarget;
 
-/// Whether sockets need a token.
+/// Whether sockets need a token, or may not connect at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
-    /// No secret: ids and names are whatever the client says, as before.
+    /// Chosen: ids and names are whatever the client says, as before.
     Open,
     /// Every socket presents a token signed with this secret.
     Token(Secret),
+    /// The settings let no one in: every request is refused, saying why.
+    Misconfigured(Problem),
 }
 
 impl Mode {
-    /// The mode for the `AUTH_SECRET` value, if any.
-    pub fn from_secret(value: Option<&str>) -> Mode {
-        value.and_then(Secret::new).map_or(Mode::Open, Mode::Token)
+    /// The mode `AUTH_MODE` and `AUTH_SECRET` choose, read through `var`.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Mode {
+        let secret = var(AUTH_SECRET);
+        match auth_mode::choice(var(AUTH_MODE).as_deref(), secret.as_deref()) {
+            Ok(Choice::Open) => Mode::Open,
+            // The choice already refused an empty secret.
+            Ok(Choice::Token(secret)) => {
+                Secret::new(secret).map_or(Mode::Misconfigured(Problem::NotConfigured), Mode::Token)
+            }
+            Err(problem) => Mode::Misconfigured(problem),
+        }
     }
 }
 
@@ -70,6 +83,7 @@ pub fn identify(
     let secret = match mode {
         Mode::Open => return Ok(Identity::claimed(target)),
         Mode::Token(secret) => secret,
+        Mode::Misconfigured(problem) => return Err(Denial::Misconfigured(*problem)),
     };
     let token = token.ok_or(Denial::MissingToken)?;
     let claims = auth::verify(token, secret, now).map_err(|err| match err {
@@ -154,14 +168,46 @@ mod tests {
             .collect()
     }
 
+    const LONG_SECRET: &str = "identity-test-secret-of-32-bytes";
+
     #[test]
-    fn no_secret_or_an_empty_one_is_open_mode() {
-        assert_eq!(Mode::from_secret(None), Mode::Open);
-        assert_eq!(Mode::from_secret(Some("")), Mode::Open);
+    fn the_mode_is_what_the_settings_chose_and_never_open_by_default() {
+        use crate::settings::config::vars;
+        let mode = |pairs: &[(&str, &str)]| Mode::from_vars(vars(pairs));
+        let not_configured = Mode::Misconfigured(Problem::NotConfigured);
+        assert_eq!(mode(&[]), not_configured);
         assert_eq!(
-            Mode::from_secret(Some("s")),
-            Mode::Token(Secret::new("s").unwrap())
+            mode(&[("AUTH_SECRET", ""), ("AUTH_MODE", "")]),
+            not_configured
         );
+        assert_eq!(mode(&[("AUTH_MODE", "token")]), not_configured);
+        assert_eq!(mode(&[("AUTH_MODE", "open")]), Mode::Open);
+        let token = Mode::Token(Secret::new(LONG_SECRET).unwrap());
+        assert_eq!(mode(&[("AUTH_SECRET", LONG_SECRET)]), token);
+        assert_eq!(
+            mode(&[("AUTH_SECRET", "s")]),
+            Mode::Misconfigured(Problem::SecretTooShort)
+        );
+        assert_eq!(
+            mode(&[("AUTH_SECRET", LONG_SECRET), ("AUTH_MODE", "open")]),
+            Mode::Misconfigured(Problem::OpenWithSecret)
+        );
+        assert_eq!(
+            mode(&[("AUTH_MODE", "public")]),
+            Mode::Misconfigured(Problem::InvalidMode)
+        );
+    }
+
+    #[test]
+    fn settings_that_let_no_one_in_refuse_everyone_with_a_token_or_not() {
+        let t = token("alice", &["*"], NOW + 60);
+        for problem in [Problem::NotConfigured, Problem::SecretTooShort] {
+            let mode = Mode::Misconfigured(problem);
+            for presented in [None, Some(t.as_str())] {
+                let who = identify(&mode, &target(Some("alice"), "lobby"), presented, NOW);
+                assert_eq!(who, Err(Denial::Misconfigured(problem)));
+            }
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use edge_chat::access::auth::{sign, Claims, Role, Secret, ANY_ROOM};
+use edge_chat::settings::auth_mode::{self, Problem};
 use edge_chat::settings::limits::DEFAULT_ROOM;
 use edge_chat::wire::validate;
 
@@ -34,9 +35,7 @@ struct Request {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let request = parse_args(&args).unwrap_or_else(|why| fail(&why));
-    let secret = find_secret().unwrap_or_else(|| {
-        fail("no AUTH_SECRET: set it in the environment or in .dev.vars (AUTH_SECRET=...)")
-    });
+    let secret = usable(find_secret().as_deref()).unwrap_or_else(|why| fail(&why));
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -134,11 +133,8 @@ fn ttl(text: &str) -> Result<u64, String> {
 
 /// `AUTH_SECRET` from the environment, else from `.dev.vars` here or at
 /// the crate's root.
-fn find_secret() -> Option<Secret> {
-    if let Some(secret) = std::env::var("AUTH_SECRET")
-        .ok()
-        .and_then(|v| Secret::new(&v))
-    {
+fn find_secret() -> Option<String> {
+    if let Some(secret) = std::env::var("AUTH_SECRET").ok().filter(|v| !v.is_empty()) {
         return Some(secret);
     }
     [
@@ -148,7 +144,19 @@ fn find_secret() -> Option<Secret> {
     .iter()
     .filter_map(|path| std::fs::read_to_string(path).ok())
     .find_map(|text| dev_var(&text, "AUTH_SECRET"))
-    .and_then(|v| Secret::new(&v))
+    .filter(|v| !v.is_empty())
+}
+
+/// The secret to sign with, refused as the Worker refuses it: a token
+/// signed with a secret too short to use is one no Worker accepts, and the
+/// secret is guessable from it.
+fn usable(value: Option<&str>) -> Result<Secret, String> {
+    let value = value
+        .ok_or("no AUTH_SECRET: set it in the environment or in .dev.vars (AUTH_SECRET=...)")?;
+    auth_mode::long_enough(value)
+        .ok()
+        .and_then(Secret::new)
+        .ok_or_else(|| format!("not signing: {}", Problem::SecretTooShort.describe()))
 }
 
 /// `key`'s value in a `.dev.vars` file (dotenv syntax: `KEY=value`, the
@@ -220,6 +228,8 @@ mod tests {
             "bob --ttl 5w",
             "bob --ttl",
             "bob --color red",
+            "server",
+            "API --role service",
         ] {
             assert!(parse_args(&args(line)).is_err(), "{line:?}");
         }
@@ -241,6 +251,19 @@ mod tests {
             Some("q")
         );
         assert_eq!(dev_var("OTHER=x", "AUTH_SECRET"), None);
+    }
+
+    #[test]
+    fn a_secret_the_worker_would_refuse_is_not_signed_with() {
+        let at_least = edge_chat::settings::limits::MIN_AUTH_SECRET_BYTES;
+        for short in ["Zq7", &"Zq7".repeat(at_least / 3)] {
+            let why = usable(Some(short)).unwrap_err();
+            assert!(why.contains("shorter than 32 bytes"), "{why}");
+            assert!(!why.contains(short), "the secret is never printed: {why}");
+        }
+        assert!(usable(None).unwrap_err().contains("no AUTH_SECRET"));
+        let long = "x".repeat(at_least);
+        assert_eq!(usable(Some(&long)), Ok(Secret::new(&long).unwrap()));
     }
 
     #[test]

@@ -34,8 +34,9 @@ use crate::wire::validate;
 /// Where the API lives: `/api/rooms/<room>/<endpoint>`.
 pub const ROOMS_PREFIX: &str = "/api/rooms/";
 
-/// Who an open-mode POST speaks as when its body names nobody.
-pub const OPEN_MODE_SENDER: &str = "api";
+/// Who an open-mode POST speaks as when its body names nobody: an id no
+/// client may claim, so a socket cannot edit or delete these posts.
+pub const OPEN_MODE_SENDER: &str = crate::wire::protocol::API_ID;
 
 /// The connection key the room's send plan names an API request by. Socket
 /// keys are below 2^53, so none is ever this.
@@ -737,6 +738,20 @@ mod tests {
         let mut post = body("m");
         post.client_id = Some("bob".into());
         assert_eq!(speaker(&open_who(), &post).unwrap().client_id, "bob");
+    }
+
+    #[test]
+    fn no_post_may_speak_as_an_id_the_room_speaks_as() {
+        for id in ["server", "Api"] {
+            let body = format!(r#"{{"message":"m","clientId":"{id}"}}"#);
+            let refusal = parse_post(Some("application/json"), &body).unwrap_err();
+            assert_eq!((refusal.status, refusal.code), (400, "bad_request"));
+            assert!(
+                refusal.message.contains("is reserved"),
+                "{}",
+                refusal.message
+            );
+        }
     }
 
     #[test]

@@ -10,8 +10,8 @@ use worker::{Env, Request, RequestInit, Response, Result};
 
 use crate::access::identity::{self, Identity, Mode};
 use crate::http::api::{self, ApiRoute, Call, PostBody, Speaker};
-use crate::platform::entry::{auth_mode, HeadParts, ROOMS_BINDING};
-use crate::platform::log::emit;
+use crate::platform::entry::{auth_mode, log_misconfigured, HeadParts, ROOMS_BINDING};
+use crate::platform::log::{emit, kind};
 use crate::platform::respond;
 use crate::settings::config::Config;
 use crate::settings::origin;
@@ -61,12 +61,8 @@ pub(crate) async fn fetch(mut req: Request, env: &Env, config: &Config) -> Resul
     match stub.fetch_with_request(forwarded).await {
         Ok(resp) => Ok(resp),
         Err(err) => {
-            let detail = err.to_string();
-            emit(
-                LogLine::error("room_unreachable")
-                    .room(&admitted.room)
-                    .detail(&detail),
-            );
+            let line = LogLine::error("room_unreachable").room(&admitted.room);
+            emit(line.kind(kind(&err)));
             let unavailable = HttpRefusal::json(
                 503,
                 "unavailable",
@@ -98,6 +94,7 @@ pub(crate) async fn admit(
     let who = match identify(req, mode, &room)? {
         Ok(who) => who,
         Err(denial) => {
+            log_misconfigured(&denial);
             let refusal = HttpRefusal::from_denial(&denial);
             return Ok(Err(refuse(&refusal, cors.as_deref(), Some(&room))?));
         }

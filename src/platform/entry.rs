@@ -7,7 +7,7 @@ use worker::{event, js_sys, Context, Env, Headers, Request, RequestInit, Respons
 
 use crate::access::identity::{self, Identity, Mode};
 use crate::hooks::webhook;
-use crate::platform::log::emit;
+use crate::platform::log::{emit, kind};
 use crate::platform::respond;
 use crate::settings::config::Config;
 use crate::wire::error::Denial;
@@ -18,8 +18,6 @@ use crate::wire::routes::{self, RequestHead, Route, SocketTarget};
 pub(crate) const ROOMS_BINDING: &str = "ROOMS";
 /// The static assets binding in `wrangler.toml`.
 const ASSETS_BINDING: &str = "ASSETS";
-/// The secret that switches on token mode (`wrangler secret put`).
-const AUTH_SECRET: &str = "AUTH_SECRET";
 
 /// The page loads only its own script, styles and socket: no inline script,
 /// no framing (clickjacking), no other origins.
@@ -53,11 +51,10 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             match forward(req, &env, target, &who).await {
                 Ok(resp) => Ok(resp),
                 Err(err) => {
-                    let detail = err.to_string();
                     emit(
                         LogLine::error("room_unreachable")
                             .room(&room)
-                            .detail(&detail),
+                            .kind(kind(&err)),
                     );
                     let body = "The chat room is unavailable right now; try again shortly.\n";
                     respond::refusal(&HttpRefusal::text(503, "unavailable", body), None)
@@ -89,10 +86,10 @@ pub(crate) fn webhook_settings(
     webhook::Settings::from_vars(var(env))
 }
 
-/// Open or token mode, from the `AUTH_SECRET` secret (or `--var`).
+/// Open, token or no one: from `AUTH_MODE` and the `AUTH_SECRET` secret
+/// (or `--var`).
 pub(crate) fn auth_mode(env: &Env) -> Mode {
-    let secret = env.var(AUTH_SECRET).ok().map(|v| v.to_string());
-    Mode::from_secret(secret.as_deref())
+    Mode::from_vars(var(env))
 }
 
 /// Applies [`identity::identify`] to a platform request: once per
@@ -112,10 +109,21 @@ pub(crate) fn identify_request(
 /// Answers a denied socket with its status and JSON body, and logs its
 /// code. Neither carries anything from the token.
 pub(crate) fn deny(denial: &Denial, target: &SocketTarget) -> Result<Response> {
+    log_misconfigured(denial);
     let line = LogLine::warn("handshake_refused").room(&target.room);
     let line = line.client(target.client_id.as_deref().unwrap_or_default());
     emit(line.status(denial.status()).code(denial.code()));
     respond::refusal(&denial.refusal(), None)
+}
+
+/// A chat whose settings let no one in logs why with every refusal, at
+/// error level, with what the operator must set: there is no start-up
+/// hook with the settings, and the room never hears of these requests.
+pub(crate) fn log_misconfigured(denial: &Denial) {
+    if let Denial::Misconfigured(problem) = denial {
+        let line = LogLine::error("auth_misconfigured").code(denial.code());
+        emit(line.detail(problem.describe()));
+    }
 }
 
 /// What routing reads of a platform request, owned, so that a

@@ -4,6 +4,7 @@
 //! Parsing is pure so it is tested natively; the adapters hand in a lookup
 //! function over the Worker's environment.
 
+use crate::settings::auth_mode;
 use crate::settings::limits;
 use crate::settings::origin;
 
@@ -150,13 +151,24 @@ const NUMBERS: [&Number; 12] = [
 /// that does not parse or is out of range, and an `ALLOWED_ORIGINS` entry
 /// that cannot match any origin. The room keeps serving with defaults, so
 /// without this a typo would go unnoticed; the room logs these as it starts.
+/// First, if `AUTH_MODE` and `AUTH_SECRET` let no one in, why.
 pub fn problems(var: impl Fn(&str) -> Option<String>) -> Vec<String> {
-    let mut found: Vec<String> = NUMBERS.iter().filter_map(|n| n.problem(&var)).collect();
-    for origin in allowed_origins(&var) {
-        if !origin::can_match(&origin) {
+    let auth = auth_mode::problem(&var).map(|problem| {
+        format!(
+            "{}; until then every socket and API call is refused",
+            problem.describe()
+        )
+    });
+    let numbers = NUMBERS.iter().filter_map(|n| n.problem(&var));
+    let mut found: Vec<String> = auth.into_iter().chain(numbers).collect();
+    // Numbered too: a log line withholds an entry that looks like a URL
+    // (it may be any URL, a webhook's with its key), and still says which.
+    for (i, origin) in allowed_origins(&var).iter().enumerate() {
+        if !origin::can_match(origin) {
             found.push(format!(
-                "ALLOWED_ORIGINS entry {origin:?} is not a lowercase origin like \
-                 https://chat.example.com, so it matches nothing"
+                "ALLOWED_ORIGINS entry {origin:?} (number {}) is not a lowercase origin \
+                 (a scheme and a host, with no path), so it matches nothing",
+                i + 1
             ));
         }
     }
@@ -262,6 +274,7 @@ mod tests {
     #[test]
     fn ignored_values_are_reported_by_name_and_valid_ones_are_not() {
         let found = problems(vars(&[
+            ("AUTH_MODE", "open"),
             ("HISTORY_LIMIT", "lots"),
             ("RATE_PER_SEC", "100001"),
             ("WEBHOOK_MAX_ATTEMPTS", "0"),
@@ -279,14 +292,31 @@ mod tests {
             found[2].starts_with("WEBHOOK_MAX_ATTEMPTS = \"0\""),
             "{found:?}"
         );
-        assert!(problems(|_| None).is_empty());
+        assert!(problems(vars(&[("AUTH_MODE", "open")])).is_empty());
+    }
+
+    #[test]
+    fn settings_that_let_no_one_in_are_reported_first() {
+        let found = problems(vars(&[("HISTORY_LIMIT", "lots")]));
+        assert_eq!(found.len(), 2, "{found:?}");
+        let not_configured = auth_mode::Problem::NotConfigured.describe();
+        assert!(found[0].starts_with(not_configured), "{found:?}");
+        assert!(found[0].ends_with("every socket and API call is refused"));
+        let short = problems(vars(&[("AUTH_SECRET", "s3cret")]));
+        assert!(
+            short[0].starts_with(auth_mode::Problem::SecretTooShort.describe()),
+            "{short:?}"
+        );
+        assert!(!short[0].contains("s3cret"), "the secret is never logged");
+        let token = "0123456789abcdef0123456789abcdef";
+        assert!(problems(vars(&[("AUTH_SECRET", token)])).is_empty());
     }
 
     #[test]
     fn origins_that_cannot_match_are_reported() {
         let listed = "chat.example.com, https://ok.example/, https://x.example/app, \
                       https://Caps.example, http://localhost:8787, https://";
-        let found = problems(vars(&[("ALLOWED_ORIGINS", listed)]));
+        let found = problems(vars(&[("AUTH_MODE", "open"), ("ALLOWED_ORIGINS", listed)]));
         let named: Vec<&str> = found.iter().map(|p| p.split('"').nth(1).unwrap()).collect();
         assert_eq!(
             named,

@@ -97,6 +97,12 @@ pub const FLOW_PLAIN_READ_KB_PER_SEC: u64 = 32;
 /// one this server issued, and is refused before any decoding.
 pub const MAX_TOKEN_BYTES: usize = 4096;
 
+/// Shortest `AUTH_SECRET` accepted, in bytes: the size of HS256's own
+/// output, which RFC 7518 §3.2 requires of its key. Anyone holding one token
+/// can guess at a shorter secret offline, as fast as they can compute
+/// HMACs, and a secret found signs for anyone.
+pub const MIN_AUTH_SECRET_BYTES: usize = 32;
+
 /// Seconds a token's `exp` and `nbf` may be off between the issuer's clock
 /// and the runtime's: 60, as RFC 7519 suggests "a few minutes" at most and
 /// the issue allows no more.

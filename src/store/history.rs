@@ -226,7 +226,7 @@ impl HistoryStore for MemoryHistory {
 
     fn append(&mut self, msg: &StoredMessage, keep: u64) -> Result<(), StoreError> {
         if self.messages.last().is_some_and(|m| m.seq >= msg.seq) {
-            return Err(StoreError(format!("seq {} is not new", msg.seq)));
+            return Err(StoreError("a message's seq is not new".into()));
         }
         self.messages.push(msg.clone());
         let excess = self.messages.len().saturating_sub(keep as usize);

@@ -89,7 +89,7 @@ impl<S: HistoryStore> HistoryStore for Buffered<'_, S> {
     fn append(&mut self, msg: &StoredMessage, keep: u64) -> Result<(), StoreError> {
         let latest = self.latest_seq()?;
         if msg.seq <= latest {
-            return Err(StoreError(format!("seq {} is not new", msg.seq)));
+            return Err(StoreError("a message's seq is not new".into()));
         }
         self.behind.latest_seq = Some(msg.seq);
         self.behind.keep = keep;

@@ -13,6 +13,8 @@
 
 use serde::Serialize;
 
+use crate::settings::auth_mode::Problem;
+
 /// Why a frame or a connection was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
@@ -59,7 +61,9 @@ pub enum Refusal {
     Storage(StoreError),
 }
 
-/// Storage failed; the detail is for logs, never for clients.
+/// Storage failed; what failed is for logs, never for clients. Fixed
+/// words, never the runtime's error message, which may quote a query or a
+/// value in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreError(pub String);
 
@@ -244,6 +248,10 @@ pub enum Denial {
     IdMismatch,
     /// A moderator removed this client; try again in this many minutes.
     Banned { minutes_left: u64 },
+    /// The operator's settings let no one in (see
+    /// [`crate::settings::auth_mode`]): the server's fault, not the
+    /// client's, so 503.
+    Misconfigured(Problem),
 }
 
 impl Denial {
@@ -251,6 +259,7 @@ impl Denial {
         match self {
             Denial::MissingToken | Denial::BadToken(_) | Denial::ExpiredToken => 401,
             Denial::RoomForbidden | Denial::IdMismatch | Denial::Banned { .. } => 403,
+            Denial::Misconfigured(_) => 503,
         }
     }
 
@@ -263,6 +272,12 @@ impl Denial {
             Denial::RoomForbidden => "room_forbidden",
             Denial::IdMismatch => "id_mismatch",
             Denial::Banned { .. } => "banned",
+            Denial::Misconfigured(problem) => match problem {
+                Problem::NotConfigured => "auth_not_configured",
+                Problem::SecretTooShort => "auth_secret_too_short",
+                Problem::InvalidMode => "auth_mode_invalid",
+                Problem::OpenWithSecret => "auth_mode_conflict",
+            },
         }
     }
 
@@ -280,6 +295,10 @@ impl Denial {
             Denial::Banned { minutes_left } => format!(
                 "a moderator removed you from this room; try again in {minutes_left} minute{}",
                 if *minutes_left == 1 { "" } else { "s" }
+            ),
+            Denial::Misconfigured(problem) => format!(
+                "this chat lets no one in until its operator fixes its sign-in settings: {}",
+                problem.describe()
             ),
         }
     }
@@ -462,13 +481,50 @@ mod tests {
             (Denial::RoomForbidden, 403, "room_forbidden"),
             (Denial::IdMismatch, 403, "id_mismatch"),
             (Denial::Banned { minutes_left: 1 }, 403, "banned"),
+            (
+                Denial::Misconfigured(Problem::NotConfigured),
+                503,
+                "auth_not_configured",
+            ),
+            (
+                Denial::Misconfigured(Problem::SecretTooShort),
+                503,
+                "auth_secret_too_short",
+            ),
+            (
+                Denial::Misconfigured(Problem::InvalidMode),
+                503,
+                "auth_mode_invalid",
+            ),
+            (
+                Denial::Misconfigured(Problem::OpenWithSecret),
+                503,
+                "auth_mode_conflict",
+            ),
         ];
         for (denial, status, code) in cases {
-            assert_eq!(denial.status(), status);
+            assert_eq!(denial.status(), status, "{code}");
             let body: serde_json::Value = serde_json::from_str(&denial.refusal().body()).unwrap();
             assert_eq!(body["error"], code);
             assert!(!body["message"].as_str().unwrap().is_empty());
         }
+    }
+
+    #[test]
+    fn a_chat_that_lets_no_one_in_says_what_its_operator_must_set() {
+        for problem in [
+            Problem::NotConfigured,
+            Problem::SecretTooShort,
+            Problem::InvalidMode,
+            Problem::OpenWithSecret,
+        ] {
+            let body = Denial::Misconfigured(problem).refusal().body();
+            let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let message = body["message"].as_str().unwrap();
+            assert!(message.ends_with(problem.describe()), "{message}");
+        }
+        let message = Denial::Misconfigured(Problem::NotConfigured).message();
+        assert!(message.contains("set AUTH_SECRET"), "{message}");
     }
 
     #[test]

@@ -17,6 +17,16 @@ use crate::wire::validate;
 /// The `clientId` on frames the server itself originates, such as errors.
 pub const SERVER_ID: &str = "server";
 
+/// The `clientId` of a message posted through the HTTP API in open mode
+/// without naming a sender: the API's own voice.
+pub const API_ID: &str = "api";
+
+/// The ids the room itself speaks as. No one may claim one, in any ASCII
+/// case: not as a socket's id, a token's `sub` or an API post's
+/// `clientId`, or a frame from the room could be forged, and "Server"
+/// reads as "server" to a person.
+pub const RESERVED_IDS: [&str; 2] = [SERVER_ID, API_ID];
+
 /// The first frame the old React client sends on open. It announces the
 /// client; it is not chat text.
 pub const LEGACY_HELLO: &str = "Connect";

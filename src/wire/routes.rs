@@ -236,6 +236,19 @@ mod tests {
     }
 
     #[test]
+    fn no_socket_may_connect_as_an_id_the_room_speaks_as() {
+        for id in ["server", "SERVER", "api"] {
+            let refusal = get(&format!("/ws/{id}"), Some("websocket")).unwrap_err();
+            assert_eq!((refusal.status, refusal.code), (400, "bad_request"));
+            assert!(
+                refusal.message.contains("is reserved"),
+                "{}",
+                refusal.message
+            );
+        }
+    }
+
+    #[test]
     fn bare_ws_path_is_the_legacy_endpoint_without_an_id() {
         assert_eq!(target(get("/ws", Some("websocket"))).client_id, None);
     }

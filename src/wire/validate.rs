@@ -7,6 +7,7 @@
 use crate::settings::limits::{
     MAX_CLIENT_ID_LEN, MAX_CLIENT_MSG_ID_LEN, MAX_DISPLAY_NAME_CHARS, MAX_ROOM_NAME_LEN,
 };
+use crate::wire::protocol::RESERVED_IDS;
 
 /// Why an identifier was refused, worded for the person who chose it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,9 +20,21 @@ impl std::fmt::Display for Invalid {
 }
 
 /// A client id is 1 to [`MAX_CLIENT_ID_LEN`] characters of `[A-Za-z0-9_-]`:
-/// safe in a URL path, in HTML and in logs without escaping.
+/// safe in a URL path, in HTML and in logs without escaping. None of the
+/// room's own ([`RESERVED_IDS`]) is one.
 pub fn client_id(raw: &str) -> Result<&str, Invalid> {
-    identifier("client id", raw, MAX_CLIENT_ID_LEN)
+    let id = identifier("client id", raw, MAX_CLIENT_ID_LEN)?;
+    if is_reserved(id) {
+        return Err(Invalid(format!(
+            "client id {id:?} is reserved: the room speaks as it in its own frames"
+        )));
+    }
+    Ok(id)
+}
+
+/// Whether `id` is one the room speaks as, in any ASCII case.
+pub fn is_reserved(id: &str) -> bool {
+    RESERVED_IDS.iter().any(|r| r.eq_ignore_ascii_case(id))
 }
 
 /// A message id a client attaches for dedupe: the same charset and length
@@ -129,6 +142,26 @@ mod tests {
         for bad in ["a b", "a/b", "a.b", "é", "<script>", "a%20"] {
             assert!(client_id(bad).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn the_rooms_own_ids_are_reserved_in_any_case_and_nothing_else_is() {
+        for reserved in ["server", "Server", "SERVER", "api", "API", "Api"] {
+            let why = client_id(reserved).unwrap_err().0;
+            assert!(why.contains("is reserved"), "{reserved}: {why}");
+        }
+        for free in [
+            "servers",
+            "server1",
+            "my-server",
+            "apis",
+            "api_bot",
+            "guest-1",
+        ] {
+            assert_eq!(client_id(free), Ok(free));
+        }
+        // Message ids and rooms are not who anyone is.
+        assert!(client_msg_id("server").is_ok() && room_name("server").is_ok());
     }
 
     #[test]

@@ -145,6 +145,13 @@ impl Room {
     }
 }
 
+/// The JSON object a log line carries: the whole line for `console.log`;
+/// wrangler wraps a `console.error` line in a coloured `✘ [ERROR]`.
+pub fn log_json(line: &str) -> Option<Value> {
+    let json = line.get(line.find('{')?..=line.rfind('}')?)?;
+    serde_json::from_str(json).ok()
+}
+
 /// Waits until the runtime's log has a JSON line matching `pred`, and
 /// returns every such line.
 pub async fn log_lines_matching(
@@ -157,7 +164,7 @@ pub async fn log_lines_matching(
         let found: Vec<Value> = server
             .log_lines()
             .iter()
-            .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
+            .filter_map(|l| log_json(l))
             .filter(|v| pred(v))
             .collect();
         if !found.is_empty() {

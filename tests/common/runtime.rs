@@ -112,12 +112,7 @@ impl Runtime {
                 vars.iter()
                     .flat_map(|(k, v)| ["--var".to_owned(), format!("{k}:{v}")]),
             )
-            // Open mode unless a test asks for tokens: a developer's
-            // .dev.vars may set AUTH_SECRET, and --var overrides it.
-            .args(match vars.iter().any(|(k, _)| *k == "AUTH_SECRET") {
-                true => vec![],
-                false => vec!["--var", "AUTH_SECRET:"],
-            })
+            .args(auth_vars(vars))
             .current_dir(repo_root())
             .env("WRANGLER_SEND_METRICS", "false")
             // Under CI=true wrangler hides the Worker's console output, which
@@ -256,6 +251,26 @@ impl Drop for Runtime {
         // unwinds would abort before the runtime's log is printed.
         self.end("KILL", Duration::ZERO);
     }
+}
+
+/// The `--var`s that make the mode the test's own choice: open mode
+/// (chosen, as an operator must) unless the test sets `AUTH_SECRET` or
+/// `AUTH_MODE`, and never what a developer's .dev.vars says, which --var
+/// overrides. An empty value is unset.
+fn auth_vars(vars: &[(&str, &str)]) -> Vec<&'static str> {
+    let sets = |key: &str| vars.iter().any(|(k, _)| *k == key);
+    let mut args = Vec::new();
+    if !sets("AUTH_SECRET") {
+        args.extend(["--var", "AUTH_SECRET:"]);
+    }
+    if !sets("AUTH_MODE") {
+        let mode = match sets("AUTH_SECRET") {
+            true => "AUTH_MODE:",
+            false => "AUTH_MODE:open",
+        };
+        args.extend(["--var", mode]);
+    }
+    args
 }
 
 /// Whether `pid` is a process that can still act: a zombie (state `Z`) is

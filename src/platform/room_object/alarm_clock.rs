@@ -10,7 +10,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use worker::worker_sys::DurableObjectStorage;
 use worker::{js_sys, wasm_bindgen_futures};
 
-use crate::platform::log::emit;
+use crate::platform::log::{emit, js_kind};
 use crate::room::alarm;
 use crate::wire::log_line::LogLine;
 
@@ -67,11 +67,11 @@ impl AlarmClock {
                 self.at.set(Some(at));
                 wasm_bindgen_futures::spawn_local(async move {
                     if let Err(err) = wasm_bindgen_futures::JsFuture::from(promise).await {
-                        emit(LogLine::error("alarm_failed").detail(&format!("{err:?}")));
+                        emit(LogLine::error("alarm_failed").kind(js_kind(&err)));
                     }
                 });
             }
-            Err(err) => emit(LogLine::error("alarm_failed").detail(&format!("{err:?}"))),
+            Err(err) => emit(LogLine::error("alarm_failed").kind(js_kind(&err))),
         }
     }
 }

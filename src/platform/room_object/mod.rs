@@ -35,7 +35,7 @@ use worker::{
 
 use crate::access::identity::{Identity, Mode};
 use crate::platform::entry;
-use crate::platform::log::emit;
+use crate::platform::log::{emit, js_kind};
 use crate::platform::respond;
 use crate::platform::sqlite::{Db, SqlMessages};
 use crate::room::alarm;
@@ -82,7 +82,7 @@ impl DurableObject for ChatRoom {
         // Keep-alive pings are answered by the runtime, never waking the room.
         let pair = WebSocketRequestResponsePair::new(PING, PONG);
         if let Err(err) = pair.and_then(|p| state.as_raw().set_websocket_auto_response(&p)) {
-            emit(LogLine::error("auto_response_failed").detail(&format!("{err:?}")));
+            emit(LogLine::error("auto_response_failed").kind(js_kind(&err)));
         }
         let config = entry::config(&env);
         for why in entry::config_problems(&env) {
@@ -130,7 +130,7 @@ impl DurableObject for ChatRoom {
         let session = new_session(&target, &who);
         if let Err(err) = self.send.sockets.accept(&pair.server) {
             let line = LogLine::error("accept_failed").room(&session.room);
-            emit(line.client(&session.client_id).detail(&format!("{err:?}")));
+            emit(line.client(&session.client_id).kind(js_kind(&err)));
             return unavailable();
         }
         let outcome = self.join(&pair.server, &session, target.since);

@@ -22,7 +22,7 @@ use super::js::now;
 use crate::hooks::outbox::EventStore;
 use crate::hooks::webhook::{self, Event, Queued, Settings, SIGNATURE_HEADER};
 use crate::platform::entry;
-use crate::platform::log::emit;
+use crate::platform::log::{emit, kind};
 use crate::platform::sqlite::SqlEvents;
 use crate::room::Delivery;
 use crate::settings::limits::ATTEMPT_TIMEOUT_MS;
@@ -241,12 +241,13 @@ async fn post(settings: &Settings, body: &str) -> Result<(), String> {
         .set("Content-Type", "application/json")
         .and_then(|()| headers.set(SIGNATURE_HEADER, &signature))
         .and_then(|()| headers.set("User-Agent", "edge-chat-webhooks"));
-    set.map_err(|e| e.to_string())?;
+    set.map_err(|err| format!("could not set the request headers ({})", kind(&err)))?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(headers)
         .with_body(Some(JsValue::from_str(body)));
-    let request = Request::new_with_init(&settings.url, &init).map_err(|e| e.to_string())?;
+    let request = Request::new_with_init(&settings.url, &init)
+        .map_err(|err| format!("could not build the request ({})", kind(&err)))?;
     let controller = AbortController::default();
     let fetch = Fetch::Request(request);
     let signal = controller.signal();
@@ -255,7 +256,8 @@ async fn post(settings: &Settings, body: &str) -> Result<(), String> {
     match first(sent, timeout).await {
         Ok(Ok(resp)) if webhook::accepted(resp.status_code()) => Ok(()),
         Ok(Ok(resp)) => Err(format!("status {}", resp.status_code())),
-        Ok(Err(err)) => Err(err.to_string()),
+        // The runtime's message may quote the URL, a secret in itself.
+        Ok(Err(err)) => Err(format!("the request failed ({})", kind(&err))),
         Err(()) => {
             // Frees the connection; the fetch future is dropped anyway.
             controller.abort();

@@ -70,8 +70,10 @@ impl Db {
     }
 }
 
-fn failed(err: worker::Error) -> StoreError {
-    StoreError(err.to_string())
+/// A failed SQLite call, said in fixed words: the runtime's message may
+/// quote the query or a value in it, and goes to no log.
+fn failed(_: worker::Error) -> StoreError {
+    StoreError("a SQLite call failed".into())
 }
 
 /// SQLite integers are JavaScript numbers on the way in: exact up to 2^53,
