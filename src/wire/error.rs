@@ -47,6 +47,9 @@ pub enum Refusal {
     NotAuthor,
     /// A moderator's action from a client that is not one.
     NotModerator,
+    /// A kick of a client that is a moderator: only the operator removes
+    /// one (see [`crate::room::moderation`]).
+    ModeratorNotKickable,
     /// Edit or delete of a message the room does not have (never, or no
     /// longer kept).
     UnknownMessage,
@@ -213,6 +216,10 @@ impl Refusal {
             ),
             Refusal::NotAuthor => said("not_author", "only the author can do that to this message"),
             Refusal::NotModerator => said("not_moderator", "only a moderator can do that"),
+            Refusal::ModeratorNotKickable => said(
+                "cannot_kick_moderator",
+                "a moderator cannot remove another moderator; only the operator can",
+            ),
             Refusal::UnknownMessage => said(
                 "unknown_message",
                 "no such message in this room's kept history",
@@ -442,6 +449,7 @@ mod tests {
         for refusal in [
             Refusal::NotAuthor,
             Refusal::NotModerator,
+            Refusal::ModeratorNotKickable,
             Refusal::UnknownMessage,
             Refusal::MessageDeleted,
         ] {

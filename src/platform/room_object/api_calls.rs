@@ -8,6 +8,7 @@ use worker::{Request, Response, Result};
 
 use super::js::now;
 use super::ChatRoom;
+use crate::access::auth::Role;
 use crate::http::api::{self, Call, API_CONN};
 use crate::platform::api_gate::{self, refuse, AdmittedPost};
 use crate::platform::log::emit;
@@ -65,7 +66,7 @@ impl ChatRoom {
     ) -> std::result::Result<(u16, api::Posted), HttpRefusal> {
         let sender = &post.speaker.client_id;
         let ban = self
-            .ban_on(sender)
+            .ban_on(sender, Role::Member)
             .map_err(|e| HttpRefusal::from_refusal(&Refusal::Storage(e)))?;
         if let Some(denial) = ban {
             return Err(HttpRefusal::from_denial(&denial));

@@ -33,6 +33,7 @@ use worker::{
     WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
+use crate::access::auth::Role;
 use crate::access::identity::{Identity, Mode};
 use crate::platform::entry;
 use crate::platform::log::emit;
@@ -305,7 +306,7 @@ impl ChatRoom {
             Err(denial) => return Ok(Err(entry::deny(&denial, &target)?)),
         };
         let client_id = who.client_id.as_deref().unwrap_or_default();
-        let Ok(ban) = self.ban_on(client_id) else {
+        let Ok(ban) = self.ban_on(client_id, who.role) else {
             return Ok(Err(unavailable()?));
         };
         Ok(match ban {
@@ -314,17 +315,26 @@ impl ChatRoom {
         })
     }
 
-    /// The stored ban that refuses `client_id` now, if any: for a socket
-    /// and for an API post alike. `Err` when storage cannot say.
-    fn ban_on(&self, client_id: &str) -> std::result::Result<Option<Denial>, StoreError> {
-        moderation::ban_on(&mut self.send.db.bans(), client_id, now())
+    /// The stored ban that refuses `client_id`, acting with `role`, now, if
+    /// any: for a socket and for an API call alike. `Err` when storage
+    /// cannot say.
+    fn ban_on(
+        &self,
+        client_id: &str,
+        role: Role,
+    ) -> std::result::Result<Option<Denial>, StoreError> {
+        moderation::ban_on(&mut self.send.db.bans(), client_id, role, now())
     }
 
-    /// Carries out a moderator's kick: the ban is stored first, so a
+    /// Carries out a moderator's kick, unless it names a moderator in the
+    /// room ([`moderation::kickable`]): the ban is stored first, so a
     /// reconnect is refused from the moment anyone hears of the kick; then
     /// every socket of the client gets its error frame and close, and the
     /// room its `leave`.
     fn remove(&self, kick: &Kick) -> std::result::Result<(), Refusal> {
+        let roster = self.send.sockets.roster();
+        moderation::kickable(&kick.client_id, roster.iter().map(|m| &m.session))?;
+        drop(roster);
         (self.send.db.bans())
             .ban(&kick.client_id, kick.until, now())
             .map_err(Refusal::Storage)?;
