@@ -326,6 +326,20 @@ pub fn speaker(who: &Identity, post: &PostBody) -> Result<Speaker, HttpRefusal> 
     })
 }
 
+/// Everyone a call acts as, each with the role it acts with, for the
+/// room's bans: the token's subject, whatever the call (a banned member
+/// reads nothing, as its socket would get nothing), and a post's sender
+/// when that is someone else (a service speaking as a bot, or anyone in
+/// open mode), as a member.
+pub fn acting_as<'a>(who: &'a Identity, speaker: Option<&'a Speaker>) -> Vec<(&'a str, Role)> {
+    let caller = who.client_id.as_deref().map(|sub| (sub, who.role));
+    let sender = speaker
+        .map(|s| s.client_id.as_str())
+        .filter(|&id| Some(id) != who.client_id.as_deref())
+        .map(|id| (id, Role::Member));
+    caller.into_iter().chain(sender).collect()
+}
+
 /// The key a call's rate is limited by: the token's subject in token mode
 /// (a service speaking as several senders still has one budget); in open
 /// mode the id a POST claims, or `fallback` (the caller's address) for a
@@ -736,6 +750,36 @@ mod tests {
         let mut post = body("m");
         post.client_id = Some("bob".into());
         assert_eq!(speaker(&open_who(), &post).unwrap().client_id, "bob");
+    }
+
+    #[test]
+    fn bans_apply_to_the_token_on_every_call_and_to_whoever_a_post_speaks_as() {
+        let bot = Speaker {
+            client_id: "deploy-bot".into(),
+            name: None,
+        };
+        let alice = token_who("alice", Role::Member);
+        let as_alice = Speaker {
+            client_id: "alice".into(),
+            name: None,
+        };
+        assert_eq!(acting_as(&alice, None), [("alice", Role::Member)], "a read");
+        assert_eq!(
+            acting_as(&alice, Some(&as_alice)),
+            [("alice", Role::Member)]
+        );
+        let mo = token_who("mo", Role::Moderator);
+        assert_eq!(acting_as(&mo, None), [("mo", Role::Moderator)]);
+        let service = token_who("backend", Role::Service);
+        assert_eq!(
+            acting_as(&service, Some(&bot)),
+            [("backend", Role::Service), ("deploy-bot", Role::Member)]
+        );
+        assert_eq!(acting_as(&open_who(), None), []);
+        assert_eq!(
+            acting_as(&open_who(), Some(&bot)),
+            [("deploy-bot", Role::Member)]
+        );
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub(crate) struct Admitted {
     pub cors: Option<String>,
     /// Whose rate budget the call spends.
     pub subject: String,
+    /// Who the caller is: the token's, in token mode.
+    pub who: Identity,
 }
 
 /// A POST's body, read, parsed and attributed.
@@ -117,6 +119,7 @@ pub(crate) async fn admit(
         post,
         cors,
         subject,
+        who,
     }))
 }
 
