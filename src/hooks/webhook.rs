@@ -14,7 +14,7 @@
 //!   about, before any frame about it leaves; the outbox survives restarts,
 //!   crashes and hibernation, and the alarm that drains it does too.
 //! - One event is in flight per room; the next waits until the receiver
-//!   answered 2xx, so a receiver sees a room's events in order. After a crash
+//!   answered 2xx (a redirect is a failed try, never followed), so a receiver sees a room's events in order. After a crash
 //!   the events delivered since the room last deleted delivered rows (a few
 //!   dozen at most) come again, in order: receivers dedupe by `id`.
 //! - Chat first: the outbox holds at most [`Settings::outbox_cap`] events,
@@ -229,6 +229,16 @@ pub fn accepted(status: u16) -> bool {
     (200..300).contains(&status)
 }
 
+/// Why a try answered with `status` failed, for the log. A redirect is a
+/// failed try like any other answer but 2xx: the room never follows one,
+/// as that would re-send a signed body to wherever the receiver points.
+pub fn failed_status(status: u16) -> String {
+    match status {
+        300..=399 => format!("status {status}: redirects are not followed"),
+        _ => format!("status {status}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -407,6 +417,18 @@ mod tests {
         };
         let v: serde_json::Value = serde_json::from_str(&join.body(0)).unwrap();
         assert!(v.get("seq").is_none(), "{v}");
+    }
+
+    #[test]
+    fn only_2xx_counts_and_a_redirect_is_a_failed_try() {
+        for status in [200, 201, 204, 299] {
+            assert!(accepted(status), "{status}");
+        }
+        for status in [199, 301, 302, 307, 308, 400, 500] {
+            assert!(!accepted(status), "{status}");
+        }
+        assert_eq!(failed_status(302), "status 302: redirects are not followed");
+        assert_eq!(failed_status(500), "status 500");
     }
 
     #[test]
