@@ -10,14 +10,15 @@
 
 mod common;
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use edge_chat::access::auth::Role;
 use serde_json::{json, Value};
 
 use common::browser::{page_url, Browser};
-use common::http::{request_with_body, HttpResponse};
+use common::http::{post_chunked, request_with_body, HttpResponse};
 use common::schema::OpenApi;
 use common::tokens::{member, mint_with, moderator, SECRET};
 use common::{unpacked, Client, Server, TestFn};
@@ -408,9 +409,76 @@ async fn open_every_refusal_is_json_with_its_status(server: Server) {
     let at_limit = json!({"message": "x".repeat(filler)}).to_string();
     assert_eq!(at_limit.len(), 64 * 1024);
     assert_eq!(raw(&[JSON], &at_limit), (400, "message_too_long".into()));
-    let over = json!({"message": "x".repeat(filler + 1)}).to_string();
-    assert_eq!(raw(&[JSON], &over), (413, "body_too_large".into()));
+    // Refused by its Content-Length, before a byte is read: the answer
+    // names the declared size, which reading could not know. (Reading
+    // stops at the limit and says only "over 65536 bytes".)
+    for extra in [1, 4 * 1024 * 1024] {
+        let over = json!({"message": "x".repeat(filler + extra)}).to_string();
+        let resp = call(&server, "POST", path, &[JSON], &over);
+        api.check(MESSAGES, "POST", &resp);
+        assert_eq!(refused(&resp), (413, "body_too_large".into()));
+        let said = body(&resp)["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let declared = format!("the body is {} bytes;", over.len());
+        assert!(said.starts_with(&declared), "{said}");
+    }
     assert!(messages(&get(&server, "api-refusals", "messages", None)).is_empty());
+}
+
+/// What a chunked body sent without `Content-Length` costs the runtime:
+/// reading stops at 64 KiB, so 48 MiB of it never reaches memory.
+async fn open_a_48_mib_chunked_body_is_413_and_never_held(server: Server) {
+    const TOTAL: usize = 48 * 1024 * 1024;
+    const MIB: f64 = 1024.0 * 1024.0;
+    let room = "api-huge";
+    // The isolate and the room exist before the baseline is taken.
+    assert_eq!(get(&server, room, "messages", None).status, 200);
+    let before = server.memory_bytes();
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (server, done) = (server.clone(), Arc::clone(&done));
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while !done.load(Ordering::Relaxed) {
+                peak = peak.max(server.memory_bytes());
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            peak
+        })
+    };
+    let path = format!("/api/rooms/{room}/messages");
+    let upload = || {
+        post_chunked(
+            server.port,
+            &path,
+            &[JSON],
+            TOTAL,
+            b'x',
+            Duration::from_secs(30),
+        )
+    };
+    let (resp, sent) = tokio::task::block_in_place(upload).expect("an answer to the upload");
+    done.store(true, Ordering::Relaxed);
+    let peak = sampler.join().unwrap().max(before);
+    let after = server.memory_bytes();
+    println!(
+        "    48 MiB chunked body: answered after {:.1} MiB sent; runtime RSS {:.1} MiB before, \
+         peak {:.1}, after {:.1}",
+        sent as f64 / MIB,
+        before as f64 / MIB,
+        peak as f64 / MIB,
+        after as f64 / MIB
+    );
+    spec().check(MESSAGES, "POST", &resp);
+    assert_eq!(refused(&resp), (413, "body_too_large".into()));
+    let grew = peak.saturating_sub(before) as f64 / MIB;
+    assert!(
+        grew < 16.0,
+        "the runtime grew {grew:.1} MiB for a refused body"
+    );
+    assert!(messages(&get(&server, room, "messages", None)).is_empty());
 }
 
 async fn open_cors_answers_the_own_and_allowed_origins_only(server: Server) {
@@ -763,6 +831,7 @@ fn main() {
             open_presence_lists_each_client_once,
             open_a_post_speaks_as_its_client_id_or_as_api,
             open_every_refusal_is_json_with_its_status,
+            open_a_48_mib_chunked_body_is_413_and_never_held,
             open_cors_answers_the_own_and_allowed_origins_only,
             open_a_flood_is_429_with_retry_after_and_others_still_post,
         ],

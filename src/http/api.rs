@@ -243,13 +243,52 @@ struct RawPost {
 /// Whether a body this long may be read at all.
 pub fn body_fits(len: usize) -> Result<(), HttpRefusal> {
     if len > MAX_BODY_BYTES {
-        return Err(HttpRefusal::json(
-            413,
-            "body_too_large",
-            format!("the body is {len} bytes; the limit is {MAX_BODY_BYTES}"),
-        ));
+        return Err(body_too_large(&format!("{len} bytes")));
     }
     Ok(())
+}
+
+fn body_too_large(size: &str) -> HttpRefusal {
+    HttpRefusal::json(
+        413,
+        "body_too_large",
+        format!("the body is {size}; the limit is {MAX_BODY_BYTES} bytes"),
+    )
+}
+
+/// A body read from its stream piece by piece, and refused as soon as it
+/// would pass [`MAX_BODY_BYTES`], whatever `Content-Length` said or if it
+/// said nothing: an endless chunked body then costs the isolate at most
+/// the limit, never the whole upload.
+#[derive(Debug, Default)]
+pub struct CappedBody {
+    bytes: Vec<u8>,
+}
+
+impl CappedBody {
+    /// Whether `more` bytes still fit; asked before a piece is copied in.
+    pub fn fits(&self, more: usize) -> Result<(), HttpRefusal> {
+        if self.bytes.len().saturating_add(more) > MAX_BODY_BYTES {
+            return Err(body_too_large(&format!(
+                "over {MAX_BODY_BYTES} bytes (reading stopped there)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Takes the next piece, or refuses the body if it would not fit.
+    pub fn push(&mut self, piece: &[u8]) -> Result<(), HttpRefusal> {
+        self.fits(piece.len())?;
+        self.bytes.extend_from_slice(piece);
+        Ok(())
+    }
+
+    /// The body as text; bytes that are not UTF-8 read as U+FFFD, as
+    /// `Request.text()` reads them.
+    pub fn text(self) -> String {
+        String::from_utf8(self.bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
 }
 
 /// Reads a POST body: 415 unless it is declared and parses as JSON, 400
@@ -711,6 +750,27 @@ mod tests {
         assert_eq!(parse_post(json, &big).unwrap_err().status, 413);
         assert!(body_fits(MAX_BODY_BYTES).is_ok());
         assert_eq!(body_fits(MAX_BODY_BYTES + 1).unwrap_err().status, 413);
+    }
+
+    #[test]
+    fn a_streamed_body_is_refused_at_the_first_piece_past_the_limit() {
+        let mut body = CappedBody::default();
+        let piece = vec![b'x'; 16 * 1024];
+        for _ in 0..MAX_BODY_BYTES / piece.len() {
+            body.push(&piece).unwrap();
+        }
+        assert!(body.fits(0).is_ok(), "exactly the limit is read");
+        let refused = body.push(b"y").unwrap_err();
+        assert_eq!((refused.status, refused.code), (413, "body_too_large"));
+        assert!(refused.message.contains("65536"), "{}", refused.message);
+        assert_eq!(
+            body.text().len(),
+            MAX_BODY_BYTES,
+            "the refused piece is not kept"
+        );
+        let mut odd = CappedBody::default();
+        odd.push(&[b'{', 0xff, b'}']).unwrap();
+        assert_eq!(odd.text(), "{\u{fffd}}");
     }
 
     #[test]

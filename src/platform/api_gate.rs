@@ -5,11 +5,14 @@
 //! The decisions are [`crate::http::api`]'s; this file reads them off a
 //! `Request` and writes them into a `Response`.
 
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::js_sys::{Reflect, Uint8Array};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::web_sys::ReadableStreamDefaultReader;
 use worker::{Env, Request, RequestInit, Response, Result};
 
 use crate::access::identity::{self, Identity, Mode};
-use crate::http::api::{self, ApiRoute, Call, PostBody, Speaker};
+use crate::http::api::{self, ApiRoute, Call, CappedBody, PostBody, Speaker};
 use crate::platform::entry::{auth_mode, HeadParts, ROOMS_BINDING};
 use crate::platform::log::emit;
 use crate::platform::respond;
@@ -143,7 +146,8 @@ fn identify(
     Ok(identity::identify(mode, &target, token, now_secs))
 }
 
-/// Reads a POST's body, refusing one declared too long before reading it.
+/// Reads a POST's body, refusing one declared too long before reading it,
+/// and one that runs past the limit as soon as it does.
 async fn read_post(
     req: &mut Request,
     who: &Identity,
@@ -155,12 +159,38 @@ async fn read_post(
         }
     }
     let content_type = req.headers().get("Content-Type")?;
-    let raw = req.text().await?;
+    let raw = match read_capped(req).await? {
+        Ok(raw) => raw,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
     let body = match api::parse_post(content_type.as_deref(), &raw) {
         Ok(body) => body,
         Err(refusal) => return Ok(Err(refusal)),
     };
     Ok(api::speaker(who, &body).map(|speaker| AdmittedPost { body, speaker, raw }))
+}
+
+/// The body, read from its stream into a [`CappedBody`]. Past the limit
+/// the stream is cancelled, so the rest of the upload is never read into
+/// the isolate: `Request.text()` would hold all of it first.
+async fn read_capped(req: &Request) -> Result<std::result::Result<String, HttpRefusal>> {
+    let mut body = CappedBody::default();
+    let Some(stream) = req.inner().body() else {
+        return Ok(Ok(body.text()));
+    };
+    let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    loop {
+        let step = JsFuture::from(reader.read()).await?;
+        if Reflect::get(&step, &"done".into())?.is_truthy() {
+            return Ok(Ok(body.text()));
+        }
+        let piece: Uint8Array = Reflect::get(&step, &"value".into())?.unchecked_into();
+        let taken = (body.fits(piece.length() as usize)).and_then(|()| body.push(&piece.to_vec()));
+        if let Err(refusal) = taken {
+            let _ = JsFuture::from(reader.cancel()).await;
+            return Ok(Err(refusal));
+        }
+    }
 }
 
 /// An API refusal, with its log line (a 404 is not worth one).

@@ -68,6 +68,8 @@ const TEST_TIMEOUT: Duration = Duration::from_secs(120);
 #[derive(Debug, Clone)]
 pub struct Server {
     pub port: u16,
+    /// The runtime's process (wrangler, with workerd below it).
+    pub pid: u32,
     /// What the runtime has printed so far, the Worker's log lines included.
     pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
@@ -80,6 +82,14 @@ impl Server {
 
     pub fn ws_url(&self, path: &str) -> String {
         format!("ws://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The resident memory of the runtime's whole process tree, in bytes.
+    pub fn memory_bytes(&self) -> u64 {
+        process_tree::descendants(self.pid)
+            .into_iter()
+            .filter_map(runtime::rss_bytes)
+            .sum()
     }
 
     pub fn get(&self, path: &str) -> http::HttpResponse {

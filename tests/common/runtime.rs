@@ -193,6 +193,7 @@ impl Runtime {
     pub fn server(&self) -> super::Server {
         super::Server {
             port: self.port,
+            pid: self.child.as_ref().map_or(0, Child::id),
             log: Arc::clone(&self.log),
         }
     }
@@ -261,6 +262,20 @@ impl Drop for Runtime {
 /// dead and holds no sockets, it only waits for its parent to reap it.
 fn running(pid: u32) -> bool {
     stat_fields(pid).is_some_and(|f| f.first().is_some_and(|state| state != "Z"))
+}
+
+/// A process's resident memory (`VmRSS`), in bytes.
+pub fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    Some(kb * 1024)
 }
 
 /// Whether anything accepts connections on the loopback `port`.
