@@ -381,13 +381,12 @@ pub fn acting_as<'a>(who: &'a Identity, speaker: Option<&'a Speaker>) -> Vec<(&'
 
 /// The key a call's rate is limited by: the token's subject in token mode
 /// (a service speaking as several senders still has one budget); in open
-/// mode the id a POST claims, or `fallback` (the caller's address) for a
-/// read.
-pub fn rate_subject(who: &Identity, speaker: Option<&Speaker>, fallback: &str) -> String {
-    match (&who.client_id, speaker) {
-        (Some(sub), _) => format!("sub:{sub}"),
-        (None, Some(s)) => format!("id:{}", s.client_id),
-        (None, None) => format!("ip:{fallback}"),
+/// mode the caller's `address` ([`crate::access::address::key`]), never
+/// the id a post claims, which costs nothing to change for every post.
+pub fn rate_subject(who: &Identity, address: &str) -> String {
+    match &who.client_id {
+        Some(sub) => format!("sub:{sub}"),
+        None => format!("ip:{address}"),
     }
 }
 
@@ -407,8 +406,7 @@ impl SubjectBuckets {
         burst: u32,
     ) -> Result<(), HttpRefusal> {
         if self.buckets.len() >= MAX_TRACKED_SUBJECTS && !self.buckets.contains_key(subject) {
-            self.buckets
-                .retain(|_, (_, last)| now.saturating_sub(*last) < FORGET_IDLE_BUCKET_MS);
+            self.make_room(now);
         }
         let (bucket, last) = self
             .buckets
@@ -430,6 +428,26 @@ impl SubjectBuckets {
                 format!("too many calls; at most {rate} a second (bursts of {burst}); retry in {secs} s"),
             )
         })
+    }
+
+    /// Forgets idle subjects, and if none was idle, the one quiet longest:
+    /// the map never passes [`MAX_TRACKED_SUBJECTS`], however many keys a
+    /// caller brings. A forgotten subject only comes back to a full
+    /// bucket, as in a new room.
+    fn make_room(&mut self, now: u64) {
+        let buckets = &mut self.buckets;
+        buckets.retain(|_, (_, last)| now.saturating_sub(*last) < FORGET_IDLE_BUCKET_MS);
+        if buckets.len() >= MAX_TRACKED_SUBJECTS {
+            let quietest = buckets.iter().min_by_key(|(_, (_, last))| *last);
+            if let Some(subject) = quietest.map(|(subject, _)| subject.clone()) {
+                buckets.remove(&subject);
+            }
+        }
+    }
+
+    /// Whether `subject` has a bucket.
+    pub fn tracks(&self, subject: &str) -> bool {
+        self.buckets.contains_key(subject)
     }
 
     pub fn len(&self) -> usize {
@@ -843,18 +861,10 @@ mod tests {
     }
 
     #[test]
-    fn rate_is_per_token_subject_even_when_a_service_speaks_as_others() {
-        let bot = Speaker {
-            client_id: "deploy-bot".into(),
-            name: None,
-        };
+    fn rate_is_per_token_subject_and_in_open_mode_per_address() {
         let service = token_who("backend", Role::Service);
-        assert_eq!(rate_subject(&service, Some(&bot), "1.2.3.4"), "sub:backend");
-        assert_eq!(
-            rate_subject(&open_who(), Some(&bot), "1.2.3.4"),
-            "id:deploy-bot"
-        );
-        assert_eq!(rate_subject(&open_who(), None, "1.2.3.4"), "ip:1.2.3.4");
+        assert_eq!(rate_subject(&service, "1.2.3.4"), "sub:backend");
+        assert_eq!(rate_subject(&open_who(), "1.2.3.4"), "ip:1.2.3.4");
     }
 
     #[test]
@@ -867,6 +877,23 @@ mod tests {
         assert_eq!((limited.status, limited.retry_after_secs), (429, Some(1)));
         assert!(buckets.take("b", NOW, 1, 3).is_ok(), "another subject");
         assert!(buckets.take("a", NOW + 1000, 1, 3).is_ok(), "refilled");
+    }
+
+    #[test]
+    fn the_map_never_passes_its_bound_and_forgets_the_quietest_first() {
+        let mut buckets = SubjectBuckets::default();
+        buckets.take("quiet", NOW, 1000, 1000).unwrap();
+        // Twice the bound of new subjects, none idle, while one stays busy.
+        for i in 0..2 * MAX_TRACKED_SUBJECTS as u64 {
+            let at = NOW + 1 + i;
+            buckets.take("busy", at, 1000, 1000).unwrap();
+            buckets.take(&format!("ip:{i}"), at, 1000, 1000).unwrap();
+            assert!(buckets.len() <= MAX_TRACKED_SUBJECTS, "{}", buckets.len());
+        }
+        assert_eq!(buckets.len(), MAX_TRACKED_SUBJECTS);
+        assert!(buckets.tracks("busy"), "the busiest stays");
+        assert!(!buckets.tracks("quiet"), "the quietest went first");
+        assert!(!buckets.tracks("ip:0") && buckets.tracks("ip:511"));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::ReadableStreamDefaultReader;
 use worker::{Env, Request, RequestInit, Response, Result};
 
+use crate::access::address;
 use crate::access::identity::{self, Identity, Mode};
 use crate::http::api::{self, ApiRoute, Call, CappedBody, PostBody, Speaker};
 use crate::platform::entry::{auth_mode, HeadParts, ROOMS_BINDING};
@@ -114,8 +115,8 @@ pub(crate) async fn admit(
         },
         _ => None,
     };
-    let address = req.headers().get("CF-Connecting-IP")?.unwrap_or_default();
-    let subject = api::rate_subject(&who, post.as_ref().map(|p| &p.speaker), &address);
+    let address = address::key(req.headers().get(address::HEADER)?.as_deref());
+    let subject = api::rate_subject(&who, &address);
     Ok(Ok(Admitted {
         room,
         call,

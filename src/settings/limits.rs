@@ -113,7 +113,10 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// few megabytes.
 pub const MAX_PAGE: u64 = 1_000;
 
-/// Subjects whose rate buckets the room keeps before it forgets idle ones.
+/// Subjects (tokens, or addresses in open mode) whose API rate buckets a
+/// room keeps, at most: past it, idle ones are forgotten, else the one
+/// quiet longest. 256 buckets are a few tens of KB, and a room rarely has
+/// that many callers at once; one with more only gives some a full bucket.
 pub const MAX_TRACKED_SUBJECTS: usize = 256;
 
 /// How long a subject must have been quiet before a full map forgets its
