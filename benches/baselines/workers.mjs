@@ -13,7 +13,12 @@ export function worker(which, build = "build") {
       modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
       durableObjects: { ROOMS: { className: "ChatRoom", useSQLite: true } },
       // The same limits the wrangler dev runs get, so they do not cap the benchmark.
-      bindings: { RATE_PER_SEC: "100000", RATE_BURST: "10000", MAX_CONNECTIONS_PER_ROOM: "5000" },
+      bindings: {
+        RATE_PER_SEC: "100000",
+        RATE_BURST: "10000",
+        MAX_CONNECTIONS_PER_ROOM: "5000",
+        MAX_SOCKETS_PER_ADDRESS: "5000",
+      },
     },
     "js-room": {
       scriptPath: "benches/baselines/js-room/worker.js",

@@ -36,6 +36,10 @@ pub enum Refusal {
     FrameTooLarge,
     /// The room is at its connection cap. Fatal.
     RoomFull,
+    /// The client already holds its most sockets in the room. Fatal.
+    TooManySockets,
+    /// The address already holds its most sockets in the room. Fatal.
+    TooManySocketsFromAddress,
     /// Silent longer than the idle timeout. Fatal.
     Idle,
     /// The socket's token expired while it was connected. Fatal.
@@ -168,6 +172,18 @@ impl Refusal {
                 "room_full",
                 "this room is full; try again later or pick another room",
                 close(TRY_AGAIN_LATER, "room is full"),
+            ),
+            Refusal::TooManySockets => (
+                "too_many_sockets",
+                "you have as many sockets open in this room as one client may; \
+                 close one (another tab?) and try again",
+                close(POLICY_VIOLATION, "too many sockets"),
+            ),
+            Refusal::TooManySocketsFromAddress => (
+                "too_many_sockets_from_address",
+                "your network address has as many sockets open in this room as one \
+                 address may; close one and try again",
+                close(POLICY_VIOLATION, "too many sockets from address"),
             ),
             Refusal::Idle => (
                 "idle_timeout",
@@ -419,6 +435,8 @@ mod tests {
         assert_eq!(code(Refusal::Internal), Some(1011));
         assert_eq!(code(Refusal::Storage(StoreError("x".into()))), Some(1011));
         assert_eq!(code(Refusal::RoomFull), Some(1013));
+        assert_eq!(code(Refusal::TooManySockets), Some(1008));
+        assert_eq!(code(Refusal::TooManySocketsFromAddress), Some(1008));
     }
 
     #[test]
@@ -485,6 +503,8 @@ mod tests {
             Refusal::Flooding,
             Refusal::FrameTooLarge,
             Refusal::RoomFull,
+            Refusal::TooManySockets,
+            Refusal::TooManySocketsFromAddress,
             Refusal::Internal,
             Refusal::TokenExpired,
             Refusal::Kicked,

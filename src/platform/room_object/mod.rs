@@ -33,6 +33,7 @@ use worker::{
     WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
+use crate::access::address;
 use crate::access::auth::Role;
 use crate::access::identity::{Identity, Mode};
 use crate::platform::entry;
@@ -123,7 +124,8 @@ impl DurableObject for ChatRoom {
             return unavailable();
         }
         let pair = WebSocketPair::new()?;
-        let session = new_session(&target, &who);
+        let address = address::key(req.headers().get(address::HEADER)?.as_deref());
+        let session = new_session(&target, &who, address);
         if let Err(err) = self.send.sockets.accept(&pair.server) {
             let line = LogLine::error("accept_failed").room(&session.room);
             emit(line.client(&session.client_id).detail(&format!("{err:?}")));
@@ -352,8 +354,11 @@ impl ChatRoom {
     /// and says what it and the room are told; `since` is the last message
     /// the client saw.
     fn join(&self, ws: &WebSocket, session: &Session, since: Option<u64>) -> Outcome {
-        let open = self.send.sockets.roster().len();
-        if let Err(refusal) = room::admit(open, &self.config) {
+        let roster = self.send.sockets.roster();
+        let open = roster.len();
+        let admitted = room::admit(session, roster.iter().map(|m| &m.session), &self.config);
+        drop(roster);
+        if let Err(refusal) = admitted {
             return room::refuse(&refusal, now());
         }
         if ws.serialize_attachment(session).is_err() {
@@ -449,8 +454,9 @@ impl ChatRoom {
     }
 }
 
-/// A new socket's session, with the random key of its in-memory state.
-fn new_session(target: &SocketTarget, who: &Identity) -> Session {
+/// A new socket's session, with the random key of its in-memory state and
+/// the `address` it connected from.
+fn new_session(target: &SocketTarget, who: &Identity, address: String) -> Session {
     let joining = Joining {
         client_id: who.client_id.as_deref().unwrap_or_default(),
         name: who.name.as_deref(),
@@ -461,6 +467,7 @@ fn new_session(target: &SocketTarget, who: &Identity) -> Session {
     let mut session = Session::new(joining, conn, now());
     session.role = who.role;
     session.expires = who.expires;
+    session.address = address;
     session
 }
 
