@@ -440,14 +440,14 @@ async fn open_a_48_mib_chunked_body_is_413_and_never_held(_server: Server) {
     let room = "api-huge";
     // The isolate and the room exist before the baseline is taken.
     assert_eq!(get(&server, room, "messages", None).status, 200);
-    let before = server.memory_bytes();
+    let before = server.rss_bytes();
     let done = Arc::new(AtomicBool::new(false));
     let sampler = {
         let (server, done) = (server.clone(), Arc::clone(&done));
         std::thread::spawn(move || {
             let mut peak = 0;
             while !done.load(Ordering::Relaxed) {
-                peak = peak.max(server.memory_bytes());
+                peak = peak.max(server.rss_bytes());
                 std::thread::sleep(Duration::from_millis(10));
             }
             peak
@@ -467,7 +467,7 @@ async fn open_a_48_mib_chunked_body_is_413_and_never_held(_server: Server) {
     let (resp, sent) = tokio::task::block_in_place(upload).expect("an answer to the upload");
     done.store(true, Ordering::Relaxed);
     let peak = sampler.join().unwrap().max(before);
-    let after = server.memory_bytes();
+    let after = server.rss_bytes();
     println!(
         "    48 MiB chunked body: answered after {:.1} MiB sent; runtime RSS {:.1} MiB before, \
          peak {:.1}, after {:.1}",

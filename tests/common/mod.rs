@@ -69,13 +69,18 @@ const TEST_TIMEOUT: Duration = Duration::from_secs(120);
 #[derive(Debug, Clone)]
 pub struct Server {
     pub port: u16,
-    /// The runtime's process (wrangler, with workerd below it).
+    /// The runtime's root process: wrangler, with workerd below it.
     pub pid: u32,
     /// What the runtime has printed so far, the Worker's log lines included.
     pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
+    /// The runtime's resident memory, all of its processes together.
+    pub fn rss_bytes(&self) -> u64 {
+        process_tree::tree_rss_bytes(self.pid)
+    }
+
     /// Everything the runtime printed so far.
     pub fn log_lines(&self) -> Vec<String> {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
@@ -83,14 +88,6 @@ impl Server {
 
     pub fn ws_url(&self, path: &str) -> String {
         format!("ws://127.0.0.1:{}{path}", self.port)
-    }
-
-    /// The resident memory of the runtime's whole process tree, in bytes.
-    pub fn memory_bytes(&self) -> u64 {
-        process_tree::descendants(self.pid)
-            .into_iter()
-            .filter_map(runtime::rss_bytes)
-            .sum()
     }
 
     pub fn get(&self, path: &str) -> http::HttpResponse {

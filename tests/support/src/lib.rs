@@ -37,6 +37,25 @@ fn send_signal(signal: &str, pids: &[u32]) {
         .status();
 }
 
+/// The resident memory of `pid` and every process below it, in bytes: what
+/// a server costs the machine, whichever of its processes holds it.
+pub fn tree_rss_bytes(root: u32) -> u64 {
+    descendants(root).into_iter().filter_map(rss_bytes).sum()
+}
+
+/// The resident memory of one process, in bytes.
+pub fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse::<u64>()
+        .ok()?;
+    Some(kb * 1024)
+}
+
 /// `root` and every process below it, read from /proc.
 pub fn descendants(root: u32) -> Vec<u32> {
     let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
