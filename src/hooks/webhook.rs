@@ -14,9 +14,10 @@
 //!   about, before any frame about it leaves; the outbox survives restarts,
 //!   crashes and hibernation, and the alarm that drains it does too.
 //! - One event is in flight per room; the next waits until the receiver
-//!   answered 2xx (a redirect is a failed try, never followed), so a receiver sees a room's events in order. After a crash
-//!   the events delivered since the room last deleted delivered rows (a few
-//!   dozen at most) come again, in order: receivers dedupe by `id`.
+//!   answered 2xx (a redirect is a failed try, never followed), so a
+//!   receiver sees a room's events in order. After a crash the events
+//!   delivered since the room last deleted delivered rows (a few dozen at
+//!   most) come again, in order: receivers dedupe by `id`.
 //! - An edit or a delete redacts the waiting events about its message
 //!   ([`supersede`]): deleted text never reaches a receiver later.
 //! - Chat first: the outbox holds at most [`Settings::outbox_cap`] events,

@@ -1,8 +1,8 @@
 //! The room's side of the HTTP API: it passes the same gate the Worker
 //! did (the room is the trust boundary), spends the caller's rate budget,
-//! refuses a banned caller, and answers from the room's own state. A POST goes through the socket's
-//! rule and send plan, and is answered only once it is written, so a 201
-//! promises what an `ack` promises.
+//! refuses a banned caller, and answers from the room's own state. A POST
+//! goes through the socket's rule and send plan, and is answered only once
+//! it is written, so a 201 promises what an `ack` promises.
 
 use worker::{Request, Response, Result};
 
