@@ -2,7 +2,8 @@
 //! connect, as whom and where; each refusal answered by the Worker as JSON
 //! before any room is touched, with bystanders who keep chatting and a
 //! history untouched; tokens that expire while connected; moderators who
-//! delete and kick; and a ban that survives a killed runtime.
+//! delete and kick (never another moderator, and never shortening a longer
+//! ban); and a ban that survives a killed runtime.
 
 // The tests drive the real runtime from the host; on wasm32 there is
 // nothing to run, so the crate is empty and needs no `main`.
@@ -420,6 +421,76 @@ async fn a_kick_closes_every_socket_of_the_client_and_refuses_it_with_403_banned
     room.verify(&server).await;
 }
 
+/// A moderator joined to `room` as `id`; the bystanders hear of it.
+async fn join_moderator(server: &Server, room: &mut Room, id: &str) -> Client {
+    let query = room_query(&room.name.clone(), &moderator(id, &room.name));
+    room.join_with_query(server, id, &query).await.0
+}
+
+/// Sends `kick` from `m` and waits until the room has handled it: a kick
+/// of someone not in the room answers nothing, and the room handles one
+/// socket's frames in order, so the answer to the next frame comes after.
+async fn kick_and_wait(m: &mut Client, victim: &str, minutes: u64) {
+    let kick = json!({"type": "kick", "clientId": victim, "minutes": minutes});
+    m.send(&kick.to_string()).await;
+    m.send(r#"{"type":"after-the-kick"}"#).await;
+    m.expect_error("unknown_type").await;
+}
+
+async fn leave_all(room: &mut Room, clients: Vec<Client>) {
+    for c in clients {
+        let id = c.id.clone();
+        c.close().await;
+        room.alice.expect_leave_of(&id).await;
+        room.bob.expect_leave_of(&id).await;
+    }
+}
+
+async fn a_shorter_kick_leaves_the_longest_ban_standing(server: Server) {
+    let mut room = Room::open(&server, "id-longest", member_query).await;
+    let victim = "id-longest-victim";
+    let (mut tab, _) = room.join(&server, victim, "").await;
+    let mut first = join_moderator(&server, &mut room, "id-longest-mo1").await;
+    let mut second = join_moderator(&server, &mut room, "id-longest-mo2").await;
+    let week = json!({"type": "kick", "clientId": victim, "minutes": 10_080});
+    first.send(&week.to_string()).await;
+    tab.expect_error("kicked").await;
+    assert_eq!(tab.expect_closed().await.0, 1008);
+    room.alice.expect_leave_of(victim).await;
+    room.bob.expect_leave_of(victim).await;
+    kick_and_wait(&mut second, victim, 1).await;
+    let query = room_query(&room.name, &member(victim, &room.name));
+    let (status, body) = handshake(&server, &format!("/ws/{victim}?{query}"), &[]);
+    assert_eq!((status, body["error"].as_str()), (403, Some("banned")));
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("10080 minutes"), "the week stands: {body}");
+    leave_all(&mut room, vec![first, second]).await;
+    room.verify(&server).await;
+}
+
+async fn a_moderator_cannot_kick_a_moderator_online_or_off(server: Server) {
+    let mut room = Room::open(&server, "id-modkick", member_query).await;
+    let mut mo1 = join_moderator(&server, &mut room, "id-modkick-mo1").await;
+    let mut mo2 = join_moderator(&server, &mut room, "id-modkick-mo2").await;
+    for target in ["id-modkick-mo2", "id-modkick-mo1"] {
+        let kick = json!({"type": "kick", "clientId": target, "minutes": 60});
+        mo1.send(&kick.to_string()).await;
+        mo1.expect_error("cannot_kick_moderator").await;
+    }
+    mo2.send("still here").await;
+    room.heard("id-modkick-mo2", "still here").await;
+    // Kicked while offline, a moderator is still let in as one; the ban
+    // binds its client id as a member.
+    let offline = "id-modkick-mo3";
+    kick_and_wait(&mut mo1, offline, 60).await;
+    let as_member = room_query(&room.name, &member(offline, &room.name));
+    let (status, body) = handshake(&server, &format!("/ws/{offline}?{as_member}"), &[]);
+    assert_eq!((status, body["error"].as_str()), (403, Some("banned")));
+    let mo3 = join_moderator(&server, &mut room, offline).await;
+    leave_all(&mut room, vec![mo1, mo2, mo3]).await;
+    room.verify(&server).await;
+}
+
 async fn a_ban_survives_a_killed_runtime(_server: Server) {
     let state = common::runtime::fresh_state_dir();
     let port = common::runtime::free_port();
@@ -456,5 +527,7 @@ suite![
     a_moderator_cannot_edit_anothers_message,
     a_member_or_a_service_cannot_kick,
     a_kick_closes_every_socket_of_the_client_and_refuses_it_with_403_banned,
+    a_shorter_kick_leaves_the_longest_ban_standing,
+    a_moderator_cannot_kick_a_moderator_online_or_off,
     a_ban_survives_a_killed_runtime,
 ];

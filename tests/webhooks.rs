@@ -2,8 +2,9 @@
 //! loopback port: every event arrives, in order per room, even when the
 //! receiver was down, fails now and then, or the runtime is killed
 //! mid-delivery; signatures verify and tampered ones do not; a full outbox
-//! drops its oldest and says so; and a receiver that hangs does not slow
-//! the room's fan-out (measured, and reported in BENCHMARKS.md).
+//! drops its oldest and says so; a redirect is a failed try, never
+//! followed; and a receiver that hangs does not slow the room's fan-out
+//! (measured, and reported in BENCHMARKS.md).
 //!
 //! Each test starts its own runtime, because the webhook URL is a setting of
 //! the whole deployment and each test needs its own receiver.
@@ -136,6 +137,8 @@ async fn say(client: &mut Client, text: &str) -> Value {
     client.expect_message(&id, text).await
 }
 
+/// Every event arrives, in order, once the receiver is up; those about a
+/// message edited or deleted meanwhile arrive with their text removed.
 async fn every_event_arrives_in_order_after_the_receiver_was_down() {
     let port = free_port();
     let rt = start(&hook_vars(port, &[]));
@@ -177,9 +180,28 @@ async fn every_event_arrives_in_order_after_the_receiver_was_down() {
             "delete", "leave"
         ]
     );
-    for (event, frame) in events[2..7].iter().zip(&shown) {
-        assert_eq!(event["frame"], *frame, "the frame the sockets got");
+    // m1 was edited and m2 deleted while their events waited: those two
+    // arrive without their text (and say so), before the edit and delete.
+    for (i, (event, frame)) in events[2..7].iter().zip(&shown).enumerate() {
+        let changed = i == 1 || i == 2;
+        let mut expected = frame.clone();
+        if changed {
+            expected["message"] = json!("");
+        }
+        assert_eq!(event["frame"], expected, "the frame the sockets got");
+        assert_eq!(
+            event["redacted"].as_bool(),
+            changed.then_some(true),
+            "{event}"
+        );
         assert_eq!(event["seq"], frame["seq"]);
+    }
+    for text in [r#""message":"m1""#, r#""message":"m2""#] {
+        let leaked: Vec<&str> = hits.iter().map(|h| h.body.as_str()).collect();
+        assert!(
+            !leaked.iter().any(|b| b.contains(text)),
+            "{text} in {leaked:?}"
+        );
     }
     assert_eq!(events[7]["frame"], edit);
     assert_eq!(events[8]["frame"], delete);
@@ -427,6 +449,36 @@ async fn a_full_outbox_drops_the_oldest_and_counts_them() {
     drop(rt);
 }
 
+/// A receiver that answers 302 is tried again, as after any failure; the
+/// room never follows the redirect, which would send the signed event on
+/// to wherever the receiver points.
+async fn a_redirect_is_a_failed_try_and_is_never_followed() {
+    let (port, elsewhere_port) = (free_port(), free_port());
+    let receiver = Receiver::start_on(port, Mode::Redirect(elsewhere_port)).await;
+    let elsewhere = Receiver::start_on(elsewhere_port, Mode::Accept).await;
+    let rt = start(&hook_vars(port, &[]));
+    let server = rt.server();
+    let (mut alice, _) = Client::join_with(&server, "alice", "room=wh-redirect").await;
+    say(&mut alice, "for the receiver only").await;
+    let tried_thrice = |h: &[Hit]| h.len() >= 3 && unique(h).len() == 1;
+    receiver
+        .wait_until(
+            ARRIVAL_TIMEOUT,
+            "the first event, tried thrice",
+            tried_thrice,
+        )
+        .await;
+    wait_for_log(&server, "status 302: redirects are not followed").await;
+    let followed: Vec<String> = elsewhere.hits().into_iter().map(|h| h.body).collect();
+    assert!(
+        followed.is_empty(),
+        "the redirect was followed: {followed:?}"
+    );
+    receiver.stop();
+    elsewhere.stop();
+    drop(rt);
+}
+
 /// Fan-out latency percentiles (ms) in one room of `clients` plain
 /// clients, while one of them sends `messages` at `interval`.
 async fn fan_out(server: &Server, room: &str, clients: usize, messages: usize) -> (f64, f64) {
@@ -552,6 +604,7 @@ fn main() {
         a_message_posted_through_the_api_is_an_event,
         a_sigkill_mid_drain_loses_no_event,
         a_full_outbox_drops_the_oldest_and_counts_them,
+        a_redirect_is_a_failed_try_and_is_never_followed,
         a_hanging_receiver_does_not_delay_fan_out,
     ];
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));

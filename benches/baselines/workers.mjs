@@ -18,6 +18,7 @@ export function worker(which, build = "build") {
         RATE_BURST: "10000",
         MAX_CONNECTIONS_PER_ROOM: "5000",
         AUTH_MODE: "open",
+        MAX_SOCKETS_PER_ADDRESS: "5000",
       },
     },
     "js-room": {

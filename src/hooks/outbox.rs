@@ -4,14 +4,16 @@
 
 use std::collections::VecDeque;
 
-use crate::hooks::webhook::{overflow, Event, Queued};
+use crate::hooks::webhook::{overflow, supersede, Event, Queued};
 use crate::wire::error::StoreError;
 
 /// What the room needs from storage to keep webhook events.
 pub trait EventStore {
     /// Queues `events` after those already waiting, then drops the oldest
     /// beyond `cap`; returns how many were dropped now. Events up to
-    /// `done` are delivered, waiting to be swept, and do not count.
+    /// `done` are delivered, waiting to be swept, and do not count. An
+    /// edit or a delete among `events` first redacts every event before
+    /// it about its message, queued or among `events` ([`supersede`]).
     fn queue(&mut self, events: &[Event], cap: u64, done: u64) -> Result<u64, StoreError>;
     /// The oldest waiting event after `done`, and when it may next be tried.
     fn next(&mut self, done: u64) -> Result<Option<(Queued, u64)>, StoreError>;
@@ -35,16 +37,26 @@ pub struct MemoryEvents {
 
 impl EventStore for MemoryEvents {
     fn queue(&mut self, events: &[Event], cap: u64, done: u64) -> Result<u64, StoreError> {
+        let mut events = events.to_vec();
+        for id in supersede(&mut events) {
+            let about = |q: &Queued| q.about.as_deref() == Some(id.as_str());
+            self.waiting
+                .iter_mut()
+                .filter(|(q, _)| about(q))
+                .for_each(|(q, _)| q.redact());
+        }
         for e in events {
             self.last_id += 1;
             let queued = Queued {
                 id: self.last_id,
-                room: e.room.clone(),
+                room: e.room,
                 seq: e.seq,
                 kind: e.kind.to_owned(),
-                frame: e.frame.clone(),
+                frame: e.frame,
                 ts: e.ts,
                 attempts: 0,
+                about: e.about,
+                redacted: e.redacted,
             };
             self.waiting.push_back((queued, 0));
         }
@@ -96,6 +108,8 @@ mod tests {
                 kind: "message",
                 frame: format!("{{\"seq\":{}}}", i + 1),
                 ts: i,
+                about: None,
+                redacted: false,
             })
             .collect()
     }
@@ -122,6 +136,53 @@ mod tests {
         assert_eq!(outbox.next(0).unwrap(), None);
         outbox.queue(&events(1), 3, 5).unwrap();
         assert_eq!(outbox.next(5).unwrap().map(|(q, _)| q.id), Some(6));
+    }
+
+    /// Message `id`'s event, `kind` with `text`.
+    fn change(kind: &'static str, id: &str, text: &str) -> Event {
+        let frame = format!(r#"{{"type":"{kind}","id":"{id}","message":"{text}"}}"#);
+        Event {
+            room: "lobby".into(),
+            seq: Some(1),
+            kind,
+            frame,
+            ts: 0,
+            about: Some(id.into()),
+            redacted: false,
+        }
+    }
+
+    #[test]
+    fn a_queued_events_text_is_redacted_by_a_later_edit_or_delete_of_its_message() {
+        let mut outbox = MemoryEvents::default();
+        let queued = [
+            change("message", "m1", "secret"),
+            change("message", "m2", "typo"),
+        ];
+        outbox.queue(&queued, 10, 0).unwrap();
+        outbox.queue(&[change("delete", "m1", "")], 10, 0).unwrap();
+        outbox
+            .queue(&[change("edit", "m2", "fixed")], 10, 0)
+            .unwrap();
+        let mut bodies = Vec::new();
+        while let Some((q, _)) = outbox.next(bodies.len() as u64).unwrap() {
+            let body: serde_json::Value = serde_json::from_str(&q.body(0)).unwrap();
+            bodies.push((
+                body["type"].clone(),
+                body["frame"]["message"].clone(),
+                body["redacted"].clone(),
+            ));
+        }
+        let none = serde_json::Value::Null;
+        assert_eq!(
+            bodies,
+            [
+                ("message".into(), "".into(), true.into()),
+                ("message".into(), "".into(), true.into()),
+                ("delete".into(), "".into(), none.clone()),
+                ("edit".into(), "fixed".into(), none),
+            ]
+        );
     }
 
     #[test]

@@ -14,9 +14,12 @@
 //!   about, before any frame about it leaves; the outbox survives restarts,
 //!   crashes and hibernation, and the alarm that drains it does too.
 //! - One event is in flight per room; the next waits until the receiver
-//!   answered 2xx, so a receiver sees a room's events in order. After a crash
-//!   the events delivered since the room last deleted delivered rows (a few
-//!   dozen at most) come again, in order: receivers dedupe by `id`.
+//!   answered 2xx (a redirect is a failed try, never followed), so a
+//!   receiver sees a room's events in order. After a crash the events
+//!   delivered since the room last deleted delivered rows (a few dozen at
+//!   most) come again, in order: receivers dedupe by `id`.
+//! - An edit or a delete redacts the waiting events about its message
+//!   ([`supersede`]): deleted text never reaches a receiver later.
 //! - Chat first: the outbox holds at most [`Settings::outbox_cap`] events,
 //!   and a full one drops its oldest. Dropped events (and those given up on)
 //!   are counted; each later event carries the room's total as `dropped`.
@@ -129,9 +132,72 @@ pub struct Event {
     pub room: String,
     pub seq: Option<u64>,
     pub kind: &'static str,
-    /// The frame exactly as the room's sockets got it.
+    /// The frame exactly as the room's sockets got it, unless redacted.
     pub frame: String,
     pub ts: u64,
+    /// The id of the message a message, edit or delete event is about.
+    pub about: Option<String>,
+    /// Its message was edited or deleted before it was delivered, so its
+    /// text was removed (see [`supersede`]).
+    pub redacted: bool,
+}
+
+/// Whether an event of `kind` carries its message's text: the text a
+/// later edit or delete of that message takes back.
+pub fn carries_text(kind: &str) -> bool {
+    kind == "message" || kind == "edit"
+}
+
+/// `frame` with its text removed, as a redacted event carries it: the
+/// same bytes but for an empty `message`. The frames are the room's own
+/// flat JSON, where `"message":"` can only be the key (inside a string
+/// every quote is escaped), so this needs no JSON parser, which would cost
+/// the .wasm 10 KB gzip. A frame whose text does not end would lose
+/// everything rather than keep its text.
+pub fn redact_frame(frame: &str) -> String {
+    const KEY: &str = "\"message\":\"";
+    let Some(at) = frame.find(KEY) else {
+        return frame.to_owned();
+    };
+    let start = at + KEY.len();
+    let mut escaped = false;
+    for (i, c) in frame[start..].char_indices() {
+        match (escaped, c) {
+            (true, _) => escaped = false,
+            (false, '\\') => escaped = true,
+            (false, '"') => return format!("{}{}", &frame[..start], &frame[start + i..]),
+            _ => {}
+        }
+    }
+    "null".to_owned()
+}
+
+/// Redacts, within `events` (oldest first), every event that carries text
+/// and is followed by an edit or a delete of its message, and returns the
+/// ids of the messages `events` edit or delete: the events about them
+/// already queued are the outbox's to redact ([`EventStore::queue`]).
+///
+/// Deleted text is removed from storage, and an edit may be someone taking
+/// back what they said; an event still waiting must not deliver either
+/// later. A receiver gets the redacted event, then the edit or delete.
+///
+/// [`EventStore::queue`]: crate::hooks::outbox::EventStore::queue
+pub fn supersede(events: &mut [Event]) -> Vec<String> {
+    // Changes are rare and a batch is short: a list beats a map.
+    let mut changed: Vec<(String, usize)> = Vec::new();
+    for (at, e) in events.iter().enumerate() {
+        if let (Some(id), "edit" | "delete") = (&e.about, e.kind) {
+            changed.retain(|(seen, _)| seen != id);
+            changed.push((id.clone(), at));
+        }
+    }
+    for (at, e) in events.iter_mut().enumerate() {
+        let later = |(id, change): &(String, usize)| e.about.as_ref() == Some(id) && *change > at;
+        if changed.iter().any(later) && carries_text(e.kind) {
+            (e.frame, e.redacted) = (redact_frame(&e.frame), true);
+        }
+    }
+    changed.into_iter().map(|(id, _)| id).collect()
 }
 
 /// The events among one room event's deliveries: a message, delete or edit
@@ -143,12 +209,12 @@ pub fn events(room: &str, deliveries: &[Delivery]) -> Vec<Event> {
         .iter()
         .filter(|d| d.to != Audience::Sender)
         .filter_map(|d| {
-            let (kind, seq, ts) = match &d.frame {
-                ServerFrame::Message(m) => ("message", Some(m.seq), m.line.ts),
-                ServerFrame::Delete(c) => ("delete", Some(c.seq), c.line.ts),
-                ServerFrame::Edit(c) => ("edit", Some(c.seq), c.line.ts),
-                ServerFrame::Join(l) => ("join", None, l.ts),
-                ServerFrame::Leave(l) => ("leave", None, l.ts),
+            let (kind, seq, ts, about) = match &d.frame {
+                ServerFrame::Message(m) => ("message", Some(m.seq), m.line.ts, Some(&m.id)),
+                ServerFrame::Delete(c) => ("delete", Some(c.seq), c.line.ts, Some(&c.id)),
+                ServerFrame::Edit(c) => ("edit", Some(c.seq), c.line.ts, Some(&c.id)),
+                ServerFrame::Join(l) => ("join", None, l.ts, None),
+                ServerFrame::Leave(l) => ("leave", None, l.ts, None),
                 _ => return None,
             };
             Some(Event {
@@ -157,6 +223,8 @@ pub fn events(room: &str, deliveries: &[Delivery]) -> Vec<Event> {
                 kind,
                 frame: d.frame.to_json(),
                 ts,
+                about: about.cloned(),
+                redacted: false,
             })
         })
         .collect()
@@ -173,6 +241,10 @@ pub struct Queued {
     pub ts: u64,
     /// Tries so far.
     pub attempts: u32,
+    /// The message it is about, as in [`Event::about`].
+    pub about: Option<String>,
+    /// Its text was removed, as in [`Event::redacted`].
+    pub redacted: bool,
 }
 
 #[derive(Serialize)]
@@ -187,6 +259,8 @@ struct Body<'a> {
     ts: u64,
     #[serde(skip_serializing_if = "is_zero")]
     dropped: u64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    redacted: bool,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -200,8 +274,16 @@ impl Queued {
         format!("{}:{}", self.room, self.id)
     }
 
+    /// Removes its text, if it carries any: its message changed since.
+    pub fn redact(&mut self) {
+        if carries_text(&self.kind) && !self.redacted {
+            (self.frame, self.redacted) = (redact_frame(&self.frame), true);
+        }
+    }
+
     /// The JSON body; `dropped` is the room's count of events that will
-    /// never be delivered, left out while it is 0.
+    /// never be delivered, left out while it is 0, and `redacted` is left
+    /// out unless true.
     pub fn body(&self, dropped: u64) -> String {
         let null = RawValue::NULL;
         let frame: &RawValue = serde_json::from_str(&self.frame).unwrap_or(null);
@@ -213,6 +295,7 @@ impl Queued {
             frame,
             ts: self.ts,
             dropped,
+            redacted: self.redacted,
         };
         serde_json::to_string(&body).unwrap_or_default()
     }
@@ -227,6 +310,16 @@ pub fn overflow(count: u64, cap: u64) -> u64 {
 /// Whether a receiver's HTTP status means it took the event.
 pub fn accepted(status: u16) -> bool {
     (200..300).contains(&status)
+}
+
+/// Why a try answered with `status` failed, for the log. A redirect is a
+/// failed try like any other answer but 2xx: the room never follows one,
+/// as that would re-send a signed body to wherever the receiver points.
+pub fn failed_status(status: u16) -> String {
+    match status {
+        300..=399 => format!("status {status}: redirects are not followed"),
+        _ => format!("status {status}"),
+    }
 }
 
 #[cfg(test)]
@@ -391,6 +484,8 @@ mod tests {
             frame: r#"{"type":"message","seq":3}"#.into(),
             ts: 5,
             attempts: 0,
+            about: Some("m3-a".into()),
+            redacted: false,
         };
         let v: serde_json::Value = serde_json::from_str(&q.body(0)).unwrap();
         assert_eq!(
@@ -407,6 +502,122 @@ mod tests {
         };
         let v: serde_json::Value = serde_json::from_str(&join.body(0)).unwrap();
         assert!(v.get("seq").is_none(), "{v}");
+    }
+
+    /// A room event's frame: `kind` of message `about` with `text`.
+    fn about(kind: &'static str, about: &str, text: &str) -> Event {
+        let frame = serde_json::json!({"type": kind, "clientId": "alice", "message": text,
+            "id": about, "seq": 1});
+        Event {
+            room: "lobby".into(),
+            seq: Some(1),
+            kind,
+            frame: frame.to_string(),
+            ts: 5,
+            about: Some(about.into()),
+            redacted: false,
+        }
+    }
+
+    fn texts(events: &[Event]) -> Vec<(&str, String, bool)> {
+        events
+            .iter()
+            .map(|e| {
+                let frame: serde_json::Value = serde_json::from_str(&e.frame).unwrap();
+                let text = frame["message"].as_str().unwrap().to_owned();
+                (e.kind, text, e.redacted)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_edit_or_delete_redacts_the_text_of_earlier_events_about_its_message() {
+        let mut events = vec![
+            about("message", "m1", "secret"),
+            about("message", "m2", "kept"),
+            about("edit", "m1", "still secret"),
+            about("edit", "m2", "kept, edited"),
+            about("delete", "m1", ""),
+        ];
+        let changed = supersede(&mut events);
+        assert_eq!(changed, ["m2", "m1"], "by their last change");
+        assert_eq!(
+            texts(&events),
+            [
+                ("message", String::new(), true),
+                ("message", String::new(), true),
+                ("edit", String::new(), true),
+                ("edit", "kept, edited".into(), false),
+                ("delete", String::new(), false),
+            ]
+        );
+        assert!(!events.iter().any(|e| e.frame.contains("secret")));
+        let frame: serde_json::Value = serde_json::from_str(&events[0].frame).unwrap();
+        assert_eq!(
+            (&frame["id"], &frame["clientId"]),
+            (&serde_json::json!("m1"), &serde_json::json!("alice")),
+            "only the text goes"
+        );
+    }
+
+    #[test]
+    fn a_redacted_event_says_so_and_a_join_has_no_text_to_redact() {
+        let mut q = Queued {
+            id: 1,
+            room: "lobby".into(),
+            seq: Some(1),
+            kind: "message".into(),
+            frame: about("message", "m1", "secret").frame,
+            ts: 5,
+            attempts: 0,
+            about: Some("m1".into()),
+            redacted: false,
+        };
+        q.redact();
+        let v: serde_json::Value = serde_json::from_str(&q.body(0)).unwrap();
+        assert_eq!(
+            (&v["redacted"], &v["frame"]["message"]),
+            (&true.into(), &"".into())
+        );
+        let mut join = Queued {
+            kind: "join".into(),
+            frame: r#"{"type":"join","message":"Online"}"#.into(),
+            redacted: false,
+            ..q
+        };
+        join.redact();
+        assert!(!join.redacted && join.frame.contains("Online"));
+    }
+
+    #[test]
+    fn redaction_empties_the_text_alone_however_it_is_escaped() {
+        let text = r#"say "message":"x" \ \" ☃ \u0000"#;
+        let line = Line::new("alice", text, 5).named(Some(r#"Eve "message":"fake""#));
+        let frame = ServerFrame::Message(ChatLine {
+            line,
+            seq: 3,
+            id: "m3-a".into(),
+            client_msg_id: Some("c1".into()),
+        })
+        .to_json();
+        let key_and_text = format!(r#""message":{}"#, serde_json::to_string(text).unwrap());
+        assert!(frame.contains(&key_and_text), "{frame}");
+        let same_but_the_text = frame.replacen(&key_and_text, r#""message":"""#, 1);
+        assert_eq!(redact_frame(&frame), same_but_the_text);
+        assert_eq!(redact_frame(r#"{"type":"join"}"#), r#"{"type":"join"}"#);
+        assert_eq!(redact_frame(r#"{"message":"no end"#), "null");
+    }
+
+    #[test]
+    fn only_2xx_counts_and_a_redirect_is_a_failed_try() {
+        for status in [200, 201, 204, 299] {
+            assert!(accepted(status), "{status}");
+        }
+        for status in [199, 301, 302, 307, 308, 400, 500] {
+            assert!(!accepted(status), "{status}");
+        }
+        assert_eq!(failed_status(302), "status 302: redirects are not followed");
+        assert_eq!(failed_status(500), "status 500");
     }
 
     #[test]

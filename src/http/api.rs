@@ -244,13 +244,52 @@ struct RawPost {
 /// Whether a body this long may be read at all.
 pub fn body_fits(len: usize) -> Result<(), HttpRefusal> {
     if len > MAX_BODY_BYTES {
-        return Err(HttpRefusal::json(
-            413,
-            "body_too_large",
-            format!("the body is {len} bytes; the limit is {MAX_BODY_BYTES}"),
-        ));
+        return Err(body_too_large(&format!("{len} bytes")));
     }
     Ok(())
+}
+
+fn body_too_large(size: &str) -> HttpRefusal {
+    HttpRefusal::json(
+        413,
+        "body_too_large",
+        format!("the body is {size}; the limit is {MAX_BODY_BYTES} bytes"),
+    )
+}
+
+/// A body read from its stream piece by piece, and refused as soon as it
+/// would pass [`MAX_BODY_BYTES`], whatever `Content-Length` said or if it
+/// said nothing: an endless chunked body then costs the isolate at most
+/// the limit, never the whole upload.
+#[derive(Debug, Default)]
+pub struct CappedBody {
+    bytes: Vec<u8>,
+}
+
+impl CappedBody {
+    /// Whether `more` bytes still fit; asked before a piece is copied in.
+    pub fn fits(&self, more: usize) -> Result<(), HttpRefusal> {
+        if self.bytes.len().saturating_add(more) > MAX_BODY_BYTES {
+            return Err(body_too_large(&format!(
+                "over {MAX_BODY_BYTES} bytes (reading stopped there)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Takes the next piece, or refuses the body if it would not fit.
+    pub fn push(&mut self, piece: &[u8]) -> Result<(), HttpRefusal> {
+        self.fits(piece.len())?;
+        self.bytes.extend_from_slice(piece);
+        Ok(())
+    }
+
+    /// The body as text; bytes that are not UTF-8 read as U+FFFD, as
+    /// `Request.text()` reads them.
+    pub fn text(self) -> String {
+        String::from_utf8(self.bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
 }
 
 /// Reads a POST body: 415 unless it is declared and parses as JSON, 400
@@ -327,15 +366,28 @@ pub fn speaker(who: &Identity, post: &PostBody) -> Result<Speaker, HttpRefusal> 
     })
 }
 
+/// Everyone a call acts as, each with the role it acts with, for the
+/// room's bans: the token's subject, whatever the call (a banned member
+/// reads nothing, as its socket would get nothing), and a post's sender
+/// when that is someone else (a service speaking as a bot, or anyone in
+/// open mode), as a member.
+pub fn acting_as<'a>(who: &'a Identity, speaker: Option<&'a Speaker>) -> Vec<(&'a str, Role)> {
+    let caller = who.client_id.as_deref().map(|sub| (sub, who.role));
+    let sender = speaker
+        .map(|s| s.client_id.as_str())
+        .filter(|&id| Some(id) != who.client_id.as_deref())
+        .map(|id| (id, Role::Member));
+    caller.into_iter().chain(sender).collect()
+}
+
 /// The key a call's rate is limited by: the token's subject in token mode
 /// (a service speaking as several senders still has one budget); in open
-/// mode the id a POST claims, or `fallback` (the caller's address) for a
-/// read.
-pub fn rate_subject(who: &Identity, speaker: Option<&Speaker>, fallback: &str) -> String {
-    match (&who.client_id, speaker) {
-        (Some(sub), _) => format!("sub:{sub}"),
-        (None, Some(s)) => format!("id:{}", s.client_id),
-        (None, None) => format!("ip:{fallback}"),
+/// mode the caller's `address` ([`crate::access::address::key`]), never
+/// the id a post claims, which costs nothing to change for every post.
+pub fn rate_subject(who: &Identity, address: &str) -> String {
+    match &who.client_id {
+        Some(sub) => format!("sub:{sub}"),
+        None => format!("ip:{address}"),
     }
 }
 
@@ -355,8 +407,7 @@ impl SubjectBuckets {
         burst: u32,
     ) -> Result<(), HttpRefusal> {
         if self.buckets.len() >= MAX_TRACKED_SUBJECTS && !self.buckets.contains_key(subject) {
-            self.buckets
-                .retain(|_, (_, last)| now.saturating_sub(*last) < FORGET_IDLE_BUCKET_MS);
+            self.make_room(now);
         }
         let (bucket, last) = self
             .buckets
@@ -378,6 +429,26 @@ impl SubjectBuckets {
                 format!("too many calls; at most {rate} a second (bursts of {burst}); retry in {secs} s"),
             )
         })
+    }
+
+    /// Forgets idle subjects, and if none was idle, the one quiet longest:
+    /// the map never passes [`MAX_TRACKED_SUBJECTS`], however many keys a
+    /// caller brings. A forgotten subject only comes back to a full
+    /// bucket, as in a new room.
+    fn make_room(&mut self, now: u64) {
+        let buckets = &mut self.buckets;
+        buckets.retain(|_, (_, last)| now.saturating_sub(*last) < FORGET_IDLE_BUCKET_MS);
+        if buckets.len() >= MAX_TRACKED_SUBJECTS {
+            let quietest = buckets.iter().min_by_key(|(_, (_, last))| *last);
+            if let Some(subject) = quietest.map(|(subject, _)| subject.clone()) {
+                buckets.remove(&subject);
+            }
+        }
+    }
+
+    /// Whether `subject` has a bucket.
+    pub fn tracks(&self, subject: &str) -> bool {
+        self.buckets.contains_key(subject)
     }
 
     pub fn len(&self) -> usize {
@@ -702,6 +773,27 @@ mod tests {
     }
 
     #[test]
+    fn a_streamed_body_is_refused_at_the_first_piece_past_the_limit() {
+        let mut body = CappedBody::default();
+        let piece = vec![b'x'; 16 * 1024];
+        for _ in 0..MAX_BODY_BYTES / piece.len() {
+            body.push(&piece).unwrap();
+        }
+        assert!(body.fits(0).is_ok(), "exactly the limit is read");
+        let refused = body.push(b"y").unwrap_err();
+        assert_eq!((refused.status, refused.code), (413, "body_too_large"));
+        assert!(refused.message.contains("65536"), "{}", refused.message);
+        assert_eq!(
+            body.text().len(),
+            MAX_BODY_BYTES,
+            "the refused piece is not kept"
+        );
+        let mut odd = CappedBody::default();
+        odd.push(&[b'{', 0xff, b'}']).unwrap();
+        assert_eq!(odd.text(), "{\u{fffd}}");
+    }
+
+    #[test]
     fn body_ids_and_names_are_validated_like_a_sockets() {
         let json = Some("application/json");
         for bad in [
@@ -755,18 +847,40 @@ mod tests {
     }
 
     #[test]
-    fn rate_is_per_token_subject_even_when_a_service_speaks_as_others() {
+    fn bans_apply_to_the_token_on_every_call_and_to_whoever_a_post_speaks_as() {
         let bot = Speaker {
             client_id: "deploy-bot".into(),
             name: None,
         };
-        let service = token_who("backend", Role::Service);
-        assert_eq!(rate_subject(&service, Some(&bot), "1.2.3.4"), "sub:backend");
+        let alice = token_who("alice", Role::Member);
+        let as_alice = Speaker {
+            client_id: "alice".into(),
+            name: None,
+        };
+        assert_eq!(acting_as(&alice, None), [("alice", Role::Member)], "a read");
         assert_eq!(
-            rate_subject(&open_who(), Some(&bot), "1.2.3.4"),
-            "id:deploy-bot"
+            acting_as(&alice, Some(&as_alice)),
+            [("alice", Role::Member)]
         );
-        assert_eq!(rate_subject(&open_who(), None, "1.2.3.4"), "ip:1.2.3.4");
+        let mo = token_who("mo", Role::Moderator);
+        assert_eq!(acting_as(&mo, None), [("mo", Role::Moderator)]);
+        let service = token_who("backend", Role::Service);
+        assert_eq!(
+            acting_as(&service, Some(&bot)),
+            [("backend", Role::Service), ("deploy-bot", Role::Member)]
+        );
+        assert_eq!(acting_as(&open_who(), None), []);
+        assert_eq!(
+            acting_as(&open_who(), Some(&bot)),
+            [("deploy-bot", Role::Member)]
+        );
+    }
+
+    #[test]
+    fn rate_is_per_token_subject_and_in_open_mode_per_address() {
+        let service = token_who("backend", Role::Service);
+        assert_eq!(rate_subject(&service, "1.2.3.4"), "sub:backend");
+        assert_eq!(rate_subject(&open_who(), "1.2.3.4"), "ip:1.2.3.4");
     }
 
     #[test]
@@ -779,6 +893,23 @@ mod tests {
         assert_eq!((limited.status, limited.retry_after_secs), (429, Some(1)));
         assert!(buckets.take("b", NOW, 1, 3).is_ok(), "another subject");
         assert!(buckets.take("a", NOW + 1000, 1, 3).is_ok(), "refilled");
+    }
+
+    #[test]
+    fn the_map_never_passes_its_bound_and_forgets_the_quietest_first() {
+        let mut buckets = SubjectBuckets::default();
+        buckets.take("quiet", NOW, 1000, 1000).unwrap();
+        // Twice the bound of new subjects, none idle, while one stays busy.
+        for i in 0..2 * MAX_TRACKED_SUBJECTS as u64 {
+            let at = NOW + 1 + i;
+            buckets.take("busy", at, 1000, 1000).unwrap();
+            buckets.take(&format!("ip:{i}"), at, 1000, 1000).unwrap();
+            assert!(buckets.len() <= MAX_TRACKED_SUBJECTS, "{}", buckets.len());
+        }
+        assert_eq!(buckets.len(), MAX_TRACKED_SUBJECTS);
+        assert!(buckets.tracks("busy"), "the busiest stays");
+        assert!(!buckets.tracks("quiet"), "the quietest went first");
+        assert!(!buckets.tracks("ip:0") && buckets.tracks("ip:511"));
     }
 
     #[test]

@@ -5,11 +5,15 @@
 //! The decisions are [`crate::http::api`]'s; this file reads them off a
 //! `Request` and writes them into a `Response`.
 
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::js_sys::{Reflect, Uint8Array};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::web_sys::ReadableStreamDefaultReader;
 use worker::{Env, Request, RequestInit, Response, Result};
 
+use crate::access::address;
 use crate::access::identity::{self, Identity, Mode};
-use crate::http::api::{self, ApiRoute, Call, PostBody, Speaker};
+use crate::http::api::{self, ApiRoute, Call, CappedBody, PostBody, Speaker};
 use crate::platform::entry::{auth_mode, log_misconfigured, HeadParts, ROOMS_BINDING};
 use crate::platform::log::{emit, kind};
 use crate::platform::respond;
@@ -28,6 +32,8 @@ pub(crate) struct Admitted {
     pub cors: Option<String>,
     /// Whose rate budget the call spends.
     pub subject: String,
+    /// Who the caller is: the token's, in token mode.
+    pub who: Identity,
 }
 
 /// A POST's body, read, parsed and attributed.
@@ -106,14 +112,15 @@ pub(crate) async fn admit(
         },
         _ => None,
     };
-    let address = req.headers().get("CF-Connecting-IP")?.unwrap_or_default();
-    let subject = api::rate_subject(&who, post.as_ref().map(|p| &p.speaker), &address);
+    let address = address::key(req.headers().get(address::HEADER)?.as_deref());
+    let subject = api::rate_subject(&who, &address);
     Ok(Ok(Admitted {
         room,
         call,
         post,
         cors,
         subject,
+        who,
     }))
 }
 
@@ -138,7 +145,8 @@ fn identify(
     Ok(identity::identify(mode, &target, token, now_secs))
 }
 
-/// Reads a POST's body, refusing one declared too long before reading it.
+/// Reads a POST's body, refusing one declared too long before reading it,
+/// and one that runs past the limit as soon as it does.
 async fn read_post(
     req: &mut Request,
     who: &Identity,
@@ -150,12 +158,38 @@ async fn read_post(
         }
     }
     let content_type = req.headers().get("Content-Type")?;
-    let raw = req.text().await?;
+    let raw = match read_capped(req).await? {
+        Ok(raw) => raw,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
     let body = match api::parse_post(content_type.as_deref(), &raw) {
         Ok(body) => body,
         Err(refusal) => return Ok(Err(refusal)),
     };
     Ok(api::speaker(who, &body).map(|speaker| AdmittedPost { body, speaker, raw }))
+}
+
+/// The body, read from its stream into a [`CappedBody`]. Past the limit
+/// the stream is cancelled, so the rest of the upload is never read into
+/// the isolate: `Request.text()` would hold all of it first.
+async fn read_capped(req: &Request) -> Result<std::result::Result<String, HttpRefusal>> {
+    let mut body = CappedBody::default();
+    let Some(stream) = req.inner().body() else {
+        return Ok(Ok(body.text()));
+    };
+    let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    loop {
+        let step = JsFuture::from(reader.read()).await?;
+        if Reflect::get(&step, &"done".into())?.is_truthy() {
+            return Ok(Ok(body.text()));
+        }
+        let piece: Uint8Array = Reflect::get(&step, &"value".into())?.unchecked_into();
+        let taken = (body.fits(piece.length() as usize)).and_then(|()| body.push(&piece.to_vec()));
+        if let Err(refusal) = taken {
+            let _ = JsFuture::from(reader.cancel()).await;
+            return Ok(Err(refusal));
+        }
+    }
 }
 
 /// An API refusal, with its log line (a 404 is not worth one).

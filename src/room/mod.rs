@@ -89,8 +89,30 @@ pub struct Ctx<'a, S: HistoryStore> {
     pub now: u64,
 }
 
-/// Whether a room holding `open` sockets takes one more.
-pub fn admit(open: usize, config: &Config) -> Result<(), Refusal> {
+/// Whether the room takes `newcomer`'s socket, beside the sockets whose
+/// sessions are `present`. The room's cap counts sockets; these count
+/// people too: one client, and one address, may each hold only so many,
+/// or one token (or, in open mode where ids are free, one machine) could
+/// take every slot and multiply its send rate by its sockets. The
+/// newcomer's own caps are checked first, so the answer names what it can
+/// change.
+pub fn admit<'a>(
+    newcomer: &Session,
+    present: impl IntoIterator<Item = &'a Session>,
+    config: &Config,
+) -> Result<(), Refusal> {
+    let (mut open, mut theirs, mut from_there) = (0, 0, 0);
+    for s in present {
+        open += 1;
+        theirs += usize::from(s.client_id == newcomer.client_id);
+        from_there += usize::from(s.address == newcomer.address);
+    }
+    if theirs >= config.max_sockets_per_client {
+        return Err(Refusal::TooManySockets);
+    }
+    if from_there >= config.max_sockets_per_address {
+        return Err(Refusal::TooManySocketsFromAddress);
+    }
     if open >= config.max_connections {
         return Err(Refusal::RoomFull);
     }
@@ -667,17 +689,68 @@ mod tests {
         assert_eq!(error_code(&out), "binary_unsupported");
     }
 
+    /// A socket of `id` from `address`.
+    fn from(id: &str, address: &str) -> Session {
+        Session {
+            address: address.into(),
+            ..session(id)
+        }
+    }
+
     #[test]
     fn a_full_room_refuses_with_1013() {
         let config = Config {
             max_connections: 2,
             ..Config::default()
         };
-        assert_eq!(admit(1, &config), Ok(()));
-        assert_eq!(admit(2, &config), Err(Refusal::RoomFull));
+        let (a, b) = (from("a", "1.1.1.1"), from("b", "2.2.2.2"));
+        let c = from("c", "3.3.3.3");
+        assert_eq!(admit(&c, [&a], &config), Ok(()));
+        assert_eq!(admit(&c, [&a, &b], &config), Err(Refusal::RoomFull));
         let out = refuse(&Refusal::RoomFull, NOW);
         assert_eq!(error_code(&out), "room_full");
         assert_eq!(out.close.map(|c| c.code), Some(1013));
+    }
+
+    #[test]
+    fn one_client_holds_at_most_its_share_of_sockets_and_others_still_join() {
+        let config = Config::default();
+        let tabs: Vec<Session> = (0..config.max_sockets_per_client)
+            .map(|i| from("alice", &format!("10.0.0.{i}")))
+            .collect();
+        let present = || tabs.iter().skip(1);
+        assert_eq!(admit(&tabs[0], present(), &config), Ok(()), "one under");
+        let one_more = from("alice", "10.0.1.1");
+        assert_eq!(
+            admit(&one_more, &tabs, &config),
+            Err(Refusal::TooManySockets),
+            "from any address"
+        );
+        assert_eq!(admit(&from("bob", "10.0.0.1"), &tabs, &config), Ok(()));
+        let out = refuse(&Refusal::TooManySockets, NOW);
+        assert_eq!(error_code(&out), "too_many_sockets");
+        assert_eq!(out.close.map(|c| c.code), Some(1008));
+    }
+
+    #[test]
+    fn one_address_holds_at_most_its_share_whatever_ids_it_claims() {
+        let config = Config {
+            max_sockets_per_address: 3,
+            ..Config::default()
+        };
+        let liars: Vec<Session> = (0..3).map(|i| from(&format!("id{i}"), "6.6.6.6")).collect();
+        let next = from("id3", "6.6.6.6");
+        assert_eq!(admit(&next, &liars[..2], &config), Ok(()));
+        assert_eq!(
+            admit(&next, &liars, &config),
+            Err(Refusal::TooManySocketsFromAddress)
+        );
+        assert_eq!(admit(&from("id3", "7.7.7.7"), &liars, &config), Ok(()));
+        // Attachments from before the cap have no address: they count for none.
+        let old = [session("a"), session("b"), session("c")];
+        assert_eq!(admit(&next, &old, &config), Ok(()));
+        let out = refuse(&Refusal::TooManySocketsFromAddress, NOW);
+        assert_eq!(error_code(&out), "too_many_sockets_from_address");
     }
 
     #[test]

@@ -4,13 +4,22 @@
 //! - **Delete**: the author, or any moderator. The text is removed from
 //!   storage; the message stays as a tombstone under its `seq`.
 //! - **Edit**: the author only, under the same limits as a message.
-//! - **Kick**: a moderator only. There are no moderators in open mode, so
-//!   there is no kick either.
+//! - **Kick**: a moderator only, and never of a moderator. There are no
+//!   moderators in open mode, so there is no kick either.
+//!
+//! Moderators are peers the operator chose by issuing their tokens, so only
+//! the operator removes one (by issuing no more). Were a moderator able to
+//! kick another, one stolen or rogue moderator token could lock every other
+//! moderator out for a week, and the longest ban stands, so nobody could
+//! undo it. A kick of a client with a moderator's socket in the room is
+//! refused, and a ban never keeps out a moderator's token, so a moderator
+//! who was offline when kicked is not kept out either.
 //!
 //! Edits and deletes take the room's next `seq` (see [`crate::store::history`]),
 //! so `since` catch-up brings them to clients that were away. A refusal
 //! changes nothing: no write, no broadcast.
 
+use crate::access::auth::Role;
 use crate::room::session::Session;
 use crate::room::{check_message, Audience, Ctx, Delivery};
 use crate::store::bans::BanStore;
@@ -68,6 +77,19 @@ pub fn kick(session: &Session, client_id: String, minutes: u64, now: u64) -> Res
     })
 }
 
+/// Whether the kick of `client_id` may be carried out, given the sessions
+/// `present` in the room: not if any of its sockets is a moderator's.
+pub fn kickable<'a>(
+    client_id: &str,
+    present: impl IntoIterator<Item = &'a Session>,
+) -> Result<(), Refusal> {
+    let mut theirs = present.into_iter().filter(|s| s.client_id == client_id);
+    if theirs.any(|s| s.role.moderates()) {
+        return Err(Refusal::ModeratorNotKickable);
+    }
+    Ok(())
+}
+
 /// The answer to a banned client's handshake, if its ban (ending `until`,
 /// epoch milliseconds) is still running at `now`.
 pub fn ban_denial(until: Option<u64>, now: u64) -> Option<Denial> {
@@ -77,13 +99,17 @@ pub fn ban_denial(until: Option<u64>, now: u64) -> Option<Denial> {
     })
 }
 
-/// The stored ban that refuses `client_id` at `now`, if any: for a socket
-/// and for an API post alike.
+/// The stored ban that refuses `client_id`, acting with `role`, at `now`,
+/// if any: for a socket and for an API call alike. Never a moderator's.
 pub fn ban_on(
     bans: &mut impl BanStore,
     client_id: &str,
+    role: Role,
     now: u64,
 ) -> Result<Option<Denial>, StoreError> {
+    if role.moderates() {
+        return Ok(None);
+    }
     Ok(ban_denial(bans.banned_until(client_id)?, now))
 }
 
@@ -127,7 +153,6 @@ fn revise<S: HistoryStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::access::auth::Role;
     use crate::settings::config::Config;
     use crate::store::history::{FailingHistory, MemoryHistory};
     use crate::wire::protocol::ServerFrame;
@@ -297,6 +322,39 @@ mod tests {
         );
         let k = kick(&moderator("mod"), "x".into(), 5, NOW).unwrap();
         assert_eq!(k.until, NOW + 300_000);
+    }
+
+    #[test]
+    fn a_moderator_is_not_kicked_by_a_moderator_nor_kept_out_by_a_ban() {
+        let (alice, mo, mo2) = (member("alice"), moderator("mo"), moderator("mo2"));
+        let present = [&alice, &mo, &mo2];
+        assert_eq!(kickable("alice", present), Ok(()));
+        assert_eq!(kickable("gone", present), Ok(()), "offline: no socket");
+        for target in ["mo2", "mo"] {
+            assert_eq!(
+                kickable(target, present),
+                Err(Refusal::ModeratorNotKickable),
+                "{target}"
+            );
+        }
+        // A client with a member's tab and a moderator's tab is a moderator.
+        let mo2_as_member = member("mo2");
+        assert_eq!(
+            kickable("mo2", [&mo2_as_member, &mo2]),
+            Err(Refusal::ModeratorNotKickable)
+        );
+        let mut bans = crate::store::bans::MemoryBans::default();
+        bans.ban("mo2", NOW + 60_000, NOW).unwrap();
+        let banned = Some(Denial::Banned { minutes_left: 1 });
+        assert_eq!(ban_on(&mut bans, "mo2", Role::Member, NOW).unwrap(), banned);
+        assert_eq!(
+            ban_on(&mut bans, "mo2", Role::Service, NOW).unwrap(),
+            banned
+        );
+        assert_eq!(
+            ban_on(&mut bans, "mo2", Role::Moderator, NOW).unwrap(),
+            None
+        );
     }
 
     #[test]

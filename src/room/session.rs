@@ -61,6 +61,11 @@ pub struct Session {
     /// held to them (see [`crate::send::flow`]).
     #[serde(rename = "v", default, skip_serializing_if = "is_false")]
     pub proves: bool,
+    /// Where the socket connected from, as the per-address cap counts it
+    /// ([`crate::access::address::key`]). Empty in attachments from before
+    /// the cap: such a socket counts for no address.
+    #[serde(rename = "i", default, skip_serializing_if = "String::is_empty")]
+    pub address: String,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -98,6 +103,7 @@ impl Session {
             proves: who.receipts,
             expires: None,
             role: Role::Member,
+            address: String::new(),
         }
     }
 
@@ -152,6 +158,10 @@ mod tests {
     /// means every sleeping socket breaks on the next deploy.
     const STORED: &str = r#"{"c":"alice","n":"Alice","s":true,"b":true,"t":1700000000500,"r":"lobby","k":42,"j":1700000000000,"e":1700003600,"p":"moderator"}"#;
 
+    /// An attachment as this build writes it for a socket whose address is
+    /// known. Changing this string breaks every sleeping socket too.
+    const STORED_WITH_ADDRESS: &str = r#"{"c":"alice","n":"Alice","s":true,"b":true,"t":1700000000500,"r":"lobby","k":42,"j":1700000000000,"e":1700003600,"p":"moderator","i":"2001:db8:1:2::/64"}"#;
+
     /// An attachment written before tokens existed (no `e`, no `p`).
     const STORED_BEFORE_TOKENS: &str = r#"{"c":"alice","n":"Alice","s":true,"b":true,"t":1700000000500,"r":"lobby","k":42,"j":1700000000000}"#;
 
@@ -179,6 +189,22 @@ mod tests {
         let decoded: Session = serde_json::from_str(STORED).unwrap();
         assert_eq!(decoded, alice());
         assert_eq!(serde_json::to_string(&alice()).unwrap(), STORED);
+    }
+
+    #[test]
+    fn the_address_is_kept_and_an_attachment_from_before_it_counts_for_none() {
+        let with_address = Session {
+            address: "2001:db8:1:2::/64".into(),
+            ..alice()
+        };
+        let decoded: Session = serde_json::from_str(STORED_WITH_ADDRESS).unwrap();
+        assert_eq!(decoded, with_address);
+        assert_eq!(
+            serde_json::to_string(&with_address).unwrap(),
+            STORED_WITH_ADDRESS
+        );
+        let before: Session = serde_json::from_str(STORED).unwrap();
+        assert_eq!(before.address, "", "no address: counted for none");
     }
 
     #[test]
@@ -225,6 +251,7 @@ mod tests {
         s.last_typing = u64::MAX;
         s.expires = Some(u64::MAX);
         s.role = Role::Moderator;
+        s.address = "f".repeat(crate::access::address::MAX_KEY_LEN);
         let bytes = serde_json::to_string(&s).unwrap().len();
         assert!(
             bytes * 2 <= MAX_ATTACHMENT_BYTES,

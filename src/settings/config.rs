@@ -21,6 +21,10 @@ pub struct Config {
     pub rate_burst: u32,
     /// Open sockets one room accepts.
     pub max_connections: usize,
+    /// Open sockets one client may hold in a room.
+    pub max_sockets_per_client: usize,
+    /// Open sockets one address may hold in a room.
+    pub max_sockets_per_address: usize,
     /// Seconds a socket may stay silent (no frame, no ping) before the room
     /// closes it.
     pub idle_timeout_secs: u64,
@@ -39,6 +43,8 @@ impl Default for Config {
             rate_per_sec: limits::RATE_PER_SEC,
             rate_burst: limits::RATE_BURST,
             max_connections: limits::MAX_CONNECTIONS_PER_ROOM,
+            max_sockets_per_client: limits::MAX_SOCKETS_PER_CLIENT,
+            max_sockets_per_address: limits::MAX_SOCKETS_PER_ADDRESS,
             idle_timeout_secs: limits::IDLE_TIMEOUT_SECS,
             allowed_origins: Vec::new(),
             flow: Budgets {
@@ -116,6 +122,11 @@ pub(crate) const MAX_MESSAGE_CHARS: Number = Number::new("MAX_MESSAGE_CHARS", 1,
 pub(crate) const RATE_PER_SEC: Number = Number::new("RATE_PER_SEC", 1, 100_000);
 pub(crate) const RATE_BURST: Number = Number::new("RATE_BURST", 1, 10_000);
 pub(crate) const MAX_CONNECTIONS: Number = Number::new("MAX_CONNECTIONS_PER_ROOM", 1, 32_000);
+/// At most 16: more tabs than that is not a person.
+pub(crate) const MAX_SOCKETS_PER_CLIENT: Number = Number::new("MAX_SOCKETS_PER_CLIENT", 1, 16);
+/// Up to a whole room, for a load test from one machine.
+pub(crate) const MAX_SOCKETS_PER_ADDRESS: Number =
+    Number::new("MAX_SOCKETS_PER_ADDRESS", 1, 32_000);
 pub(crate) const IDLE_TIMEOUT_SECS: Number = Number::new("IDLE_TIMEOUT_SECS", 5, 86_400);
 /// At least 512 KiB: one batch frame may be 256 KiB, and the page confirms
 /// every 64 KiB. At most 96 MiB: three times that is the object's whole
@@ -132,12 +143,14 @@ pub(crate) const WEBHOOK_MAX_ATTEMPTS: Number = Number::new("WEBHOOK_MAX_ATTEMPT
 pub(crate) const WEBHOOK_OUTBOX_CAP: Number = Number::new("WEBHOOK_OUTBOX_CAP", 1, 1_000_000);
 
 /// Every whole-number setting, the webhooks' included.
-const NUMBERS: [&Number; 12] = [
+const NUMBERS: [&Number; 14] = [
     &HISTORY_LIMIT,
     &MAX_MESSAGE_CHARS,
     &RATE_PER_SEC,
     &RATE_BURST,
     &MAX_CONNECTIONS,
+    &MAX_SOCKETS_PER_CLIENT,
+    &MAX_SOCKETS_PER_ADDRESS,
     &IDLE_TIMEOUT_SECS,
     &FLOW_SOCKET_BUDGET_KB,
     &FLOW_ROOM_BUDGET_KB,
@@ -199,6 +212,12 @@ impl Config {
             rate_per_sec: RATE_PER_SEC.read(&var, d.rate_per_sec.into()) as u32,
             rate_burst: RATE_BURST.read(&var, d.rate_burst.into()) as u32,
             max_connections: MAX_CONNECTIONS.read(&var, d.max_connections as u64) as usize,
+            max_sockets_per_client: MAX_SOCKETS_PER_CLIENT
+                .read(&var, d.max_sockets_per_client as u64)
+                as usize,
+            max_sockets_per_address: MAX_SOCKETS_PER_ADDRESS
+                .read(&var, d.max_sockets_per_address as u64)
+                as usize,
             idle_timeout_secs: IDLE_TIMEOUT_SECS.read(&var, d.idle_timeout_secs),
             allowed_origins: allowed_origins(&var),
             flow: Budgets {
@@ -240,6 +259,16 @@ mod tests {
         let c = Config::from_vars(vars(&[("HISTORY_LIMIT", "5"), ("RATE_PER_SEC", " 3 ")]));
         assert_eq!(c.history_limit, 5);
         assert_eq!(c.rate_per_sec, 3);
+        let c = Config::from_vars(vars(&[
+            ("MAX_SOCKETS_PER_CLIENT", "16"),
+            ("MAX_SOCKETS_PER_ADDRESS", "5000"),
+        ]));
+        assert_eq!(
+            (c.max_sockets_per_client, c.max_sockets_per_address),
+            (16, 5000)
+        );
+        let c = Config::from_vars(vars(&[("MAX_SOCKETS_PER_CLIENT", "17")]));
+        assert_eq!(c.max_sockets_per_client, 8, "at most 16");
         let c = Config::from_vars(vars(&[("FLOW_SOCKET_BUDGET_KB", "512")]));
         assert_eq!(c.flow.socket, 512 * 1024);
         assert_eq!(c.flow.room, 24 * 1024 * 1024);

@@ -64,6 +64,22 @@ pub const RATE_STRIKES_BEFORE_CLOSE: u32 = 50;
 /// Configurable: `MAX_CONNECTIONS_PER_ROOM`.
 pub const MAX_CONNECTIONS_PER_ROOM: usize = 2_000;
 
+/// Open sockets of one client (a token's `sub`, or the id an open-mode
+/// client gives) per room. Caps count sockets, so without this one token
+/// could take every slot of a room, and each socket has its own send rate.
+/// Eight is a person's tabs and devices with room to spare.
+/// Configurable: `MAX_SOCKETS_PER_CLIENT` (1 to 16).
+pub const MAX_SOCKETS_PER_CLIENT: usize = 8;
+
+/// Open sockets from one address (`CF-Connecting-IP`, an IPv6 address as
+/// its /64) per room: in open mode a client id costs nothing, so this is
+/// what holds one machine to a share of the room. 100 lets a dozen people
+/// behind one office or campus NAT keep eight tabs each, and keeps one
+/// address to a twentieth of a default room: filling one takes 20
+/// addresses. A load test from one machine raises it.
+/// Configurable: `MAX_SOCKETS_PER_ADDRESS`.
+pub const MAX_SOCKETS_PER_ADDRESS: usize = 100;
+
 /// Seconds of silence (no frame and no `{"type":"ping"}`) after which a
 /// socket is closed with 1001. The page pings through the runtime's
 /// auto-response, which never wakes the room, so only dead or abandoned
@@ -128,7 +144,10 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// few megabytes.
 pub const MAX_PAGE: u64 = 1_000;
 
-/// Subjects whose rate buckets the room keeps before it forgets idle ones.
+/// Subjects (tokens, or addresses in open mode) whose API rate buckets a
+/// room keeps, at most: past it, idle ones are forgotten, else the one
+/// quiet longest. 256 buckets are a few tens of KB, and a room rarely has
+/// that many callers at once; one with more only gives some a full bucket.
 pub const MAX_TRACKED_SUBJECTS: usize = 256;
 
 /// How long a subject must have been quiet before a full map forgets its

@@ -38,6 +38,10 @@ pub enum Refusal {
     FrameTooLarge,
     /// The room is at its connection cap. Fatal.
     RoomFull,
+    /// The client already holds its most sockets in the room. Fatal.
+    TooManySockets,
+    /// The address already holds its most sockets in the room. Fatal.
+    TooManySocketsFromAddress,
     /// Silent longer than the idle timeout. Fatal.
     Idle,
     /// The socket's token expired while it was connected. Fatal.
@@ -49,6 +53,9 @@ pub enum Refusal {
     NotAuthor,
     /// A moderator's action from a client that is not one.
     NotModerator,
+    /// A kick of a client that is a moderator: only the operator removes
+    /// one (see [`crate::room::moderation`]).
+    ModeratorNotKickable,
     /// Edit or delete of a message the room does not have (never, or no
     /// longer kept).
     UnknownMessage,
@@ -170,6 +177,18 @@ impl Refusal {
                 "this room is full; try again later or pick another room",
                 close(TRY_AGAIN_LATER, "room is full"),
             ),
+            Refusal::TooManySockets => (
+                "too_many_sockets",
+                "you have as many sockets open in this room as one client may; \
+                 close one (another tab?) and try again",
+                close(POLICY_VIOLATION, "too many sockets"),
+            ),
+            Refusal::TooManySocketsFromAddress => (
+                "too_many_sockets_from_address",
+                "your network address has as many sockets open in this room as one \
+                 address may; close one and try again",
+                close(POLICY_VIOLATION, "too many sockets from address"),
+            ),
             Refusal::Idle => (
                 "idle_timeout",
                 "no frames or pings for too long; disconnected",
@@ -217,6 +236,10 @@ impl Refusal {
             ),
             Refusal::NotAuthor => said("not_author", "only the author can do that to this message"),
             Refusal::NotModerator => said("not_moderator", "only a moderator can do that"),
+            Refusal::ModeratorNotKickable => said(
+                "cannot_kick_moderator",
+                "a moderator cannot remove another moderator; only the operator can",
+            ),
             Refusal::UnknownMessage => said(
                 "unknown_message",
                 "no such message in this room's kept history",
@@ -431,6 +454,8 @@ mod tests {
         assert_eq!(code(Refusal::Internal), Some(1011));
         assert_eq!(code(Refusal::Storage(StoreError("x".into()))), Some(1011));
         assert_eq!(code(Refusal::RoomFull), Some(1013));
+        assert_eq!(code(Refusal::TooManySockets), Some(1008));
+        assert_eq!(code(Refusal::TooManySocketsFromAddress), Some(1008));
     }
 
     #[test]
@@ -461,6 +486,7 @@ mod tests {
         for refusal in [
             Refusal::NotAuthor,
             Refusal::NotModerator,
+            Refusal::ModeratorNotKickable,
             Refusal::UnknownMessage,
             Refusal::MessageDeleted,
         ] {
@@ -533,6 +559,8 @@ mod tests {
             Refusal::Flooding,
             Refusal::FrameTooLarge,
             Refusal::RoomFull,
+            Refusal::TooManySockets,
+            Refusal::TooManySocketsFromAddress,
             Refusal::Internal,
             Refusal::TokenExpired,
             Refusal::Kicked,

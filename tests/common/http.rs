@@ -61,6 +61,58 @@ pub fn request_with_body(
     stream.write_all(body)?;
     // The dev server keeps connections alive despite `Connection: close`, so
     // read until the response is complete rather than until EOF.
+    read_response(&mut stream)
+}
+
+/// POSTs a chunked body of `total` bytes of `fill` (no `Content-Length`)
+/// from another thread, reading the answer meanwhile, as a client that
+/// keeps sending after the server answered would. Returns the answer and
+/// how many body bytes were written by then or until the server stopped
+/// taking them. (`wrangler dev` reads an unread body to its end before it
+/// answers; the platform answers at once.)
+pub fn post_chunked(
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+    total: usize,
+    fill: u8,
+    timeout: Duration,
+) -> std::io::Result<(HttpResponse, usize)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n"
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    let mut writer = stream.try_clone()?;
+    let written = std::thread::spawn(move || {
+        const PIECE: usize = 64 * 1024;
+        let piece = [vec![fill; PIECE], b"\r\n".to_vec()].concat();
+        let mut sent = 0;
+        while sent < total {
+            let size = PIECE.min(total - sent);
+            let chunk = [format!("{size:x}\r\n").as_bytes(), &piece[..size], b"\r\n"].concat();
+            if writer.write_all(&chunk).is_err() {
+                return sent;
+            }
+            sent += size;
+        }
+        let _ = writer.write_all(b"0\r\n\r\n");
+        sent
+    });
+    let answer = read_response(&mut stream);
+    // The server may stop reading without closing: end the upload.
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    let sent = written.join().unwrap_or_default();
+    answer.map(|a| (a, sent))
+}
+
+fn read_response(stream: &mut TcpStream) -> std::io::Result<HttpResponse> {
     let mut raw = Vec::new();
     let mut buf = [0u8; 16 * 1024];
     loop {

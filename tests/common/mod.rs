@@ -17,6 +17,7 @@ pub mod receiver;
 pub mod runtime;
 pub mod schema;
 pub mod tokens;
+pub mod workerd;
 
 use std::collections::BTreeMap;
 use std::future::Future;

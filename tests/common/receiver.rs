@@ -23,6 +23,8 @@ pub enum Mode {
     Slow(Duration),
     /// Reads the request and never answers.
     Hang,
+    /// 302 to every request, pointing at the receiver on this port.
+    Redirect(u16),
 }
 
 /// One request as it arrived.
@@ -130,12 +132,13 @@ async fn serve(
         };
         let status = match mode {
             Mode::Hang => std::future::pending().await,
+            Mode::Redirect(to) => format!("302 Found\r\nLocation: {}", Receiver::url(to)),
             Mode::Slow(delay) => {
                 tokio::time::sleep(delay).await;
-                "200 OK"
+                "200 OK".into()
             }
-            Mode::FailEvery(n) if nth % n == 0 => "500 Internal Server Error",
-            _ => "200 OK",
+            Mode::FailEvery(n) if nth % n == 0 => "500 Internal Server Error".into(),
+            _ => "200 OK".into(),
         };
         let answer = format!("HTTP/1.1 {status}\r\nContent-Length: 2\r\n\r\nok");
         if stream.write_all(answer.as_bytes()).await.is_err() {

@@ -1,15 +1,15 @@
 //! The room's side of the HTTP API: it passes the same gate the Worker
 //! did (the room is the trust boundary), spends the caller's rate budget,
-//! and answers from the room's own state. A POST goes through the socket's
-//! rule and send plan, and is answered only once it is written, so a 201
-//! promises what an `ack` promises.
+//! refuses a banned caller, and answers from the room's own state. A POST
+//! goes through the socket's rule and send plan, and is answered only once
+//! it is written, so a 201 promises what an `ack` promises.
 
 use worker::{Request, Response, Result};
 
 use super::js::now;
 use super::ChatRoom;
 use crate::http::api::{self, Call, API_CONN};
-use crate::platform::api_gate::{self, refuse, AdmittedPost};
+use crate::platform::api_gate::{self, refuse, Admitted, AdmittedPost};
 use crate::platform::log::emit;
 use crate::platform::respond::json as answer;
 use crate::wire::error::{HttpRefusal, Refusal};
@@ -27,7 +27,7 @@ impl ChatRoom {
             .api_buckets
             .borrow_mut()
             .take(&admitted.subject, now(), rate, burst);
-        if let Err(refusal) = spent {
+        if let Err(refusal) = spent.and_then(|()| self.not_banned(&admitted)) {
             return refuse(&refusal, cors, Some(room));
         }
         match (&admitted.call, admitted.post) {
@@ -55,6 +55,20 @@ impl ChatRoom {
         }
     }
 
+    /// 403 `banned` if the room bans anyone the call acts as
+    /// ([`api::acting_as`]), for reads and posts alike.
+    fn not_banned(&self, admitted: &Admitted) -> std::result::Result<(), HttpRefusal> {
+        let speaker = admitted.post.as_ref().map(|p| &p.speaker);
+        for (client_id, role) in api::acting_as(&admitted.who, speaker) {
+            let ban = (self.ban_on(client_id, role))
+                .map_err(|e| HttpRefusal::from_refusal(&Refusal::Storage(e)))?;
+            if let Some(denial) = ban {
+                return Err(HttpRefusal::from_denial(&denial));
+            }
+        }
+        Ok(())
+    }
+
     /// Stores and sends a posted message, like a socket's: the rule, then
     /// the send plan, then a flush, so the message is written (and every
     /// frame held before it has gone out, in order) before the answer.
@@ -64,12 +78,6 @@ impl ChatRoom {
         post: AdmittedPost,
     ) -> std::result::Result<(u16, api::Posted), HttpRefusal> {
         let sender = &post.speaker.client_id;
-        let ban = self
-            .ban_on(sender)
-            .map_err(|e| HttpRefusal::from_refusal(&Refusal::Storage(e)))?;
-        if let Some(denial) = ban {
-            return Err(HttpRefusal::from_denial(&denial));
-        }
         let accepted =
             self.with_rules(now(), |ctx| api::post(ctx, &post.speaker, room, post.body))?;
         let status = accepted.status();

@@ -33,6 +33,8 @@ use worker::{
     WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
+use crate::access::address;
+use crate::access::auth::Role;
 use crate::access::identity::{Identity, Mode};
 use crate::platform::entry;
 use crate::platform::log::{emit, js_kind};
@@ -127,7 +129,8 @@ impl DurableObject for ChatRoom {
             return unavailable();
         }
         let pair = WebSocketPair::new()?;
-        let session = new_session(&target, &who);
+        let address = address::key(req.headers().get(address::HEADER)?.as_deref());
+        let session = new_session(&target, &who, address);
         if let Err(err) = self.send.sockets.accept(&pair.server) {
             let line = LogLine::error("accept_failed").room(&session.room);
             emit(line.client(&session.client_id).kind(js_kind(&err)));
@@ -309,7 +312,7 @@ impl ChatRoom {
             Err(denial) => return Ok(Err(entry::deny(&denial, &target)?)),
         };
         let client_id = who.client_id.as_deref().unwrap_or_default();
-        let Ok(ban) = self.ban_on(client_id) else {
+        let Ok(ban) = self.ban_on(client_id, who.role) else {
             return Ok(Err(unavailable()?));
         };
         Ok(match ban {
@@ -318,17 +321,26 @@ impl ChatRoom {
         })
     }
 
-    /// The stored ban that refuses `client_id` now, if any: for a socket
-    /// and for an API post alike. `Err` when storage cannot say.
-    fn ban_on(&self, client_id: &str) -> std::result::Result<Option<Denial>, StoreError> {
-        moderation::ban_on(&mut self.send.db.bans(), client_id, now())
+    /// The stored ban that refuses `client_id`, acting with `role`, now, if
+    /// any: for a socket and for an API call alike. `Err` when storage
+    /// cannot say.
+    fn ban_on(
+        &self,
+        client_id: &str,
+        role: Role,
+    ) -> std::result::Result<Option<Denial>, StoreError> {
+        moderation::ban_on(&mut self.send.db.bans(), client_id, role, now())
     }
 
-    /// Carries out a moderator's kick: the ban is stored first, so a
+    /// Carries out a moderator's kick, unless it names a moderator in the
+    /// room ([`moderation::kickable`]): the ban is stored first, so a
     /// reconnect is refused from the moment anyone hears of the kick; then
     /// every socket of the client gets its error frame and close, and the
     /// room its `leave`.
     fn remove(&self, kick: &Kick) -> std::result::Result<(), Refusal> {
+        let roster = self.send.sockets.roster();
+        moderation::kickable(&kick.client_id, roster.iter().map(|m| &m.session))?;
+        drop(roster);
         (self.send.db.bans())
             .ban(&kick.client_id, kick.until, now())
             .map_err(Refusal::Storage)?;
@@ -346,8 +358,11 @@ impl ChatRoom {
     /// and says what it and the room are told; `since` is the last message
     /// the client saw.
     fn join(&self, ws: &WebSocket, session: &Session, since: Option<u64>) -> Outcome {
-        let open = self.send.sockets.roster().len();
-        if let Err(refusal) = room::admit(open, &self.config) {
+        let roster = self.send.sockets.roster();
+        let open = roster.len();
+        let admitted = room::admit(session, roster.iter().map(|m| &m.session), &self.config);
+        drop(roster);
+        if let Err(refusal) = admitted {
             return room::refuse(&refusal, now());
         }
         if ws.serialize_attachment(session).is_err() {
@@ -443,8 +458,9 @@ impl ChatRoom {
     }
 }
 
-/// A new socket's session, with the random key of its in-memory state.
-fn new_session(target: &SocketTarget, who: &Identity) -> Session {
+/// A new socket's session, with the random key of its in-memory state and
+/// the `address` it connected from.
+fn new_session(target: &SocketTarget, who: &Identity, address: String) -> Session {
     let joining = Joining {
         client_id: who.client_id.as_deref().unwrap_or_default(),
         name: who.name.as_deref(),
@@ -456,6 +472,7 @@ fn new_session(target: &SocketTarget, who: &Identity) -> Session {
     let mut session = Session::new(joining, conn, now());
     session.role = who.role;
     session.expires = who.expires;
+    session.address = address;
     session
 }
 

@@ -15,7 +15,9 @@ use std::task::Poll;
 use std::time::Duration;
 
 use wasm_bindgen::JsValue;
-use worker::{AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit};
+use worker::{
+    AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
+};
 
 use super::alarm_clock::AlarmClock;
 use super::js::now;
@@ -233,7 +235,8 @@ impl Webhooks {
 }
 
 /// One signed POST of `body`. `Err` says why it did not count: a
-/// status other than 2xx, a network failure, or no answer in time.
+/// status other than 2xx (a redirect included), a network failure, or no
+/// answer in time.
 async fn post(settings: &Settings, body: &str) -> Result<(), String> {
     let headers = Headers::new();
     let signature = settings.sign(now() / 1000, body);
@@ -243,9 +246,12 @@ async fn post(settings: &Settings, body: &str) -> Result<(), String> {
         .and_then(|()| headers.set("User-Agent", "edge-chat-webhooks"));
     set.map_err(|err| format!("could not set the request headers ({})", kind(&err)))?;
     let mut init = RequestInit::new();
+    // A redirect is answered, not followed: following it would send the
+    // signed body on to wherever the receiver points.
     init.with_method(Method::Post)
         .with_headers(headers)
-        .with_body(Some(JsValue::from_str(body)));
+        .with_body(Some(JsValue::from_str(body)))
+        .with_redirect(RequestRedirect::Manual);
     let request = Request::new_with_init(&settings.url, &init)
         .map_err(|err| format!("could not build the request ({})", kind(&err)))?;
     let controller = AbortController::default();
@@ -255,7 +261,7 @@ async fn post(settings: &Settings, body: &str) -> Result<(), String> {
     let timeout = Delay::from(Duration::from_millis(ATTEMPT_TIMEOUT_MS));
     match first(sent, timeout).await {
         Ok(Ok(resp)) if webhook::accepted(resp.status_code()) => Ok(()),
-        Ok(Ok(resp)) => Err(format!("status {}", resp.status_code())),
+        Ok(Ok(resp)) => Err(webhook::failed_status(resp.status_code())),
         // The runtime's message may quote the URL, a secret in itself.
         Ok(Err(err)) => Err(format!("the request failed ({})", kind(&err))),
         Err(()) => {

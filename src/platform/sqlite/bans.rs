@@ -24,12 +24,13 @@ struct BanRow {
 
 impl BanStore for SqlBans {
     /// Bans `client_id` from the room until `until` (epoch milliseconds),
-    /// forgetting bans that ended before `now`.
+    /// forgetting bans that ended before `now`; a longer ban stands.
     fn ban(&mut self, client_id: &str, until: u64, now: u64) -> Result<(), StoreError> {
         self.db
             .exec("DELETE FROM bans WHERE until <= ?", vec![int(now)])?;
         self.db.exec(
-            "INSERT OR REPLACE INTO bans (client_id, until) VALUES (?, ?)",
+            "INSERT INTO bans (client_id, until) VALUES (?, ?) \
+             ON CONFLICT (client_id) DO UPDATE SET until = MAX(until, excluded.until)",
             vec![client_id.into(), int(until)],
         )
     }

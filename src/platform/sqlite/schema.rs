@@ -49,6 +49,12 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE TABLE IF NOT EXISTS webhook_dropped (total INTEGER NOT NULL);
      INSERT INTO webhook_dropped (total) VALUES (0);",
+    // 3: redaction of waiting webhook events (src/hooks/webhook.rs,
+    // `supersede`): `about` is the id of the message an event is about,
+    // `redacted` 1 once its text was removed because the message was
+    // edited or deleted. Events queued before this have no `about`.
+    "ALTER TABLE webhook_outbox ADD COLUMN about TEXT;
+     ALTER TABLE webhook_outbox ADD COLUMN redacted INTEGER NOT NULL DEFAULT 0;",
 ];
 
 #[derive(Deserialize)]

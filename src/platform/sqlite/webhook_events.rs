@@ -27,11 +27,17 @@ impl EventStore for SqlEvents {
     /// since rows only ever leave from the front, so the count is
     /// `max - min + 1`.
     fn queue(&mut self, events: &[Event], cap: u64, done: u64) -> Result<u64, StoreError> {
+        let mut events = events.to_vec();
+        for about in webhook::supersede(&mut events) {
+            self.redact(&about)?;
+        }
         for chunk in events.chunks(EVENTS_PER_INSERT) {
-            let rows = vec!["(?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+            let rows = vec!["(?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
             let bindings: Vec<SqlStorageValue> = chunk.iter().flat_map(event_row).collect();
-            let query =
-                format!("INSERT INTO webhook_outbox (room, seq, type, frame, ts) VALUES {rows}");
+            let query = format!(
+                "INSERT INTO webhook_outbox (room, seq, type, frame, ts, about, redacted) \
+                 VALUES {rows}"
+            );
             self.db.exec(&query, bindings)?;
         }
         let span: Vec<SpanRow> = self.db.query(
@@ -60,7 +66,7 @@ impl EventStore for SqlEvents {
     /// tried.
     fn next(&mut self, done: u64) -> Result<Option<(Queued, u64)>, StoreError> {
         let rows: Vec<EventRow> = self.db.query(
-            "SELECT id, room, seq, type, frame, ts, attempts, next_at \
+            "SELECT id, room, seq, type, frame, ts, attempts, next_at, about, redacted \
              FROM webhook_outbox WHERE id > ? ORDER BY id LIMIT 1",
             vec![int(done)],
         )?;
@@ -97,10 +103,10 @@ impl EventStore for SqlEvents {
     }
 }
 
-/// A statement binds at most 100 values, and an event row five.
-const EVENTS_PER_INSERT: usize = 20;
+/// A statement binds at most 100 values, and an event row seven.
+const EVENTS_PER_INSERT: usize = 14;
 
-/// An event's values: room, seq, type, frame, ts.
+/// An event's values: room, seq, type, frame, ts, about, redacted.
 fn event_row(e: &Event) -> Vec<SqlStorageValue> {
     vec![
         e.room.as_str().into(),
@@ -108,7 +114,34 @@ fn event_row(e: &Event) -> Vec<SqlStorageValue> {
         e.kind.into(),
         e.frame.as_str().into(),
         int(e.ts),
+        e.about.as_deref().into(),
+        int(e.redacted.into()),
     ]
+}
+
+impl SqlEvents {
+    /// Removes the text of every waiting event about message `about`. A
+    /// message is edited or deleted a few times at most, so this is a few
+    /// rows; the scan of the outbox (at most its cap) costs no index on
+    /// every insert.
+    fn redact(&mut self, about: &str) -> Result<(), StoreError> {
+        let rows: Vec<EventRow> = self.db.query(
+            "SELECT id, room, seq, type, frame, ts, attempts, next_at, about, redacted \
+             FROM webhook_outbox WHERE about = ? AND redacted = 0",
+            vec![about.into()],
+        )?;
+        for row in rows {
+            let mut event = Queued::from(row);
+            event.redact();
+            if event.redacted {
+                self.db.exec(
+                    "UPDATE webhook_outbox SET frame = ?, redacted = 1 WHERE id = ?",
+                    vec![event.frame.as_str().into(), int(event.id)],
+                )?;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Deserialize)]
@@ -133,6 +166,8 @@ struct EventRow {
     ts: u64,
     attempts: u32,
     next_at: u64,
+    about: Option<String>,
+    redacted: u8,
 }
 
 impl From<EventRow> for Queued {
@@ -145,6 +180,8 @@ impl From<EventRow> for Queued {
             frame: r.frame,
             ts: r.ts,
             attempts: r.attempts,
+            about: r.about,
+            redacted: r.redacted != 0,
         }
     }
 }
