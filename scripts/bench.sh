@@ -7,9 +7,11 @@
 # bench-results/tmp/ instead. See the README's Benchmarks section.
 #   bash scripts/bench.sh           the full suite (over an hour)
 #   bash scripts/bench.sh --smoke   every server and mode at toy sizes (CI)
-#   bash scripts/bench.sh silent    sockets that never read (issue 13): the
-#                                   servers' memory over time; BENCH_SILENT_K
-#                                   and BENCH_SILENT_SECS shape it
+#   bash scripts/bench.sh silent    sockets that never read, and liars that
+#                                   chat, ping or claim receipts: the servers'
+#                                   memory over time and how many liars they
+#                                   closed; BENCH_SILENT_K, BENCH_SILENT_SECS
+#                                   and BENCH_SILENT_LIES shape it
 #   BENCH_COMPARE_BUILD=<other checkout>/build bash scripts/bench.sh
 #                                   also runs that build, as edge-chat@base
 #                                   (and edge-chat plain@base, plain clients)
