@@ -21,7 +21,7 @@ use crate::settings::config::Config;
 use crate::settings::origin;
 use crate::wire::error::{Denial, HttpRefusal};
 use crate::wire::log_line::LogLine;
-use crate::wire::routes::SocketTarget;
+use crate::wire::routes::{RequestHead, SocketTarget};
 
 /// A call that passed every check the Worker can make.
 pub(crate) struct Admitted {
@@ -89,9 +89,7 @@ pub(crate) async fn admit(
 ) -> Result<std::result::Result<Admitted, Response>> {
     let parts = HeadParts::of(req)?;
     let head = parts.head();
-    let cors = (head.origin)
-        .filter(|o| origin::cors_allowed(o, head.own_origin, &config.allowed_origins))
-        .map(str::to_owned);
+    let cors = cors_origin(&head, config);
     let (room, call) = match api::route(head, &config.allowed_origins) {
         Ok(ApiRoute::Call { room, call }) => (room, call),
         Ok(ApiRoute::Preflight { allow }) => return Ok(Err(preflight(allow, cors.as_deref())?)),
@@ -112,8 +110,7 @@ pub(crate) async fn admit(
         },
         _ => None,
     };
-    let address = address::key(req.headers().get(address::HEADER)?.as_deref());
-    let subject = api::rate_subject(&who, &address);
+    let subject = api::rate_subject(&who, &address_of(req)?);
     Ok(Ok(Admitted {
         room,
         call,
@@ -122,6 +119,18 @@ pub(crate) async fn admit(
         subject,
         who,
     }))
+}
+
+/// The caller's origin, if it is one the API answers CORS for.
+fn cors_origin(head: &RequestHead<'_>, config: &Config) -> Option<String> {
+    (head.origin)
+        .filter(|o| origin::cors_allowed(o, head.own_origin, &config.allowed_origins))
+        .map(str::to_owned)
+}
+
+/// The caller's address, as caps and rate limits key it.
+fn address_of(req: &Request) -> Result<String> {
+    Ok(address::key(req.headers().get(address::HEADER)?.as_deref()))
 }
 
 /// The token from `Authorization: Bearer` only: an API caller can send a

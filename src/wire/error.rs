@@ -157,7 +157,7 @@ impl Refusal {
         }
     }
 
-    /// Faults that close the socket after an error frame.
+    /// Faults that close a socket in the room after an error frame.
     fn fatal(&self) -> Option<(&'static str, &'static str, Close)> {
         use close_code::*;
         let close = |code, reason| Close { code, reason };
@@ -172,6 +172,31 @@ impl Refusal {
                 "frame is far over the message size limit; disconnected",
                 close(MESSAGE_TOO_BIG, "frame too large"),
             ),
+            Refusal::Idle => (
+                "idle_timeout",
+                "no frames or pings for too long; disconnected",
+                close(GOING_AWAY, "idle timeout"),
+            ),
+            Refusal::TokenExpired => (
+                "token_expired",
+                "your sign-in token expired; get a new one and reconnect",
+                close(POLICY_VIOLATION, "token expired"),
+            ),
+            Refusal::Kicked => (
+                "kicked",
+                "a moderator removed you from this room",
+                close(POLICY_VIOLATION, "removed by a moderator"),
+            ),
+            _ => return self.turned_away(),
+        })
+    }
+
+    /// Fatal faults of a socket turned away as it joins: a full room, or a
+    /// client or an address at its share of it.
+    fn turned_away(&self) -> Option<(&'static str, &'static str, Close)> {
+        use close_code::*;
+        let close = |code, reason| Close { code, reason };
+        Some(match self {
             Refusal::RoomFull => (
                 "room_full",
                 "this room is full; try again later or pick another room",
@@ -188,21 +213,6 @@ impl Refusal {
                 "your network address has as many sockets open in this room as one \
                  address may; close one and try again",
                 close(POLICY_VIOLATION, "too many sockets from address"),
-            ),
-            Refusal::Idle => (
-                "idle_timeout",
-                "no frames or pings for too long; disconnected",
-                close(GOING_AWAY, "idle timeout"),
-            ),
-            Refusal::TokenExpired => (
-                "token_expired",
-                "your sign-in token expired; get a new one and reconnect",
-                close(POLICY_VIOLATION, "token expired"),
-            ),
-            Refusal::Kicked => (
-                "kicked",
-                "a moderator removed you from this room",
-                close(POLICY_VIOLATION, "removed by a moderator"),
             ),
             _ => return None,
         })
