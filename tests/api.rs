@@ -732,8 +732,14 @@ async fn token_the_rate_is_per_token_subject(server: Server) {
     );
     assert!(passed >= 20, "{passed}");
     assert_eq!(refused(&limited), (429, "rate_limited".into()));
-    let reading = get(&server, room, "presence", Some(&flood));
-    assert_eq!(refused(&reading).0, 429, "reads spend the same budget");
+    // Reads spend the same budget. A token may refill between the last
+    // post and a read on a loaded machine (one every 100 ms), so of three
+    // reads in a row at least one must be refused; a bucket of their own
+    // would let all three through.
+    let limited_reads = (0..3)
+        .filter(|_| get(&server, room, "presence", Some(&flood)).status == 429)
+        .count();
+    assert!(limited_reads >= 1, "reads spend the same budget");
     let other = service("svc-other", room);
     assert_eq!(
         post(&server, room, Some(&other), &json!({"message": "hi"})).status,
