@@ -19,6 +19,13 @@ export function worker(which, build = "build") {
         MAX_CONNECTIONS_PER_ROOM: "5000",
         AUTH_MODE: "open",
         MAX_SOCKETS_PER_ADDRESS: "5000",
+        // Throughput runs: the load generator's clients read everything,
+        // but those without receipts cannot prove it. Presuming they read
+        // at any speed keeps flow control's policy for plain clients out
+        // of a measurement of the send path (its cost is measured by
+        // tests/plain_listeners.rs and the silent bench, under wrangler dev
+        // with the defaults).
+        FLOW_PLAIN_READ_KB_PER_SEC: "102400",
       },
     },
     "js-room": {
