@@ -121,10 +121,6 @@ impl<S> Roster<S> {
         &self.flow
     }
 
-    pub fn with_flow<R>(&mut self, f: impl FnOnce(&mut Flow) -> R) -> R {
-        f(&mut self.flow)
-    }
-
     /// Picks and cuts the plain sockets to close for the room's budget at
     /// `now` (see [`Flow::evictions`]), bringing every plain socket's
     /// presumed reading up to date first.
