@@ -10,7 +10,7 @@ use edge_chat::room::rate_limit::{TokenBucket, Verdict};
 use edge_chat::room::session::Session;
 use edge_chat::room::{self, Audience, Ctx};
 use edge_chat::settings::config::Config;
-use edge_chat::store::history::{self, HistoryStore, MemoryHistory, StoredMessage};
+use edge_chat::store::history::{self, HistoryStore, MemoryHistory, Reach, StoredMessage};
 use edge_chat::wire::protocol::{self, ChatLine, ClientFrame, ServerFrame};
 use edge_chat::wire::validate;
 use proptest::prelude::*;
@@ -137,12 +137,11 @@ proptest! {
         let expected: Vec<u64> = (1..=broadcast.len() as u64).collect();
         prop_assert_eq!(&seqs, &expected);
         prop_assert_eq!(store.latest_seq().unwrap(), broadcast.len() as u64);
-        // The kept window is the newest `limit` broadcasts, field for field:
-        // body, sender, name, time, ids.
+        // Storage keeps every broadcast (pruning is retention's, from the
+        // alarm), field for field: body, sender, name, time, ids.
         let kept = store.recent(u64::MAX).unwrap();
-        let newest = &broadcast[broadcast.len().saturating_sub(limit as usize)..];
         let stored: Vec<ChatLine> = kept.iter().map(StoredMessage::to_line).collect();
-        prop_assert_eq!(stored.as_slice(), newest);
+        prop_assert_eq!(stored.as_slice(), broadcast.as_slice());
         // And a resend never doubled.
         let mut ids: Vec<(String, String)> = kept
             .iter()
@@ -152,14 +151,18 @@ proptest! {
         ids.sort();
         ids.dedup();
         prop_assert_eq!(ids.len(), before, "a clientMsgId stored twice");
-        // Catch-up from any point inside the window is exact.
+        // A socket's catch-up from any point is exact when what it missed
+        // fits the window, and else the newest window, said truncated.
         let latest = broadcast.len() as u64;
-        if let Some(oldest) = kept.first().map(|m| m.seq) {
-            for since in (oldest - 1)..=latest {
-                let c = history::catch_up(&mut store, Some(since), limit).unwrap();
+        for since in 0..=latest {
+            let c = history::catch_up(&mut store, Some(since), limit, Reach::Whole).unwrap();
+            let seqs: Vec<u64> = c.messages.iter().map(|m| m.seq).collect();
+            if latest - since <= limit {
                 prop_assert!(!c.truncated);
-                let seqs: Vec<u64> = c.messages.iter().map(|m| m.seq).collect();
                 prop_assert_eq!(seqs, ((since + 1)..=latest).collect::<Vec<u64>>());
+            } else {
+                prop_assert!(c.truncated);
+                prop_assert_eq!(seqs, ((latest - limit + 1)..=latest).collect::<Vec<u64>>());
             }
         }
     }

@@ -19,13 +19,16 @@ use crate::access::auth::Role;
 use crate::access::identity::Identity;
 use crate::room::presence;
 use crate::room::rate_limit::{TokenBucket, Verdict};
+use crate::room::scrollback;
 use crate::room::session::{Joining, Session};
 use crate::room::{self, Audience, Ctx, Delivery};
 use crate::settings::limits::{
-    FORGET_IDLE_BUCKET_MS, MAX_BODY_BYTES, MAX_PAGE, MAX_TRACKED_SUBJECTS,
+    FORGET_IDLE_BUCKET_MS, MAX_BODY_BYTES, MAX_PAGE, MAX_TRACKED_SUBJECTS, PAGE_DEFAULT,
+    SCROLLBACK_PAGE_MAX,
 };
 use crate::settings::origin;
-use crate::store::history::{self, HistoryStore};
+use crate::store::history::{self, HistoryStore, Reach, StoredMessage};
+use crate::store::search::SearchQuery;
 use crate::wire::error::{Denial, HttpRefusal, Refusal};
 use crate::wire::protocol::{KeptLine, Member, ServerFrame};
 use crate::wire::routes::RequestHead;
@@ -51,11 +54,21 @@ pub const ALLOWED_REQUEST_HEADERS: &str = "Authorization, Content-Type";
 /// An endpoint of one room.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
-    /// `GET messages`: the page after `since`, at most `limit` long.
+    /// `GET messages`: the page after `since`, or before `before`, at
+    /// most `limit` long.
     ListMessages {
         since: Option<u64>,
         limit: Option<u64>,
+        before: Option<u64>,
     },
+    /// `GET search`: hits for `q`, newest first, before `before`.
+    Search {
+        q: String,
+        before: Option<u64>,
+        limit: u64,
+    },
+    /// `GET export`: every kept message, as NDJSON.
+    Export,
     /// `POST messages`.
     PostMessage,
     /// `GET presence`.
@@ -134,6 +147,8 @@ pub fn route(head: RequestHead<'_>, allowed_origins: &[String]) -> Result<ApiRou
         ("GET", "messages") => list_query(head.query)?,
         ("POST", "messages") => Call::PostMessage,
         ("GET", "presence") => Call::Presence,
+        ("GET", "search") => search_query(head.query)?,
+        ("GET", "export") => Call::Export,
         (method, _) => return Err(method_not_allowed(head.path, method, allow)),
     };
     Ok(ApiRoute::Call {
@@ -150,7 +165,7 @@ fn endpoint(path: &str) -> Result<(&str, &str, &'static str), HttpRefusal> {
             404,
             "not_found",
             format!(
-                "no API endpoint at {}; the endpoints are /api/rooms/<room>/messages and /api/rooms/<room>/presence",
+                "no API endpoint at {}; the endpoints are /api/rooms/<room>/ followed by messages, presence, search or export",
                 printable(path)
             ),
         )
@@ -159,7 +174,7 @@ fn endpoint(path: &str) -> Result<(&str, &str, &'static str), HttpRefusal> {
     let (room, endpoint) = rest.split_once('/').ok_or_else(not_found)?;
     let allow = match endpoint {
         "messages" => "GET, POST, OPTIONS",
-        "presence" => "GET, OPTIONS",
+        "presence" | "search" | "export" => "GET, OPTIONS",
         _ => return Err(not_found()),
     };
     Ok((room, endpoint, allow))
@@ -181,34 +196,60 @@ fn printable(text: &str) -> String {
     text.chars().take(80).filter(|c| !c.is_control()).collect()
 }
 
+/// A whole-number query parameter, or a readable 400.
+fn number(key: &str, value: &str) -> Result<u64, HttpRefusal> {
+    value.parse::<u64>().map_err(|_| {
+        bad_request(format!(
+            "{key} must be a whole number, not {:?}",
+            printable(value)
+        ))
+    })
+}
+
+/// A `limit` of 1 to `max`.
+fn bounded_limit(value: &str, max: u64) -> Result<u64, HttpRefusal> {
+    match number("limit", value)? {
+        n @ 1.. if n <= max => Ok(n),
+        n => Err(bad_request(format!("limit must be 1 to {max}, not {n}"))),
+    }
+}
+
 fn list_query(query: &[(String, String)]) -> Result<Call, HttpRefusal> {
-    let mut since = None;
-    let mut limit = None;
+    let (mut since, mut limit, mut before) = (None, None, None);
     for (key, value) in query {
-        let number = || {
-            value.parse::<u64>().map_err(|_| {
-                bad_request(format!(
-                    "{key} must be a whole number, not {:?}",
-                    printable(value)
-                ))
-            })
-        };
         match key.as_str() {
-            "since" => since = Some(number()?),
-            "limit" => {
-                let n = number()?;
-                if !(1..=MAX_PAGE).contains(&n) {
-                    return Err(bad_request(format!(
-                        "limit must be 1 to {MAX_PAGE}, not {n}"
-                    )));
-                }
-                limit = Some(n);
-            }
+            "since" => since = Some(number(key, value)?),
+            "before" => before = Some(number(key, value)?),
+            "limit" => limit = Some(bounded_limit(value, MAX_PAGE)?),
             // Unknown parameters are ignored, as on sockets.
             _ => {}
         }
     }
-    Ok(Call::ListMessages { since, limit })
+    if since.is_some() && before.is_some() {
+        return Err(bad_request(
+            "give since (catch up, oldest first) or before (scroll back), not both",
+        ));
+    }
+    Ok(Call::ListMessages {
+        since,
+        limit,
+        before,
+    })
+}
+
+fn search_query(query: &[(String, String)]) -> Result<Call, HttpRefusal> {
+    let (mut q, mut before, mut limit) = (None, None, PAGE_DEFAULT);
+    for (key, value) in query {
+        match key.as_str() {
+            "q" => q = Some(value.clone()),
+            "before" => before = Some(number(key, value)?),
+            "limit" => limit = bounded_limit(value, SCROLLBACK_PAGE_MAX)?,
+            _ => {}
+        }
+    }
+    let q = q.ok_or_else(|| bad_request("search needs q, the words to look for"))?;
+    SearchQuery::parse(&q).map_err(|r| HttpRefusal::from_refusal(&r))?;
+    Ok(Call::Search { q, before, limit })
 }
 
 /// The headers of a preflight answer.
@@ -471,20 +512,36 @@ pub struct MessagesPage {
     pub changes: Vec<ServerFrame>,
     pub latest_seq: u64,
     pub truncated: bool,
+    /// With `before`: older messages lie beyond this page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub more: Option<bool>,
 }
 
 /// The page after `since` (or the newest), at most `limit` (default: the
-/// room's history window) long, chosen as a reconnecting socket's is.
+/// room's history window) long, chosen as a reconnecting socket's is but
+/// free to go on past it; or with `before`, a page of scrollback.
 pub fn messages_page<S: HistoryStore>(
     ctx: &mut Ctx<'_, S>,
     since: Option<u64>,
     limit: Option<u64>,
+    before: Option<u64>,
 ) -> Result<MessagesPage, HttpRefusal> {
     let limit = limit.unwrap_or(ctx.config.history_limit);
-    let page = history::catch_up(ctx.store, since, limit)
-        .map_err(|e| HttpRefusal::from_refusal(&Refusal::Storage(e)))?;
+    let failed = |e| HttpRefusal::from_refusal(&Refusal::Storage(e));
+    if before.is_some() {
+        let page = scrollback::older(ctx.store, before, limit)
+            .map_err(|r| HttpRefusal::from_refusal(&r))?;
+        return Ok(MessagesPage {
+            messages: kept(&page.messages),
+            changes: Vec::new(),
+            latest_seq: ctx.store.latest_seq().map_err(failed)?,
+            truncated: false,
+            more: Some(page.more),
+        });
+    }
+    let page = history::catch_up(ctx.store, since, limit, Reach::Page).map_err(failed)?;
     Ok(MessagesPage {
-        messages: page.messages.iter().map(|m| m.to_kept()).collect(),
+        messages: kept(&page.messages),
         changes: page
             .changes
             .iter()
@@ -492,7 +549,57 @@ pub fn messages_page<S: HistoryStore>(
             .collect(),
         latest_seq: page.latest_seq,
         truncated: page.truncated,
+        more: None,
     })
+}
+
+fn kept(messages: &[StoredMessage]) -> Vec<KeptLine> {
+    messages.iter().map(StoredMessage::to_kept).collect()
+}
+
+/// `GET search`: hits newest first, as they are now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchPage {
+    pub messages: Vec<KeptLine>,
+    /// More hits lie before the last one's `seq`.
+    pub more: bool,
+}
+
+pub fn search_page<S: HistoryStore>(
+    ctx: &mut Ctx<'_, S>,
+    q: &str,
+    before: Option<u64>,
+    limit: u64,
+) -> Result<SearchPage, HttpRefusal> {
+    let refused = |r: Refusal| HttpRefusal::from_refusal(&r);
+    let query = SearchQuery::parse(q).map_err(refused)?;
+    let page = scrollback::search(ctx.store, &query, before, limit).map_err(refused)?;
+    Ok(SearchPage {
+        messages: kept(&page.messages),
+        more: page.more,
+    })
+}
+
+/// Who may export a room's history: its moderators and backends (a
+/// service token). A member reads history a page at a time; an export is
+/// the room's whole record, for those who keep records.
+pub fn may_export(who: &Identity) -> Result<(), HttpRefusal> {
+    match who.role {
+        Role::Moderator | Role::Service => Ok(()),
+        Role::Member => Err(HttpRefusal::json(
+            403,
+            "export_forbidden",
+            "exporting a room needs a moderator's or a service token",
+        )),
+    }
+}
+
+/// One line of an export: a kept message as history shows it, then a
+/// newline.
+pub fn export_line(message: &StoredMessage) -> String {
+    let mut line = serde_json::to_string(&message.to_kept()).unwrap_or_default();
+    line.push('\n');
+    line
 }
 
 /// `GET presence`.
@@ -660,10 +767,13 @@ mod tests {
                 "team".into(),
                 Call::ListMessages {
                     since: None,
-                    limit: None
+                    limit: None,
+                    before: None,
                 }
             )
         );
+        assert_eq!(call("GET", "/api/rooms/team/export").1, Call::Export);
+
         assert_eq!(
             call("POST", "/api/rooms/team/messages").1,
             Call::PostMessage
@@ -714,10 +824,24 @@ mod tests {
                 room: "r".into(),
                 call: Call::ListMessages {
                     since: Some(5),
-                    limit: Some(1000)
+                    limit: Some(1000),
+                    before: None,
                 }
             })
         );
+        assert!(matches!(
+            list(&[("before", "9")]),
+            Ok(ApiRoute::Call {
+                call: Call::ListMessages {
+                    before: Some(9),
+                    ..
+                },
+                ..
+            })
+        ));
+        let both = list(&[("since", "1"), ("before", "9")]).unwrap_err();
+        assert_eq!(both.status, 400);
+        assert!(both.message.contains("not both"), "{}", both.message);
         for bad in [
             [("limit", "0")],
             [("limit", "1001")],
@@ -1008,13 +1132,13 @@ mod tests {
         for i in 0..5 {
             post(&mut r.ctx(), &bot(), "team", body(&format!("m{i}"))).unwrap();
         }
-        let page = messages_page(&mut r.ctx(), Some(2), Some(2)).unwrap();
+        let page = messages_page(&mut r.ctx(), Some(2), Some(2), None).unwrap();
         let seqs: Vec<u64> = page.messages.iter().map(|m| m.chat.seq).collect();
         assert_eq!(
             (seqs, page.latest_seq, page.truncated),
             (vec![3, 4], 5, false)
         );
-        let newest = messages_page(&mut r.ctx(), None, None).unwrap();
+        let newest = messages_page(&mut r.ctx(), None, None, None).unwrap();
         assert_eq!(newest.messages.len(), 5);
         let json = serde_json::to_value(&newest).unwrap();
         assert_eq!(json["latestSeq"], 5);
@@ -1022,6 +1146,78 @@ mod tests {
             json["messages"][0]["type"],
             serde_json::Value::Null,
             "kept lines, as in history"
+        );
+    }
+
+    #[test]
+    fn a_page_before_a_seq_scrolls_back_and_says_whether_there_is_more() {
+        let mut r = room();
+        for i in 0..5 {
+            post(&mut r.ctx(), &bot(), "team", body(&format!("m{i}"))).unwrap();
+        }
+        let page = messages_page(&mut r.ctx(), None, Some(2), Some(4)).unwrap();
+        let seqs: Vec<u64> = page.messages.iter().map(|m| m.chat.seq).collect();
+        assert_eq!((seqs, page.more), (vec![2, 3], Some(true)));
+        let last = messages_page(&mut r.ctx(), None, Some(2), Some(2)).unwrap();
+        assert_eq!((last.messages.len(), last.more), (1, Some(false)));
+        let json = serde_json::to_value(&page).unwrap();
+        assert_eq!(json["more"], true);
+        let plain = messages_page(&mut r.ctx(), None, None, None).unwrap();
+        assert!(serde_json::to_value(&plain).unwrap().get("more").is_none());
+    }
+
+    #[test]
+    fn search_is_checked_at_the_route_and_pages_newest_first() {
+        let routed_search = |query: &str| {
+            let pairs: Vec<(String, String)> = query
+                .split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            route(head("GET", "/api/rooms/r/search", &pairs), &[])
+        };
+        for (bad, code) in [
+            ("", "bad_request"),
+            ("q=??", "bad_query"),
+            ("q=", "bad_query"),
+            ("q=x&limit=101", "bad_request"),
+            ("q=x&before=y", "bad_request"),
+        ] {
+            let refused = routed_search(bad).unwrap_err();
+            assert_eq!((refused.status, refused.code), (400, code), "{bad}");
+        }
+        let mut r = room();
+        for text in ["ship it", "lunch", "ship again"] {
+            post(&mut r.ctx(), &bot(), "team", body(text)).unwrap();
+        }
+        let hits = search_page(&mut r.ctx(), "SHIP", None, 1).unwrap();
+        assert_eq!(hits.messages[0].chat.line.message, "ship again");
+        assert!(hits.more);
+    }
+
+    #[test]
+    fn only_moderators_and_backends_export() {
+        assert!(may_export(&token_who("m", Role::Moderator)).is_ok());
+        assert!(may_export(&token_who("s", Role::Service)).is_ok());
+        let member = may_export(&token_who("a", Role::Member)).unwrap_err();
+        assert_eq!((member.status, member.code), (403, "export_forbidden"));
+        assert!(
+            may_export(&open_who()).is_err(),
+            "open mode has no moderators"
+        );
+    }
+
+    #[test]
+    fn an_export_line_is_a_kept_message_and_a_newline() {
+        let mut r = room();
+        post(&mut r.ctx(), &bot(), "team", body("hi")).unwrap();
+        let msg = r.store.get(1).unwrap().unwrap();
+        let line = export_line(&msg);
+        assert!(line.ends_with("}\n") && line.matches('\n').count() == 1);
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            (v["seq"].as_u64(), v["message"].as_str()),
+            (Some(1), Some("hi"))
         );
     }
 

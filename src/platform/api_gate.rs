@@ -103,6 +103,10 @@ pub(crate) async fn admit(
             return Ok(Err(refuse(&refusal, cors.as_deref(), Some(&room))?));
         }
     };
+    // The room checks again; a member's export never reaches it.
+    if let (Call::Export, Err(refusal)) = (&call, api::may_export(&who)) {
+        return Ok(Err(refuse(&refusal, cors.as_deref(), Some(&room))?));
+    }
     let post = match call {
         Call::PostMessage => match read_post(req, &who).await? {
             Ok(post) => Some(post),

@@ -2,7 +2,7 @@
 //! refusals take, and a JSON answer from the API. Headers are decided here
 //! alone, so a page, a handshake and an API call cannot drift apart.
 
-use worker::{Headers, Response, Result};
+use worker::{web_sys, Headers, Response, Result};
 
 use crate::wire::error::{BodyForm, HttpRefusal};
 
@@ -35,6 +35,21 @@ pub(crate) fn json<T: serde::Serialize>(
     Ok(Response::ok(body)?
         .with_status(status)
         .with_headers(json_headers(cors)?))
+}
+
+/// A streamed NDJSON answer (an export), saved as `filename` by a
+/// browser. Like every JSON answer it is never cached and keys on origin.
+pub(crate) fn ndjson_stream(
+    stream: web_sys::ReadableStream,
+    filename: &str,
+    cors: Option<&str>,
+) -> Result<Response> {
+    let headers = json_headers(cors)?;
+    headers.set("Content-Type", "application/x-ndjson")?;
+    let disposition = format!("attachment; filename=\"{filename}\"");
+    headers.set("Content-Disposition", &disposition)?;
+    let body = worker::ResponseBody::Stream(stream);
+    Ok(Response::from_body(body)?.with_headers(headers))
 }
 
 /// The headers every JSON answer carries.

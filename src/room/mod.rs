@@ -11,11 +11,12 @@ pub mod alarm;
 pub mod moderation;
 pub mod presence;
 pub mod rate_limit;
+pub mod scrollback;
 pub mod session;
 
 use crate::settings::config::Config;
 use crate::settings::limits::{MAX_FRAME_BYTES, TYPING_INTERVAL_MS};
-use crate::store::history::{self, HistoryStore, StoredMessage};
+use crate::store::history::{self, HistoryStore, Reach, StoredMessage};
 use crate::wire::error::{Answer, Close, ErrorReply, Refusal};
 use moderation::Kick;
 
@@ -128,8 +129,9 @@ pub fn join<S: HistoryStore>(
     others: &[&Session],
     since: Option<u64>,
 ) -> Result<Vec<Delivery>, Refusal> {
+    let limit = ctx.config.history_limit;
     let catch_up =
-        history::catch_up(ctx.store, since, ctx.config.history_limit).map_err(Refusal::Storage)?;
+        history::catch_up(ctx.store, since, limit, Reach::Whole).map_err(Refusal::Storage)?;
     let history = history_frame(&catch_up, ctx.now);
     let members = presence::members(others.iter().copied().chain([newcomer]));
     let presence = ServerFrame::Presence(PresenceLine {
@@ -241,6 +243,14 @@ fn accept<S: HistoryStore>(
                 ..Outcome::default()
             })
         }
+        ClientFrame::Older { before, limit } => {
+            scrollback::older_frame(ctx, before, limit).map(Outcome::deliver)
+        }
+        ClientFrame::Search {
+            query,
+            before,
+            limit,
+        } => scrollback::search_frame(ctx, query, before, limit).map(Outcome::deliver),
         // The adapter already booked any news in it (crate::send::flow).
         ClientFrame::Seen => Ok(Outcome::default()),
     };
@@ -278,9 +288,7 @@ pub fn chat<S: HistoryStore>(
         client_msg_id,
         change: None,
     };
-    ctx.store
-        .append(&stored, ctx.config.history_limit)
-        .map_err(Refusal::Storage)?;
+    ctx.store.append(&stored).map_err(Refusal::Storage)?;
     let mut deliveries = vec![Delivery::new(
         Audience::Everyone,
         ServerFrame::Message(stored.to_line()),

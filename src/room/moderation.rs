@@ -178,7 +178,7 @@ mod tests {
                     client_msg_id: None,
                     change: None,
                 };
-                store.append(&msg, 100).unwrap();
+                store.append(&msg).unwrap();
             }
             Room {
                 config: Config::default(),
@@ -303,7 +303,7 @@ mod tests {
     fn a_failed_write_is_a_storage_refusal() {
         let mut store = FailingHistory::default();
         let msg = Room::new().store.get(1).unwrap().unwrap();
-        store.inner.append(&msg, 100).unwrap();
+        store.inner.append(&msg).unwrap();
         let config = Config::default();
         let mut ctx = Ctx {
             config: &config,

@@ -11,8 +11,12 @@ use crate::settings::origin;
 /// Settings read once per object (or per request in the Worker).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// Chat messages each room keeps; older ones are pruned.
+    /// Messages a newcomer gets, and the most a `since` catch-up carries.
     pub history_limit: u64,
+    /// Days a room keeps a message.
+    pub history_retain_days: u64,
+    /// Messages a room keeps at most.
+    pub history_retain_messages: u64,
     /// Longest accepted chat message, in Unicode scalar values.
     pub max_message_chars: usize,
     /// Sustained messages per second one connection may send.
@@ -39,6 +43,8 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             history_limit: limits::HISTORY_LIMIT,
+            history_retain_days: limits::HISTORY_RETAIN_DAYS,
+            history_retain_messages: limits::HISTORY_RETAIN_MESSAGES,
             max_message_chars: limits::MAX_MESSAGE_CHARS,
             rate_per_sec: limits::RATE_PER_SEC,
             rate_burst: limits::RATE_BURST,
@@ -116,6 +122,12 @@ impl Number {
 }
 
 pub(crate) const HISTORY_LIMIT: Number = Number::new("HISTORY_LIMIT", 1, 10_000);
+/// Up to a century: a records policy may say "forever".
+pub(crate) const HISTORY_RETAIN_DAYS: Number = Number::new("HISTORY_RETAIN_DAYS", 1, 36_500);
+/// At least 100, a screen or two; at most ten million, about 6 GB of the
+/// object's 10 GB with the search index.
+pub(crate) const HISTORY_RETAIN_MESSAGES: Number =
+    Number::new("HISTORY_RETAIN_MESSAGES", 100, 10_000_000);
 pub(crate) const MAX_MESSAGE_CHARS: Number = Number::new("MAX_MESSAGE_CHARS", 1, 16_000);
 /// Up to 100,000: enough for a bot or a bridge relaying a whole other
 /// room, and for a load test to measure the room rather than this limit.
@@ -143,8 +155,10 @@ pub(crate) const WEBHOOK_MAX_ATTEMPTS: Number = Number::new("WEBHOOK_MAX_ATTEMPT
 pub(crate) const WEBHOOK_OUTBOX_CAP: Number = Number::new("WEBHOOK_OUTBOX_CAP", 1, 1_000_000);
 
 /// Every whole-number setting, the webhooks' included.
-const NUMBERS: [&Number; 14] = [
+const NUMBERS: [&Number; 16] = [
     &HISTORY_LIMIT,
+    &HISTORY_RETAIN_DAYS,
+    &HISTORY_RETAIN_MESSAGES,
     &MAX_MESSAGE_CHARS,
     &RATE_PER_SEC,
     &RATE_BURST,
@@ -208,6 +222,8 @@ impl Config {
         let d = Config::default();
         Config {
             history_limit: HISTORY_LIMIT.read(&var, d.history_limit),
+            history_retain_days: HISTORY_RETAIN_DAYS.read(&var, d.history_retain_days),
+            history_retain_messages: HISTORY_RETAIN_MESSAGES.read(&var, d.history_retain_messages),
             max_message_chars: MAX_MESSAGE_CHARS.read(&var, d.max_message_chars as u64) as usize,
             rate_per_sec: RATE_PER_SEC.read(&var, d.rate_per_sec.into()) as u32,
             rate_burst: RATE_BURST.read(&var, d.rate_burst.into()) as u32,

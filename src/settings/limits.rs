@@ -41,10 +41,51 @@ pub const MAX_MESSAGE_CHARS: usize = 2_000;
 /// answered. 64 KiB is 8x the largest valid message in 4-byte characters.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 
-/// Messages each room keeps for history and catch-up. 100 covers a long
-/// scroll-back on join while keeping the history frame small.
-/// Configurable: `HISTORY_LIMIT`.
+/// Messages a newcomer gets on join, and the most a reconnecting client's
+/// `since` catch-up carries before it starts over from the newest window.
+/// 100 fills a screen or two while keeping the history frame small; older
+/// messages are scrollback. Configurable: `HISTORY_LIMIT`.
 pub const HISTORY_LIMIT: u64 = 100;
+
+/// Days a room keeps a message. A team comes back to last quarter's
+/// decision, and a year covers the planning cycle most teams work in;
+/// an operator with a records policy sets it. Configurable:
+/// `HISTORY_RETAIN_DAYS` (1 to 36,500).
+pub const HISTORY_RETAIN_DAYS: u64 = 365;
+
+/// Messages a room keeps at most, whatever their age. A busy team channel
+/// writes a few thousand a day, so five million is years; at about 600
+/// bytes a message with its search index (BENCHMARKS.md) that is 3 GB of
+/// the object's 10 GB. Configurable: `HISTORY_RETAIN_MESSAGES` (100 to
+/// 10,000,000).
+pub const HISTORY_RETAIN_MESSAGES: u64 = 5_000_000;
+
+/// Messages one pruning step lets go of. Each is a row and its search
+/// index entries; a step is one alarm turn, and a bounded one keeps the
+/// room answering its sockets between steps.
+pub const PRUNE_BATCH: u64 = 500;
+
+/// Pause between pruning steps while a backlog remains, so frames and
+/// joins run between them.
+pub const PRUNE_PAUSE_MS: u64 = 50;
+
+/// Messages in one page of scrollback or search: by default, and at most
+/// over a socket and for any search (an HTTP page of messages may hold
+/// [`MAX_PAGE`]). 50 fills a tall screen; 100 of the longest messages is
+/// under 1 MiB, the runtime's largest frame.
+pub const PAGE_DEFAULT: u64 = 50;
+pub const SCROLLBACK_PAGE_MAX: u64 = 100;
+
+/// Longest search query, in Unicode scalar values, and most words in it:
+/// enough for a phrase someone remembers, and each word is one more index
+/// lookup.
+pub const SEARCH_MAX_CHARS: usize = 200;
+pub const SEARCH_MAX_WORDS: usize = 8;
+
+/// Messages an export reads per step. Each step is one read and one
+/// piece of the streamed answer, so memory holds one step however big the
+/// room is.
+pub const EXPORT_BATCH: u64 = 500;
 
 /// Sustained chat messages per second per connection: far above any human
 /// typist, well below what would swamp a room. Configurable: `RATE_PER_SEC`.
@@ -139,9 +180,8 @@ pub const TYPING_INTERVAL_MS: u64 = 3_000;
 /// room for any valid body and the socket's own frame cap is the same.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Largest `limit` of one page of messages: a room keeps at most 10,000
-/// (`HISTORY_LIMIT`'s ceiling), and 1,000 keeps one answer well under a
-/// few megabytes.
+/// Largest `limit` of one HTTP page of messages or search hits: 1,000
+/// keeps one answer well under a few megabytes; a backend pages on.
 pub const MAX_PAGE: u64 = 1_000;
 
 /// Subjects (tokens, or addresses in open mode) whose API rate buckets a

@@ -12,6 +12,7 @@
 //! `sql_history`); [`MemoryHistory`] implements the same contract for the
 //! native unit tests of the room's rules.
 
+use crate::store::search::SearchQuery;
 use crate::wire::error::StoreError;
 use crate::wire::protocol::{ChangeLine, ChatLine, KeptLine, Line, ServerFrame};
 
@@ -114,24 +115,22 @@ impl StoredMessage {
 
 /// What the room needs from storage. Every method is one synchronous step,
 /// as SQLite in a Durable Object is.
+/// What the room needs from storage. Every method is one synchronous step,
+/// as SQLite in a Durable Object is. Storage keeps every message it is
+/// given; what it lets go of, and when, is [`crate::store::retention`]'s
+/// call, made from the alarm.
 pub trait HistoryStore {
     /// The newest `seq` of a message or a change, or 0 if the room has
     /// never stored a message.
     fn latest_seq(&mut self) -> Result<u64, StoreError>;
     /// The oldest `seq` still kept, if any.
     fn oldest_seq(&mut self) -> Result<Option<u64>, StoreError>;
-    /// Stores `msg` and prunes everything but the newest `keep` messages.
-    fn append(&mut self, msg: &StoredMessage, keep: u64) -> Result<(), StoreError>;
-    /// Stores `msgs` in order, then prunes once, stopping at the first
-    /// failure. A store may do it in fewer steps than one per message.
-    fn append_all(&mut self, msgs: &[StoredMessage], keep: u64) -> Result<(), StoreError> {
-        let last = msgs.len().saturating_sub(1);
-        for (i, msg) in msgs.iter().enumerate() {
-            // Pruning after every row would delete rows written a moment
-            // before; pruning after the last one leaves the same window.
-            self.append(msg, if i == last { keep } else { u64::MAX })?;
-        }
-        Ok(())
+    /// Stores `msg`, whose `seq` must be newer than every kept one.
+    fn append(&mut self, msg: &StoredMessage) -> Result<(), StoreError>;
+    /// Stores `msgs` in order, stopping at the first failure. A store may
+    /// do it in fewer steps than one per message.
+    fn append_all(&mut self, msgs: &[StoredMessage]) -> Result<(), StoreError> {
+        msgs.iter().try_for_each(|m| self.append(m))
     }
     /// The message `client_id` sent under `client_msg_id`, if still kept.
     fn find(
@@ -141,14 +140,36 @@ pub trait HistoryStore {
     ) -> Result<Option<StoredMessage>, StoreError>;
     /// Messages with `seq > since`, oldest first, at most `limit`.
     fn after(&mut self, since: u64, limit: u64) -> Result<Vec<StoredMessage>, StoreError>;
+    /// The newest `limit` messages with `seq < before`, oldest first: a
+    /// page of scrollback.
+    fn before(&mut self, before: u64, limit: u64) -> Result<Vec<StoredMessage>, StoreError>;
     /// The newest `limit` messages, oldest first.
-    fn recent(&mut self, limit: u64) -> Result<Vec<StoredMessage>, StoreError>;
+    fn recent(&mut self, limit: u64) -> Result<Vec<StoredMessage>, StoreError> {
+        self.before(u64::MAX, limit)
+    }
     /// The kept message with this `seq`.
     fn get(&mut self, seq: u64) -> Result<Option<StoredMessage>, StoreError>;
     /// Stores a kept message's new text and [`Change`].
     fn revise(&mut self, msg: &StoredMessage) -> Result<(), StoreError>;
-    /// Messages with `seq <= since` changed after `since`, by change.
-    fn changed_after(&mut self, since: u64) -> Result<Vec<StoredMessage>, StoreError>;
+    /// Messages with `seq <= since` changed after `since`, by change, at
+    /// most `limit`.
+    fn changed_after(&mut self, since: u64, limit: u64) -> Result<Vec<StoredMessage>, StoreError>;
+    /// Messages with `seq < before` whose current text has every word of
+    /// `query`, newest first, at most `limit`. Deleted messages have no
+    /// text, so they never match.
+    fn search(
+        &mut self,
+        query: &SearchQuery,
+        before: u64,
+        limit: u64,
+    ) -> Result<Vec<StoredMessage>, StoreError>;
+    /// How many messages are kept.
+    fn kept(&mut self) -> Result<u64, StoreError>;
+    /// The `(seq, ts)` of the oldest `limit` kept messages, oldest first.
+    fn oldest(&mut self, limit: u64) -> Result<Vec<(u64, u64)>, StoreError>;
+    /// Lets go of every message with `seq <= through`, their changes with
+    /// them.
+    fn prune_through(&mut self, through: u64) -> Result<(), StoreError>;
 }
 
 /// What a joining client is sent, before live traffic.
@@ -159,50 +180,62 @@ pub struct CatchUp {
     /// frames.
     pub changes: Vec<StoredMessage>,
     pub latest_seq: u64,
-    /// Messages the client asked for are gone: `messages` is the whole kept
-    /// window instead.
+    /// The client cannot be made whole from `since` in one answer: `since`
+    /// is older than what is kept, ahead of the room (its storage was
+    /// reset), or more changed since than one answer carries. `messages`
+    /// is then the newest window; what lies before it is scrollback.
     pub truncated: bool,
 }
 
-/// Picks the history for a client that last saw `since` (or nothing).
+/// How much one answer may carry after `since`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// A socket joining: live frames follow at once, so everything it
+    /// missed must fit in this one answer, or it starts over from the
+    /// newest window (`truncated`).
+    Whole,
+    /// An HTTP page: the caller pages on with `since` = the last `seq`, so
+    /// the messages after `since` may go on past this page.
+    Page,
+}
+
+/// Picks the history for a client that last saw `since` (or nothing), at
+/// most `limit` messages and `limit` changes.
 ///
-/// With `since`, the client gets exactly the messages after it when all of
-/// them are still kept. When some were pruned, or `since` is ahead of the
-/// room (its storage was reset), the client cannot be made whole: it gets
-/// the full kept window and `truncated`, so it can say so and start over.
+/// With `since`, the client gets exactly the messages after it and the
+/// changes to ones it had, when all of them are still kept and fit. Else it
+/// gets the newest `limit` and `truncated`, so it can say so and start
+/// over; older messages are a scrollback away.
 pub fn catch_up(
     store: &mut impl HistoryStore,
     since: Option<u64>,
     limit: u64,
+    reach: Reach,
 ) -> Result<CatchUp, StoreError> {
     let latest_seq = store.latest_seq()?;
-    let complete = match since {
-        None => false,
-        Some(since) if since > latest_seq => false,
-        Some(since) if since == latest_seq => {
-            return Ok(CatchUp {
-                messages: Vec::new(),
-                changes: Vec::new(),
-                latest_seq,
-                truncated: false,
-            })
-        }
-        Some(since) => store.oldest_seq()?.unwrap_or(latest_seq + 1) <= since + 1,
+    let answer = |messages, changes, truncated| CatchUp {
+        messages,
+        changes,
+        latest_seq,
+        truncated,
     };
-    Ok(match (since, complete) {
-        (Some(since), true) => CatchUp {
-            messages: store.after(since, limit)?,
-            changes: store.changed_after(since)?,
-            latest_seq,
-            truncated: false,
-        },
-        _ => CatchUp {
-            messages: store.recent(limit)?,
-            changes: Vec::new(),
-            latest_seq,
-            truncated: since.is_some(),
-        },
-    })
+    let since = match since {
+        None => return Ok(answer(store.recent(limit)?, Vec::new(), false)),
+        Some(since) if since == latest_seq => return Ok(answer(Vec::new(), Vec::new(), false)),
+        Some(since) => since,
+    };
+    let kept = since < latest_seq && store.oldest_seq()?.unwrap_or(latest_seq + 1) <= since + 1;
+    if kept {
+        // One more than fits tells "all of it" from "there is more".
+        let mut messages = store.after(since, limit + 1)?;
+        let changes = store.changed_after(since, limit + 1)?;
+        let fits = |n: usize| n as u64 <= limit;
+        if fits(changes.len()) && (fits(messages.len()) || reach == Reach::Page) {
+            messages.truncate(limit as usize);
+            return Ok(answer(messages, changes, false));
+        }
+    }
+    Ok(answer(store.recent(limit)?, Vec::new(), true))
 }
 
 /// An in-memory [`HistoryStore`] with the same semantics as the SQLite one.
@@ -224,13 +257,11 @@ impl HistoryStore for MemoryHistory {
         Ok(self.messages.first().map(|m| m.seq))
     }
 
-    fn append(&mut self, msg: &StoredMessage, keep: u64) -> Result<(), StoreError> {
+    fn append(&mut self, msg: &StoredMessage) -> Result<(), StoreError> {
         if self.messages.last().is_some_and(|m| m.seq >= msg.seq) {
             return Err(StoreError("a message's seq is not new".into()));
         }
         self.messages.push(msg.clone());
-        let excess = self.messages.len().saturating_sub(keep as usize);
-        self.messages.drain(..excess);
         Ok(())
     }
 
@@ -256,9 +287,10 @@ impl HistoryStore for MemoryHistory {
             .collect())
     }
 
-    fn recent(&mut self, limit: u64) -> Result<Vec<StoredMessage>, StoreError> {
-        let skip = self.messages.len().saturating_sub(limit as usize);
-        Ok(self.messages[skip..].to_vec())
+    fn before(&mut self, before: u64, limit: u64) -> Result<Vec<StoredMessage>, StoreError> {
+        let older: Vec<&StoredMessage> = self.messages.iter().filter(|m| m.seq < before).collect();
+        let skip = older.len().saturating_sub(limit as usize);
+        Ok(older[skip..].iter().map(|m| (*m).clone()).collect())
     }
 
     fn get(&mut self, seq: u64) -> Result<Option<StoredMessage>, StoreError> {
@@ -273,7 +305,7 @@ impl HistoryStore for MemoryHistory {
         Ok(())
     }
 
-    fn changed_after(&mut self, since: u64) -> Result<Vec<StoredMessage>, StoreError> {
+    fn changed_after(&mut self, since: u64, limit: u64) -> Result<Vec<StoredMessage>, StoreError> {
         let mut changed: Vec<StoredMessage> = self
             .messages
             .iter()
@@ -281,7 +313,38 @@ impl HistoryStore for MemoryHistory {
             .cloned()
             .collect();
         changed.sort_by_key(StoredMessage::latest_seq);
+        changed.truncate(limit as usize);
         Ok(changed)
+    }
+
+    fn search(
+        &mut self,
+        query: &SearchQuery,
+        before: u64,
+        limit: u64,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        Ok(self
+            .messages
+            .iter()
+            .rev()
+            .filter(|m| m.seq < before && !m.deleted() && query.matches(&m.body))
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+
+    fn kept(&mut self) -> Result<u64, StoreError> {
+        Ok(self.messages.len() as u64)
+    }
+
+    fn oldest(&mut self, limit: u64) -> Result<Vec<(u64, u64)>, StoreError> {
+        let oldest = self.messages.iter().take(limit as usize);
+        Ok(oldest.map(|m| (m.seq, m.ts)).collect())
+    }
+
+    fn prune_through(&mut self, through: u64) -> Result<(), StoreError> {
+        self.messages.retain(|m| m.seq > through);
+        Ok(())
     }
 }
 
@@ -314,7 +377,7 @@ impl HistoryStore for FailingHistory {
     fn oldest_seq(&mut self) -> Result<Option<u64>, StoreError> {
         self.read(|s| s.oldest_seq())?
     }
-    fn append(&mut self, _: &StoredMessage, _: u64) -> Result<(), StoreError> {
+    fn append(&mut self, _: &StoredMessage) -> Result<(), StoreError> {
         self.appends += 1;
         Err(StoreError("disk full".into()))
     }
@@ -324,8 +387,8 @@ impl HistoryStore for FailingHistory {
     fn after(&mut self, since: u64, limit: u64) -> Result<Vec<StoredMessage>, StoreError> {
         self.read(|s| s.after(since, limit))?
     }
-    fn recent(&mut self, limit: u64) -> Result<Vec<StoredMessage>, StoreError> {
-        self.read(|s| s.recent(limit))?
+    fn before(&mut self, before: u64, limit: u64) -> Result<Vec<StoredMessage>, StoreError> {
+        self.read(|s| s.before(before, limit))?
     }
     fn get(&mut self, seq: u64) -> Result<Option<StoredMessage>, StoreError> {
         self.read(|s| s.get(seq))?
@@ -333,8 +396,25 @@ impl HistoryStore for FailingHistory {
     fn revise(&mut self, _: &StoredMessage) -> Result<(), StoreError> {
         Err(StoreError("disk full".into()))
     }
-    fn changed_after(&mut self, since: u64) -> Result<Vec<StoredMessage>, StoreError> {
-        self.read(|s| s.changed_after(since))?
+    fn changed_after(&mut self, since: u64, n: u64) -> Result<Vec<StoredMessage>, StoreError> {
+        self.read(|s| s.changed_after(since, n))?
+    }
+    fn search(
+        &mut self,
+        q: &SearchQuery,
+        before: u64,
+        n: u64,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.read(|s| s.search(q, before, n))?
+    }
+    fn kept(&mut self) -> Result<u64, StoreError> {
+        self.read(|s| s.kept())?
+    }
+    fn oldest(&mut self, n: u64) -> Result<Vec<(u64, u64)>, StoreError> {
+        self.read(|s| s.oldest(n))?
+    }
+    fn prune_through(&mut self, _: u64) -> Result<(), StoreError> {
+        Err(StoreError("disk full".into()))
     }
 }
 
@@ -370,10 +450,12 @@ mod tests {
         s.revise(&m).unwrap();
     }
 
-    fn store_with(seqs: std::ops::RangeInclusive<u64>, keep: u64) -> MemoryHistory {
+    /// A store holding `seqs`, and so many pruned before them that the
+    /// oldest kept is `seqs`' first.
+    fn store_with(seqs: std::ops::RangeInclusive<u64>) -> MemoryHistory {
         let mut s = MemoryHistory::default();
         for seq in seqs {
-            s.append(&msg(seq), keep).unwrap();
+            s.append(&msg(seq)).unwrap();
         }
         s
     }
@@ -382,23 +464,21 @@ mod tests {
         c.messages.iter().map(|m| m.seq).collect()
     }
 
-    #[test]
-    fn append_keeps_only_the_newest() {
-        let mut s = store_with(1..=10, 3);
-        assert_eq!(s.oldest_seq().unwrap(), Some(8));
-        assert_eq!(s.latest_seq().unwrap(), 10);
+    fn whole(s: &mut MemoryHistory, since: Option<u64>, limit: u64) -> CatchUp {
+        catch_up(s, since, limit, Reach::Whole).unwrap()
     }
 
     #[test]
-    fn append_refuses_a_seq_that_is_not_new() {
-        let mut s = store_with(1..=2, 10);
-        assert!(s.append(&msg(2), 10).is_err());
+    fn append_keeps_everything_and_refuses_a_seq_that_is_not_new() {
+        let mut s = store_with(1..=2);
+        assert!(s.append(&msg(2)).is_err());
+        assert_eq!(s.kept().unwrap(), 2);
     }
 
     #[test]
     fn a_new_client_gets_the_recent_window() {
-        let mut s = store_with(1..=10, 100);
-        let c = catch_up(&mut s, None, 4).unwrap();
+        let mut s = store_with(1..=10);
+        let c = whole(&mut s, None, 4);
         assert_eq!(seqs(&c), [7, 8, 9, 10]);
         assert!(!c.truncated);
         assert_eq!(c.latest_seq, 10);
@@ -406,49 +486,137 @@ mod tests {
 
     #[test]
     fn an_empty_room_has_empty_history() {
-        let c = catch_up(&mut MemoryHistory::default(), None, 4).unwrap();
+        let c = whole(&mut MemoryHistory::default(), None, 4);
         assert!(c.messages.is_empty());
         assert_eq!(c.latest_seq, 0);
     }
 
     #[test]
     fn since_returns_exactly_what_was_missed() {
-        let mut s = store_with(1..=10, 100);
-        assert_eq!(
-            seqs(&catch_up(&mut s, Some(6), 100).unwrap()),
-            [7, 8, 9, 10]
-        );
-        assert!(catch_up(&mut s, Some(10), 100).unwrap().messages.is_empty());
-        assert_eq!(seqs(&catch_up(&mut s, Some(0), 100).unwrap()).len(), 10);
+        let mut s = store_with(1..=10);
+        assert_eq!(seqs(&whole(&mut s, Some(6), 100)), [7, 8, 9, 10]);
+        assert!(whole(&mut s, Some(10), 100).messages.is_empty());
+        assert_eq!(seqs(&whole(&mut s, Some(0), 100)).len(), 10);
     }
 
     #[test]
-    fn since_just_before_the_window_is_still_complete() {
-        let mut s = store_with(1..=10, 5);
-        let c = catch_up(&mut s, Some(5), 5).unwrap();
+    fn since_just_before_the_oldest_kept_is_still_complete() {
+        let mut s = store_with(1..=10);
+        s.prune_through(5).unwrap();
+        let c = whole(&mut s, Some(5), 5);
         assert_eq!(seqs(&c), [6, 7, 8, 9, 10]);
         assert!(!c.truncated);
     }
 
     #[test]
-    fn since_older_than_the_window_is_truncated() {
-        let mut s = store_with(1..=10, 5);
-        let c = catch_up(&mut s, Some(3), 5).unwrap();
+    fn since_older_than_what_is_kept_is_truncated() {
+        let mut s = store_with(1..=10);
+        s.prune_through(5).unwrap();
+        let c = whole(&mut s, Some(3), 5);
         assert!(c.truncated);
         assert_eq!(seqs(&c), [6, 7, 8, 9, 10]);
     }
 
     #[test]
     fn since_ahead_of_the_room_is_truncated() {
-        let mut s = store_with(1..=3, 5);
-        let c = catch_up(&mut s, Some(99), 5).unwrap();
+        let mut s = store_with(1..=3);
+        let c = whole(&mut s, Some(99), 5);
         assert!(c.truncated);
         assert_eq!(seqs(&c), [1, 2, 3]);
     }
 
     #[test]
+    fn a_socket_that_missed_more_than_the_window_starts_over_from_it() {
+        let mut s = store_with(1..=10);
+        let c = whole(&mut s, Some(3), 5);
+        assert!(
+            c.truncated,
+            "7 missed, 5 fit: live frames must not follow a gap"
+        );
+        assert_eq!(seqs(&c), [6, 7, 8, 9, 10]);
+        let exact = whole(&mut s, Some(5), 5);
+        assert!(!exact.truncated);
+    }
+
+    #[test]
+    fn an_http_page_after_since_goes_on_where_a_socket_would_start_over() {
+        let mut s = store_with(1..=10);
+        let page = catch_up(&mut s, Some(3), 5, Reach::Page).unwrap();
+        assert!(!page.truncated);
+        assert_eq!(seqs(&page), [4, 5, 6, 7, 8]);
+    }
+
+    #[test]
+    fn more_changes_than_fit_start_over_too() {
+        let mut s = store_with(1..=4);
+        for (seq, rev) in [(1, 5), (2, 6), (3, 7)] {
+            change(&mut s, seq, rev, false);
+        }
+        let c = whole(&mut s, Some(4), 2);
+        assert!(c.truncated);
+        assert!(c.changes.is_empty());
+        assert_eq!(whole(&mut s, Some(4), 3).changes.len(), 3);
+    }
+
+    #[test]
+    fn scrollback_is_the_newest_page_before_a_seq_oldest_first() {
+        let mut s = store_with(1..=10);
+        let seqs_of = |v: Vec<StoredMessage>| v.iter().map(|m| m.seq).collect::<Vec<_>>();
+        assert_eq!(seqs_of(s.before(8, 3).unwrap()), [5, 6, 7]);
+        assert_eq!(seqs_of(s.before(3, 5).unwrap()), [1, 2]);
+        assert!(s.before(1, 5).unwrap().is_empty());
+        assert_eq!(seqs_of(s.recent(2).unwrap()), [9, 10]);
+    }
+
+    #[test]
+    fn search_is_newest_first_and_sees_only_current_text() {
+        let mut s = MemoryHistory::default();
+        for (seq, body) in [
+            (1, "deploy done"),
+            (2, "lunch"),
+            (3, "Deploy again"),
+            (4, "deploy x"),
+        ] {
+            s.append(&StoredMessage {
+                body: body.into(),
+                ..msg(seq)
+            })
+            .unwrap();
+        }
+        change(&mut s, 4, 5, true);
+        change(&mut s, 2, 6, false);
+        let q = SearchQuery::parse("deploy").unwrap();
+        let hits: Vec<u64> = s
+            .search(&q, u64::MAX, 10)
+            .unwrap()
+            .iter()
+            .map(|m| m.seq)
+            .collect();
+        assert_eq!(hits, [3, 1], "deleted 4 never matches");
+        let paged: Vec<u64> = s.search(&q, 3, 10).unwrap().iter().map(|m| m.seq).collect();
+        assert_eq!(paged, [1]);
+        let edited = SearchQuery::parse("e2").unwrap();
+        assert_eq!(s.search(&edited, u64::MAX, 10).unwrap().len(), 1);
+        let old = SearchQuery::parse("lunch").unwrap();
+        assert!(
+            s.search(&old, u64::MAX, 10).unwrap().is_empty(),
+            "an edit's old text is gone"
+        );
+    }
+
+    #[test]
+    fn pruning_lets_go_of_the_oldest_with_their_changes() {
+        let mut s = store_with(1..=5);
+        change(&mut s, 2, 6, true);
+        s.prune_through(2).unwrap();
+        assert_eq!(s.oldest(10).unwrap(), [(3, 1_003), (4, 1_004), (5, 1_005)]);
+        assert_eq!(s.kept().unwrap(), 3);
+        assert!(s.changed_after(5, 10).unwrap().is_empty());
+    }
+
+    #[test]
     fn find_matches_client_and_client_msg_id() {
-        let mut s = store_with(1..=3, 5);
+        let mut s = store_with(1..=3);
         assert_eq!(s.find("a", "c2").unwrap().map(|m| m.seq), Some(2));
         assert_eq!(s.find("b", "c2").unwrap(), None);
     }
@@ -478,25 +646,25 @@ mod tests {
 
     #[test]
     fn changes_take_the_next_seq_and_since_returns_them_once() {
-        let mut s = store_with(1..=5, 100);
+        let mut s = store_with(1..=5);
         change(&mut s, 2, 6, true);
         change(&mut s, 3, 7, false);
         assert_eq!(s.latest_seq().unwrap(), 7);
         // Offline since 5: both changes, by their own seq, and no message.
-        let c = catch_up(&mut s, Some(5), 100).unwrap();
+        let c = whole(&mut s, Some(5), 100);
         assert!(c.messages.is_empty());
         let revs: Vec<u64> = c.changes.iter().map(|m| m.change.unwrap().rev).collect();
         assert_eq!(revs, [6, 7]);
         // Offline since 6: only the edit.
-        assert_eq!(catch_up(&mut s, Some(6), 100).unwrap().changes.len(), 1);
-        assert!(catch_up(&mut s, Some(7), 100).unwrap().changes.is_empty());
+        assert_eq!(whole(&mut s, Some(6), 100).changes.len(), 1);
+        assert!(whole(&mut s, Some(7), 100).changes.is_empty());
     }
 
     #[test]
     fn messages_after_since_come_as_they_are_now_and_not_again_as_changes() {
-        let mut s = store_with(1..=3, 100);
+        let mut s = store_with(1..=3);
         change(&mut s, 3, 4, false);
-        let c = catch_up(&mut s, Some(2), 100).unwrap();
+        let c = whole(&mut s, Some(2), 100);
         assert_eq!(seqs(&c), [3]);
         assert_eq!(c.messages[0].body, "e3");
         assert!(c.changes.is_empty());
@@ -504,7 +672,7 @@ mod tests {
 
     #[test]
     fn a_tombstone_keeps_its_seq_and_loses_its_text() {
-        let mut s = store_with(1..=2, 100);
+        let mut s = store_with(1..=2);
         change(&mut s, 1, 3, true);
         let kept = s.get(1).unwrap().unwrap().to_kept();
         assert!(kept.deleted);
@@ -520,7 +688,7 @@ mod tests {
 
     #[test]
     fn a_change_frame_is_a_delete_or_an_edit_under_the_changes_seq() {
-        let mut s = store_with(1..=2, 100);
+        let mut s = store_with(1..=2);
         change(&mut s, 1, 3, true);
         change(&mut s, 2, 4, false);
         let mut frame = |seq| s.get(seq).unwrap().unwrap().change_frame().unwrap();
@@ -531,17 +699,5 @@ mod tests {
             matches!(frame(2), ServerFrame::Edit(e) if e.seq == 4 && e.edited_ts == Some(5_004))
         );
         assert_eq!(msg(1).change_frame(), None);
-    }
-
-    #[test]
-    fn pruning_counts_messages_not_seqs() {
-        let mut s = store_with(1..=3, 3);
-        change(&mut s, 3, 4, true);
-        s.append(&msg(5), 3).unwrap();
-        assert_eq!(
-            s.recent(10).unwrap().len(),
-            3,
-            "the change took a seq, not a slot"
-        );
     }
 }

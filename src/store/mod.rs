@@ -3,4 +3,6 @@
 
 pub mod bans;
 pub mod history;
+pub mod retention;
+pub mod search;
 pub mod write_behind;

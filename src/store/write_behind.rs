@@ -15,6 +15,7 @@
 //! nobody; its sender resends it (by `clientMsgId`) after reconnecting.
 
 use crate::store::history::{HistoryStore, StoredMessage};
+use crate::store::search::SearchQuery;
 use crate::wire::error::StoreError;
 
 /// Accepted messages not yet written, and the newest `seq` the room has
@@ -22,8 +23,6 @@ use crate::wire::error::StoreError;
 #[derive(Debug, Default)]
 pub struct WriteBehind {
     waiting: Vec<StoredMessage>,
-    /// How many messages storage keeps, from the latest append.
-    keep: u64,
     /// The newest seq written or waiting; `None` until storage was asked.
     latest_seq: Option<u64>,
 }
@@ -41,15 +40,15 @@ impl WriteBehind {
         self.waiting.is_empty()
     }
 
-    /// Writes every waiting message, oldest first, pruning once at the end.
-    /// Returns how many were written.
+    /// Writes every waiting message, oldest first. Returns how many were
+    /// written.
     ///
     /// On failure nothing waiting is kept and the cached seq is forgotten, so
     /// the next message asks storage again: the caller must then make sure no
     /// frame about the lost messages goes out.
     pub fn commit<S: HistoryStore>(&mut self, store: &mut S) -> Result<usize, StoreError> {
         let waiting = std::mem::take(&mut self.waiting);
-        if let Err(err) = store.append_all(&waiting, self.keep) {
+        if let Err(err) = store.append_all(&waiting) {
             self.latest_seq = None;
             return Err(err);
         }
@@ -86,13 +85,12 @@ impl<S: HistoryStore> HistoryStore for Buffered<'_, S> {
         self.written()?.oldest_seq()
     }
 
-    fn append(&mut self, msg: &StoredMessage, keep: u64) -> Result<(), StoreError> {
+    fn append(&mut self, msg: &StoredMessage) -> Result<(), StoreError> {
         let latest = self.latest_seq()?;
         if msg.seq <= latest {
             return Err(StoreError("a message's seq is not new".into()));
         }
         self.behind.latest_seq = Some(msg.seq);
-        self.behind.keep = keep;
         self.behind.waiting.push(msg.clone());
         Ok(())
     }
@@ -141,8 +139,33 @@ impl<S: HistoryStore> HistoryStore for Buffered<'_, S> {
         Ok(())
     }
 
-    fn changed_after(&mut self, since: u64) -> Result<Vec<StoredMessage>, StoreError> {
-        self.written()?.changed_after(since)
+    fn changed_after(&mut self, since: u64, limit: u64) -> Result<Vec<StoredMessage>, StoreError> {
+        self.written()?.changed_after(since, limit)
+    }
+
+    fn before(&mut self, before: u64, limit: u64) -> Result<Vec<StoredMessage>, StoreError> {
+        self.written()?.before(before, limit)
+    }
+
+    fn search(
+        &mut self,
+        query: &SearchQuery,
+        before: u64,
+        limit: u64,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.written()?.search(query, before, limit)
+    }
+
+    fn kept(&mut self) -> Result<u64, StoreError> {
+        self.written()?.kept()
+    }
+
+    fn oldest(&mut self, limit: u64) -> Result<Vec<(u64, u64)>, StoreError> {
+        self.written()?.oldest(limit)
+    }
+
+    fn prune_through(&mut self, through: u64) -> Result<(), StoreError> {
+        self.written()?.prune_through(through)
     }
 }
 
@@ -167,10 +190,7 @@ mod tests {
     fn appends_wait_until_commit_and_are_then_written_in_order() {
         let (mut behind, mut store) = (WriteBehind::default(), MemoryHistory::default());
         for seq in 1..=3 {
-            behind
-                .over(&mut store)
-                .append(&msg(seq, None), 100)
-                .unwrap();
+            behind.over(&mut store).append(&msg(seq, None)).unwrap();
         }
         assert_eq!(store.latest_seq().unwrap(), 0, "nothing written yet");
         assert_eq!(behind.commit(&mut store).unwrap(), 3);
@@ -182,21 +202,18 @@ mod tests {
     #[test]
     fn the_next_seq_comes_from_memory_once_storage_was_asked() {
         let mut store = MemoryHistory::default();
-        store.append(&msg(7, None), 100).unwrap();
+        store.append(&msg(7, None)).unwrap();
         let mut behind = WriteBehind::default();
         assert_eq!(behind.over(&mut store).latest_seq().unwrap(), 7);
-        behind.over(&mut store).append(&msg(8, None), 100).unwrap();
+        behind.over(&mut store).append(&msg(8, None)).unwrap();
         assert_eq!(behind.over(&mut store).latest_seq().unwrap(), 8);
-        assert!(behind.over(&mut store).append(&msg(8, None), 100).is_err());
+        assert!(behind.over(&mut store).append(&msg(8, None)).is_err());
     }
 
     #[test]
     fn dedupe_sees_waiting_messages() {
         let (mut behind, mut store) = (WriteBehind::default(), MemoryHistory::default());
-        behind
-            .over(&mut store)
-            .append(&msg(1, Some("x")), 100)
-            .unwrap();
+        behind.over(&mut store).append(&msg(1, Some("x"))).unwrap();
         let found = behind.over(&mut store).find("a", "x").unwrap();
         assert_eq!(found.map(|m| m.seq), Some(1));
         assert_eq!(behind.over(&mut store).find("a", "y").unwrap(), None);
@@ -205,7 +222,7 @@ mod tests {
     #[test]
     fn history_reads_write_waiting_messages_first() {
         let (mut behind, mut store) = (WriteBehind::default(), MemoryHistory::default());
-        behind.over(&mut store).append(&msg(1, None), 100).unwrap();
+        behind.over(&mut store).append(&msg(1, None)).unwrap();
         let recent = behind.over(&mut store).recent(10).unwrap();
         assert_eq!(recent.len(), 1);
         assert!(behind.is_empty());
@@ -213,25 +230,34 @@ mod tests {
     }
 
     #[test]
-    fn one_commit_keeps_the_same_window_as_appending_one_by_one() {
+    fn one_commit_stores_what_appending_one_by_one_does() {
         let (mut behind, mut batched) = (WriteBehind::default(), MemoryHistory::default());
         let mut direct = MemoryHistory::default();
         for seq in 1..=10 {
-            behind
-                .over(&mut batched)
-                .append(&msg(seq, None), 4)
-                .unwrap();
-            direct.append(&msg(seq, None), 4).unwrap();
+            behind.over(&mut batched).append(&msg(seq, None)).unwrap();
+            direct.append(&msg(seq, None)).unwrap();
         }
         behind.commit(&mut batched).unwrap();
         assert_eq!(batched.recent(100).unwrap(), direct.recent(100).unwrap());
-        assert_eq!(batched.oldest_seq().unwrap(), Some(7));
+    }
+
+    #[test]
+    fn scrollback_search_and_pruning_see_waiting_messages_written_first() {
+        let (mut behind, mut store) = (WriteBehind::default(), MemoryHistory::default());
+        behind.over(&mut store).append(&msg(1, None)).unwrap();
+        assert_eq!(behind.over(&mut store).before(9, 5).unwrap().len(), 1);
+        behind.over(&mut store).append(&msg(2, None)).unwrap();
+        let q = SearchQuery::parse("m2").unwrap();
+        assert_eq!(behind.over(&mut store).search(&q, 9, 5).unwrap().len(), 1);
+        behind.over(&mut store).append(&msg(3, None)).unwrap();
+        assert_eq!(behind.over(&mut store).kept().unwrap(), 3);
+        assert!(behind.is_empty());
     }
 
     #[test]
     fn a_change_to_a_waiting_message_is_written_with_it_and_takes_the_next_seq() {
         let (mut behind, mut store) = (WriteBehind::default(), MemoryHistory::default());
-        behind.over(&mut store).append(&msg(1, None), 100).unwrap();
+        behind.over(&mut store).append(&msg(1, None)).unwrap();
         let mut changed = behind.over(&mut store).get(1).unwrap().unwrap();
         changed.body = "edited".into();
         changed.change = Some(crate::store::history::Change {
@@ -250,8 +276,8 @@ mod tests {
     #[test]
     fn a_failed_commit_drops_the_waiting_messages_and_rereads_the_seq() {
         let (mut behind, mut store) = (WriteBehind::default(), FailingHistory::default());
-        behind.over(&mut store).append(&msg(1, None), 100).unwrap();
-        behind.over(&mut store).append(&msg(2, None), 100).unwrap();
+        behind.over(&mut store).append(&msg(1, None)).unwrap();
+        behind.over(&mut store).append(&msg(2, None)).unwrap();
         assert!(behind.commit(&mut store).is_err());
         assert_eq!(store.appends, 1, "stops at the first failure");
         assert!(behind.is_empty());

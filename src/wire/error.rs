@@ -28,6 +28,8 @@ pub enum Refusal {
     BadFrame(String),
     /// Valid JSON with a `type` this server does not know.
     UnknownType(String),
+    /// A search query that is empty, too long or has too many words.
+    BadQuery(String),
     /// A binary frame; the protocol is text only.
     BinaryFrame,
     /// Over the per-connection rate; retry after the given time.
@@ -232,6 +234,7 @@ impl Refusal {
                 "a frame starting with '{' must be a JSON object",
             ),
             Refusal::BadFrame(why) => said("bad_frame", why.clone()),
+            Refusal::BadQuery(why) => said("bad_query", why.clone()),
             Refusal::UnknownType(kind) => {
                 said("unknown_type", format!("unknown frame type {kind:?}"))
             }
@@ -444,6 +447,7 @@ mod tests {
             Refusal::EmptyMessage,
             Refusal::MalformedJson,
             Refusal::BadFrame("x".into()),
+            Refusal::BadQuery("x".into()),
             Refusal::UnknownType("x".into()),
             Refusal::BinaryFrame,
             Refusal::MessageTooLong { chars: 3, max: 2 },

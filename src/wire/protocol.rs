@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::settings::limits::MAX_KICK_MINUTES;
+use crate::settings::limits::{MAX_KICK_MINUTES, PAGE_DEFAULT, SCROLLBACK_PAGE_MAX};
 use crate::wire::error::Refusal;
 use crate::wire::validate;
 
@@ -63,6 +63,15 @@ pub enum ClientFrame {
     /// Close every socket of `client_id` and ban it for `minutes` (a
     /// moderator only).
     Kick { client_id: String, minutes: u64 },
+    /// A page of scrollback: the newest `limit` messages before `before`
+    /// (or the newest of all), as they are now.
+    Older { before: Option<u64>, limit: u64 },
+    /// A page of search hits, newest first, before `before` if given.
+    Search {
+        query: String,
+        before: Option<u64>,
+        limit: u64,
+    },
     /// A receipt echoing a mark the room sent (see [`crate::send::flow`]).
     /// One that proves nothing new reaches the rules, which accept it
     /// silently: it is a frame like any other, and pays the rate limit.
@@ -90,11 +99,19 @@ struct JsonClientFrame {
     minutes: Option<u64>,
     #[serde(default)]
     mark: Option<String>,
+    #[serde(default)]
+    before: Option<u64>,
+    #[serde(default)]
+    limit: Option<u64>,
+    #[serde(default)]
+    q: Option<String>,
 }
 
 /// The `type`s a client may send, for telling "unknown type" apart from
 /// "known type, wrong fields".
-const CLIENT_TYPES: &[&str] = &["message", "typing", "delete", "edit", "kick", "seen"];
+const CLIENT_TYPES: &[&str] = &[
+    "message", "typing", "delete", "edit", "kick", "seen", "older", "search",
+];
 
 /// A receipt, read before the rules see the frame: a receipt that proves
 /// reading skips the rate limit (see [`crate::send::flow`]). `None` for
@@ -170,7 +187,27 @@ fn typed(f: JsonClientFrame) -> Result<ClientFrame, Refusal> {
             Ok(ClientFrame::Kick { client_id, minutes })
         }
         "seen" => Ok(ClientFrame::Seen),
+        "older" => Ok(ClientFrame::Older {
+            before: f.before,
+            limit: page_limit(f.limit)?,
+        }),
+        "search" => Ok(ClientFrame::Search {
+            query: required(f.q, "q")?,
+            before: f.before,
+            limit: page_limit(f.limit)?,
+        }),
         _ => Err(Refusal::UnknownType(f.kind)),
+    }
+}
+
+/// A page's `limit`: [`PAGE_DEFAULT`] when absent, at most
+/// [`SCROLLBACK_PAGE_MAX`].
+fn page_limit(limit: Option<u64>) -> Result<u64, Refusal> {
+    match limit.unwrap_or(PAGE_DEFAULT) {
+        n @ 1..=SCROLLBACK_PAGE_MAX => Ok(n),
+        _ => Err(Refusal::BadFrame(format!(
+            "\"limit\" must be 1 to {SCROLLBACK_PAGE_MAX}"
+        ))),
     }
 }
 
@@ -232,6 +269,10 @@ pub enum ServerFrame {
     Delete(ChangeLine),
     /// A message's text was replaced.
     Edit(ChangeLine),
+    /// A page of scrollback, to the socket that asked.
+    Older(PageLine),
+    /// A page of search hits, to the socket that asked.
+    Search(PageLine),
 }
 
 /// The fields the originals' clients read, plus the epoch timestamp and the
@@ -333,6 +374,25 @@ pub struct HistoryLine {
     /// True when the client asked for messages older than the room keeps:
     /// some it missed are gone, and `messages` is the whole kept window.
     pub truncated: bool,
+}
+
+/// A page of kept messages as they are now: scrollback oldest first,
+/// search hits newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageLine {
+    #[serde(flatten)]
+    pub line: Line,
+    /// The search query, as asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+    /// The page holds messages before this `seq`, as asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<u64>,
+    pub messages: Vec<KeptLine>,
+    /// More lie beyond this page: ask again `before` the last one's `seq`
+    /// (search) or the first one's (scrollback).
+    pub more: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

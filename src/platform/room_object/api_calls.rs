@@ -6,13 +6,19 @@
 
 use worker::{Request, Response, Result};
 
+use super::export;
 use super::js::now;
 use super::ChatRoom;
+use crate::access::identity::Identity;
 use crate::http::api::{self, Call, API_CONN};
 use crate::platform::api_gate::{self, refuse, Admitted, AdmittedPost};
 use crate::platform::log::emit;
-use crate::platform::respond::json as answer;
-use crate::wire::error::{HttpRefusal, Refusal};
+use crate::platform::respond::{json as answer, ndjson_stream};
+use crate::platform::sqlite::SqlMessages;
+use crate::room::Ctx;
+use crate::store::history::HistoryStore;
+use crate::store::write_behind::Buffered;
+use crate::wire::error::{HttpRefusal, Refusal, StoreError};
 use crate::wire::log_line::LogLine;
 
 impl ChatRoom {
@@ -31,12 +37,26 @@ impl ChatRoom {
             return refuse(&refusal, cors, Some(room));
         }
         match (&admitted.call, admitted.post) {
-            (Call::ListMessages { since, limit }, _) => {
-                match self.with_rules(now(), |ctx| api::messages_page(ctx, *since, *limit)) {
-                    Ok(page) => answer(200, &page, cors),
-                    Err(refusal) => refuse(&refusal, cors, Some(room)),
-                }
+            (
+                Call::ListMessages {
+                    since,
+                    limit,
+                    before,
+                },
+                _,
+            ) => {
+                let page = (*since, *limit, *before);
+                self.read_answer(
+                    |ctx| api::messages_page(ctx, page.0, page.1, page.2),
+                    cors,
+                    room,
+                )
             }
+            (Call::Search { q, before, limit }, _) => {
+                let page = (*before, *limit);
+                self.read_answer(|ctx| api::search_page(ctx, q, page.0, page.1), cors, room)
+            }
+            (Call::Export, _) => self.export(&admitted.who, cors, room),
             (Call::Presence, _) => {
                 let roster = self.send.sockets.roster();
                 let present = api::presence(roster.iter().map(|m| &m.session));
@@ -44,7 +64,10 @@ impl ChatRoom {
                 answer(200, &present, cors)
             }
             (Call::PostMessage, Some(post)) => match self.api_post(room, post) {
-                Ok((status, posted)) => answer(status, &posted, cors),
+                Ok((status, posted)) => {
+                    self.check_retention().await;
+                    answer(status, &posted, cors)
+                }
                 Err(refusal) => refuse(&refusal, cors, Some(room)),
             },
             (Call::PostMessage, None) => refuse(
@@ -53,6 +76,44 @@ impl ChatRoom {
                 Some(room),
             ),
         }
+    }
+
+    /// A read's answer: 200 with what `read` found, or its refusal.
+    fn read_answer<T: serde::Serialize>(
+        &self,
+        read: impl FnOnce(
+            &mut Ctx<'_, Buffered<'_, SqlMessages>>,
+        ) -> std::result::Result<T, HttpRefusal>,
+        cors: Option<&str>,
+        room: &str,
+    ) -> Result<Response> {
+        match self.with_rules(now(), read) {
+            Ok(found) => answer(200, &found, cors),
+            Err(refusal) => refuse(&refusal, cors, Some(room)),
+        }
+    }
+
+    /// Streams every kept message to a moderator or a backend, after
+    /// writing what waits, up to the newest now.
+    fn export(&self, who: &Identity, cors: Option<&str>, room: &str) -> Result<Response> {
+        if let Err(refusal) = api::may_export(who) {
+            return refuse(&refusal, cors, Some(room));
+        }
+        let newest = match self.send.flush() {
+            true => self.with_rules(now(), |ctx| ctx.store.latest_seq()),
+            false => Err(StoreError("the write before an export failed".into())),
+        };
+        let Ok(newest) = newest else {
+            return refuse(
+                &HttpRefusal::from_refusal(&Refusal::Internal),
+                cors,
+                Some(room),
+            );
+        };
+        let detail = format!("through seq {newest}");
+        emit(LogLine::info("api_export").room(room).detail(&detail));
+        let export = export::stream(self.send.db.clone(), room, newest)?;
+        ndjson_stream(export, &format!("{room}.ndjson"), cors)
     }
 
     /// 403 `banned` if the room bans anyone the call acts as

@@ -11,12 +11,14 @@
 //! - `send_path`: the send path's state and the executor of fan-out plans.
 //! - `js`: runtime calls workers-rs does not bind.
 //! - `api_calls`: the room's side of the HTTP API.
+//! - `export`: the streamed export of a room's history.
 //! - `alarm_clock`: the room's one alarm, set one way.
 //! - `webhooks`: the webhook outbox: written with the messages, drained by
 //!   the alarm.
 
 mod alarm_clock;
 mod api_calls;
+mod export;
 mod js;
 mod send_path;
 mod sockets;
@@ -49,6 +51,8 @@ use crate::send::flow::MarkKey;
 use crate::send::roster::Connection;
 use crate::settings::config::Config;
 use crate::store::bans::BanStore;
+use crate::store::history::HistoryStore;
+use crate::store::retention::{self, Retention};
 use crate::store::write_behind::{Buffered, WriteBehind};
 use crate::wire::error::StoreError;
 use crate::wire::error::{Denial, HttpRefusal, Refusal};
@@ -141,6 +145,7 @@ impl DurableObject for ChatRoom {
         self.carry_out(&pair.server, &session, outcome);
         if admitted {
             self.schedule_alarm(session.deadline_ms()).await;
+            self.check_retention().await;
         }
         Response::from_websocket(pair.client)
     }
@@ -164,9 +169,11 @@ impl DurableObject for ChatRoom {
             Some(hooks) => hooks.drain(&mut self.send.db.events()).await,
             None => None,
         };
+        let history_next = self.prune_history();
         // Read after the drain, which may take seconds: sockets come and go.
         let sockets_next = self.sockets_next_alarm();
-        let wanted = [sockets_next, outbox_next].into_iter().flatten().min();
+        let wanted = [sockets_next, outbox_next, history_next];
+        let wanted = wanted.into_iter().flatten().min();
         if let Some(at) = wanted {
             self.clock.wake_by(at);
         }
@@ -442,6 +449,50 @@ impl ChatRoom {
         Some(alarm::next(now(), self.idle_timeout_ms(), deadlines))
     }
 
+    /// One bounded pruning step ([`retention::prune_step`]), after
+    /// writing and sending what waits. Returns when the next is due.
+    fn prune_history(&self) -> Option<u64> {
+        let now = now();
+        if !self.send.flush() {
+            return Some(now + RETRY_PRUNE_MS);
+        }
+        let retention = Retention::of(&self.config);
+        match self.with_rules(now, |ctx| retention::prune_step(ctx.store, retention, now)) {
+            Ok(pruned) => {
+                if pruned.count > 0 {
+                    let detail = format!("{} pruned, {} kept", pruned.count, pruned.kept);
+                    emit(LogLine::info("history_pruned").detail(&detail));
+                }
+                pruned.next
+            }
+            Err(err) => {
+                emit(LogLine::error("prune_failed").detail(&err.0));
+                Some(now + RETRY_PRUNE_MS)
+            }
+        }
+    }
+
+    /// Makes sure the alarm comes when pruning is next due: a room that
+    /// only ever hears from the API has no idle sweep to bring it.
+    async fn check_retention(&self) {
+        let now = now();
+        let retention = Retention::of(&self.config);
+        let due = self.with_rules(now, |ctx| {
+            let oldest = ctx.store.oldest(1)?;
+            let kept = ctx.store.kept()?;
+            Ok::<_, StoreError>(retention::first_due(
+                retention,
+                kept,
+                oldest.first().map(|o| o.1),
+                now,
+            ))
+        });
+        if let Ok(Some(at)) = due {
+            self.clock.learn().await;
+            self.clock.wake_by(at);
+        }
+    }
+
     fn idle_timeout_ms(&self) -> u64 {
         self.config.idle_timeout_secs * 1000
     }
@@ -457,6 +508,9 @@ impl ChatRoom {
             .wake_by(alarm::next(now(), self.idle_timeout_ms(), deadline));
     }
 }
+
+/// How long a failed pruning step waits before the next try.
+const RETRY_PRUNE_MS: u64 = 60_000;
 
 /// A new socket's session, with the random key of its in-memory state and
 /// the `address` it connected from.

@@ -10,9 +10,18 @@ use worker::SqlStorageValue;
 
 use super::{int, Db};
 use crate::store::history::{Change, HistoryStore, StoredMessage};
+use crate::store::search::SearchQuery;
 use crate::wire::error::StoreError;
 
 const COLUMNS: &str = "seq, ts, client_id, name, body, client_msg_id, rev, changed_ts, deleted";
+
+/// [`COLUMNS`] of `messages AS m`, for reads that join the search index.
+const M_COLUMNS: &str =
+    "m.seq, m.ts, m.client_id, m.name, m.body, m.client_msg_id, m.rev, m.changed_ts, m.deleted";
+
+/// The largest seq a binding carries exactly (bindings are JavaScript
+/// numbers): "before everything" is said with it.
+const SEQ_MAX: u64 = (1 << 53) - 1;
 
 /// A statement may bind at most 100 values in a Durable Object, and a row
 /// binds nine.
@@ -52,6 +61,12 @@ struct Row {
 #[derive(Deserialize)]
 struct SeqRow {
     seq: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct AgeRow {
+    seq: u64,
+    ts: u64,
 }
 
 impl From<Row> for StoredMessage {
@@ -95,8 +110,14 @@ impl SqlMessages {
 impl HistoryStore for SqlMessages {
     fn latest_seq(&mut self) -> Result<u64, StoreError> {
         // Edits and deletes took seqs too; their rows keep them as `rev`.
+        // Each side is one step down an index, however many rows are kept.
         Ok(self
-            .seq("SELECT max(COALESCE(MAX(seq), 0), COALESCE(MAX(rev), 0)) AS seq FROM messages")?
+            .seq(
+                "SELECT max(\
+                   COALESCE((SELECT seq FROM messages ORDER BY seq DESC LIMIT 1), 0), \
+                   COALESCE((SELECT rev FROM messages WHERE rev IS NOT NULL \
+                             ORDER BY rev DESC LIMIT 1), 0)) AS seq",
+            )?
             .unwrap_or(0))
     }
 
@@ -104,33 +125,23 @@ impl HistoryStore for SqlMessages {
         self.seq("SELECT MIN(seq) AS seq FROM messages")
     }
 
-    fn append(&mut self, msg: &StoredMessage, keep: u64) -> Result<(), StoreError> {
-        self.append_all(std::slice::from_ref(msg), keep)
+    fn append(&mut self, msg: &StoredMessage) -> Result<(), StoreError> {
+        self.append_all(std::slice::from_ref(msg))
     }
 
-    /// One `INSERT` per [`ROWS_PER_INSERT`] messages and one prune: every
+    /// One `INSERT` per [`ROWS_PER_INSERT`] messages: every
     /// statement is a call into the runtime with its text and bindings
     /// copied across, and a busy room writes dozens of messages at a time.
     /// An edit or delete of a message still waiting to be written arrives
     /// here with its change, so every row carries its change columns.
-    fn append_all(&mut self, msgs: &[StoredMessage], keep: u64) -> Result<(), StoreError> {
+    fn append_all(&mut self, msgs: &[StoredMessage]) -> Result<(), StoreError> {
         for chunk in msgs.chunks(ROWS_PER_INSERT) {
             let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
             let bindings: Vec<SqlStorageValue> = chunk.iter().flat_map(row).collect();
             let query = format!("INSERT INTO messages ({COLUMNS}) VALUES {rows}");
             self.db.exec(&query, bindings)?;
         }
-        // A room never has more messages than seqs, so below `keep` seqs
-        // there is nothing to prune. Above, keep the newest `keep` messages:
-        // seqs that went to edits and deletes do not count.
-        match msgs.last() {
-            Some(newest) if newest.seq > keep => self.db.exec(
-                "DELETE FROM messages WHERE seq < \
-                 (SELECT seq FROM messages ORDER BY seq DESC LIMIT 1 OFFSET ?)",
-                vec![int(keep - 1)],
-            ),
-            _ => Ok(()),
-        }
+        Ok(())
     }
 
     fn find(
@@ -152,11 +163,12 @@ impl HistoryStore for SqlMessages {
         self.rows(&query, vec![int(since), int(limit)])
     }
 
-    fn recent(&mut self, limit: u64) -> Result<Vec<StoredMessage>, StoreError> {
+    fn before(&mut self, before: u64, limit: u64) -> Result<Vec<StoredMessage>, StoreError> {
         let query = format!(
-            "SELECT * FROM (SELECT {COLUMNS} FROM messages ORDER BY seq DESC LIMIT ?) ORDER BY seq"
+            "SELECT * FROM (SELECT {COLUMNS} FROM messages WHERE seq < ? \
+             ORDER BY seq DESC LIMIT ?) ORDER BY seq"
         );
-        self.rows(&query, vec![int(limit)])
+        self.rows(&query, vec![int(before.min(SEQ_MAX)), int(limit)])
     }
 
     fn get(&mut self, seq: u64) -> Result<Option<StoredMessage>, StoreError> {
@@ -175,10 +187,51 @@ impl HistoryStore for SqlMessages {
         self.db.exec(query, bindings.concat())
     }
 
-    fn changed_after(&mut self, since: u64) -> Result<Vec<StoredMessage>, StoreError> {
-        let query =
-            format!("SELECT {COLUMNS} FROM messages WHERE seq <= ? AND rev > ? ORDER BY rev");
-        self.rows(&query, vec![int(since), int(since)])
+    fn changed_after(&mut self, since: u64, limit: u64) -> Result<Vec<StoredMessage>, StoreError> {
+        // Walks `messages_by_rev` from `since`: the changes since, not
+        // every message before it.
+        let query = format!(
+            "SELECT {COLUMNS} FROM messages WHERE rev IS NOT NULL AND rev > ? AND seq <= ? \
+             ORDER BY rev LIMIT ?"
+        );
+        self.rows(&query, vec![int(since), int(since), int(limit)])
+    }
+
+    /// Walks the index's hits for the rarest word from `before` down,
+    /// newest first, and stops at `limit`.
+    fn search(
+        &mut self,
+        query: &SearchQuery,
+        before: u64,
+        limit: u64,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let sql = format!(
+            "SELECT {M_COLUMNS} FROM messages_fts JOIN messages AS m \
+             ON m.seq = messages_fts.rowid \
+             WHERE messages_fts MATCH ? AND messages_fts.rowid < ? AND m.deleted = 0 \
+             ORDER BY messages_fts.rowid DESC LIMIT ?"
+        );
+        let bindings = vec![query.fts5().into(), int(before.min(SEQ_MAX)), int(limit)];
+        self.rows(&sql, bindings)
+    }
+
+    fn kept(&mut self) -> Result<u64, StoreError> {
+        Ok(self
+            .seq("SELECT kept AS seq FROM history_stats LIMIT 1")?
+            .unwrap_or(0))
+    }
+
+    fn oldest(&mut self, limit: u64) -> Result<Vec<(u64, u64)>, StoreError> {
+        let rows: Vec<AgeRow> = self.db.query(
+            "SELECT seq, ts FROM messages ORDER BY seq LIMIT ?",
+            vec![int(limit)],
+        )?;
+        Ok(rows.into_iter().map(|r| (r.seq, r.ts)).collect())
+    }
+
+    fn prune_through(&mut self, through: u64) -> Result<(), StoreError> {
+        self.db
+            .exec("DELETE FROM messages WHERE seq <= ?", vec![int(through)])
     }
 }
 

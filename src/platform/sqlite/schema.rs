@@ -55,6 +55,33 @@ const MIGRATIONS: &[&str] = &[
     // edited or deleted. Events queued before this have no `about`.
     "ALTER TABLE webhook_outbox ADD COLUMN about TEXT;
      ALTER TABLE webhook_outbox ADD COLUMN redacted INTEGER NOT NULL DEFAULT 0;",
+    // 4: history people keep (src/store/retention.rs). Appends no longer
+    // prune, so every read must stay fast over millions of rows: `rev` gets
+    // an index (the newest seq and `since` changes read it); `history_stats`
+    // counts the kept messages, so the count rule needs no scan; and
+    // `messages_fts` indexes the current text for search. Both are kept by
+    // triggers, inside SQLite, whatever writes the row: an edit replaces
+    // the indexed text, a delete (an empty body) removes it, and pruning a
+    // row removes its entries. External content (`content='messages'`):
+    // the text is stored once, in `messages`.
+    "CREATE INDEX IF NOT EXISTS messages_by_rev ON messages (rev) WHERE rev IS NOT NULL;
+     CREATE TABLE IF NOT EXISTS history_stats (kept INTEGER NOT NULL);
+     INSERT INTO history_stats (kept) SELECT COUNT(*) FROM messages;
+     CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts
+        USING fts5(body, content='messages', content_rowid='seq');
+     INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+     CREATE TRIGGER IF NOT EXISTS messages_added AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts (rowid, body) VALUES (new.seq, new.body);
+        UPDATE history_stats SET kept = kept + 1;
+     END;
+     CREATE TRIGGER IF NOT EXISTS messages_pruned AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.seq, old.body);
+        UPDATE history_stats SET kept = kept - 1;
+     END;
+     CREATE TRIGGER IF NOT EXISTS messages_revised AFTER UPDATE OF body ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.seq, old.body);
+        INSERT INTO messages_fts (rowid, body) VALUES (new.seq, new.body);
+     END;",
 ];
 
 #[derive(Deserialize)]
