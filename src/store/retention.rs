@@ -89,6 +89,32 @@ pub fn prune_step(
     })
 }
 
+/// The count of kept messages as the room writes them, so the count rule
+/// is checked as messages arrive, without a read per commit. Unknown until
+/// a pruning step or a check read it.
+#[derive(Debug, Default)]
+pub struct Tally {
+    kept: Option<u64>,
+}
+
+impl Tally {
+    pub fn learned(&mut self, kept: u64) {
+        self.kept = Some(kept);
+    }
+
+    /// `n` more messages were written: true when the room is now over
+    /// `max`, and pruning is due at once.
+    pub fn wrote(&mut self, n: u64, max: u64) -> bool {
+        match &mut self.kept {
+            Some(kept) => {
+                *kept += n;
+                *kept > max
+            }
+            None => false,
+        }
+    }
+}
+
 /// When pruning is next due for a room that keeps `kept` messages, the
 /// oldest sent at `oldest_ts`: now if it is over the count, else when that
 /// message becomes too old.
@@ -174,6 +200,17 @@ mod tests {
         let old = NOW - 5 * DAY_MS;
         let young = NOW - DAY_MS;
         assert_eq!(r.due(&[(1, old), (2, young), (3, old)], 3, NOW), 1);
+    }
+
+    #[test]
+    fn the_tally_calls_for_pruning_once_writes_pass_the_count_and_only_when_known() {
+        let mut t = Tally::default();
+        assert!(!t.wrote(1_000, 10), "unknown until read");
+        t.learned(8);
+        assert!(!t.wrote(2, 10));
+        assert!(t.wrote(1, 10));
+        t.learned(10);
+        assert!(!t.wrote(0, 10));
     }
 
     #[test]

@@ -106,6 +106,9 @@ impl DurableObject for ChatRoom {
             coalescer: RefCell::new(Coalescer::default()),
             behind: RefCell::new(WriteBehind::default()),
             webhooks: Webhooks::new(&env, &clock),
+            tally: RefCell::default(),
+            retain_max: config.history_retain_messages,
+            clock: Rc::clone(&clock),
         };
         if let Some(hooks) = &send.webhooks {
             hooks.resume(&mut send.db.events());
@@ -459,6 +462,7 @@ impl ChatRoom {
         let retention = Retention::of(&self.config);
         match self.with_rules(now, |ctx| retention::prune_step(ctx.store, retention, now)) {
             Ok(pruned) => {
+                self.send.tally.borrow_mut().learned(pruned.kept);
                 if pruned.count > 0 {
                     let detail = format!("{} pruned, {} kept", pruned.count, pruned.kept);
                     emit(LogLine::info("history_pruned").detail(&detail));
@@ -480,6 +484,7 @@ impl ChatRoom {
         let due = self.with_rules(now, |ctx| {
             let oldest = ctx.store.oldest(1)?;
             let kept = ctx.store.kept()?;
+            self.send.tally.borrow_mut().learned(kept);
             Ok::<_, StoreError>(retention::first_due(
                 retention,
                 kept,

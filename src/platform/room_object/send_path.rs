@@ -12,6 +12,7 @@ use std::rc::Rc;
 
 use worker::{js_sys, WebSocket};
 
+use super::alarm_clock::AlarmClock;
 use super::js::{now, send, text};
 use super::sockets::Sockets;
 use super::webhooks::Webhooks;
@@ -22,6 +23,7 @@ use crate::send::coalesce::{self, Coalescer, Held};
 use crate::send::fanout::{self, Step};
 use crate::send::flow::{self, Flow, Meter, Overdrawn};
 use crate::send::roster::{Connection, Roster};
+use crate::store::retention::Tally;
 use crate::store::write_behind::WriteBehind;
 use crate::wire::error::{INTERNAL_CLOSE, TOO_SLOW_CLOSE};
 use crate::wire::log_line::LogLine;
@@ -36,6 +38,11 @@ pub(super) struct SendPath {
     /// Webhook events, written in the same commit as their messages; `None`
     /// when webhooks are off.
     pub(super) webhooks: Option<Webhooks>,
+    /// Messages kept, counted as they are written, and the most the room
+    /// keeps: past it, the alarm is called to prune.
+    pub(super) tally: RefCell<Tally>,
+    pub(super) retain_max: u64,
+    pub(super) clock: Rc<AlarmClock>,
 }
 
 /// The event's socket and its connection key.
@@ -192,6 +199,11 @@ impl SendPath {
         }
         let mut sql = self.db.messages();
         let written = self.behind.borrow_mut().commit(&mut sql);
+        if let Ok(n) = written {
+            if self.tally.borrow_mut().wrote(n as u64, self.retain_max) {
+                self.clock.wake_by(now());
+            }
+        }
         let written = match (written, events) {
             (Ok(_), Some(hooks)) => hooks.write(&mut self.db.events()),
             (Ok(_), None) => Ok(()),
