@@ -213,6 +213,7 @@ pub fn events(room: &str, deliveries: &[Delivery]) -> Vec<Event> {
                 ServerFrame::Message(m) => ("message", Some(m.seq), m.line.ts, Some(&m.id)),
                 ServerFrame::Delete(c) => ("delete", Some(c.seq), c.line.ts, Some(&c.id)),
                 ServerFrame::Edit(c) => ("edit", Some(c.seq), c.line.ts, Some(&c.id)),
+                ServerFrame::Reaction(r) => ("reaction", Some(r.seq), r.line.ts, Some(&r.id)),
                 ServerFrame::Join(l) => ("join", None, l.ts, None),
                 ServerFrame::Leave(l) => ("leave", None, l.ts, None),
                 _ => return None,

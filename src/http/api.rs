@@ -19,6 +19,7 @@ use crate::access::auth::Role;
 use crate::access::identity::Identity;
 use crate::room::presence;
 use crate::room::rate_limit::{TokenBucket, Verdict};
+use crate::room::reactions::{self, kept_with_reactions};
 use crate::room::scrollback;
 use crate::room::session::{Joining, Session};
 use crate::room::{self, Audience, Ctx, Delivery};
@@ -27,7 +28,7 @@ use crate::settings::limits::{
     SCROLLBACK_PAGE_MAX,
 };
 use crate::settings::origin;
-use crate::store::history::{self, HistoryStore, Reach, StoredMessage};
+use crate::store::history::{self, HistoryStore, Reach};
 use crate::store::search::SearchQuery;
 use crate::wire::error::{Denial, HttpRefusal, Refusal};
 use crate::wire::protocol::{KeptLine, Member, ServerFrame};
@@ -522,9 +523,8 @@ pub struct MessagesPage {
 /// free to go on past it; or with `before`, a page of scrollback.
 pub fn messages_page<S: HistoryStore>(
     ctx: &mut Ctx<'_, S>,
-    since: Option<u64>,
-    limit: Option<u64>,
-    before: Option<u64>,
+    (since, limit, before): (Option<u64>, Option<u64>, Option<u64>),
+    me: Option<&str>,
 ) -> Result<MessagesPage, HttpRefusal> {
     let limit = limit.unwrap_or(ctx.config.history_limit);
     let failed = |e| HttpRefusal::from_refusal(&Refusal::Storage(e));
@@ -532,7 +532,7 @@ pub fn messages_page<S: HistoryStore>(
         let page = scrollback::older(ctx.store, before, limit)
             .map_err(|r| HttpRefusal::from_refusal(&r))?;
         return Ok(MessagesPage {
-            messages: kept(&page.messages),
+            messages: kept_with_reactions(ctx.store, &page.messages, me).map_err(failed)?,
             changes: Vec::new(),
             latest_seq: ctx.store.latest_seq().map_err(failed)?,
             truncated: false,
@@ -540,21 +540,30 @@ pub fn messages_page<S: HistoryStore>(
         });
     }
     let page = history::catch_up(ctx.store, since, limit, Reach::Page).map_err(failed)?;
+    let mut changes: Vec<ServerFrame> = page
+        .changes
+        .iter()
+        .filter_map(|m| m.change_frame())
+        .collect();
+    let reacted = reactions::catch_up_frames(ctx.store, &page.reacted, me, ctx.now);
+    changes.extend(reacted.map_err(failed)?);
+    changes.sort_by_key(change_seq);
     Ok(MessagesPage {
-        messages: kept(&page.messages),
-        changes: page
-            .changes
-            .iter()
-            .filter_map(|m| m.change_frame())
-            .collect(),
+        messages: kept_with_reactions(ctx.store, &page.messages, me).map_err(failed)?,
+        changes,
         latest_seq: page.latest_seq,
         truncated: page.truncated,
         more: None,
     })
 }
 
-fn kept(messages: &[StoredMessage]) -> Vec<KeptLine> {
-    messages.iter().map(StoredMessage::to_kept).collect()
+/// The `seq` a change frame is ordered by.
+fn change_seq(frame: &ServerFrame) -> u64 {
+    match frame {
+        ServerFrame::Edit(c) | ServerFrame::Delete(c) => c.seq,
+        ServerFrame::Reactions(r) => r.seq,
+        _ => 0,
+    }
 }
 
 /// `GET search`: hits newest first, as they are now.
@@ -567,15 +576,15 @@ pub struct SearchPage {
 
 pub fn search_page<S: HistoryStore>(
     ctx: &mut Ctx<'_, S>,
-    q: &str,
-    before: Option<u64>,
-    limit: u64,
+    (q, before, limit): (&str, Option<u64>, u64),
+    me: Option<&str>,
 ) -> Result<SearchPage, HttpRefusal> {
     let refused = |r: Refusal| HttpRefusal::from_refusal(&r);
     let query = SearchQuery::parse(q).map_err(refused)?;
     let page = scrollback::search(ctx.store, &query, before, limit).map_err(refused)?;
+    let messages = kept_with_reactions(ctx.store, &page.messages, me);
     Ok(SearchPage {
-        messages: kept(&page.messages),
+        messages: messages.map_err(|e| refused(Refusal::Storage(e)))?,
         more: page.more,
     })
 }
@@ -596,8 +605,8 @@ pub fn may_export(who: &Identity) -> Result<(), HttpRefusal> {
 
 /// One line of an export: a kept message as history shows it, then a
 /// newline.
-pub fn export_line(message: &StoredMessage) -> String {
-    let mut line = serde_json::to_string(&message.to_kept()).unwrap_or_default();
+pub fn export_line(message: &KeptLine) -> String {
+    let mut line = serde_json::to_string(message).unwrap_or_default();
     line.push('\n');
     line
 }
@@ -1132,13 +1141,13 @@ mod tests {
         for i in 0..5 {
             post(&mut r.ctx(), &bot(), "team", body(&format!("m{i}"))).unwrap();
         }
-        let page = messages_page(&mut r.ctx(), Some(2), Some(2), None).unwrap();
+        let page = messages_page(&mut r.ctx(), (Some(2), Some(2), None), None).unwrap();
         let seqs: Vec<u64> = page.messages.iter().map(|m| m.chat.seq).collect();
         assert_eq!(
             (seqs, page.latest_seq, page.truncated),
             (vec![3, 4], 5, false)
         );
-        let newest = messages_page(&mut r.ctx(), None, None, None).unwrap();
+        let newest = messages_page(&mut r.ctx(), (None, None, None), None).unwrap();
         assert_eq!(newest.messages.len(), 5);
         let json = serde_json::to_value(&newest).unwrap();
         assert_eq!(json["latestSeq"], 5);
@@ -1155,14 +1164,14 @@ mod tests {
         for i in 0..5 {
             post(&mut r.ctx(), &bot(), "team", body(&format!("m{i}"))).unwrap();
         }
-        let page = messages_page(&mut r.ctx(), None, Some(2), Some(4)).unwrap();
+        let page = messages_page(&mut r.ctx(), (None, Some(2), Some(4)), None).unwrap();
         let seqs: Vec<u64> = page.messages.iter().map(|m| m.chat.seq).collect();
         assert_eq!((seqs, page.more), (vec![2, 3], Some(true)));
-        let last = messages_page(&mut r.ctx(), None, Some(2), Some(2)).unwrap();
+        let last = messages_page(&mut r.ctx(), (None, Some(2), Some(2)), None).unwrap();
         assert_eq!((last.messages.len(), last.more), (1, Some(false)));
         let json = serde_json::to_value(&page).unwrap();
         assert_eq!(json["more"], true);
-        let plain = messages_page(&mut r.ctx(), None, None, None).unwrap();
+        let plain = messages_page(&mut r.ctx(), (None, None, None), None).unwrap();
         assert!(serde_json::to_value(&plain).unwrap().get("more").is_none());
     }
 
@@ -1190,7 +1199,7 @@ mod tests {
         for text in ["ship it", "lunch", "ship again"] {
             post(&mut r.ctx(), &bot(), "team", body(text)).unwrap();
         }
-        let hits = search_page(&mut r.ctx(), "SHIP", None, 1).unwrap();
+        let hits = search_page(&mut r.ctx(), ("SHIP", None, 1), None).unwrap();
         assert_eq!(hits.messages[0].chat.line.message, "ship again");
         assert!(hits.more);
     }
@@ -1212,7 +1221,7 @@ mod tests {
         let mut r = room();
         post(&mut r.ctx(), &bot(), "team", body("hi")).unwrap();
         let msg = r.store.get(1).unwrap().unwrap();
-        let line = export_line(&msg);
+        let line = export_line(&msg.to_kept());
         assert!(line.ends_with("}\n") && line.matches('\n').count() == 1);
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(

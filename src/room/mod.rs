@@ -11,13 +11,14 @@ pub mod alarm;
 pub mod moderation;
 pub mod presence;
 pub mod rate_limit;
+pub mod reactions;
 pub mod scrollback;
 pub mod session;
 
 use crate::settings::config::Config;
 use crate::settings::limits::{MAX_FRAME_BYTES, TYPING_INTERVAL_MS};
 use crate::store::history::{self, HistoryStore, Reach, StoredMessage};
-use crate::wire::error::{Answer, Close, ErrorReply, Refusal};
+use crate::wire::error::{Answer, Close, ErrorReply, Refusal, StoreError};
 use moderation::Kick;
 
 use crate::room::rate_limit::{TokenBucket, Verdict};
@@ -36,6 +37,10 @@ pub enum Audience {
     Others,
     /// Only the event's own socket.
     Sender,
+    /// Every socket that speaks this protocol in full (connected with
+    /// `batch=1`: the page, the client library), the event's own included:
+    /// frames the originals' clients would show as empty messages.
+    Batching,
 }
 
 /// One frame and who gets it.
@@ -132,7 +137,8 @@ pub fn join<S: HistoryStore>(
     let limit = ctx.config.history_limit;
     let catch_up =
         history::catch_up(ctx.store, since, limit, Reach::Whole).map_err(Refusal::Storage)?;
-    let history = history_frame(&catch_up, ctx.now);
+    let me = Some(newcomer.client_id.as_str());
+    let history = history_frame(ctx.store, &catch_up, me, ctx.now).map_err(Refusal::Storage)?;
     let members = presence::members(others.iter().copied().chain([newcomer]));
     let presence = ServerFrame::Presence(PresenceLine {
         line: Line::server(&format!("{} online", members.len()), ctx.now),
@@ -155,17 +161,37 @@ pub fn join<S: HistoryStore>(
     ])
 }
 
-/// The `history` frame for what a newcomer missed.
-fn history_frame(catch_up: &history::CatchUp, now: u64) -> ServerFrame {
-    let kept = catch_up.messages.iter().map(StoredMessage::to_kept);
-    let changes = catch_up.changes.iter();
-    ServerFrame::History(HistoryLine {
+/// The `history` frame for what a newcomer (`me`) missed: the messages
+/// with their reactions, then every change to ones it had, in `seq`
+/// order.
+fn history_frame<S: HistoryStore>(
+    store: &mut S,
+    catch_up: &history::CatchUp,
+    me: Option<&str>,
+    now: u64,
+) -> Result<ServerFrame, StoreError> {
+    let messages = reactions::kept_with_reactions(store, &catch_up.messages, me)?;
+    let mut changes: Vec<ServerFrame> = (catch_up.changes.iter())
+        .filter_map(StoredMessage::change_frame)
+        .collect();
+    changes.extend(reactions::catch_up_frames(
+        store,
+        &catch_up.reacted,
+        me,
+        now,
+    )?);
+    changes.sort_by_key(|f| match f {
+        ServerFrame::Edit(c) | ServerFrame::Delete(c) => c.seq,
+        ServerFrame::Reactions(r) => r.seq,
+        _ => 0,
+    });
+    Ok(ServerFrame::History(HistoryLine {
         line: Line::server("", now),
-        messages: kept.collect(),
-        changes: changes.filter_map(StoredMessage::change_frame).collect(),
+        messages,
+        changes,
         latest_seq: catch_up.latest_seq,
         truncated: catch_up.truncated,
-    })
+    }))
 }
 
 /// A socket closed or failed. `remaining` are the sessions of the sockets
@@ -243,14 +269,20 @@ fn accept<S: HistoryStore>(
                 ..Outcome::default()
             })
         }
+        ClientFrame::React { id, emoji } => {
+            reactions::react(ctx, session, &id, emoji).map(Outcome::deliver)
+        }
         ClientFrame::Older { before, limit } => {
-            scrollback::older_frame(ctx, before, limit).map(Outcome::deliver)
+            scrollback::older_frame(ctx, &session.client_id, before, limit).map(Outcome::deliver)
         }
         ClientFrame::Search {
             query,
             before,
             limit,
-        } => scrollback::search_frame(ctx, query, before, limit).map(Outcome::deliver),
+        } => {
+            let me = &session.client_id;
+            scrollback::search_frame(ctx, me, query, before, limit).map(Outcome::deliver)
+        }
         // The adapter already booked any news in it (crate::send::flow).
         ClientFrame::Seen => Ok(Outcome::default()),
     };

@@ -114,7 +114,10 @@ pub fn ban_on(
 }
 
 /// The kept, not yet deleted message that `id` names.
-fn changeable(store: &mut impl HistoryStore, id: &str) -> Result<StoredMessage, Refusal> {
+pub(crate) fn changeable(
+    store: &mut impl HistoryStore,
+    id: &str,
+) -> Result<StoredMessage, Refusal> {
     let seq = StoredMessage::seq_of_id(id).ok_or(Refusal::UnknownMessage)?;
     let msg = store
         .get(seq)

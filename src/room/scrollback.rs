@@ -5,6 +5,7 @@
 //! A page asks for one more than it returns: that one says whether there
 //! is more, without counting.
 
+use crate::room::reactions::kept_with_reactions;
 use crate::room::{Audience, Ctx, Delivery};
 use crate::store::history::{HistoryStore, StoredMessage};
 use crate::store::search::SearchQuery;
@@ -52,36 +53,45 @@ pub fn search<S: HistoryStore>(
 /// A socket's `older` frame, answered to it alone.
 pub fn older_frame<S: HistoryStore>(
     ctx: &mut Ctx<'_, S>,
+    me: &str,
     before: Option<u64>,
     limit: u64,
 ) -> Result<Vec<Delivery>, Refusal> {
     let page = older(ctx.store, before, limit)?;
-    Ok(answer(ServerFrame::Older(page_line(
-        page, None, before, ctx.now,
-    ))))
+    let line = page_line(ctx.store, page, (None, before), (me, ctx.now))?;
+    Ok(answer(ServerFrame::Older(line)))
 }
 
 /// A socket's `search` frame, answered to it alone.
 pub fn search_frame<S: HistoryStore>(
     ctx: &mut Ctx<'_, S>,
+    me: &str,
     text: String,
     before: Option<u64>,
     limit: u64,
 ) -> Result<Vec<Delivery>, Refusal> {
     let query = SearchQuery::parse(&text)?;
     let page = search(ctx.store, &query, before, limit)?;
-    let line = page_line(page, Some(text), before, ctx.now);
+    let line = page_line(ctx.store, page, (Some(text), before), (me, ctx.now))?;
     Ok(answer(ServerFrame::Search(line)))
 }
 
-fn page_line(page: Page, q: Option<String>, before: Option<u64>, now: u64) -> PageLine {
-    PageLine {
+/// A page as its frame, each message with its reactions for `me`.
+fn page_line<S: HistoryStore>(
+    store: &mut S,
+    page: Page,
+    (q, before): (Option<String>, Option<u64>),
+    (me, now): (&str, u64),
+) -> Result<PageLine, Refusal> {
+    let messages =
+        kept_with_reactions(store, &page.messages, Some(me)).map_err(Refusal::Storage)?;
+    Ok(PageLine {
         line: Line::server("", now),
         q,
         before,
-        messages: page.messages.iter().map(StoredMessage::to_kept).collect(),
+        messages,
         more: page.more,
-    }
+    })
 }
 
 fn answer(frame: ServerFrame) -> Vec<Delivery> {
@@ -158,7 +168,7 @@ mod tests {
             store: &mut s,
             now: 5,
         };
-        let d = older_frame(&mut ctx, None, 10).unwrap();
+        let d = older_frame(&mut ctx, "a", None, 10).unwrap();
         let ServerFrame::Older(page) = &d[0].frame else {
             panic!("{d:?}")
         };
@@ -180,7 +190,7 @@ mod tests {
             store: &mut s,
             now: 5,
         };
-        let refused = search_frame(&mut ctx, " ".into(), None, 2);
+        let refused = search_frame(&mut ctx, "a", " ".into(), None, 2);
         assert!(matches!(refused, Err(Refusal::BadQuery(_))));
     }
 }

@@ -55,12 +55,14 @@ pub enum To<S> {
     /// This socket alone: an `ack` or error for the sender, held so it
     /// cannot overtake the broadcasts held before it.
     Only(S),
+    /// Every batch socket: a frame the originals' clients cannot read.
+    Batching,
 }
 
 impl<S: PartialEq> To<S> {
     pub fn includes(&self, socket: &S) -> bool {
         match self {
-            To::All => true,
+            To::All | To::Batching => true,
             To::AllBut(s) => s != socket,
             To::Only(s) => s == socket,
         }

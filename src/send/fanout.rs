@@ -100,6 +100,7 @@ fn plan_one<S: Clone + PartialEq>(
         }
         Audience::Others => To::AllBut(sender.clone()),
         Audience::Everyone => To::All,
+        Audience::Batching => To::Batching,
     };
     match coalescer.offer(Held { json, to }, now) {
         (Offer::SendNow, Some(held)) => {

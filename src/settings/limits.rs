@@ -87,6 +87,21 @@ pub const SEARCH_MAX_WORDS: usize = 8;
 /// room is.
 pub const EXPORT_BATCH: u64 = 500;
 
+/// Different reactions on one message: a row under it, not a wall.
+pub const MAX_REACTION_KINDS: usize = 20;
+
+/// Reactions one member puts on one message: enough to say several
+/// things, too few to fill the row alone.
+pub const MAX_REACTIONS_PER_MEMBER: usize = 10;
+
+/// Longest reaction, in bytes: the longest emoji sequences people send (a
+/// family of four with skin tones is 41 bytes) fit.
+pub const MAX_REACTION_BYTES: usize = 48;
+
+/// Longest `:name:` reaction, colons excluded, as chat products name
+/// their custom emoji.
+pub const MAX_REACTION_NAME_LEN: usize = 32;
+
 /// Sustained chat messages per second per connection: far above any human
 /// typist, well below what would swamp a room. Configurable: `RATE_PER_SEC`.
 pub const RATE_PER_SEC: u32 = 10;

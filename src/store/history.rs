@@ -14,7 +14,7 @@
 
 use crate::store::search::SearchQuery;
 use crate::wire::error::StoreError;
-use crate::wire::protocol::{ChangeLine, ChatLine, KeptLine, Line, ServerFrame};
+use crate::wire::protocol::{ChangeLine, ChatLine, KeptLine, Line, ReactionCount, ServerFrame};
 
 /// One accepted chat message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +83,7 @@ impl StoredMessage {
             chat: self.to_line(),
             deleted: self.deleted(),
             edited_ts: change.map(|c| c.ts),
+            reactions: Vec::new(),
         }
     }
 
@@ -111,6 +112,17 @@ impl StoredMessage {
             false => ServerFrame::Edit(line),
         })
     }
+}
+
+/// One reaction added (`on`) or taken away, under the room's seq `rev`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Toggle {
+    pub seq: u64,
+    pub emoji: String,
+    pub client_id: String,
+    pub on: bool,
+    pub rev: u64,
+    pub ts: u64,
 }
 
 /// What the room needs from storage. Every method is one synchronous step,
@@ -163,6 +175,19 @@ pub trait HistoryStore {
         before: u64,
         limit: u64,
     ) -> Result<Vec<StoredMessage>, StoreError>;
+    /// The reactions on each of `seqs`, each emoji in the order first
+    /// given, with `mine` for `me` when there is a `me`.
+    fn reactions(
+        &mut self,
+        seqs: &[u64],
+        me: Option<&str>,
+    ) -> Result<Vec<(u64, ReactionCount)>, StoreError>;
+    /// Adds or takes away one reaction, and records the change's `rev` on
+    /// its message, so `since` finds it.
+    fn react(&mut self, toggle: &Toggle) -> Result<(), StoreError>;
+    /// `(seq, rev)` of messages with `seq <= since` whose reactions changed
+    /// after `since`, by `rev`, at most `limit`.
+    fn reacted_after(&mut self, since: u64, limit: u64) -> Result<Vec<(u64, u64)>, StoreError>;
     /// How many messages are kept.
     fn kept(&mut self) -> Result<u64, StoreError>;
     /// The `(seq, ts)` of the oldest `limit` kept messages, oldest first.
@@ -179,6 +204,9 @@ pub struct CatchUp {
     /// Messages the client already had that changed since: sent as change
     /// frames.
     pub changes: Vec<StoredMessage>,
+    /// `(seq, rev)` of messages the client already had whose reactions
+    /// changed since.
+    pub reacted: Vec<(u64, u64)>,
     pub latest_seq: u64,
     /// The client cannot be made whole from `since` in one answer: `since`
     /// is older than what is kept, ahead of the room (its storage was
@@ -213,15 +241,17 @@ pub fn catch_up(
     reach: Reach,
 ) -> Result<CatchUp, StoreError> {
     let latest_seq = store.latest_seq()?;
-    let answer = |messages, changes, truncated| CatchUp {
+    let answer = |messages, (changes, reacted), truncated| CatchUp {
         messages,
         changes,
+        reacted,
         latest_seq,
         truncated,
     };
+    let none = || (Vec::new(), Vec::new());
     let since = match since {
-        None => return Ok(answer(store.recent(limit)?, Vec::new(), false)),
-        Some(since) if since == latest_seq => return Ok(answer(Vec::new(), Vec::new(), false)),
+        None => return Ok(answer(store.recent(limit)?, none(), false)),
+        Some(since) if since == latest_seq => return Ok(answer(Vec::new(), none(), false)),
         Some(since) => since,
     };
     let kept = since < latest_seq && store.oldest_seq()?.unwrap_or(latest_seq + 1) <= since + 1;
@@ -229,27 +259,35 @@ pub fn catch_up(
         // One more than fits tells "all of it" from "there is more".
         let mut messages = store.after(since, limit + 1)?;
         let changes = store.changed_after(since, limit + 1)?;
+        let reacted = store.reacted_after(since, limit + 1)?;
         let fits = |n: usize| n as u64 <= limit;
-        if fits(changes.len()) && (fits(messages.len()) || reach == Reach::Page) {
+        let changes_fit = fits(changes.len()) && fits(reacted.len());
+        if changes_fit && (fits(messages.len()) || reach == Reach::Page) {
             messages.truncate(limit as usize);
-            return Ok(answer(messages, changes, false));
+            return Ok(answer(messages, (changes, reacted), false));
         }
     }
-    Ok(answer(store.recent(limit)?, Vec::new(), true))
+    Ok(answer(store.recent(limit)?, none(), true))
 }
 
 /// An in-memory [`HistoryStore`] with the same semantics as the SQLite one.
 #[derive(Debug, Default)]
 pub struct MemoryHistory {
     messages: Vec<StoredMessage>,
+    /// `(seq, emoji, client_id)` in the order given.
+    reactions: Vec<(u64, String, String)>,
+    /// The latest reaction change of each message.
+    reacted: std::collections::BTreeMap<u64, u64>,
 }
 
 impl HistoryStore for MemoryHistory {
     fn latest_seq(&mut self) -> Result<u64, StoreError> {
+        let reacted = self.reacted.values().copied();
         Ok(self
             .messages
             .iter()
             .map(StoredMessage::latest_seq)
+            .chain(reacted)
             .fold(0, u64::max))
     }
 
@@ -302,6 +340,9 @@ impl HistoryStore for MemoryHistory {
             kept.body.clone_from(&msg.body);
             kept.change = msg.change;
         }
+        if msg.deleted() {
+            self.reactions.retain(|r| r.0 != msg.seq);
+        }
         Ok(())
     }
 
@@ -333,6 +374,59 @@ impl HistoryStore for MemoryHistory {
             .collect())
     }
 
+    fn reactions(
+        &mut self,
+        seqs: &[u64],
+        me: Option<&str>,
+    ) -> Result<Vec<(u64, ReactionCount)>, StoreError> {
+        let mut out: Vec<(u64, ReactionCount)> = Vec::new();
+        for &seq in seqs {
+            let at = out.len();
+            for (_, emoji, who) in self.reactions.iter().filter(|r| r.0 == seq) {
+                let mine = me.map(|me| me == who);
+                match out[at..].iter_mut().find(|(_, c)| &c.emoji == emoji) {
+                    Some((_, c)) => {
+                        c.count += 1;
+                        c.mine = c.mine.zip(mine).map(|(a, b)| a || b);
+                    }
+                    None => out.push((
+                        seq,
+                        ReactionCount {
+                            emoji: emoji.clone(),
+                            count: 1,
+                            mine,
+                        },
+                    )),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn react(&mut self, t: &Toggle) -> Result<(), StoreError> {
+        let same = |r: &(u64, String, String)| r.0 == t.seq && r.1 == t.emoji && r.2 == t.client_id;
+        match t.on {
+            true if !self.reactions.iter().any(same) => {
+                self.reactions
+                    .push((t.seq, t.emoji.clone(), t.client_id.clone()))
+            }
+            true => {}
+            false => self.reactions.retain(|r| !same(r)),
+        }
+        self.reacted.insert(t.seq, t.rev);
+        Ok(())
+    }
+
+    fn reacted_after(&mut self, since: u64, limit: u64) -> Result<Vec<(u64, u64)>, StoreError> {
+        let mut changed: Vec<(u64, u64)> = (self.reacted.iter())
+            .filter(|(&seq, &rev)| seq <= since && rev > since)
+            .map(|(&seq, &rev)| (seq, rev))
+            .collect();
+        changed.sort_by_key(|&(_, rev)| rev);
+        changed.truncate(limit as usize);
+        Ok(changed)
+    }
+
     fn kept(&mut self) -> Result<u64, StoreError> {
         Ok(self.messages.len() as u64)
     }
@@ -344,6 +438,8 @@ impl HistoryStore for MemoryHistory {
 
     fn prune_through(&mut self, through: u64) -> Result<(), StoreError> {
         self.messages.retain(|m| m.seq > through);
+        self.reactions.retain(|r| r.0 > through);
+        self.reacted.retain(|&seq, _| seq > through);
         Ok(())
     }
 }
@@ -406,6 +502,19 @@ impl HistoryStore for FailingHistory {
         n: u64,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         self.read(|s| s.search(q, before, n))?
+    }
+    fn reactions(
+        &mut self,
+        seqs: &[u64],
+        me: Option<&str>,
+    ) -> Result<Vec<(u64, ReactionCount)>, StoreError> {
+        self.read(|s| s.reactions(seqs, me))?
+    }
+    fn react(&mut self, _: &Toggle) -> Result<(), StoreError> {
+        Err(StoreError("disk full".into()))
+    }
+    fn reacted_after(&mut self, since: u64, n: u64) -> Result<Vec<(u64, u64)>, StoreError> {
+        self.read(|s| s.reacted_after(since, n))?
     }
     fn kept(&mut self) -> Result<u64, StoreError> {
         self.read(|s| s.kept())?

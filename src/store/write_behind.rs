@@ -14,9 +14,10 @@
 //! waiting here when the object dies was seen by nobody and acknowledged to
 //! nobody; its sender resends it (by `clientMsgId`) after reconnecting.
 
-use crate::store::history::{HistoryStore, StoredMessage};
+use crate::store::history::{HistoryStore, StoredMessage, Toggle};
 use crate::store::search::SearchQuery;
 use crate::wire::error::StoreError;
+use crate::wire::protocol::ReactionCount;
 
 /// Accepted messages not yet written, and the newest `seq` the room has
 /// handed out, so a message does not need a storage read to get its number.
@@ -154,6 +155,27 @@ impl<S: HistoryStore> HistoryStore for Buffered<'_, S> {
         limit: u64,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         self.written()?.search(query, before, limit)
+    }
+
+    fn reactions(
+        &mut self,
+        seqs: &[u64],
+        me: Option<&str>,
+    ) -> Result<Vec<(u64, ReactionCount)>, StoreError> {
+        self.written()?.reactions(seqs, me)
+    }
+
+    /// Written now, after what waits: a reaction is about a message that
+    /// must exist in storage first.
+    fn react(&mut self, toggle: &Toggle) -> Result<(), StoreError> {
+        let latest = self.latest_seq()?;
+        self.written()?.react(toggle)?;
+        self.behind.latest_seq = Some(latest.max(toggle.rev));
+        Ok(())
+    }
+
+    fn reacted_after(&mut self, since: u64, limit: u64) -> Result<Vec<(u64, u64)>, StoreError> {
+        self.written()?.reacted_after(since, limit)
     }
 
     fn kept(&mut self) -> Result<u64, StoreError> {

@@ -30,6 +30,8 @@ pub enum Refusal {
     UnknownType(String),
     /// A search query that is empty, too long or has too many words.
     BadQuery(String),
+    /// A reaction past a message's limits: the reason says which.
+    TooManyReactions(String),
     /// A binary frame; the protocol is text only.
     BinaryFrame,
     /// Over the per-connection rate; retry after the given time.
@@ -235,6 +237,7 @@ impl Refusal {
             ),
             Refusal::BadFrame(why) => said("bad_frame", why.clone()),
             Refusal::BadQuery(why) => said("bad_query", why.clone()),
+            Refusal::TooManyReactions(why) => said("too_many_reactions", why.clone()),
             Refusal::UnknownType(kind) => {
                 said("unknown_type", format!("unknown frame type {kind:?}"))
             }
@@ -448,6 +451,7 @@ mod tests {
             Refusal::MalformedJson,
             Refusal::BadFrame("x".into()),
             Refusal::BadQuery("x".into()),
+            Refusal::TooManyReactions("x".into()),
             Refusal::UnknownType("x".into()),
             Refusal::BinaryFrame,
             Refusal::MessageTooLong { chars: 3, max: 2 },

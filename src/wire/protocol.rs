@@ -63,6 +63,9 @@ pub enum ClientFrame {
     /// Close every socket of `client_id` and ban it for `minutes` (a
     /// moderator only).
     Kick { client_id: String, minutes: u64 },
+    /// Add `emoji` to message `id` as the sender's reaction, or take it
+    /// away if the sender already reacted with it.
+    React { id: String, emoji: String },
     /// A page of scrollback: the newest `limit` messages before `before`
     /// (or the newest of all), as they are now.
     Older { before: Option<u64>, limit: u64 },
@@ -105,12 +108,14 @@ struct JsonClientFrame {
     limit: Option<u64>,
     #[serde(default)]
     q: Option<String>,
+    #[serde(default)]
+    emoji: Option<String>,
 }
 
 /// The `type`s a client may send, for telling "unknown type" apart from
 /// "known type, wrong fields".
 const CLIENT_TYPES: &[&str] = &[
-    "message", "typing", "delete", "edit", "kick", "seen", "older", "search",
+    "message", "typing", "delete", "edit", "kick", "seen", "older", "search", "react",
 ];
 
 /// A receipt, read before the rules see the frame: a receipt that proves
@@ -187,6 +192,14 @@ fn typed(f: JsonClientFrame) -> Result<ClientFrame, Refusal> {
             Ok(ClientFrame::Kick { client_id, minutes })
         }
         "seen" => Ok(ClientFrame::Seen),
+        "react" => {
+            let emoji = required(f.emoji, "emoji")?;
+            validate::reaction(&emoji).map_err(|why| Refusal::BadFrame(why.0))?;
+            Ok(ClientFrame::React {
+                id: required(f.id, "id")?,
+                emoji,
+            })
+        }
         "older" => Ok(ClientFrame::Older {
             before: f.before,
             limit: page_limit(f.limit)?,
@@ -269,6 +282,11 @@ pub enum ServerFrame {
     Delete(ChangeLine),
     /// A message's text was replaced.
     Edit(ChangeLine),
+    /// A reaction was added or taken away; to sockets that speak this
+    /// protocol (`batch=1`), never to the originals' clients.
+    Reaction(ReactionLine),
+    /// A message's reactions as they are now: in a catch-up's `changes`.
+    Reactions(ReactionsLine),
     /// A page of scrollback, to the socket that asked.
     Older(PageLine),
     /// A page of search hits, to the socket that asked.
@@ -337,6 +355,47 @@ pub struct KeptLine {
     pub deleted: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub edited_ts: Option<u64>,
+    /// Its reactions, each emoji once, in the order first given.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<ReactionCount>,
+}
+
+/// One emoji on a message: how many reacted with it, and, where the
+/// answer is for one client, whether that client is among them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReactionCount {
+    pub emoji: String,
+    pub count: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mine: Option<bool>,
+}
+
+/// A reaction added (`on`) or taken away by `clientId` on message `id`,
+/// under the room's next `seq`, with the message's reactions after it.
+/// `mine` is absent: a client is among them if it was the last to add
+/// the emoji, or was already.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReactionLine {
+    #[serde(flatten)]
+    pub line: Line,
+    pub id: String,
+    pub seq: u64,
+    pub emoji: String,
+    pub on: bool,
+    pub reactions: Vec<ReactionCount>,
+}
+
+/// Message `id`'s reactions as they are now, after its latest reaction
+/// change `seq`, with `mine` for the client it is sent to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReactionsLine {
+    #[serde(flatten)]
+    pub line: Line,
+    pub id: String,
+    pub seq: u64,
+    pub reactions: Vec<ReactionCount>,
 }
 
 fn is_false(b: &bool) -> bool {

@@ -5,7 +5,8 @@
 //! single-threaded) and the room object (the trust boundary) call these.
 
 use crate::settings::limits::{
-    MAX_CLIENT_ID_LEN, MAX_CLIENT_MSG_ID_LEN, MAX_DISPLAY_NAME_CHARS, MAX_ROOM_NAME_LEN,
+    MAX_CLIENT_ID_LEN, MAX_CLIENT_MSG_ID_LEN, MAX_DISPLAY_NAME_CHARS, MAX_REACTION_BYTES,
+    MAX_REACTION_NAME_LEN, MAX_ROOM_NAME_LEN,
 };
 use crate::wire::protocol::RESERVED_IDS;
 
@@ -41,6 +42,85 @@ pub fn is_reserved(id: &str) -> bool {
 /// as a client id.
 pub fn client_msg_id(raw: &str) -> Result<&str, Invalid> {
     identifier("clientMsgId", raw, MAX_CLIENT_MSG_ID_LEN)
+}
+
+/// A reaction is one emoji, or a short `:name:` of `[a-z0-9_+-]` (a
+/// custom emoji a page may draw its own way). One emoji is one sequence:
+/// a single base character, with what may follow it (variation
+/// selectors, skin tones, a keycap, tag characters), or several bases
+/// joined by zero-width joiners, or a flag (two regional indicators). The
+/// ranges are the emoji blocks, checked without Unicode's tables, which
+/// would cost the `.wasm` more than the rest of this file.
+pub fn reaction(raw: &str) -> Result<&str, Invalid> {
+    let bad = |why: &str| Err(Invalid(format!("reaction {why}")));
+    if let Some(name) = raw.strip_prefix(':').and_then(|r| r.strip_suffix(':')) {
+        let ok = (1..=MAX_REACTION_NAME_LEN).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'+' | b'-'));
+        return if ok {
+            Ok(raw)
+        } else {
+            bad("names are :name: with 1 to 32 of a-z 0-9 _ + -")
+        };
+    }
+    if raw.is_empty() || raw.len() > MAX_REACTION_BYTES {
+        return bad("must be one emoji or a :name:");
+    }
+    match emoji_bases(raw) {
+        Some(1) => Ok(raw),
+        Some(0) | None => bad("must be one emoji or a :name:"),
+        Some(_) => bad("must be one emoji, not several"),
+    }
+}
+
+/// How many emoji `text` is, or `None` if it holds anything else.
+fn emoji_bases(text: &str) -> Option<usize> {
+    let (mut bases, mut joined, mut flag_half) = (0, false, false);
+    for (i, c) in text.chars().enumerate() {
+        let code = c as u32;
+        match code {
+            0x200D => joined = true,
+            // Variation selectors, keycap, skin tones, tags: part of the
+            // emoji before them.
+            0xFE0E | 0xFE0F | 0x20E3 | 0x1F3FB..=0x1F3FF | 0xE0020..=0xE007F if i == 0 => {
+                return None
+            }
+            0xFE0E | 0xFE0F | 0x20E3 | 0x1F3FB..=0x1F3FF | 0xE0020..=0xE007F => {}
+            // Regional indicators: two make one flag.
+            0x1F1E6..=0x1F1FF => {
+                if !flag_half {
+                    bases += usize::from(!joined);
+                }
+                flag_half = !flag_half;
+                joined = false;
+            }
+            _ if is_emoji_base(code) || (i == 0 && is_keycap_base(text)) => {
+                bases += usize::from(!joined);
+                (joined, flag_half) = (false, false);
+            }
+            _ => return None,
+        }
+    }
+    Some(bases)
+}
+
+fn is_emoji_base(code: u32) -> bool {
+    matches!(code,
+        0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2300..=0x23FF | 0x2B00..=0x2BFF
+        | 0x2190..=0x21FF | 0x2100..=0x214F | 0x25A0..=0x25FF | 0x2934 | 0x2935
+        | 0x3030 | 0x303D | 0x3297 | 0x3299 | 0xA9 | 0xAE | 0x203C | 0x2049)
+}
+
+/// `1️⃣`: a digit, `#` or `*`, then the keycap (with or without a
+/// variation selector between).
+fn is_keycap_base(text: &str) -> bool {
+    let mut chars = text.chars();
+    let first = chars
+        .next()
+        .is_some_and(|c| matches!(c, '0'..='9' | '#' | '*'));
+    let rest: String = chars.collect();
+    first && (rest == "\u{20E3}" || rest == "\u{FE0F}\u{20E3}")
 }
 
 /// A room name is 1 to [`MAX_ROOM_NAME_LEN`] characters of `[a-z0-9_-]`.
@@ -113,6 +193,44 @@ fn identifier<'a>(what: &str, raw: &'a str, max: usize) -> Result<&'a str, Inval
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reaction_is_one_emoji_or_a_short_name() {
+        for ok in [
+            "👍",
+            "❤️",
+            "👍🏽",
+            "🇫🇷",
+            "1️⃣",
+            "#⃣",
+            "👨‍👩‍👧‍👦",
+            "👩🏽‍💻",
+            "🏴󠁧󠁢󠁳󠁣󠁴󠁿",
+            ":party:",
+            ":+1:",
+            "✅",
+            "©",
+        ] {
+            assert_eq!(reaction(ok), Ok(ok), "{ok}");
+        }
+        for (bad, why) in [
+            ("", "one emoji"),
+            ("a", "one emoji"),
+            ("👍👍", "not several"),
+            ("🇫🇷🇩🇪", "not several"),
+            ("👍 ", "one emoji"),
+            ("<b>", "one emoji"),
+            (":Party:", ":name:"),
+            ("::", ":name:"),
+            ("🏽", "one emoji"),
+            ("1", "one emoji"),
+        ] {
+            let refused = reaction(bad).unwrap_err().0;
+            assert!(refused.contains(why), "{bad:?}: {refused}");
+        }
+        assert!(reaction(&format!(":{}:", "a".repeat(33))).is_err());
+        assert!(reaction(&"👍".repeat(13)).is_err(), "over the byte limit");
+    }
 
     #[test]
     fn accepts_letters_digits_underscore_and_dash() {

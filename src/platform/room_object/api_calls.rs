@@ -45,16 +45,15 @@ impl ChatRoom {
                 },
                 _,
             ) => {
-                let page = (*since, *limit, *before);
-                self.read_answer(
-                    |ctx| api::messages_page(ctx, page.0, page.1, page.2),
-                    cors,
-                    room,
-                )
+                let (page, me) = ((*since, *limit, *before), admitted.who.client_id.as_deref());
+                self.read_answer(|ctx| api::messages_page(ctx, page, me), cors, room)
             }
             (Call::Search { q, before, limit }, _) => {
-                let page = (*before, *limit);
-                self.read_answer(|ctx| api::search_page(ctx, q, page.0, page.1), cors, room)
+                let (page, me) = (
+                    (q.as_str(), *before, *limit),
+                    admitted.who.client_id.as_deref(),
+                );
+                self.read_answer(|ctx| api::search_page(ctx, page, me), cors, room)
             }
             (Call::Export, _) => self.export(&admitted.who, cors, room),
             (Call::Presence, _) => {

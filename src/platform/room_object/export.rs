@@ -17,6 +17,7 @@ use worker::{js_sys, web_sys};
 use crate::http::api::export_line;
 use crate::platform::log::emit;
 use crate::platform::sqlite::Db;
+use crate::room::reactions::kept_with_reactions;
 use crate::settings::limits::EXPORT_BATCH;
 use crate::store::history::HistoryStore;
 use crate::wire::log_line::LogLine;
@@ -54,18 +55,17 @@ fn next_piece(db: &Db, after: u64, through: u64) -> Result<Option<(String, u64)>
     if after >= through {
         return Ok(None);
     }
-    let batch = (db.messages().after(after, EXPORT_BATCH)).map_err(|e| e.0)?;
+    let mut sql = db.messages();
+    let batch = (sql.after(after, EXPORT_BATCH)).map_err(|e| e.0)?;
+    let full = batch.len() as u64 == EXPORT_BATCH;
     let batch: Vec<_> = batch.into_iter().take_while(|m| m.seq <= through).collect();
     let Some(last) = batch.last().map(|m| m.seq) else {
         return Ok(None);
     };
     // A short batch is the end: nothing newer than `through` is exported.
-    let last = if (batch.len() as u64) < EXPORT_BATCH {
-        through
-    } else {
-        last
-    };
-    Ok(Some((batch.iter().map(export_line).collect(), last)))
+    let last = if full { last } else { through };
+    let kept = kept_with_reactions(&mut sql, &batch, None).map_err(|e| e.0)?;
+    Ok(Some((kept.iter().map(export_line).collect(), last)))
 }
 
 fn call(target: &JsValue, method: &str, arg: &JsValue) -> Result<JsValue, JsValue> {

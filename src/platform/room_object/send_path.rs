@@ -19,7 +19,7 @@ use super::webhooks::Webhooks;
 use crate::platform::log::emit;
 use crate::platform::sqlite::Db;
 use crate::room;
-use crate::send::coalesce::{self, Coalescer, Held};
+use crate::send::coalesce::{self, Coalescer, Held, To};
 use crate::send::fanout::{self, Step};
 use crate::send::flow::{self, Flow, Meter, Overdrawn};
 use crate::send::roster::{Connection, Roster};
@@ -249,7 +249,7 @@ fn release(
             let mut mine = held
                 .iter()
                 .zip(frames.iter())
-                .filter(|(h, _)| h.to.includes(&key));
+                .filter(|(h, _)| h.to.includes(&key) && h.to != To::Batching);
             let _ = mine.try_for_each(|(_, frame)| deliver(frame).then_some(()));
             continue;
         }

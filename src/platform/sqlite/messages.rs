@@ -9,9 +9,10 @@ use serde::Deserialize;
 use worker::SqlStorageValue;
 
 use super::{int, Db};
-use crate::store::history::{Change, HistoryStore, StoredMessage};
+use crate::store::history::{Change, HistoryStore, StoredMessage, Toggle};
 use crate::store::search::SearchQuery;
 use crate::wire::error::StoreError;
+use crate::wire::protocol::ReactionCount;
 
 const COLUMNS: &str = "seq, ts, client_id, name, body, client_msg_id, rev, changed_ts, deleted";
 
@@ -62,6 +63,23 @@ struct Row {
 struct SeqRow {
     seq: Option<u64>,
 }
+
+#[derive(Deserialize)]
+struct CountRow {
+    seq: u64,
+    emoji: String,
+    count: u64,
+    mine: u64,
+}
+
+#[derive(Deserialize)]
+struct RevRow {
+    seq: u64,
+    rev: u64,
+}
+
+/// Seqs per `IN (…)` list: a statement binds at most 100 values.
+const SEQS_PER_QUERY: usize = 90;
 
 #[derive(Deserialize)]
 struct AgeRow {
@@ -116,7 +134,9 @@ impl HistoryStore for SqlMessages {
                 "SELECT max(\
                    COALESCE((SELECT seq FROM messages ORDER BY seq DESC LIMIT 1), 0), \
                    COALESCE((SELECT rev FROM messages WHERE rev IS NOT NULL \
-                             ORDER BY rev DESC LIMIT 1), 0)) AS seq",
+                             ORDER BY rev DESC LIMIT 1), 0), \
+                   COALESCE((SELECT reacted FROM messages WHERE reacted IS NOT NULL \
+                             ORDER BY reacted DESC LIMIT 1), 0)) AS seq",
             )?
             .unwrap_or(0))
     }
@@ -213,6 +233,66 @@ impl HistoryStore for SqlMessages {
         );
         let bindings = vec![query.fts5().into(), int(before.min(SEQ_MAX)), int(limit)];
         self.rows(&sql, bindings)
+    }
+
+    fn reactions(
+        &mut self,
+        seqs: &[u64],
+        me: Option<&str>,
+    ) -> Result<Vec<(u64, ReactionCount)>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in seqs.chunks(SEQS_PER_QUERY) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let query = format!(
+                "SELECT seq, emoji, COUNT(*) AS count, MAX(client_id = ?) AS mine \
+                 FROM reactions WHERE seq IN ({marks}) GROUP BY seq, emoji \
+                 ORDER BY seq, MIN(ts), emoji"
+            );
+            let mut bindings = vec![me.unwrap_or_default().into()];
+            bindings.extend(chunk.iter().map(|&s| int(s)));
+            let rows: Vec<CountRow> = self.db.query(&query, bindings)?;
+            out.extend(rows.into_iter().map(|r| {
+                let mine = me.map(|_| r.mine != 0);
+                let count = ReactionCount {
+                    emoji: r.emoji,
+                    count: r.count,
+                    mine,
+                };
+                (r.seq, count)
+            }));
+        }
+        Ok(out)
+    }
+
+    fn react(&mut self, t: &Toggle) -> Result<(), StoreError> {
+        let key = vec![
+            int(t.seq),
+            t.emoji.as_str().into(),
+            t.client_id.as_str().into(),
+        ];
+        match t.on {
+            true => self.db.exec(
+                "INSERT OR IGNORE INTO reactions (seq, emoji, client_id, ts) VALUES (?, ?, ?, ?)",
+                [key, vec![int(t.ts)]].concat(),
+            )?,
+            false => self.db.exec(
+                "DELETE FROM reactions WHERE seq = ? AND emoji = ? AND client_id = ?",
+                key,
+            )?,
+        }
+        self.db.exec(
+            "UPDATE messages SET reacted = ? WHERE seq = ?",
+            vec![int(t.rev), int(t.seq)],
+        )
+    }
+
+    fn reacted_after(&mut self, since: u64, limit: u64) -> Result<Vec<(u64, u64)>, StoreError> {
+        let rows: Vec<RevRow> = self.db.query(
+            "SELECT seq, reacted AS rev FROM messages \
+             WHERE reacted IS NOT NULL AND reacted > ? AND seq <= ? ORDER BY reacted LIMIT ?",
+            vec![int(since), int(since), int(limit)],
+        )?;
+        Ok(rows.into_iter().map(|r| (r.seq, r.rev)).collect())
     }
 
     fn kept(&mut self) -> Result<u64, StoreError> {

@@ -82,6 +82,27 @@ const MIGRATIONS: &[&str] = &[
         INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.seq, old.body);
         INSERT INTO messages_fts (rowid, body) VALUES (new.seq, new.body);
      END;",
+    // 5: reactions (src/room/reactions.rs): one row per member, emoji and
+    // message, in the order given (`ts`); `messages.reacted` is the seq of
+    // the message's latest reaction change, indexed for `since` and the
+    // newest seq. A deleted or pruned message loses its reactions, by
+    // trigger, whatever deletes it.
+    "CREATE TABLE IF NOT EXISTS reactions (
+        seq INTEGER NOT NULL,
+        emoji TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        PRIMARY KEY (seq, emoji, client_id)
+     ) WITHOUT ROWID;
+     ALTER TABLE messages ADD COLUMN reacted INTEGER;
+     CREATE INDEX IF NOT EXISTS messages_by_reacted ON messages (reacted) WHERE reacted IS NOT NULL;
+     CREATE TRIGGER IF NOT EXISTS reactions_of_deleted AFTER UPDATE OF deleted ON messages
+        WHEN new.deleted = 1 BEGIN
+        DELETE FROM reactions WHERE seq = new.seq;
+     END;
+     CREATE TRIGGER IF NOT EXISTS reactions_of_pruned AFTER DELETE ON messages BEGIN
+        DELETE FROM reactions WHERE seq = old.seq;
+     END;",
 ];
 
 #[derive(Deserialize)]

@@ -1,0 +1,180 @@
+//! Reactions against the real runtime: many members toggling one emoji at
+//! once leave an exact count; reactions survive a killed runtime and reach
+//! a client that was away through `since`, with `mine` for it; the
+//! originals' plain clients never get a frame they would show as an empty
+//! message; and refusals keep the socket open.
+
+// The tests drive the real runtime from the host; on wasm32 there is
+// nothing to run, so the crate is empty and needs no `main`.
+#![cfg_attr(target_arch = "wasm32", no_main)]
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use common::{unpacked, Client, Runtime, Server};
+
+const VARS: &[(&str, &str)] = &[("RATE_PER_SEC", "1000"), ("RATE_BURST", "1000")];
+
+const QUIET: Duration = Duration::from_millis(500);
+
+/// The first frame (inside batches too) of `kind` that `pred` accepts.
+async fn next_of(c: &mut Client, kind: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let hit = |f: &Value| f["type"] == kind && pred(f);
+    let frame = c
+        .next_matching(kind, |f| unpacked(f.clone()).iter().any(hit))
+        .await;
+    unpacked(frame).into_iter().find(hit).unwrap()
+}
+
+/// Says `text` as a batch client and returns the message's id.
+async fn said(c: &mut Client, text: &str) -> String {
+    let key: String = text
+        .chars()
+        .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '-' })
+        .collect();
+    c.say(text, &key).await;
+    let ack = next_of(c, "ack", |f| f["clientMsgId"] == key.as_str()).await;
+    ack["id"].as_str().unwrap().to_owned()
+}
+
+fn react(id: &str, emoji: &str) -> String {
+    json!({"type": "react", "id": id, "emoji": emoji}).to_string()
+}
+
+async fn many_members_toggling_one_emoji_at_once_leave_an_exact_count(server: Server) {
+    let (mut author, _) = Client::join_with(&server, "author", "room=storm&batch=1").await;
+    let id = said(&mut author, "vote here").await;
+    let mut members = Vec::new();
+    for i in 0..40 {
+        let (c, _) = Client::join_with(&server, &format!("m{i}"), "room=storm&batch=1").await;
+        members.push(c);
+    }
+    // All at once: 40 on, then the first 15 off again.
+    for c in members.iter_mut() {
+        c.send(&react(&id, "👍")).await;
+    }
+    for c in members.iter_mut().take(15) {
+        c.send(&react(&id, "👍")).await;
+    }
+    // The author hears all 55 changes, in seq order, the last one's count
+    // exact.
+    let mut seqs = Vec::new();
+    let mut last = Value::Null;
+    while seqs.len() < 55 {
+        let frame = author
+            .next_frame_or_close()
+            .await
+            .expect("the author stays");
+        for f in unpacked(frame)
+            .into_iter()
+            .filter(|f| f["type"] == "reaction")
+        {
+            seqs.push(f["seq"].as_u64().unwrap());
+            last = f;
+        }
+        assert!(seqs.len() <= 55, "{seqs:?}");
+    }
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    assert_eq!(last["reactions"], json!([{"emoji": "👍", "count": 25}]));
+    let (_late, frames) = Client::join_with(&server, "m3", "room=storm").await;
+    let history = common::frame_of(&frames, "history");
+    let message = &common::history_messages(history)[0];
+    assert_eq!(
+        message["reactions"],
+        json!([{"emoji": "👍", "count": 25, "mine": false}])
+    );
+    let (_late, frames) = Client::join_with(&server, "m30", "room=storm").await;
+    let message = &common::history_messages(common::frame_of(&frames, "history"))[0];
+    assert_eq!(message["reactions"][0]["mine"], true);
+}
+
+async fn the_originals_plain_clients_never_see_a_reaction(server: Server) {
+    let mut plain = Client::connect(&server, "/ws/plain?room=plain", "plain").await;
+    plain.expect_join_of("plain").await;
+    let (mut page, _) = Client::join_with(&server, "page", "room=plain&batch=1").await;
+    let id = said(&mut page, "react to me").await;
+    plain.expect_message("page", "react to me").await;
+    page.send(&react(&id, "🎉")).await;
+    next_of(&mut page, "reaction", |f| f["on"] == true).await;
+    page.say("after", "k-after").await;
+    let next = plain
+        .next_matching("the next message", |f| f["type"] != "join")
+        .await;
+    assert_eq!(
+        (next["type"].as_str(), next["message"].as_str()),
+        (Some("message"), Some("after")),
+        "no reaction frame before it"
+    );
+}
+
+async fn refusals_keep_the_socket_open(server: Server) {
+    let (mut c, _) = Client::join_with(&server, "odd", "room=oddr&batch=1").await;
+    let id = said(&mut c, "x").await;
+    for (frame, code) in [
+        (react(&id, "👍👍"), "bad_frame"),
+        (react(&id, "hello"), "bad_frame"),
+        (react("m99-1", "👍"), "unknown_message"),
+        (json!({"type": "react", "id": id}).to_string(), "bad_frame"),
+    ] {
+        c.send(&frame).await;
+        c.expect_error(code).await;
+    }
+    c.send(&react(&id, ":ship-it:")).await;
+    next_of(&mut c, "reaction", |f| f["emoji"] == ":ship-it:").await;
+}
+
+async fn reactions_survive_a_kill_and_reach_one_who_was_away_through_since(_: Server) {
+    let (port, state) = (
+        common::runtime::free_port(),
+        common::runtime::fresh_state_dir(),
+    );
+    let mut rt = tokio::task::block_in_place(|| Runtime::start_on(port, state.clone(), VARS));
+    let server = rt.server();
+    let (mut alice, _) = Client::join_with(&server, "alice", "room=away&batch=1").await;
+    let id = said(&mut alice, "lunch at noon?").await;
+    let (mut bob, _) = Client::join_with(&server, "bob", "room=away&batch=1").await;
+    bob.send(&react(&id, "👍")).await;
+    let seen = next_of(&mut bob, "reaction", |_| true).await;
+    let since = seen["seq"].as_u64().unwrap();
+    bob.close().await;
+    // While bob is away: alice adds two, then takes one back.
+    for emoji in ["👍", "🍕", "🍕"] {
+        alice.send(&react(&id, emoji)).await;
+        next_of(&mut alice, "reaction", |f| f["emoji"] == emoji).await;
+    }
+    tokio::time::sleep(QUIET).await;
+    tokio::task::block_in_place(|| rt.kill());
+    let mut rt = tokio::task::block_in_place(|| Runtime::start_on(port, state.clone(), VARS));
+    let server = rt.server();
+    let (_bob, frames) =
+        Client::join_with(&server, "bob", &format!("room=away&since={since}")).await;
+    let history = common::frame_of(&frames, "history");
+    assert_eq!(history["truncated"], false);
+    let changes = history["changes"].as_array().unwrap();
+    assert_eq!(
+        changes.len(),
+        1,
+        "one frame, the reactions as they are now: {changes:?}"
+    );
+    assert_eq!(changes[0]["type"], "reactions");
+    assert_eq!(changes[0]["id"].as_str(), Some(id.as_str()));
+    assert_eq!(
+        changes[0]["reactions"],
+        json!([{"emoji": "👍", "count": 2, "mine": true}])
+    );
+    assert_eq!(changes[0]["seq"], history["latestSeq"]);
+    rt.stop();
+    let _ = std::fs::remove_dir_all(state);
+}
+
+suite![
+    vars: VARS;
+    many_members_toggling_one_emoji_at_once_leave_an_exact_count,
+    the_originals_plain_clients_never_see_a_reaction,
+    refusals_keep_the_socket_open,
+    reactions_survive_a_kill_and_reach_one_who_was_away_through_since,
+];
