@@ -1,8 +1,10 @@
-//! Reactions against the real runtime: many members toggling one emoji at
-//! once leave an exact count; reactions survive a killed runtime and reach
-//! a client that was away through `since`, with `mine` for it; the
-//! originals' plain clients never get a frame they would show as an empty
-//! message; and refusals keep the socket open.
+//! Reactions, replies and mentions against the real runtime: many members
+//! toggling one emoji at once leave an exact count; reactions, a reply and
+//! a mention survive a killed runtime and reach a client that was away
+//! through `since`, with `mine` for it; a reply quotes its original and
+//! follows it to its delete; the originals' plain clients never get a
+//! frame they would show as an empty message; and refusals keep the
+//! socket open.
 
 // The tests drive the real runtime from the host; on wasm32 there is
 // nothing to run, so the crate is empty and needs no `main`.
@@ -141,11 +143,16 @@ async fn reactions_survive_a_kill_and_reach_one_who_was_away_through_since(_: Se
     let seen = next_of(&mut bob, "reaction", |_| true).await;
     let since = seen["seq"].as_u64().unwrap();
     bob.close().await;
-    // While bob is away: alice adds two, then takes one back.
+    // While bob is away: alice adds two, then takes one back, and answers
+    // herself, mentioning him.
     for emoji in ["👍", "🍕", "🍕"] {
         alice.send(&react(&id, emoji)).await;
         next_of(&mut alice, "reaction", |f| f["emoji"] == emoji).await;
     }
+    let reply =
+        json!({"type": "message", "message": "@bob noon it is", "replyTo": id, "clientMsgId": "r"});
+    alice.send(&reply.to_string()).await;
+    next_of(&mut alice, "ack", |f| f["clientMsgId"] == "r").await;
     tokio::time::sleep(QUIET).await;
     tokio::task::block_in_place(|| rt.kill());
     let mut rt = tokio::task::block_in_place(|| Runtime::start_on(port, state.clone(), VARS));
@@ -166,9 +173,43 @@ async fn reactions_survive_a_kill_and_reach_one_who_was_away_through_since(_: Se
         changes[0]["reactions"],
         json!([{"emoji": "👍", "count": 2, "mine": true}])
     );
-    assert_eq!(changes[0]["seq"], history["latestSeq"]);
+    let missed = common::history_messages(history);
+    assert_eq!(missed.len(), 1);
+    assert_eq!(missed[0]["replyTo"]["quote"], "lunch at noon?");
+    assert_eq!(missed[0]["mentions"], json!(["bob"]));
     rt.stop();
     let _ = std::fs::remove_dir_all(state);
+}
+
+async fn a_reply_quotes_its_original_and_follows_it_to_its_delete(server: Server) {
+    let (mut alice, _) = Client::join_with(&server, "alice", "room=thread&batch=1").await;
+    let id = said(&mut alice, "ship friday?").await;
+    let reply = json!({"type": "message", "message": "yes, @alice @carol", "replyTo": id, "clientMsgId": "r1"});
+    alice.send(&reply.to_string()).await;
+    let live = next_of(&mut alice, "message", |f| f["clientMsgId"] == "r1").await;
+    assert_eq!(
+        live["replyTo"],
+        json!({"id": id, "clientId": "alice", "quote": "ship friday?"})
+    );
+    assert_eq!(live["mentions"], json!(["alice", "carol"]));
+    // The original is deleted later: a newcomer's history and the API quote
+    // it as deleted, and a new reply to it is refused.
+    alice
+        .send(&json!({"type": "delete", "id": id}).to_string())
+        .await;
+    next_of(&mut alice, "delete", |_| true).await;
+    let (_bob, frames) = Client::join_with(&server, "bob", "room=thread").await;
+    let messages = common::history_messages(common::frame_of(&frames, "history"));
+    assert_eq!(
+        messages[1]["replyTo"],
+        json!({"id": id, "clientId": "alice", "quote": "", "deleted": true})
+    );
+    let api: Value = serde_json::from_str(&server.get("/api/rooms/thread/messages").body).unwrap();
+    assert_eq!(api["messages"][1]["replyTo"]["deleted"], true);
+    assert_eq!(api["messages"][1]["mentions"], json!(["alice", "carol"]));
+    let again = json!({"type": "message", "message": "late", "replyTo": id});
+    alice.send(&again.to_string()).await;
+    alice.expect_error("message_deleted").await;
 }
 
 suite![
@@ -176,5 +217,6 @@ suite![
     many_members_toggling_one_emoji_at_once_leave_an_exact_count,
     the_originals_plain_clients_never_see_a_reaction,
     refusals_keep_the_socket_open,
+    a_reply_quotes_its_original_and_follows_it_to_its_delete,
     reactions_survive_a_kill_and_reach_one_who_was_away_through_since,
 ];

@@ -56,7 +56,7 @@ proptest! {
     fn text_not_starting_with_a_brace_is_chat_verbatim(text in "[^{\\s]\\PC{0,100}") {
         prop_assert_eq!(
             protocol::parse(&text),
-            Ok(ClientFrame::Chat { text: text.clone(), client_msg_id: None })
+            Ok(ClientFrame::Chat { text: text.clone(), client_msg_id: None, reply_to: None })
         );
     }
 
@@ -65,7 +65,7 @@ proptest! {
         let frame = serde_json::json!({"type": "message", "message": text}).to_string();
         prop_assert_eq!(
             protocol::parse(&frame),
-            Ok(ClientFrame::Chat { text, client_msg_id: None })
+            Ok(ClientFrame::Chat { text, client_msg_id: None, reply_to: None })
         );
     }
 
@@ -123,7 +123,7 @@ proptest! {
                     prop_assert_eq!(&m.line.name, &session.name);
                     prop_assert_eq!(m.line.ts, step as u64);
                     // What goes out is what the client wrote, as written.
-                    let Ok(ClientFrame::Chat { text, client_msg_id }) = protocol::parse(text) else {
+                    let Ok(ClientFrame::Chat { text, client_msg_id, .. }) = protocol::parse(text) else {
                         return Err(TestCaseError::fail(format!("{text:?} was broadcast")));
                     };
                     prop_assert_eq!(&m.line.message, &text);

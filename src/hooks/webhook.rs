@@ -441,12 +441,15 @@ mod tests {
             seq: 3,
             id: "m3".into(),
             client_msg_id: None,
+            reply_to: None,
+            mentions: Vec::new(),
         });
         let change = ChangeLine {
             line: line.clone(),
             id: "m3".into(),
             seq: 4,
             edited_ts: None,
+            mentions: Vec::new(),
         };
         let found = events(
             "lobby",
@@ -599,6 +602,8 @@ mod tests {
             seq: 3,
             id: "m3-a".into(),
             client_msg_id: Some("c1".into()),
+            reply_to: None,
+            mentions: Vec::new(),
         })
         .to_json();
         let key_and_text = format!(r#""message":{}"#, serde_json::to_string(text).unwrap());

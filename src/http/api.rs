@@ -17,9 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::auth::Role;
 use crate::access::identity::Identity;
+use crate::room::kept::kept_lines;
 use crate::room::presence;
 use crate::room::rate_limit::{TokenBucket, Verdict};
-use crate::room::reactions::{self, kept_with_reactions};
+use crate::room::reactions;
 use crate::room::scrollback;
 use crate::room::session::{Joining, Session};
 use crate::room::{self, Audience, Ctx, Delivery};
@@ -270,6 +271,8 @@ pub struct PostBody {
     /// Who to speak as: a service token's choice, or anyone's in open mode.
     pub client_id: Option<String>,
     pub name: Option<String>,
+    /// The id of the message this one answers.
+    pub reply_to: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -281,6 +284,8 @@ struct RawPost {
     client_id: Option<String>,
     #[serde(default)]
     name: Option<String>,
+    #[serde(rename = "replyTo", default)]
+    reply_to: Option<String>,
 }
 
 /// Whether a body this long may be read at all.
@@ -373,6 +378,7 @@ pub fn parse_post(content_type: Option<&str>, body: &str) -> Result<PostBody, Ht
         client_msg_id: raw.client_msg_id,
         client_id: raw.client_id,
         name,
+        reply_to: raw.reply_to,
     })
 }
 
@@ -532,7 +538,7 @@ pub fn messages_page<S: HistoryStore>(
         let page = scrollback::older(ctx.store, before, limit)
             .map_err(|r| HttpRefusal::from_refusal(&r))?;
         return Ok(MessagesPage {
-            messages: kept_with_reactions(ctx.store, &page.messages, me).map_err(failed)?,
+            messages: kept_lines(ctx.store, &page.messages, me).map_err(failed)?,
             changes: Vec::new(),
             latest_seq: ctx.store.latest_seq().map_err(failed)?,
             truncated: false,
@@ -549,7 +555,7 @@ pub fn messages_page<S: HistoryStore>(
     changes.extend(reacted.map_err(failed)?);
     changes.sort_by_key(change_seq);
     Ok(MessagesPage {
-        messages: kept_with_reactions(ctx.store, &page.messages, me).map_err(failed)?,
+        messages: kept_lines(ctx.store, &page.messages, me).map_err(failed)?,
         changes,
         latest_seq: page.latest_seq,
         truncated: page.truncated,
@@ -582,7 +588,7 @@ pub fn search_page<S: HistoryStore>(
     let refused = |r: Refusal| HttpRefusal::from_refusal(&r);
     let query = SearchQuery::parse(q).map_err(refused)?;
     let page = scrollback::search(ctx.store, &query, before, limit).map_err(refused)?;
-    let messages = kept_with_reactions(ctx.store, &page.messages, me);
+    let messages = kept_lines(ctx.store, &page.messages, me);
     Ok(SearchPage {
         messages: messages.map_err(|e| refused(Refusal::Storage(e)))?,
         more: page.more,
@@ -671,8 +677,12 @@ pub fn post<S: HistoryStore>(
         receipts: false,
     };
     let session = Session::new(joining, API_CONN, ctx.now);
-    let deliveries = room::chat(ctx, &session, body.message, body.client_msg_id)
-        .map_err(|r| HttpRefusal::from_refusal(&r))?;
+    let draft = room::Draft {
+        text: body.message,
+        client_msg_id: body.client_msg_id,
+        reply_to: body.reply_to,
+    };
+    let deliveries = room::chat(ctx, &session, draft).map_err(|r| HttpRefusal::from_refusal(&r))?;
     let (posted, created) = posted(&deliveries);
     let posted = posted.ok_or_else(|| HttpRefusal::from_refusal(&Refusal::Internal))?;
     Ok(Accepted {
@@ -761,6 +771,7 @@ mod tests {
             client_msg_id: None,
             client_id: None,
             name: None,
+            reply_to: None,
         }
     }
 

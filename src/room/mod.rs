@@ -8,10 +8,13 @@
 //! and after hibernation.
 
 pub mod alarm;
+pub mod kept;
+pub mod mentions;
 pub mod moderation;
 pub mod presence;
 pub mod rate_limit;
 pub mod reactions;
+pub mod replies;
 pub mod scrollback;
 pub mod session;
 
@@ -170,7 +173,7 @@ fn history_frame<S: HistoryStore>(
     me: Option<&str>,
     now: u64,
 ) -> Result<ServerFrame, StoreError> {
-    let messages = reactions::kept_with_reactions(store, &catch_up.messages, me)?;
+    let messages = kept::kept_lines(store, &catch_up.messages, me)?;
     let mut changes: Vec<ServerFrame> = (catch_up.changes.iter())
         .filter_map(StoredMessage::change_frame)
         .collect();
@@ -257,7 +260,15 @@ fn accept<S: HistoryStore>(
         ClientFrame::Chat {
             text,
             client_msg_id,
-        } => chat(ctx, session, text, client_msg_id).map(Outcome::deliver),
+            reply_to,
+        } => {
+            let draft = Draft {
+                text,
+                client_msg_id,
+                reply_to,
+            };
+            chat(ctx, session, draft).map(Outcome::deliver)
+        }
         ClientFrame::Typing => Ok(typing(session, ctx.now)),
         ClientFrame::Delete { id } => moderation::delete(ctx, session, &id).map(Outcome::deliver),
         ClientFrame::Edit { id, text } => {
@@ -289,16 +300,30 @@ fn accept<S: HistoryStore>(
     result.unwrap_or_else(|refusal| refuse(&refusal, ctx.now))
 }
 
+/// A message as its sender wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    pub text: String,
+    pub client_msg_id: Option<String>,
+    /// The id of the message it answers.
+    pub reply_to: Option<String>,
+}
+
 /// Stores a chat message, then broadcasts it. Storing first is what makes an
 /// `ack` a promise: the runtime holds outgoing frames until the write is
 /// durable, and a message that failed to store is never seen by anyone.
-/// The HTTP API posts through it too ([`crate::http::api::post`]).
+/// The HTTP API posts through it too ([`crate::http::api::post`]). A reply
+/// must answer a kept message that is not deleted; its frame quotes it.
 pub fn chat<S: HistoryStore>(
     ctx: &mut Ctx<'_, S>,
     session: &Session,
-    text: String,
-    client_msg_id: Option<String>,
+    draft: Draft,
 ) -> Result<Vec<Delivery>, Refusal> {
+    let Draft {
+        text,
+        client_msg_id,
+        reply_to,
+    } = draft;
     check_message(&text, ctx.config.max_message_chars)?;
     if let Some(cmid) = &client_msg_id {
         let earlier = ctx
@@ -310,20 +335,28 @@ pub fn chat<S: HistoryStore>(
             return Ok(vec![ack(&earlier, ctx.now)]);
         }
     }
+    let original = match &reply_to {
+        Some(id) => Some(moderation::changeable(ctx.store, id)?),
+        None => None,
+    };
     let seq = ctx.store.latest_seq().map_err(Refusal::Storage)? + 1;
     let stored = StoredMessage {
         seq,
         ts: ctx.now,
         client_id: session.client_id.clone(),
         name: session.name.clone(),
+        mentions: mentions::of(&text),
         body: text,
         client_msg_id,
         change: None,
+        reply_to,
     };
     ctx.store.append(&stored).map_err(Refusal::Storage)?;
+    let mut line = stored.to_line();
+    line.reply_to = original.map(|o| replies::quote(&o.id(), Some(&o)));
     let mut deliveries = vec![Delivery::new(
         Audience::Everyone,
-        ServerFrame::Message(stored.to_line()),
+        ServerFrame::Message(line),
     )];
     if stored.client_msg_id.is_some() {
         deliveries.push(ack(&stored, ctx.now));

@@ -46,6 +46,7 @@ pub fn delete<S: HistoryStore>(
         return Err(Refusal::NotAuthor);
     }
     msg.body.clear();
+    msg.mentions.clear();
     revise(ctx, msg, true)
 }
 
@@ -61,6 +62,7 @@ pub fn edit<S: HistoryStore>(
         return Err(Refusal::NotAuthor);
     }
     check_message(&text, ctx.config.max_message_chars)?;
+    msg.mentions = crate::room::mentions::of(&text);
     msg.body = text;
     revise(ctx, msg, false)
 }
@@ -180,6 +182,8 @@ mod tests {
                     body: text.into(),
                     client_msg_id: None,
                     change: None,
+                    reply_to: None,
+                    mentions: Vec::new(),
                 };
                 store.append(&msg).unwrap();
             }

@@ -11,17 +11,13 @@
 //! to sockets that speak this protocol alone: the originals' clients
 //! would show a reaction as an empty message.
 
-use std::collections::HashMap;
-
 use crate::room::moderation::changeable;
 use crate::room::session::Session;
 use crate::room::{Audience, Ctx, Delivery};
 use crate::settings::limits::{MAX_REACTIONS_PER_MEMBER, MAX_REACTION_KINDS};
-use crate::store::history::{HistoryStore, StoredMessage, Toggle};
+use crate::store::history::{HistoryStore, Toggle};
 use crate::wire::error::{Refusal, StoreError};
-use crate::wire::protocol::{
-    KeptLine, Line, ReactionCount, ReactionLine, ReactionsLine, ServerFrame,
-};
+use crate::wire::protocol::{Line, ReactionCount, ReactionLine, ReactionsLine, ServerFrame};
 
 /// Toggles `session`'s `emoji` (already checked to be one) on message `id`.
 pub fn react<S: HistoryStore>(
@@ -86,30 +82,6 @@ fn summary<S: HistoryStore>(
 ) -> Result<Vec<ReactionCount>, Refusal> {
     let all = store.reactions(&[seq], me).map_err(Refusal::Storage)?;
     Ok(all.into_iter().map(|(_, count)| count).collect())
-}
-
-/// `messages` as history shows them, each with its reactions (`mine` for
-/// `me`, when the answer is for one client).
-pub fn kept_with_reactions<S: HistoryStore>(
-    store: &mut S,
-    messages: &[StoredMessage],
-    me: Option<&str>,
-) -> Result<Vec<KeptLine>, StoreError> {
-    let mut kept: Vec<KeptLine> = messages.iter().map(StoredMessage::to_kept).collect();
-    let at: HashMap<u64, usize> = (kept.iter().enumerate())
-        .map(|(i, k)| (k.chat.seq, i))
-        .collect();
-    let seqs: Vec<u64> = kept
-        .iter()
-        .filter(|k| !k.deleted)
-        .map(|k| k.chat.seq)
-        .collect();
-    for (seq, count) in store.reactions(&seqs, me)? {
-        if let Some(&i) = at.get(&seq) {
-            kept[i].reactions.push(count);
-        }
-    }
-    Ok(kept)
 }
 
 /// A catch-up's `reactions` frames: for each message the client had whose

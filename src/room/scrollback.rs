@@ -5,7 +5,7 @@
 //! A page asks for one more than it returns: that one says whether there
 //! is more, without counting.
 
-use crate::room::reactions::kept_with_reactions;
+use crate::room::kept::kept_lines;
 use crate::room::{Audience, Ctx, Delivery};
 use crate::store::history::{HistoryStore, StoredMessage};
 use crate::store::search::SearchQuery;
@@ -83,8 +83,7 @@ fn page_line<S: HistoryStore>(
     (q, before): (Option<String>, Option<u64>),
     (me, now): (&str, u64),
 ) -> Result<PageLine, Refusal> {
-    let messages =
-        kept_with_reactions(store, &page.messages, Some(me)).map_err(Refusal::Storage)?;
+    let messages = kept_lines(store, &page.messages, Some(me)).map_err(Refusal::Storage)?;
     Ok(PageLine {
         line: Line::server("", now),
         q,
@@ -118,6 +117,8 @@ mod tests {
                 body: (*body).into(),
                 client_msg_id: None,
                 change: None,
+                reply_to: None,
+                mentions: Vec::new(),
             })
             .unwrap();
         }

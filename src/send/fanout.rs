@@ -131,6 +131,8 @@ mod tests {
                 seq: 1,
                 id: "m1".into(),
                 client_msg_id: None,
+                reply_to: None,
+                mentions: Vec::new(),
             }),
         }
     }

@@ -102,6 +102,14 @@ pub const MAX_REACTION_BYTES: usize = 48;
 /// their custom emoji.
 pub const MAX_REACTION_NAME_LEN: usize = 32;
 
+/// Client ids one message may mention: a team's worth, and a cap on the
+/// notifications one message can cause.
+pub const MAX_MENTIONS: usize = 20;
+
+/// Characters of the original a reply quotes: a line, enough to recognise
+/// it; the rest is a click away.
+pub const QUOTE_CHARS: usize = 100;
+
 /// Sustained chat messages per second per connection: far above any human
 /// typist, well below what would swamp a room. Configurable: `RATE_PER_SEC`.
 pub const RATE_PER_SEC: u32 = 10;

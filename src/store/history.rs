@@ -30,6 +30,10 @@ pub struct StoredMessage {
     pub client_msg_id: Option<String>,
     /// The latest edit or delete, if any.
     pub change: Option<Change>,
+    /// The id of the message this one answers, if any.
+    pub reply_to: Option<String>,
+    /// The client ids its current text mentions.
+    pub mentions: Vec<String>,
 }
 
 /// The latest edit or delete of a message.
@@ -72,6 +76,8 @@ impl StoredMessage {
             seq: self.seq,
             id: self.id(),
             client_msg_id: self.client_msg_id.clone(),
+            reply_to: None,
+            mentions: self.mentions.clone(),
         }
     }
 
@@ -106,6 +112,7 @@ impl StoredMessage {
             id: self.id(),
             seq: change.rev,
             edited_ts: (!change.deleted).then_some(change.ts),
+            mentions: self.mentions.clone(),
         };
         Some(match change.deleted {
             true => ServerFrame::Delete(line),
@@ -338,6 +345,7 @@ impl HistoryStore for MemoryHistory {
     fn revise(&mut self, msg: &StoredMessage) -> Result<(), StoreError> {
         if let Some(kept) = self.messages.iter_mut().find(|m| m.seq == msg.seq) {
             kept.body.clone_from(&msg.body);
+            kept.mentions.clone_from(&msg.mentions);
             kept.change = msg.change;
         }
         if msg.deleted() {
@@ -540,6 +548,8 @@ mod tests {
             body: format!("m{seq}"),
             client_msg_id: Some(format!("c{seq}")),
             change: None,
+            reply_to: None,
+            mentions: Vec::new(),
         }
     }
 

@@ -152,6 +152,8 @@ mod tests {
                 body: "x".into(),
                 client_msg_id: None,
                 change: None,
+                reply_to: None,
+                mentions: Vec::new(),
             };
             s.append(&msg).unwrap();
         }

@@ -205,6 +205,8 @@ mod tests {
             body: format!("m{seq}"),
             client_msg_id: cmid.map(String::from),
             change: None,
+            reply_to: None,
+            mentions: Vec::new(),
         }
     }
 

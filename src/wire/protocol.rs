@@ -53,6 +53,8 @@ pub enum ClientFrame {
     Chat {
         text: String,
         client_msg_id: Option<String>,
+        /// The id of the message this one answers.
+        reply_to: Option<String>,
     },
     /// The client is typing; the others are told, nothing is stored.
     Typing,
@@ -110,6 +112,8 @@ struct JsonClientFrame {
     q: Option<String>,
     #[serde(default)]
     emoji: Option<String>,
+    #[serde(rename = "replyTo", default)]
+    reply_to: Option<String>,
 }
 
 /// The `type`s a client may send, for telling "unknown type" apart from
@@ -151,6 +155,7 @@ pub fn parse(text: &str) -> Result<ClientFrame, Refusal> {
         return Ok(ClientFrame::Chat {
             text: text.to_owned(),
             client_msg_id: None,
+            reply_to: None,
         });
     }
     match serde_json::from_str::<JsonClientFrame>(text) {
@@ -170,6 +175,7 @@ fn typed(f: JsonClientFrame) -> Result<ClientFrame, Refusal> {
             Ok(ClientFrame::Chat {
                 text: required(f.message, "message")?,
                 client_msg_id: f.client_msg_id,
+                reply_to: f.reply_to,
             })
         }
         "typing" => Ok(ClientFrame::Typing),
@@ -342,6 +348,30 @@ pub struct ChatLine {
     pub id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_msg_id: Option<String>,
+    /// The message this one answers, quoted as it is now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<ReplyRef>,
+    /// The client ids its text mentions (`@id`), for notifying them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
+}
+
+/// The message a reply answers: its id and author, and a short quote of
+/// its text as it is now. A deleted original quotes nothing and says
+/// `deleted`; one no longer kept says `gone`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplyRef {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub quote: String,
+    #[serde(skip_serializing_if = "is_false")]
+    pub deleted: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub gone: bool,
 }
 
 /// A message as history shows it now: deleted (an empty `message`, its
@@ -416,6 +446,9 @@ pub struct ChangeLine {
     pub seq: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub edited_ts: Option<u64>,
+    /// An edit's mentions, read again from the new text.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -540,6 +573,7 @@ mod tests {
         ClientFrame::Chat {
             text: text.into(),
             client_msg_id: None,
+            reply_to: None,
         }
     }
 
@@ -568,7 +602,8 @@ mod tests {
             parse(r#"{"type":"message","message":"hi","clientMsgId":"m-1"}"#),
             Ok(ClientFrame::Chat {
                 text: "hi".into(),
-                client_msg_id: Some("m-1".into())
+                client_msg_id: Some("m-1".into()),
+                reply_to: None,
             })
         );
     }
@@ -643,6 +678,8 @@ mod tests {
             seq: 7,
             id: "x-7".into(),
             client_msg_id: None,
+            reply_to: None,
+            mentions: Vec::new(),
         });
         assert_eq!(
             value(&frame),
@@ -741,6 +778,7 @@ mod tests {
             id: "m3-1".into(),
             seq: 9,
             edited_ts: None,
+            mentions: Vec::new(),
         };
         assert_eq!(
             value(&ServerFrame::Delete(line.clone())),
@@ -749,6 +787,7 @@ mod tests {
         );
         let edit = ChangeLine {
             edited_ts: Some(1_700_000_000_000),
+            mentions: Vec::new(),
             ..line
         };
         assert_eq!(

@@ -17,7 +17,7 @@ use worker::{js_sys, web_sys};
 use crate::http::api::export_line;
 use crate::platform::log::emit;
 use crate::platform::sqlite::Db;
-use crate::room::reactions::kept_with_reactions;
+use crate::room::kept::kept_lines;
 use crate::settings::limits::EXPORT_BATCH;
 use crate::store::history::HistoryStore;
 use crate::wire::log_line::LogLine;
@@ -64,7 +64,7 @@ fn next_piece(db: &Db, after: u64, through: u64) -> Result<Option<(String, u64)>
     };
     // A short batch is the end: nothing newer than `through` is exported.
     let last = if full { last } else { through };
-    let kept = kept_with_reactions(&mut sql, &batch, None).map_err(|e| e.0)?;
+    let kept = kept_lines(&mut sql, &batch, None).map_err(|e| e.0)?;
     Ok(Some((kept.iter().map(export_line).collect(), last)))
 }
 

@@ -14,19 +14,20 @@ use crate::store::search::SearchQuery;
 use crate::wire::error::StoreError;
 use crate::wire::protocol::ReactionCount;
 
-const COLUMNS: &str = "seq, ts, client_id, name, body, client_msg_id, rev, changed_ts, deleted";
+const COLUMNS: &str =
+    "seq, ts, client_id, name, body, client_msg_id, rev, changed_ts, deleted, reply_to, mentions";
 
 /// [`COLUMNS`] of `messages AS m`, for reads that join the search index.
-const M_COLUMNS: &str =
-    "m.seq, m.ts, m.client_id, m.name, m.body, m.client_msg_id, m.rev, m.changed_ts, m.deleted";
+const M_COLUMNS: &str = "m.seq, m.ts, m.client_id, m.name, m.body, m.client_msg_id, m.rev, \
+    m.changed_ts, m.deleted, m.reply_to, m.mentions";
 
 /// The largest seq a binding carries exactly (bindings are JavaScript
 /// numbers): "before everything" is said with it.
 const SEQ_MAX: u64 = (1 << 53) - 1;
 
 /// A statement may bind at most 100 values in a Durable Object, and a row
-/// binds nine.
-const ROWS_PER_INSERT: usize = 11;
+/// binds eleven.
+const ROWS_PER_INSERT: usize = 9;
 
 /// A message's values, in [`COLUMNS`] order.
 fn row(msg: &StoredMessage) -> Vec<SqlStorageValue> {
@@ -39,7 +40,16 @@ fn row(msg: &StoredMessage) -> Vec<SqlStorageValue> {
         msg.client_msg_id.as_deref().into(),
     ];
     values.extend(change_values(msg));
+    values.push(msg.reply_to.as_deref().into());
+    values.push(mentions_value(msg));
     values
+}
+
+/// The mentions as stored: ids (which hold no space) separated by spaces,
+/// NULL for none.
+fn mentions_value(msg: &StoredMessage) -> SqlStorageValue {
+    let joined = msg.mentions.join(" ");
+    (!joined.is_empty()).then_some(joined.as_str()).into()
 }
 
 pub(crate) struct SqlMessages {
@@ -57,6 +67,8 @@ struct Row {
     rev: Option<u64>,
     changed_ts: Option<u64>,
     deleted: u64,
+    reply_to: Option<String>,
+    mentions: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -101,6 +113,11 @@ impl From<Row> for StoredMessage {
                 ts: r.changed_ts.unwrap_or(r.ts),
                 deleted: r.deleted != 0,
             }),
+            reply_to: r.reply_to,
+            mentions: (r.mentions.iter())
+                .flat_map(|m| m.split(' '))
+                .map(str::to_owned)
+                .collect(),
         }
     }
 }
@@ -156,7 +173,7 @@ impl HistoryStore for SqlMessages {
     /// here with its change, so every row carries its change columns.
     fn append_all(&mut self, msgs: &[StoredMessage]) -> Result<(), StoreError> {
         for chunk in msgs.chunks(ROWS_PER_INSERT) {
-            let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+            let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
             let bindings: Vec<SqlStorageValue> = chunk.iter().flat_map(row).collect();
             let query = format!("INSERT INTO messages ({COLUMNS}) VALUES {rows}");
             self.db.exec(&query, bindings)?;
@@ -197,12 +214,12 @@ impl HistoryStore for SqlMessages {
     }
 
     fn revise(&mut self, msg: &StoredMessage) -> Result<(), StoreError> {
-        let query = "UPDATE messages SET body = ?, rev = ?, changed_ts = ?, deleted = ? \
-            WHERE seq = ?";
+        let query = "UPDATE messages SET body = ?, rev = ?, changed_ts = ?, deleted = ?, \
+            mentions = ? WHERE seq = ?";
         let bindings = [
             vec![msg.body.as_str().into()],
             change_values(msg),
-            vec![int(msg.seq)],
+            vec![mentions_value(msg), int(msg.seq)],
         ];
         self.db.exec(query, bindings.concat())
     }

@@ -103,6 +103,11 @@ const MIGRATIONS: &[&str] = &[
      CREATE TRIGGER IF NOT EXISTS reactions_of_pruned AFTER DELETE ON messages BEGIN
         DELETE FROM reactions WHERE seq = old.seq;
      END;",
+    // 6: replies and mentions (src/room/replies.rs, mentions.rs): the id of
+    // the message a reply answers, and the ids a message mentions,
+    // separated by spaces.
+    "ALTER TABLE messages ADD COLUMN reply_to TEXT;
+     ALTER TABLE messages ADD COLUMN mentions TEXT;",
 ];
 
 #[derive(Deserialize)]
