@@ -212,11 +212,61 @@ async fn a_reply_quotes_its_original_and_follows_it_to_its_delete(server: Server
     alice.expect_error("message_deleted").await;
 }
 
+async fn read_pointers_keep_tabs_in_step_and_survive_a_reconnect(server: Server) {
+    let (mut alice, _) = Client::join_with(&server, "alice", "room=reads&batch=1").await;
+    for text in ["one", "two", "three"] {
+        said(&mut alice, text).await;
+    }
+    let (mut tab1, frames) = Client::join_with(&server, "bob", "room=reads&batch=1").await;
+    let read = &common::frame_of(&frames, "history")["read"];
+    assert_eq!(read, &json!({"seq": 0, "unread": 3}));
+    let (mut tab2, _) = Client::join_with(&server, "bob", "room=reads&batch=1").await;
+    tab1.send(&json!({"type": "read", "seq": 2}).to_string())
+        .await;
+    for tab in [&mut tab1, &mut tab2] {
+        let moved = next_of(tab, "read", |_| true).await;
+        assert_eq!(
+            (moved["seq"].as_u64(), moved["unread"].as_u64()),
+            (Some(2), Some(1))
+        );
+    }
+    // A tab that is behind cannot move it back: it alone is told where it is.
+    tab2.send(&json!({"type": "read", "seq": 1}).to_string())
+        .await;
+    let told = next_of(&mut tab2, "read", |_| true).await;
+    assert_eq!(told["seq"], 2);
+    tab1.expect_none(QUIET, "a read frame", |f| {
+        unpacked(f.clone()).iter().any(|g| g["type"] == "read")
+    })
+    .await;
+    tab1.close().await;
+    tab2.close().await;
+    let (_again, frames) = Client::join_with(&server, "bob", "room=reads").await;
+    assert_eq!(
+        common::frame_of(&frames, "history")["read"],
+        json!({"seq": 2, "unread": 1})
+    );
+    let api = server.get("/api/rooms/reads/read/bob");
+    assert_eq!(api.status, 200, "{}", api.body);
+    let api: Value = serde_json::from_str(&api.body).unwrap();
+    assert_eq!(api, json!({"clientId": "bob", "seq": 2, "unread": 1}));
+    // A seq from the future stops at the newest.
+    let (mut tab3, _) = Client::join_with(&server, "bob", "room=reads&batch=1").await;
+    tab3.send(&json!({"type": "read", "seq": 999}).to_string())
+        .await;
+    let last = next_of(&mut tab3, "read", |_| true).await;
+    assert_eq!(
+        (last["seq"].as_u64(), last["unread"].as_u64()),
+        (Some(3), Some(0))
+    );
+}
+
 suite![
     vars: VARS;
     many_members_toggling_one_emoji_at_once_leave_an_exact_count,
     the_originals_plain_clients_never_see_a_reaction,
     refusals_keep_the_socket_open,
     a_reply_quotes_its_original_and_follows_it_to_its_delete,
+    read_pointers_keep_tabs_in_step_and_survive_a_reconnect,
     reactions_survive_a_kill_and_reach_one_who_was_away_through_since,
 ];

@@ -21,6 +21,7 @@ use crate::room::kept::kept_lines;
 use crate::room::presence;
 use crate::room::rate_limit::{TokenBucket, Verdict};
 use crate::room::reactions;
+use crate::room::read_state;
 use crate::room::scrollback;
 use crate::room::session::{Joining, Session};
 use crate::room::{self, Audience, Ctx, Delivery};
@@ -32,7 +33,7 @@ use crate::settings::origin;
 use crate::store::history::{self, HistoryStore, Reach};
 use crate::store::search::SearchQuery;
 use crate::wire::error::{Denial, HttpRefusal, Refusal};
-use crate::wire::protocol::{KeptLine, Member, ServerFrame};
+use crate::wire::protocol::{KeptLine, Member, ReadState, ServerFrame};
 use crate::wire::routes::RequestHead;
 use crate::wire::validate;
 
@@ -71,6 +72,8 @@ pub enum Call {
     },
     /// `GET export`: every kept message, as NDJSON.
     Export,
+    /// `GET read/<client_id>`: a person's read pointer and unread count.
+    ReadState { client_id: String },
     /// `POST messages`.
     PostMessage,
     /// `GET presence`.
@@ -151,6 +154,13 @@ pub fn route(head: RequestHead<'_>, allowed_origins: &[String]) -> Result<ApiRou
         ("GET", "presence") => Call::Presence,
         ("GET", "search") => search_query(head.query)?,
         ("GET", "export") => Call::Export,
+        ("GET", read) => {
+            let id = read.trim_start_matches("read/");
+            let client_id = validate::client_id(id).map_err(|why| bad_request(why.0))?;
+            Call::ReadState {
+                client_id: client_id.to_owned(),
+            }
+        }
         (method, _) => return Err(method_not_allowed(head.path, method, allow)),
     };
     Ok(ApiRoute::Call {
@@ -167,7 +177,7 @@ fn endpoint(path: &str) -> Result<(&str, &str, &'static str), HttpRefusal> {
             404,
             "not_found",
             format!(
-                "no API endpoint at {}; the endpoints are /api/rooms/<room>/ followed by messages, presence, search or export",
+                "no API endpoint at {}; the endpoints are /api/rooms/<room>/ followed by messages, presence, search, export or read/<client id>",
                 printable(path)
             ),
         )
@@ -177,6 +187,7 @@ fn endpoint(path: &str) -> Result<(&str, &str, &'static str), HttpRefusal> {
     let allow = match endpoint {
         "messages" => "GET, POST, OPTIONS",
         "presence" | "search" | "export" => "GET, OPTIONS",
+        read if read.starts_with("read/") => "GET, OPTIONS",
         _ => return Err(not_found()),
     };
     Ok((room, endpoint, allow))
@@ -607,6 +618,43 @@ pub fn may_export(who: &Identity) -> Result<(), HttpRefusal> {
             "exporting a room needs a moderator's or a service token",
         )),
     }
+}
+
+/// `GET read/<client_id>`: the pointer and unread count of one person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadAnswer {
+    pub client_id: String,
+    #[serde(flatten)]
+    pub read: ReadState,
+}
+
+/// Who may read a person's read state: that person, a moderator and a
+/// backend; in open mode anyone, as anyone may speak as anyone.
+pub fn may_read_state(who: &Identity, client_id: &str) -> Result<(), HttpRefusal> {
+    let own = who.client_id.as_deref().is_none_or(|me| me == client_id);
+    match (own, who.role) {
+        (true, _) | (_, Role::Moderator | Role::Service) => Ok(()),
+        _ => Err(HttpRefusal::json(
+            403,
+            "read_forbidden",
+            "a member may read only its own read state",
+        )),
+    }
+}
+
+pub fn read_answer<S: HistoryStore>(
+    ctx: &mut Ctx<'_, S>,
+    who: &Identity,
+    client_id: &str,
+) -> Result<ReadAnswer, HttpRefusal> {
+    may_read_state(who, client_id)?;
+    let read = read_state::of(ctx.store, client_id)
+        .map_err(|e| HttpRefusal::from_refusal(&Refusal::Storage(e)))?;
+    Ok(ReadAnswer {
+        client_id: client_id.to_owned(),
+        read,
+    })
 }
 
 /// One line of an export: a kept message as history shows it, then a
@@ -1213,6 +1261,37 @@ mod tests {
         let hits = search_page(&mut r.ctx(), ("SHIP", None, 1), None).unwrap();
         assert_eq!(hits.messages[0].chat.line.message, "ship again");
         assert!(hits.more);
+    }
+
+    #[test]
+    fn read_state_is_routed_by_client_id_and_read_by_its_owner_moderators_and_backends() {
+        assert_eq!(
+            routed("GET", "/api/rooms/team/read/alice"),
+            Ok(ApiRoute::Call {
+                room: "team".into(),
+                call: Call::ReadState {
+                    client_id: "alice".into()
+                }
+            })
+        );
+        assert_eq!(
+            routed("GET", "/api/rooms/team/read/a b")
+                .unwrap_err()
+                .status,
+            400
+        );
+        assert_eq!(
+            routed("POST", "/api/rooms/team/read/alice")
+                .unwrap_err()
+                .status,
+            405
+        );
+        assert!(may_read_state(&token_who("alice", Role::Member), "alice").is_ok());
+        assert!(may_read_state(&token_who("mod", Role::Moderator), "alice").is_ok());
+        assert!(may_read_state(&token_who("svc", Role::Service), "alice").is_ok());
+        assert!(may_read_state(&open_who(), "alice").is_ok());
+        let other = may_read_state(&token_who("bob", Role::Member), "alice").unwrap_err();
+        assert_eq!((other.status, other.code), (403, "read_forbidden"));
     }
 
     #[test]

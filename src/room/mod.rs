@@ -14,6 +14,7 @@ pub mod moderation;
 pub mod presence;
 pub mod rate_limit;
 pub mod reactions;
+pub mod read_state;
 pub mod replies;
 pub mod scrollback;
 pub mod session;
@@ -71,6 +72,9 @@ pub struct Outcome {
     pub cause: Option<String>,
     /// A moderator removed a client: store the ban, close its sockets.
     pub kick: Option<Kick>,
+    /// A frame for every socket of the sender's client: its tabs, kept in
+    /// step (a read pointer that moved).
+    pub to_tabs: Option<ServerFrame>,
 }
 
 impl Outcome {
@@ -188,12 +192,17 @@ fn history_frame<S: HistoryStore>(
         ServerFrame::Reactions(r) => r.seq,
         _ => 0,
     });
+    let read = match me {
+        Some(me) => Some(read_state::of(store, me)?),
+        None => None,
+    };
     Ok(ServerFrame::History(HistoryLine {
         line: Line::server("", now),
         messages,
         changes,
         latest_seq: catch_up.latest_seq,
         truncated: catch_up.truncated,
+        read,
     }))
 }
 
@@ -280,6 +289,7 @@ fn accept<S: HistoryStore>(
                 ..Outcome::default()
             })
         }
+        ClientFrame::Read { seq } => read_state::mark(ctx, session, seq),
         ClientFrame::React { id, emoji } => {
             reactions::react(ctx, session, &id, emoji).map(Outcome::deliver)
         }

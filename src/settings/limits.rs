@@ -102,6 +102,11 @@ pub const MAX_REACTION_BYTES: usize = 48;
 /// their custom emoji.
 pub const MAX_REACTION_NAME_LEN: usize = 32;
 
+/// The most unread messages the room counts for one person: a badge says
+/// "1000" or more, and counting further would cost every join a longer
+/// scan.
+pub const UNREAD_MAX: u64 = 1_000;
+
 /// Client ids one message may mention: a team's worth, and a cap on the
 /// notifications one message can cause.
 pub const MAX_MENTIONS: usize = 20;

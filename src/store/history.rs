@@ -195,6 +195,14 @@ pub trait HistoryStore {
     /// `(seq, rev)` of messages with `seq <= since` whose reactions changed
     /// after `since`, by `rev`, at most `limit`.
     fn reacted_after(&mut self, since: u64, limit: u64) -> Result<Vec<(u64, u64)>, StoreError>;
+    /// `client_id`'s read pointer: the last `seq` it has seen, 0 if none.
+    /// Read pointers live beside the history they point into.
+    fn read_pointer(&mut self, client_id: &str) -> Result<u64, StoreError>;
+    /// Moves `client_id`'s read pointer to `seq` at `ts`.
+    fn set_read_pointer(&mut self, client_id: &str, seq: u64, ts: u64) -> Result<(), StoreError>;
+    /// Messages after `seq` not deleted and not by `client_id`, counted up
+    /// to `cap`.
+    fn unread(&mut self, seq: u64, client_id: &str, cap: u64) -> Result<u64, StoreError>;
     /// How many messages are kept.
     fn kept(&mut self) -> Result<u64, StoreError>;
     /// The `(seq, ts)` of the oldest `limit` kept messages, oldest first.
@@ -285,6 +293,7 @@ pub struct MemoryHistory {
     reactions: Vec<(u64, String, String)>,
     /// The latest reaction change of each message.
     reacted: std::collections::BTreeMap<u64, u64>,
+    read: std::collections::HashMap<String, u64>,
 }
 
 impl HistoryStore for MemoryHistory {
@@ -435,6 +444,21 @@ impl HistoryStore for MemoryHistory {
         Ok(changed)
     }
 
+    fn read_pointer(&mut self, client_id: &str) -> Result<u64, StoreError> {
+        Ok(self.read.get(client_id).copied().unwrap_or(0))
+    }
+
+    fn set_read_pointer(&mut self, client_id: &str, seq: u64, _: u64) -> Result<(), StoreError> {
+        self.read.insert(client_id.to_owned(), seq);
+        Ok(())
+    }
+
+    fn unread(&mut self, seq: u64, client_id: &str, cap: u64) -> Result<u64, StoreError> {
+        let others = (self.messages.iter())
+            .filter(|m| m.seq > seq && !m.deleted() && m.client_id != client_id);
+        Ok(others.take(cap as usize).count() as u64)
+    }
+
     fn kept(&mut self) -> Result<u64, StoreError> {
         Ok(self.messages.len() as u64)
     }
@@ -523,6 +547,15 @@ impl HistoryStore for FailingHistory {
     }
     fn reacted_after(&mut self, since: u64, n: u64) -> Result<Vec<(u64, u64)>, StoreError> {
         self.read(|s| s.reacted_after(since, n))?
+    }
+    fn read_pointer(&mut self, c: &str) -> Result<u64, StoreError> {
+        self.read(|s| s.read_pointer(c))?
+    }
+    fn set_read_pointer(&mut self, _: &str, _: u64, _: u64) -> Result<(), StoreError> {
+        Err(StoreError("disk full".into()))
+    }
+    fn unread(&mut self, seq: u64, c: &str, cap: u64) -> Result<u64, StoreError> {
+        self.read(|s| s.unread(seq, c, cap))?
     }
     fn kept(&mut self) -> Result<u64, StoreError> {
         self.read(|s| s.kept())?

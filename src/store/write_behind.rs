@@ -178,6 +178,18 @@ impl<S: HistoryStore> HistoryStore for Buffered<'_, S> {
         self.written()?.reacted_after(since, limit)
     }
 
+    fn read_pointer(&mut self, client_id: &str) -> Result<u64, StoreError> {
+        self.store.read_pointer(client_id)
+    }
+
+    fn set_read_pointer(&mut self, client_id: &str, seq: u64, ts: u64) -> Result<(), StoreError> {
+        self.store.set_read_pointer(client_id, seq, ts)
+    }
+
+    fn unread(&mut self, seq: u64, client_id: &str, cap: u64) -> Result<u64, StoreError> {
+        self.written()?.unread(seq, client_id, cap)
+    }
+
     fn kept(&mut self) -> Result<u64, StoreError> {
         self.written()?.kept()
     }

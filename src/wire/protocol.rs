@@ -65,6 +65,8 @@ pub enum ClientFrame {
     /// Close every socket of `client_id` and ban it for `minutes` (a
     /// moderator only).
     Kick { client_id: String, minutes: u64 },
+    /// Move the sender's read pointer forward to `seq`.
+    Read { seq: u64 },
     /// Add `emoji` to message `id` as the sender's reaction, or take it
     /// away if the sender already reacted with it.
     React { id: String, emoji: String },
@@ -114,12 +116,14 @@ struct JsonClientFrame {
     emoji: Option<String>,
     #[serde(rename = "replyTo", default)]
     reply_to: Option<String>,
+    #[serde(default)]
+    seq: Option<u64>,
 }
 
 /// The `type`s a client may send, for telling "unknown type" apart from
 /// "known type, wrong fields".
 const CLIENT_TYPES: &[&str] = &[
-    "message", "typing", "delete", "edit", "kick", "seen", "older", "search", "react",
+    "message", "typing", "delete", "edit", "kick", "seen", "older", "search", "react", "read",
 ];
 
 /// A receipt, read before the rules see the frame: a receipt that proves
@@ -206,6 +210,9 @@ fn typed(f: JsonClientFrame) -> Result<ClientFrame, Refusal> {
                 emoji,
             })
         }
+        "read" => Ok(ClientFrame::Read {
+            seq: required(f.seq, "seq")?,
+        }),
         "older" => Ok(ClientFrame::Older {
             before: f.before,
             limit: page_limit(f.limit)?,
@@ -293,6 +300,8 @@ pub enum ServerFrame {
     Reaction(ReactionLine),
     /// A message's reactions as they are now: in a catch-up's `changes`.
     Reactions(ReactionsLine),
+    /// A read pointer moved, to every socket of its owner.
+    Read(ReadLine),
     /// A page of scrollback, to the socket that asked.
     Older(PageLine),
     /// A page of search hits, to the socket that asked.
@@ -466,6 +475,27 @@ pub struct HistoryLine {
     /// True when the client asked for messages older than the room keeps:
     /// some it missed are gone, and `messages` is the whole kept window.
     pub truncated: bool,
+    /// Where the newcomer's read pointer is, and how much is unread.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read: Option<ReadState>,
+}
+
+/// One person's read pointer in a room: the last `seq` they have seen,
+/// and how many messages after it, by others and not deleted, they have
+/// not (counted up to a cap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ReadState {
+    pub seq: u64,
+    pub unread: u64,
+}
+
+/// A person's read pointer moved: to every socket of theirs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReadLine {
+    #[serde(flatten)]
+    pub line: Line,
+    #[serde(flatten)]
+    pub read: ReadState,
 }
 
 /// A page of kept messages as they are now: scrollback oldest first,

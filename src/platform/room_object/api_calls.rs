@@ -56,6 +56,10 @@ impl ChatRoom {
                 self.read_answer(|ctx| api::search_page(ctx, page, me), cors, room)
             }
             (Call::Export, _) => self.export(&admitted.who, cors, room),
+            (Call::ReadState { client_id }, _) => {
+                let who = &admitted.who;
+                self.read_answer(|ctx| api::read_answer(ctx, who, client_id), cors, room)
+            }
             (Call::Presence, _) => {
                 let roster = self.send.sockets.roster();
                 let present = api::presence(roster.iter().map(|m| &m.session));

@@ -271,7 +271,11 @@ impl ChatRoom {
                 outcome = room::refuse(&refusal, now());
             }
         }
+        let to_tabs = outcome.to_tabs.take();
         self.carry_out(ws, &session, outcome);
+        if let Some(frame) = to_tabs {
+            self.to_tabs(&session, frame);
+        }
     }
 
     /// Books a receipt that frees bytes, outside the rules and the rate
@@ -362,6 +366,22 @@ impl ChatRoom {
             self.carry_out(&ws, &session, room::refuse(&Refusal::Kicked, now()));
         }
         Ok(())
+    }
+
+    /// Sends `frame` to every socket of `session`'s client, each as a frame
+    /// for it alone, so it keeps its place after what each already holds.
+    fn to_tabs(&self, session: &Session, frame: protocol::ServerFrame) {
+        let tabs: Vec<(WebSocket, u64)> = (self.send.sockets.roster().iter())
+            .filter(|m| m.session.client_id == session.client_id)
+            .map(|m| (m.socket.clone(), m.session.conn))
+            .collect();
+        for (ws, key) in tabs {
+            let only = room::Delivery {
+                to: room::Audience::Sender,
+                frame: frame.clone(),
+            };
+            (self.send).deliver((Some((&ws, key)), key), &session.room, vec![only], None);
+        }
     }
 
     /// Admits a newcomer whose socket was just accepted, saving its session,

@@ -312,6 +312,33 @@ impl HistoryStore for SqlMessages {
         Ok(rows.into_iter().map(|r| (r.seq, r.rev)).collect())
     }
 
+    fn read_pointer(&mut self, client_id: &str) -> Result<u64, StoreError> {
+        let rows: Vec<SeqRow> = self.db.query(
+            "SELECT seq FROM read_state WHERE client_id = ?",
+            vec![client_id.into()],
+        )?;
+        Ok(rows.into_iter().next().and_then(|r| r.seq).unwrap_or(0))
+    }
+
+    fn set_read_pointer(&mut self, client_id: &str, seq: u64, ts: u64) -> Result<(), StoreError> {
+        self.db.exec(
+            "INSERT INTO read_state (client_id, seq, ts) VALUES (?, ?, ?) \
+             ON CONFLICT (client_id) DO UPDATE SET seq = excluded.seq, ts = excluded.ts",
+            vec![client_id.into(), int(seq), int(ts)],
+        )
+    }
+
+    /// Walks messages after `seq` by key and stops at `cap`: a join never
+    /// pays for a pointer months behind.
+    fn unread(&mut self, seq: u64, client_id: &str, cap: u64) -> Result<u64, StoreError> {
+        let rows: Vec<SeqRow> = self.db.query(
+            "SELECT COUNT(*) AS seq FROM (SELECT 1 FROM messages \
+             WHERE seq > ? AND deleted = 0 AND client_id != ? LIMIT ?)",
+            vec![int(seq), client_id.into(), int(cap)],
+        )?;
+        Ok(rows.into_iter().next().and_then(|r| r.seq).unwrap_or(0))
+    }
+
     fn kept(&mut self) -> Result<u64, StoreError> {
         Ok(self
             .seq("SELECT kept AS seq FROM history_stats LIMIT 1")?

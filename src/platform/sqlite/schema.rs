@@ -108,6 +108,13 @@ const MIGRATIONS: &[&str] = &[
     // separated by spaces.
     "ALTER TABLE messages ADD COLUMN reply_to TEXT;
      ALTER TABLE messages ADD COLUMN mentions TEXT;",
+    // 7: read pointers (src/room/read_state.rs): per person, the last seq
+    // seen, and when it moved.
+    "CREATE TABLE IF NOT EXISTS read_state (
+        client_id TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        ts INTEGER NOT NULL
+     ) WITHOUT ROWID;",
 ];
 
 #[derive(Deserialize)]
