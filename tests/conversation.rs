@@ -17,6 +17,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use common::http::{request_with_body, HttpResponse};
+use common::schema::OpenApi;
+use common::tokens::{member, moderator, SECRET};
 use common::{unpacked, Client, Runtime, Server};
 
 const VARS: &[(&str, &str)] = &[("RATE_PER_SEC", "1000"), ("RATE_BURST", "1000")];
@@ -261,6 +264,136 @@ async fn read_pointers_keep_tabs_in_step_and_survive_a_reconnect(server: Server)
     );
 }
 
+/// POSTs `body` as JSON to `path`, with a token if any.
+fn post(server: &Server, path: &str, token: Option<&str>, body: &Value) -> HttpResponse {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("Content-Type", "application/json")];
+    headers.extend(auth.as_deref().map(|a| ("Authorization", a)));
+    let text = body.to_string();
+    request_with_body(
+        server.port,
+        "POST",
+        path,
+        &headers,
+        text.as_bytes(),
+        Duration::from_secs(10),
+    )
+    .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+}
+
+fn spec() -> &'static OpenApi {
+    static SPEC: std::sync::OnceLock<OpenApi> = std::sync::OnceLock::new();
+    SPEC.get_or_init(OpenApi::load)
+}
+
+async fn an_api_reaction_reaches_the_room_and_answers_as_documented(server: Server) {
+    let (mut page, _) = Client::join_with(&server, "page", "room=apir&batch=1").await;
+    let id = said(&mut page, "deploy?").await;
+    let path = format!("/api/rooms/apir/messages/{id}/reactions");
+    let template = "/api/rooms/{room}/messages/{id}/reactions";
+    let on = post(
+        &server,
+        &path,
+        None,
+        &json!({"emoji": "🚀", "clientId": "deploy-bot"}),
+    );
+    spec().check(template, "POST", &on);
+    let on: Value = serde_json::from_str(&on.body).unwrap();
+    assert_eq!(
+        (on["on"].clone(), on["reactions"].clone()),
+        (json!(true), json!([{"emoji": "🚀", "count": 1}]))
+    );
+    let heard = next_of(&mut page, "reaction", |_| true).await;
+    assert_eq!(
+        (heard["clientId"].as_str(), heard["seq"].clone()),
+        (Some("deploy-bot"), on["seq"].clone())
+    );
+    for (body, code) in [
+        (json!({"emoji": "no"}), "bad_request"),
+        (json!({"emoji": "👍", "clientId": "server"}), "bad_request"),
+    ] {
+        let refused = post(&server, &path, None, &body);
+        spec().check(template, "POST", &refused);
+        assert_eq!(
+            (
+                refused.status,
+                serde_json::from_str::<Value>(&refused.body).unwrap()["error"].clone()
+            ),
+            (400, json!(code))
+        );
+    }
+    let gone = post(
+        &server,
+        "/api/rooms/apir/messages/m99-1/reactions",
+        None,
+        &json!({"emoji": "👍"}),
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&gone.body).unwrap()["error"],
+        "unknown_message"
+    );
+    let read = server.get("/api/rooms/apir/read/page");
+    spec().check("/api/rooms/{room}/read/{clientId}", "GET", &read);
+}
+
+async fn tokens_and_bans_hold_on_every_new_frame_and_endpoint(_: Server) {
+    let vars = [VARS, &[("AUTH_SECRET", SECRET)]].concat();
+    let mut rt = tokio::task::block_in_place(|| Runtime::start(&vars));
+    let server = rt.server();
+    let (modr, bob) = (moderator("mod", "club"), member("bob", "club"));
+    let join = |id: &str, token: &str| format!("/ws/{id}?room=club&batch=1&token={token}");
+    let mut m = Client::connect(&server, &join("mod", &modr), "mod").await;
+    m.expect_join_of("mod").await;
+    let id = said(&mut m, "rules").await;
+    let mut b = Client::connect(&server, &join("bob", &bob), "bob").await;
+    b.expect_join_of("bob").await;
+    b.send(&react(&id, "👍")).await;
+    next_of(&mut b, "reaction", |_| true).await;
+    // A member reads only its own read state, and exports nothing.
+    let others = server.request(
+        "GET",
+        "/api/rooms/club/read/mod",
+        &[("Authorization", &format!("Bearer {bob}"))],
+    );
+    assert_eq!(
+        (others.status, others.body.contains("read_forbidden")),
+        (403, true)
+    );
+    let own = server.request(
+        "GET",
+        "/api/rooms/club/read/bob",
+        &[("Authorization", &format!("Bearer {bob}"))],
+    );
+    assert_eq!(own.status, 200, "{}", own.body);
+    // Kicked: every new endpoint refuses the banned member.
+    m.send(&json!({"type": "kick", "clientId": "bob", "minutes": 30}).to_string())
+        .await;
+    b.expect_closed().await;
+    let path = format!("/api/rooms/club/messages/{id}/reactions");
+    let banned = post(&server, &path, Some(&bob), &json!({"emoji": "👎"}));
+    assert_eq!(
+        (banned.status, banned.body.contains("banned")),
+        (403, true),
+        "{}",
+        banned.body
+    );
+    for endpoint in ["read/bob", "search?q=rules", "messages?before=5"] {
+        let refused = server.request(
+            "GET",
+            &format!("/api/rooms/club/{endpoint}"),
+            &[("Authorization", &format!("Bearer {bob}"))],
+        );
+        assert_eq!(refused.status, 403, "{endpoint}: {}", refused.body);
+    }
+    // Without a token, nothing: not a reaction, not a read.
+    assert_eq!(
+        post(&server, &path, None, &json!({"emoji": "👍"})).status,
+        401
+    );
+    assert_eq!(server.get("/api/rooms/club/read/bob").status, 401);
+    rt.stop();
+}
+
 suite![
     vars: VARS;
     many_members_toggling_one_emoji_at_once_leave_an_exact_count,
@@ -268,5 +401,7 @@ suite![
     refusals_keep_the_socket_open,
     a_reply_quotes_its_original_and_follows_it_to_its_delete,
     read_pointers_keep_tabs_in_step_and_survive_a_reconnect,
+    an_api_reaction_reaches_the_room_and_answers_as_documented,
+    tokens_and_bans_hold_on_every_new_frame_and_endpoint,
     reactions_survive_a_kill_and_reach_one_who_was_away_through_since,
 ];

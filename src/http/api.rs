@@ -30,7 +30,7 @@ use crate::settings::limits::{
     SCROLLBACK_PAGE_MAX,
 };
 use crate::settings::origin;
-use crate::store::history::{self, HistoryStore, Reach};
+use crate::store::history::{self, HistoryStore, Reach, StoredMessage};
 use crate::store::search::SearchQuery;
 use crate::wire::error::{Denial, HttpRefusal, Refusal};
 use crate::wire::protocol::{KeptLine, Member, ReadState, ServerFrame};
@@ -74,6 +74,8 @@ pub enum Call {
     Export,
     /// `GET read/<client_id>`: a person's read pointer and unread count.
     ReadState { client_id: String },
+    /// `POST messages/<id>/reactions`: toggle the caller's reaction.
+    React { id: String },
     /// `POST messages`.
     PostMessage,
     /// `GET presence`.
@@ -151,10 +153,16 @@ pub fn route(head: RequestHead<'_>, allowed_origins: &[String]) -> Result<ApiRou
         ("OPTIONS", _) => return Ok(ApiRoute::Preflight { allow }),
         ("GET", "messages") => list_query(head.query)?,
         ("POST", "messages") => Call::PostMessage,
+        ("POST", reacting) if reaction_path(reacting) => Call::React {
+            id: reacting
+                .trim_start_matches("messages/")
+                .trim_end_matches("/reactions")
+                .to_owned(),
+        },
         ("GET", "presence") => Call::Presence,
         ("GET", "search") => search_query(head.query)?,
         ("GET", "export") => Call::Export,
-        ("GET", read) => {
+        ("GET", read) if read.starts_with("read/") => {
             let id = read.trim_start_matches("read/");
             let client_id = validate::client_id(id).map_err(|why| bad_request(why.0))?;
             Call::ReadState {
@@ -188,9 +196,18 @@ fn endpoint(path: &str) -> Result<(&str, &str, &'static str), HttpRefusal> {
         "messages" => "GET, POST, OPTIONS",
         "presence" | "search" | "export" => "GET, OPTIONS",
         read if read.starts_with("read/") => "GET, OPTIONS",
+        reacting if reaction_path(reacting) => "POST, OPTIONS",
         _ => return Err(not_found()),
     };
     Ok((room, endpoint, allow))
+}
+
+/// `messages/<id>/reactions`, for an id of the shape messages have.
+fn reaction_path(endpoint: &str) -> bool {
+    let id = endpoint
+        .strip_prefix("messages/")
+        .and_then(|rest| rest.strip_suffix("/reactions"));
+    id.and_then(StoredMessage::seq_of_id).is_some()
 }
 
 fn method_not_allowed(path: &str, method: &str, allow: &'static str) -> HttpRefusal {
@@ -284,11 +301,16 @@ pub struct PostBody {
     pub name: Option<String>,
     /// The id of the message this one answers.
     pub reply_to: Option<String>,
+    /// A reaction's emoji (checked), for `POST …/reactions`.
+    pub emoji: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct RawPost {
-    message: String,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    emoji: Option<String>,
     #[serde(rename = "clientMsgId", default)]
     client_msg_id: Option<String>,
     #[serde(rename = "clientId", default)]
@@ -353,7 +375,11 @@ impl CappedBody {
 /// Reads a POST body: 415 unless it is declared and parses as JSON, 400
 /// if its fields are missing, mistyped or invalid. Unknown fields are
 /// ignored, so newer clients work with older servers.
-pub fn parse_post(content_type: Option<&str>, body: &str) -> Result<PostBody, HttpRefusal> {
+pub fn parse_post(
+    content_type: Option<&str>,
+    body: &str,
+    call: &Call,
+) -> Result<PostBody, HttpRefusal> {
     body_fits(body.len())?;
     let media = content_type
         .and_then(|c| c.split(';').next())
@@ -368,12 +394,27 @@ pub fn parse_post(content_type: Option<&str>, body: &str) -> Result<PostBody, Ht
     }
     let raw: RawPost = serde_json::from_str(body).map_err(|err| match err.classify() {
         // Well-formed JSON of the wrong shape; anything else is not JSON.
-        serde_json::error::Category::Data => bad_request(format!(
-            "the body must be an object with a string \"message\": {err}"
-        )),
+        serde_json::error::Category::Data => {
+            bad_request(format!("the body must be a JSON object: {err}"))
+        }
         _ => HttpRefusal::json(415, "not_json", "the body is not valid JSON"),
     })?;
     let invalid = |why: validate::Invalid| bad_request(why.0);
+    let (message, emoji) = match call {
+        Call::React { .. } => {
+            let emoji = raw
+                .emoji
+                .ok_or_else(|| bad_request("a reaction needs \"emoji\""))?;
+            validate::reaction(&emoji).map_err(invalid)?;
+            (String::new(), Some(emoji))
+        }
+        _ => {
+            let message = raw.message.ok_or_else(|| {
+                bad_request("the body must be an object with a string \"message\"")
+            })?;
+            (message, None)
+        }
+    };
     if let Some(id) = &raw.client_msg_id {
         validate::client_msg_id(id).map_err(invalid)?;
     }
@@ -385,7 +426,8 @@ pub fn parse_post(content_type: Option<&str>, body: &str) -> Result<PostBody, Ht
         None => None,
     };
     Ok(PostBody {
-        message: raw.message,
+        message,
+        emoji,
         client_msg_id: raw.client_msg_id,
         client_id: raw.client_id,
         name,
@@ -620,6 +662,51 @@ pub fn may_export(who: &Identity) -> Result<(), HttpRefusal> {
     }
 }
 
+/// `POST messages/<id>/reactions`: the reaction toggled, and what the
+/// room then sends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reacted {
+    pub answer: ReactedAnswer,
+    pub deliveries: Vec<Delivery>,
+}
+
+/// What the caller learns: whether its reaction is now on, under which
+/// `seq`, and the message's reactions after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReactedAnswer {
+    pub on: bool,
+    pub seq: u64,
+    pub reactions: Vec<crate::wire::protocol::ReactionCount>,
+}
+
+/// Toggles `speaker`'s reaction on message `id`, by the socket's rule.
+pub fn react<S: HistoryStore>(
+    ctx: &mut Ctx<'_, S>,
+    speaker: &Speaker,
+    (room_name, id): (&str, &str),
+    emoji: String,
+) -> Result<Reacted, HttpRefusal> {
+    let joining = Joining {
+        client_id: &speaker.client_id,
+        name: speaker.name.as_deref(),
+        room: room_name,
+        batch: false,
+        receipts: false,
+    };
+    let session = Session::new(joining, API_CONN, ctx.now);
+    let deliveries =
+        reactions::react(ctx, &session, id, emoji).map_err(|r| HttpRefusal::from_refusal(&r))?;
+    let answer = match deliveries.first().map(|d| &d.frame) {
+        Some(ServerFrame::Reaction(r)) => ReactedAnswer {
+            on: r.on,
+            seq: r.seq,
+            reactions: r.reactions.clone(),
+        },
+        _ => return Err(HttpRefusal::from_refusal(&Refusal::Internal)),
+    };
+    Ok(Reacted { answer, deliveries })
+}
+
 /// `GET read/<client_id>`: the pointer and unread count of one person.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -820,7 +907,50 @@ mod tests {
             client_id: None,
             name: None,
             reply_to: None,
+            emoji: None,
         }
+    }
+
+    #[test]
+    fn a_reaction_is_posted_to_its_message_and_its_body_checked() {
+        let reacting = routed("POST", "/api/rooms/team/messages/m4-1a/reactions");
+        assert!(
+            matches!(reacting, Ok(ApiRoute::Call { call: Call::React { ref id }, .. }) if id == "m4-1a")
+        );
+        assert_eq!(
+            routed("GET", "/api/rooms/team/messages/m4-1a/reactions")
+                .unwrap_err()
+                .status,
+            405
+        );
+        assert_eq!(
+            routed("POST", "/api/rooms/team/messages/zz/reactions")
+                .unwrap_err()
+                .status,
+            404
+        );
+        let call = Call::React { id: "m4-1a".into() };
+        let json = Some("application/json");
+        let ok = parse_post(json, r#"{"emoji":"👍"}"#, &call).unwrap();
+        assert_eq!(ok.emoji.as_deref(), Some("👍"));
+        for bad in [r#"{}"#, r#"{"emoji":"👍👍"}"#, r#"{"emoji":"hi"}"#] {
+            assert_eq!(
+                parse_post(json, bad, &call).unwrap_err().status,
+                400,
+                "{bad}"
+            );
+        }
+        let mut r = room();
+        post(&mut r.ctx(), &bot(), "team", body("vote")).unwrap();
+        let id = r.store.get(1).unwrap().unwrap().id();
+        let on = react(&mut r.ctx(), &bot(), ("team", &id), "👍".into()).unwrap();
+        assert_eq!(
+            (on.answer.on, on.answer.seq, on.answer.reactions.len()),
+            (true, 2, 1)
+        );
+        assert_eq!(on.deliveries[0].to, Audience::Batching);
+        let off = react(&mut r.ctx(), &bot(), ("team", &id), "👍".into()).unwrap();
+        assert!(!off.answer.on && off.answer.reactions.is_empty());
     }
 
     #[test]
@@ -940,26 +1070,47 @@ mod tests {
     #[test]
     fn bodies_must_be_declared_json_and_fit() {
         let json = Some("application/json; charset=utf-8");
-        assert_eq!(parse_post(json, r#"{"message":"hi"}"#), Ok(body("hi")));
         assert_eq!(
-            parse_post(None, r#"{"message":"hi"}"#).unwrap_err().status,
+            parse_post(json, r#"{"message":"hi"}"#, &Call::PostMessage),
+            Ok(body("hi"))
+        );
+        assert_eq!(
+            parse_post(None, r#"{"message":"hi"}"#, &Call::PostMessage)
+                .unwrap_err()
+                .status,
             415
         );
         assert_eq!(
-            parse_post(Some("text/plain"), "hi").unwrap_err().status,
+            parse_post(Some("text/plain"), "hi", &Call::PostMessage)
+                .unwrap_err()
+                .status,
             415
         );
-        assert_eq!(parse_post(json, "{oops").unwrap_err().code, "not_json");
         assert_eq!(
-            parse_post(json, r#"{"text":"hi"}"#).unwrap_err().status,
+            parse_post(json, "{oops", &Call::PostMessage)
+                .unwrap_err()
+                .code,
+            "not_json"
+        );
+        assert_eq!(
+            parse_post(json, r#"{"text":"hi"}"#, &Call::PostMessage)
+                .unwrap_err()
+                .status,
             400
         );
         assert_eq!(
-            parse_post(json, r#"{"message":5}"#).unwrap_err().status,
+            parse_post(json, r#"{"message":5}"#, &Call::PostMessage)
+                .unwrap_err()
+                .status,
             400
         );
         let big = format!(r#"{{"message":"{}"}}"#, "x".repeat(MAX_BODY_BYTES));
-        assert_eq!(parse_post(json, &big).unwrap_err().status, 413);
+        assert_eq!(
+            parse_post(json, &big, &Call::PostMessage)
+                .unwrap_err()
+                .status,
+            413
+        );
         assert!(body_fits(MAX_BODY_BYTES).is_ok());
         assert_eq!(body_fits(MAX_BODY_BYTES + 1).unwrap_err().status, 413);
     }
@@ -993,9 +1144,20 @@ mod tests {
             r#"{"message":"m","clientId":"a.b"}"#,
             r#"{"message":"m","name":"a\u202Eb"}"#,
         ] {
-            assert_eq!(parse_post(json, bad).unwrap_err().status, 400, "{bad}");
+            assert_eq!(
+                parse_post(json, bad, &Call::PostMessage)
+                    .unwrap_err()
+                    .status,
+                400,
+                "{bad}"
+            );
         }
-        let ok = parse_post(json, r#"{"message":"m","name":"  Bot ","future":1}"#).unwrap();
+        let ok = parse_post(
+            json,
+            r#"{"message":"m","name":"  Bot ","future":1}"#,
+            &Call::PostMessage,
+        )
+        .unwrap();
         assert_eq!(ok.name.as_deref(), Some("Bot"));
     }
 
@@ -1028,7 +1190,8 @@ mod tests {
     fn no_post_may_speak_as_an_id_the_room_speaks_as() {
         for id in ["server", "Api"] {
             let body = format!(r#"{{"message":"m","clientId":"{id}"}}"#);
-            let refusal = parse_post(Some("application/json"), &body).unwrap_err();
+            let refusal =
+                parse_post(Some("application/json"), &body, &Call::PostMessage).unwrap_err();
             assert_eq!((refusal.status, refusal.code), (400, "bad_request"));
             assert!(
                 refusal.message.contains("is reserved"),

@@ -108,7 +108,7 @@ pub(crate) async fn admit(
         return Ok(Err(refuse(&refusal, cors.as_deref(), Some(&room))?));
     }
     let post = match call {
-        Call::PostMessage => match read_post(req, &who).await? {
+        Call::PostMessage | Call::React { .. } => match read_post(req, &who, &call).await? {
             Ok(post) => Some(post),
             Err(refusal) => return Ok(Err(refuse(&refusal, cors.as_deref(), Some(&room))?)),
         },
@@ -163,6 +163,7 @@ fn identify(
 async fn read_post(
     req: &mut Request,
     who: &Identity,
+    call: &Call,
 ) -> Result<std::result::Result<AdmittedPost, HttpRefusal>> {
     let declared = req.headers().get("Content-Length")?;
     if let Some(len) = declared.and_then(|v| v.trim().parse::<usize>().ok()) {
@@ -175,7 +176,7 @@ async fn read_post(
         Ok(raw) => raw,
         Err(refusal) => return Ok(Err(refusal)),
     };
-    let body = match api::parse_post(content_type.as_deref(), &raw) {
+    let body = match api::parse_post(content_type.as_deref(), &raw, call) {
         Ok(body) => body,
         Err(refusal) => return Ok(Err(refusal)),
     };

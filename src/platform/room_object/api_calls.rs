@@ -73,7 +73,11 @@ impl ChatRoom {
                 }
                 Err(refusal) => refuse(&refusal, cors, Some(room)),
             },
-            (Call::PostMessage, None) => refuse(
+            (Call::React { id }, Some(post)) => match self.api_react(room, id, post) {
+                Ok(reacted) => answer(200, &reacted, cors),
+                Err(refusal) => refuse(&refusal, cors, Some(room)),
+            },
+            (Call::PostMessage | Call::React { .. }, None) => refuse(
                 &HttpRefusal::from_refusal(&Refusal::Internal),
                 cors,
                 Some(room),
@@ -131,6 +135,25 @@ impl ChatRoom {
             }
         }
         Ok(())
+    }
+
+    /// Toggles a reaction like a socket's: the rule, the send plan, a flush,
+    /// then the answer.
+    fn api_react(
+        &self,
+        room: &str,
+        id: &str,
+        post: AdmittedPost,
+    ) -> std::result::Result<api::ReactedAnswer, HttpRefusal> {
+        let emoji = post.body.emoji.unwrap_or_default();
+        let reacted = self.with_rules(now(), |ctx| {
+            api::react(ctx, &post.speaker, (room, id), emoji)
+        })?;
+        let sent = (self.send).deliver((None, API_CONN), room, reacted.deliveries, None);
+        if !sent || !self.send.flush() {
+            return Err(HttpRefusal::from_refusal(&Refusal::Internal));
+        }
+        Ok(reacted.answer)
     }
 
     /// Stores and sends a posted message, like a socket's: the rule, then
