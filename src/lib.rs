@@ -17,9 +17,9 @@
 //! 4. [`store`]: what the room keeps: stored messages, the storage
 //!    contracts, catch-up rules, retention, search queries, and the
 //!    write-behind buffer.
-//! 5. [`room`]: the rules: join, chat, edit, delete, kick, presence,
-//!    typing, scrollback and search, sessions, rate limits and the alarm's
-//!    math.
+//! 5. [`room`]: the rules: join, chat, edit, delete, kick, reactions,
+//!    replies, mentions, read state, presence, typing, scrollback and
+//!    search, sessions, rate limits and the alarm's math.
 //! 6. [`send`]: how what the rules decided leaves the room: the fan-out
 //!    plan, coalescing, flow control, and the roster of open sockets.
 //! 7. [`http`]: the HTTP API's decisions: endpoints, checks, answers.
