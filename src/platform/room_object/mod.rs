@@ -422,7 +422,10 @@ impl ChatRoom {
             store: &mut store,
             now,
         };
-        rule(&mut ctx)
+        let answer = rule(&mut ctx);
+        drop(behind);
+        self.send.settle();
+        answer
     }
 
     /// Sends what an event decided, in the order [`crate::send::fanout::plan`] gives,

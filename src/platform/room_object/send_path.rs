@@ -185,6 +185,17 @@ impl SendPath {
         });
     }
 
+    /// After a rule: a read that had to write the waiting messages first
+    /// (history, a page, a reaction) wrote them without their webhook
+    /// events, so those are written now, in the same event, and the runtime
+    /// commits both at once.
+    pub(super) fn settle(&self) {
+        let orphaned = self.webhooks.as_ref().is_some_and(|w| w.has_pending());
+        if orphaned && self.behind.borrow().is_empty() {
+            self.commit();
+        }
+    }
+
     /// Writes every waiting message. On failure nothing held may go out, so
     /// it is dropped, and every socket is closed: each client reconnects,
     /// gets history as it truly is, and resends what was never acknowledged.
