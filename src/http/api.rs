@@ -679,13 +679,8 @@ pub struct ReactedAnswer {
     pub reactions: Vec<crate::wire::protocol::ReactionCount>,
 }
 
-/// Toggles `speaker`'s reaction on message `id`, by the socket's rule.
-pub fn react<S: HistoryStore>(
-    ctx: &mut Ctx<'_, S>,
-    speaker: &Speaker,
-    (room_name, id): (&str, &str),
-    emoji: String,
-) -> Result<Reacted, HttpRefusal> {
+/// The session an API call acts as: `speaker`, on no socket.
+fn speaker_session(speaker: &Speaker, room_name: &str, now: u64) -> Session {
     let joining = Joining {
         client_id: &speaker.client_id,
         name: speaker.name.as_deref(),
@@ -693,7 +688,17 @@ pub fn react<S: HistoryStore>(
         batch: false,
         receipts: false,
     };
-    let session = Session::new(joining, API_CONN, ctx.now);
+    Session::new(joining, API_CONN, now)
+}
+
+/// Toggles `speaker`'s reaction on message `id`, by the socket's rule.
+pub fn react<S: HistoryStore>(
+    ctx: &mut Ctx<'_, S>,
+    speaker: &Speaker,
+    (room_name, id): (&str, &str),
+    emoji: String,
+) -> Result<Reacted, HttpRefusal> {
+    let session = speaker_session(speaker, room_name, ctx.now);
     let deliveries =
         reactions::react(ctx, &session, id, emoji).map_err(|r| HttpRefusal::from_refusal(&r))?;
     let answer = match deliveries.first().map(|d| &d.frame) {
@@ -804,14 +809,7 @@ pub fn post<S: HistoryStore>(
     room_name: &str,
     body: PostBody,
 ) -> Result<Accepted, HttpRefusal> {
-    let joining = Joining {
-        client_id: &speaker.client_id,
-        name: speaker.name.as_deref(),
-        room: room_name,
-        batch: false,
-        receipts: false,
-    };
-    let session = Session::new(joining, API_CONN, ctx.now);
+    let session = speaker_session(speaker, room_name, ctx.now);
     let draft = room::Draft {
         text: body.message,
         client_msg_id: body.client_msg_id,

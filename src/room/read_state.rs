@@ -64,27 +64,31 @@ mod tests {
     use crate::settings::config::Config;
     use crate::store::history::{MemoryHistory, StoredMessage};
 
+    fn msg(seq: u64, who: &str) -> StoredMessage {
+        StoredMessage {
+            seq,
+            ts: seq,
+            client_id: who.into(),
+            name: None,
+            body: "x".into(),
+            client_msg_id: None,
+            change: None,
+            reply_to: None,
+            mentions: Vec::new(),
+        }
+    }
+
     fn room() -> MemoryHistory {
         let mut s = MemoryHistory::default();
-        for (seq, who) in [
+        let said = [
             (1, "alice"),
             (2, "bob"),
             (3, "bob"),
             (4, "alice"),
             (5, "bob"),
-        ] {
-            s.append(&StoredMessage {
-                seq,
-                ts: seq,
-                client_id: who.into(),
-                name: None,
-                body: "x".into(),
-                client_msg_id: None,
-                change: None,
-                reply_to: None,
-                mentions: Vec::new(),
-            })
-            .unwrap();
+        ];
+        for (seq, who) in said {
+            s.append(&msg(seq, who)).unwrap();
         }
         s
     }
@@ -140,18 +144,7 @@ mod tests {
     fn unread_stops_counting_at_the_cap() {
         let mut s = MemoryHistory::default();
         for seq in 1..=UNREAD_MAX + 5 {
-            let m = StoredMessage {
-                seq,
-                ts: seq,
-                client_id: "bob".into(),
-                name: None,
-                body: "x".into(),
-                client_msg_id: None,
-                change: None,
-                reply_to: None,
-                mentions: Vec::new(),
-            };
-            s.append(&m).unwrap();
+            s.append(&msg(seq, "bob")).unwrap();
         }
         assert_eq!(of(&mut s, "alice").unwrap().unread, UNREAD_MAX);
     }
