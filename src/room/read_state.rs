@@ -65,17 +65,7 @@ mod tests {
     use crate::store::history::{MemoryHistory, StoredMessage};
 
     fn msg(seq: u64, who: &str) -> StoredMessage {
-        StoredMessage {
-            seq,
-            ts: seq,
-            client_id: who.into(),
-            name: None,
-            body: "x".into(),
-            client_msg_id: None,
-            change: None,
-            reply_to: None,
-            mentions: Vec::new(),
-        }
+        StoredMessage::said(seq, seq, who, "x")
     }
 
     fn room() -> MemoryHistory {

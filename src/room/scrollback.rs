@@ -109,18 +109,8 @@ mod tests {
         let mut s = MemoryHistory::default();
         for (i, body) in bodies.iter().enumerate() {
             let seq = i as u64 + 1;
-            s.append(&StoredMessage {
-                seq,
-                ts: 1_000 + seq,
-                client_id: "a".into(),
-                name: None,
-                body: (*body).into(),
-                client_msg_id: None,
-                change: None,
-                reply_to: None,
-                mentions: Vec::new(),
-            })
-            .unwrap();
+            s.append(&StoredMessage::said(seq, 1_000 + seq, "a", body))
+                .unwrap();
         }
         s
     }

@@ -36,6 +36,24 @@ pub struct StoredMessage {
     pub mentions: Vec<String>,
 }
 
+#[cfg(test)]
+impl StoredMessage {
+    /// A plain message `who` said at `ts`, for the tests of every layer.
+    pub fn said(seq: u64, ts: u64, who: &str, body: &str) -> Self {
+        StoredMessage {
+            seq,
+            ts,
+            client_id: who.into(),
+            name: None,
+            body: body.into(),
+            client_msg_id: None,
+            change: None,
+            reply_to: None,
+            mentions: Vec::new(),
+        }
+    }
+}
+
 /// The latest edit or delete of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Change {

@@ -144,17 +144,7 @@ mod tests {
         let mut s = MemoryHistory::default();
         for day in 0..days {
             let ts = NOW - (days - day) * DAY_MS + 1;
-            let msg = StoredMessage {
-                seq: day + 1,
-                ts,
-                client_id: "a".into(),
-                name: None,
-                body: "x".into(),
-                client_msg_id: None,
-                change: None,
-                reply_to: None,
-                mentions: Vec::new(),
-            };
+            let msg = StoredMessage::said(day + 1, ts, "a", "x");
             s.append(&msg).unwrap();
         }
         s
