@@ -138,7 +138,7 @@ async fn open_the_checker_rejects_answers_that_break_the_document(_server: Serve
         assert!(api.validate(api.schema("Posted"), &bad).is_err(), "{bad}");
     }
     let page = json!({"messages": [{"time": "10:00", "clientId": "a", "message": "m", "ts": 1, "seq": 1}],
-                      "changes": [], "latestSeq": 1, "truncated": false});
+                      "changes": [], "latestSeq": 1, "truncated": false, "epoch": "00ff"});
     let why = api.validate(api.schema("MessagesPage"), &page).unwrap_err();
     assert!(
         why.contains("$.messages[0]") && why.contains("\"id\""),

@@ -322,6 +322,56 @@ async fn a_socket_that_missed_more_than_the_window_starts_over_and_scrolls_back(
     assert_eq!(page["more"], false);
 }
 
+async fn a_since_from_another_epoch_starts_over_with_reset(server: Server) {
+    let (mut w, frames) = Client::join_with(&server, "w", "room=epochs&batch=1").await;
+    let epoch = common::frame_of(&frames, "history")["epoch"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        epoch.len() == 16 && epoch.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{epoch}"
+    );
+    for i in 0..5 {
+        w.say(&format!("e {i}"), &format!("e{i}")).await;
+    }
+    w.next_matching("ack e4", |f| {
+        unpacked(f.clone()).iter().any(|g| g["clientMsgId"] == "e4")
+    })
+    .await;
+    let same = format!("room=epochs&since=3&epoch={epoch}");
+    let (_a, frames) = Client::join_with(&server, "a", &same).await;
+    let history = common::frame_of(&frames, "history");
+    assert_eq!(
+        (history["reset"].clone(), history["epoch"].as_str()),
+        (Value::Null, Some(epoch.as_str()))
+    );
+    assert_eq!(common::history_messages(history).len(), 2);
+    let (_b, frames) =
+        Client::join_with(&server, "b", "room=epochs&since=3&epoch=0123456789abcdef").await;
+    let history = common::frame_of(&frames, "history");
+    assert_eq!(
+        (history["reset"].clone(), history["truncated"].clone()),
+        (json!(true), json!(true))
+    );
+    assert_eq!(
+        common::history_messages(history).len(),
+        5,
+        "the whole window, not a wrong gap"
+    );
+    let api = get(
+        &server,
+        "/api/rooms/epochs/messages?since=3&epoch=0123",
+        None,
+    );
+    spec().check("/api/rooms/{room}/messages", "GET", &api);
+    let api: Value = serde_json::from_str(&api.body).unwrap();
+    assert_eq!(
+        (api["reset"].clone(), api["epoch"].as_str()),
+        (json!(true), Some(epoch.as_str()))
+    );
+}
+
 async fn bad_pages_and_queries_are_refused_and_the_socket_stays_open(server: Server) {
     let (mut c, _) = Client::join_with(&server, "odd", "room=odd").await;
     for (frame, code) in [
@@ -616,6 +666,7 @@ suite![
     search_finds_current_text_newest_first_and_never_a_deleted_message,
     a_socket_that_missed_more_than_the_window_starts_over_and_scrolls_back,
     bad_pages_and_queries_are_refused_and_the_socket_stays_open,
+    a_since_from_another_epoch_starts_over_with_reset,
     retention_by_count_prunes_the_oldest_while_clients_read_and_write,
     retention_by_age_lets_go_of_what_the_clock_made_old,
     an_export_streams_a_big_room_in_order_with_memory_flat,

@@ -155,7 +155,7 @@ proptest! {
         // fits the window, and else the newest window, said truncated.
         let latest = broadcast.len() as u64;
         for since in 0..=latest {
-            let c = history::catch_up(&mut store, Some(since), limit, Reach::Whole).unwrap();
+            let c = history::catch_up(&mut store, (Some(since), None), limit, Reach::Whole).unwrap();
             let seqs: Vec<u64> = c.messages.iter().map(|m| m.seq).collect();
             if latest - since <= limit {
                 prop_assert!(!c.truncated);

@@ -144,6 +144,7 @@ mod tests {
             room: room.into(),
             name: Some("From the query".into()),
             since: None,
+            epoch: None,
             batch: false,
             receipts: false,
         }

@@ -63,6 +63,8 @@ pub enum Call {
         since: Option<u64>,
         limit: Option<u64>,
         before: Option<u64>,
+        /// The history epoch `since` belongs to.
+        epoch: Option<String>,
     },
     /// `GET search`: hits for `q`, newest first, before `before`.
     Search {
@@ -245,10 +247,11 @@ fn bounded_limit(value: &str, max: u64) -> Result<u64, HttpRefusal> {
 }
 
 fn list_query(query: &[(String, String)]) -> Result<Call, HttpRefusal> {
-    let (mut since, mut limit, mut before) = (None, None, None);
+    let (mut since, mut limit, mut before, mut epoch) = (None, None, None, None);
     for (key, value) in query {
         match key.as_str() {
             "since" => since = Some(number(key, value)?),
+            "epoch" => epoch = Some(value.clone()),
             "before" => before = Some(number(key, value)?),
             "limit" => limit = Some(bounded_limit(value, MAX_PAGE)?),
             // Unknown parameters are ignored, as on sockets.
@@ -264,6 +267,7 @@ fn list_query(query: &[(String, String)]) -> Result<Call, HttpRefusal> {
         since,
         limit,
         before,
+        epoch,
     })
 }
 
@@ -572,6 +576,10 @@ pub struct MessagesPage {
     pub changes: Vec<ServerFrame>,
     pub latest_seq: u64,
     pub truncated: bool,
+    /// The room's history epoch; `reset` when `since` came from another.
+    pub epoch: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reset: bool,
     /// With `before`: older messages lie beyond this page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub more: Option<bool>,
@@ -583,7 +591,7 @@ pub struct MessagesPage {
 pub fn messages_page<S: HistoryStore>(
     ctx: &mut Ctx<'_, S>,
     (since, limit, before): (Option<u64>, Option<u64>, Option<u64>),
-    me: Option<&str>,
+    (epoch, me): (Option<&str>, Option<&str>),
 ) -> Result<MessagesPage, HttpRefusal> {
     let limit = limit.unwrap_or(ctx.config.history_limit);
     let failed = |e| HttpRefusal::from_refusal(&Refusal::Storage(e));
@@ -595,10 +603,12 @@ pub fn messages_page<S: HistoryStore>(
             changes: Vec::new(),
             latest_seq: ctx.store.latest_seq().map_err(failed)?,
             truncated: false,
+            epoch: ctx.store.epoch().map_err(failed)?,
+            reset: false,
             more: Some(page.more),
         });
     }
-    let page = history::catch_up(ctx.store, since, limit, Reach::Page).map_err(failed)?;
+    let page = history::catch_up(ctx.store, (since, epoch), limit, Reach::Page).map_err(failed)?;
     let mut changes: Vec<ServerFrame> = page
         .changes
         .iter()
@@ -612,6 +622,8 @@ pub fn messages_page<S: HistoryStore>(
         changes,
         latest_seq: page.latest_seq,
         truncated: page.truncated,
+        epoch: page.epoch,
+        reset: page.reset,
         more: None,
     })
 }
@@ -965,6 +977,7 @@ mod tests {
                     since: None,
                     limit: None,
                     before: None,
+                    epoch: None,
                 }
             )
         );
@@ -1022,6 +1035,7 @@ mod tests {
                     since: Some(5),
                     limit: Some(1000),
                     before: None,
+                    epoch: None,
                 }
             })
         );
@@ -1361,13 +1375,13 @@ mod tests {
         for i in 0..5 {
             post(&mut r.ctx(), &bot(), "team", body(&format!("m{i}"))).unwrap();
         }
-        let page = messages_page(&mut r.ctx(), (Some(2), Some(2), None), None).unwrap();
+        let page = messages_page(&mut r.ctx(), (Some(2), Some(2), None), (None, None)).unwrap();
         let seqs: Vec<u64> = page.messages.iter().map(|m| m.chat.seq).collect();
         assert_eq!(
             (seqs, page.latest_seq, page.truncated),
             (vec![3, 4], 5, false)
         );
-        let newest = messages_page(&mut r.ctx(), (None, None, None), None).unwrap();
+        let newest = messages_page(&mut r.ctx(), (None, None, None), (None, None)).unwrap();
         assert_eq!(newest.messages.len(), 5);
         let json = serde_json::to_value(&newest).unwrap();
         assert_eq!(json["latestSeq"], 5);
@@ -1384,14 +1398,14 @@ mod tests {
         for i in 0..5 {
             post(&mut r.ctx(), &bot(), "team", body(&format!("m{i}"))).unwrap();
         }
-        let page = messages_page(&mut r.ctx(), (None, Some(2), Some(4)), None).unwrap();
+        let page = messages_page(&mut r.ctx(), (None, Some(2), Some(4)), (None, None)).unwrap();
         let seqs: Vec<u64> = page.messages.iter().map(|m| m.chat.seq).collect();
         assert_eq!((seqs, page.more), (vec![2, 3], Some(true)));
-        let last = messages_page(&mut r.ctx(), (None, Some(2), Some(2)), None).unwrap();
+        let last = messages_page(&mut r.ctx(), (None, Some(2), Some(2)), (None, None)).unwrap();
         assert_eq!((last.messages.len(), last.more), (1, Some(false)));
         let json = serde_json::to_value(&page).unwrap();
         assert_eq!(json["more"], true);
-        let plain = messages_page(&mut r.ctx(), (None, None, None), None).unwrap();
+        let plain = messages_page(&mut r.ctx(), (None, None, None), (None, None)).unwrap();
         assert!(serde_json::to_value(&plain).unwrap().get("more").is_none());
     }
 

@@ -151,6 +151,7 @@ fn identify(
         room: room.to_owned(),
         name: None,
         since: None,
+        epoch: None,
         batch: false,
         receipts: false,
     };

@@ -133,13 +133,14 @@ pub fn admit<'a>(
 }
 
 /// A socket joined; `others` are the sessions of the sockets already in the
-/// room. The newcomer gets the history it missed and who is here; the room
-/// hears of the newcomer only if this is the client's first socket.
+/// room. The newcomer gets the history it missed since `since` (the last
+/// `seq` it saw, in history epoch `epoch`) and who is here; the room hears
+/// of the newcomer only if this is the client's first socket.
 pub fn join<S: HistoryStore>(
     ctx: &mut Ctx<'_, S>,
     newcomer: &Session,
     others: &[&Session],
-    since: Option<u64>,
+    since: (Option<u64>, Option<&str>),
 ) -> Result<Vec<Delivery>, Refusal> {
     let limit = ctx.config.history_limit;
     let catch_up =
@@ -203,6 +204,8 @@ fn history_frame<S: HistoryStore>(
         latest_seq: catch_up.latest_seq,
         truncated: catch_up.truncated,
         read,
+        epoch: catch_up.epoch.clone(),
+        reset: catch_up.reset,
     }))
 }
 
@@ -531,7 +534,7 @@ mod tests {
         }
 
         fn join(&mut self, s: &Session, others: &[&Session], since: Option<u64>) -> Vec<Delivery> {
-            join(&mut self.ctx(), s, others, since).expect("join")
+            join(&mut self.ctx(), s, others, (since, None)).expect("join")
         }
     }
 
@@ -907,7 +910,7 @@ mod tests {
         assert!(out.deliveries.is_empty(), "clients never see the cause");
         assert_eq!(out.cause.as_deref(), Some("disk full"));
         ctx.store.fail_reads = true;
-        let joined = join(&mut ctx, &session("bob"), &[], None).unwrap_err();
+        let joined = join(&mut ctx, &session("bob"), &[], (None, None)).unwrap_err();
         assert_eq!(joined.cause(), Some("disk I/O error"));
     }
 

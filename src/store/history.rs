@@ -162,6 +162,9 @@ pub trait HistoryStore {
     fn latest_seq(&mut self) -> Result<u64, StoreError>;
     /// The oldest `seq` still kept, if any.
     fn oldest_seq(&mut self) -> Result<Option<u64>, StoreError>;
+    /// The random id of this history, made once when the room's storage
+    /// is: a `seq` means something only within its epoch.
+    fn epoch(&mut self) -> Result<String, StoreError>;
     /// Stores `msg`, whose `seq` must be newer than every kept one.
     fn append(&mut self, msg: &StoredMessage) -> Result<(), StoreError>;
     /// Stores `msgs` in order, stopping at the first failure. A store may
@@ -241,6 +244,9 @@ pub struct CatchUp {
     /// changed since.
     pub reacted: Vec<(u64, u64)>,
     pub latest_seq: u64,
+    pub epoch: String,
+    /// The client's `since` belongs to another epoch.
+    pub reset: bool,
     /// The client cannot be made whole from `since` in one answer: `since`
     /// is older than what is kept, ahead of the room (its storage was
     /// reset), or more changed since than one answer carries. `messages`
@@ -269,19 +275,26 @@ pub enum Reach {
 /// over; older messages are a scrollback away.
 pub fn catch_up(
     store: &mut impl HistoryStore,
-    since: Option<u64>,
+    (since, epoch): (Option<u64>, Option<&str>),
     limit: u64,
     reach: Reach,
 ) -> Result<CatchUp, StoreError> {
     let latest_seq = store.latest_seq()?;
+    let room_epoch = store.epoch()?;
+    let reset = since.is_some() && epoch.is_some_and(|e| e != room_epoch);
     let answer = |messages, (changes, reacted), truncated| CatchUp {
         messages,
         changes,
         reacted,
         latest_seq,
+        epoch: room_epoch.clone(),
+        reset,
         truncated,
     };
     let none = || (Vec::new(), Vec::new());
+    if reset {
+        return Ok(answer(store.recent(limit)?, none(), true));
+    }
     let since = match since {
         None => return Ok(answer(store.recent(limit)?, none(), false)),
         Some(since) if since == latest_seq => return Ok(answer(Vec::new(), none(), false)),
@@ -302,6 +315,9 @@ pub fn catch_up(
     }
     Ok(answer(store.recent(limit)?, none(), true))
 }
+
+/// The epoch of every [`MemoryHistory`].
+pub const MEMORY_EPOCH: &str = "00000000deadbeef";
 
 /// An in-memory [`HistoryStore`] with the same semantics as the SQLite one.
 #[derive(Debug, Default)]
@@ -327,6 +343,10 @@ impl HistoryStore for MemoryHistory {
 
     fn oldest_seq(&mut self) -> Result<Option<u64>, StoreError> {
         Ok(self.messages.first().map(|m| m.seq))
+    }
+
+    fn epoch(&mut self) -> Result<String, StoreError> {
+        Ok(MEMORY_EPOCH.into())
     }
 
     fn append(&mut self, msg: &StoredMessage) -> Result<(), StoreError> {
@@ -523,6 +543,9 @@ impl HistoryStore for FailingHistory {
     fn oldest_seq(&mut self) -> Result<Option<u64>, StoreError> {
         self.read(|s| s.oldest_seq())?
     }
+    fn epoch(&mut self) -> Result<String, StoreError> {
+        self.read(|s| s.epoch())?
+    }
     fn append(&mut self, _: &StoredMessage) -> Result<(), StoreError> {
         self.appends += 1;
         Err(StoreError("disk full".into()))
@@ -635,7 +658,7 @@ mod tests {
     }
 
     fn whole(s: &mut MemoryHistory, since: Option<u64>, limit: u64) -> CatchUp {
-        catch_up(s, since, limit, Reach::Whole).unwrap()
+        catch_up(s, (since, None), limit, Reach::Whole).unwrap()
     }
 
     #[test]
@@ -696,6 +719,23 @@ mod tests {
     }
 
     #[test]
+    fn a_since_from_another_epoch_starts_over_with_reset() {
+        let mut s = store_with(1..=10);
+        let same = catch_up(&mut s, (Some(8), Some(MEMORY_EPOCH)), 5, Reach::Whole).unwrap();
+        assert_eq!(
+            (seqs(&same), same.reset, same.epoch.as_str()),
+            (vec![9, 10], false, MEMORY_EPOCH)
+        );
+        let other = catch_up(&mut s, (Some(8), Some("0123abcd")), 5, Reach::Whole).unwrap();
+        assert_eq!(
+            (seqs(&other), other.reset, other.truncated),
+            (vec![6, 7, 8, 9, 10], true, true)
+        );
+        let first = catch_up(&mut s, (None, Some("0123abcd")), 5, Reach::Whole).unwrap();
+        assert!(!first.reset, "no since, nothing to distrust");
+    }
+
+    #[test]
     fn a_socket_that_missed_more_than_the_window_starts_over_from_it() {
         let mut s = store_with(1..=10);
         let c = whole(&mut s, Some(3), 5);
@@ -711,7 +751,7 @@ mod tests {
     #[test]
     fn an_http_page_after_since_goes_on_where_a_socket_would_start_over() {
         let mut s = store_with(1..=10);
-        let page = catch_up(&mut s, Some(3), 5, Reach::Page).unwrap();
+        let page = catch_up(&mut s, (Some(3), None), 5, Reach::Page).unwrap();
         assert!(!page.truncated);
         assert_eq!(seqs(&page), [4, 5, 6, 7, 8]);
     }

@@ -86,6 +86,10 @@ impl<S: HistoryStore> HistoryStore for Buffered<'_, S> {
         self.written()?.oldest_seq()
     }
 
+    fn epoch(&mut self) -> Result<String, StoreError> {
+        self.store.epoch()
+    }
+
     fn append(&mut self, msg: &StoredMessage) -> Result<(), StoreError> {
         let latest = self.latest_seq()?;
         if msg.seq <= latest {

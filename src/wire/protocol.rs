@@ -478,6 +478,13 @@ pub struct HistoryLine {
     /// Where the newcomer's read pointer is, and how much is unread.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub read: Option<ReadState>,
+    /// The room's history epoch: a client reconnects with it beside
+    /// `since`, and a `since` from another epoch is not trusted.
+    pub epoch: String,
+    /// The client's `since` came from another epoch (the room's storage
+    /// was replaced): this is the newest window, to start over from.
+    #[serde(skip_serializing_if = "is_false")]
+    pub reset: bool,
 }
 
 /// One person's read pointer in a room: the last `seq` they have seen,

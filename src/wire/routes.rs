@@ -29,6 +29,8 @@ pub struct SocketTarget {
     pub name: Option<String>,
     /// The last `seq` the client saw, from `?since=`.
     pub since: Option<u64>,
+    /// The history epoch that `since` belongs to, from `?epoch=`.
+    pub epoch: Option<String>,
     /// The client accepts `batch` frames, from `?batch=1`.
     pub batch: bool,
     /// The client proves it reads, from `?receipts=1` (see
@@ -125,6 +127,7 @@ fn socket_target(
         room: DEFAULT_ROOM.to_owned(),
         name: None,
         since: None,
+        epoch: None,
         batch: false,
         receipts: false,
     };
@@ -146,6 +149,9 @@ fn socket_target(
                 let not_a_seq = |_| bad("since", format!("{value:?} is not a sequence number"));
                 target.since = Some(value.parse().map_err(not_a_seq)?);
             }
+            // Any other epoch is simply not the room's: the client starts
+            // over, which is what an unknown one should cause.
+            "epoch" if value.len() <= 32 => target.epoch = Some(value.clone()),
             "batch" => target.batch = value == "1",
             "receipts" => target.receipts = value == "1",
             // Unknown parameters are ignored, so newer pages work with

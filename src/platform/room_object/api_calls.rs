@@ -50,9 +50,10 @@ impl ChatRoom {
                 since,
                 limit,
                 before,
+                epoch,
             } => {
-                let page = (*since, *limit, *before);
-                self.read_answer(|ctx| api::messages_page(ctx, page, me), cors, room)
+                let (page, of) = ((*since, *limit, *before), (epoch.as_deref(), me));
+                self.read_answer(|ctx| api::messages_page(ctx, page, of), cors, room)
             }
             Call::Search { q, before, limit } => {
                 let page = (q.as_str(), *before, *limit);

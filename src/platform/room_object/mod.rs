@@ -143,7 +143,8 @@ impl DurableObject for ChatRoom {
             emit(line.client(&session.client_id).kind(js_kind(&err)));
             return unavailable();
         }
-        let outcome = self.join(&pair.server, &session, target.since);
+        let since = (target.since, target.epoch.as_deref());
+        let outcome = self.join(&pair.server, &session, since);
         let admitted = outcome.close.is_none();
         self.carry_out(&pair.server, &session, outcome);
         if admitted {
@@ -387,7 +388,12 @@ impl ChatRoom {
     /// Admits a newcomer whose socket was just accepted, saving its session,
     /// and says what it and the room are told; `since` is the last message
     /// the client saw.
-    fn join(&self, ws: &WebSocket, session: &Session, since: Option<u64>) -> Outcome {
+    fn join(
+        &self,
+        ws: &WebSocket,
+        session: &Session,
+        since: (Option<u64>, Option<&str>),
+    ) -> Outcome {
         let roster = self.send.sockets.roster();
         let open = roster.len();
         let admitted = room::admit(session, roster.iter().map(|m| &m.session), &self.config);

@@ -77,6 +77,11 @@ struct SeqRow {
 }
 
 #[derive(Deserialize)]
+struct EpochRow {
+    epoch: String,
+}
+
+#[derive(Deserialize)]
 struct CountRow {
     seq: u64,
     emoji: String,
@@ -156,6 +161,14 @@ impl HistoryStore for SqlMessages {
                              ORDER BY reacted DESC LIMIT 1), 0)) AS seq",
             )?
             .unwrap_or(0))
+    }
+
+    fn epoch(&mut self) -> Result<String, StoreError> {
+        let rows: Vec<EpochRow> = self
+            .db
+            .query("SELECT epoch FROM room_meta LIMIT 1", vec![])?;
+        (rows.into_iter().next().map(|r| r.epoch))
+            .ok_or_else(|| StoreError("the room has no epoch".into()))
     }
 
     fn oldest_seq(&mut self) -> Result<Option<u64>, StoreError> {

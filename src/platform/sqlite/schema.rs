@@ -115,6 +115,12 @@ const MIGRATIONS: &[&str] = &[
         seq INTEGER NOT NULL,
         ts INTEGER NOT NULL
      ) WITHOUT ROWID;",
+    // 8: the history epoch (src/store/history.rs, `catch_up`): a random id
+    // made once with the room's storage, so a client's `since` from storage
+    // that was since replaced is known for what it is.
+    "CREATE TABLE IF NOT EXISTS room_meta (epoch TEXT NOT NULL);
+     INSERT INTO room_meta (epoch) SELECT lower(hex(randomblob(8)))
+        WHERE NOT EXISTS (SELECT 1 FROM room_meta);",
 ];
 
 #[derive(Deserialize)]
