@@ -183,17 +183,18 @@ pub const OUTBOX_CAP: u64 = 10_000;
 mod tests {
     use super::*;
 
-    /// The page's own copy of the limits it lives by.
-    const PAGE: &str = include_str!("../../public/limits.js");
+    /// The client library's own copy of the limits it lives by (the page
+    /// uses the library).
+    const PAGE: &str = include_str!("../../client/src/limits.js");
 
-    /// The value of `export const NAME = …;` in `public/limits.js`: a
+    /// The value of `export const NAME = …;` in `client/src/limits.js`: a
     /// string, or a whole number written as a product (`64 * 1024`).
     fn page(name: &str) -> String {
         let start = format!("export const {name} = ");
         let line = PAGE
             .lines()
             .find_map(|l| l.strip_prefix(&start))
-            .unwrap_or_else(|| panic!("public/limits.js has no {name}"));
+            .unwrap_or_else(|| panic!("client/src/limits.js has no {name}"));
         line.trim_end_matches(';').trim().to_owned()
     }
 
