@@ -288,14 +288,18 @@ export class RoomClient {
     clearTimeout(this.#timer);
     if (!this.#claims || this.#claims.exp === null || this.#end) return;
     const now = Date.now();
-    const due = this.#options.refreshToken
-      ? now + refreshInMs(this.#claims, now)
-      : this.#claims.exp;
+    this.#wakeAt(this.#options.refreshToken ? now + refreshInMs(this.#claims, now) : this.#claims.exp);
+  }
+
+  /** The token's moment comes at `due`, fixed once per token: asking
+   *  refreshInMs again on waking would put it off every time. */
+  #wakeAt(due) {
+    const now = Date.now();
     if (now >= due) {
       this.#ending("token_expired", "the sign-in token has expired");
       return;
     }
-    this.#timer = setTimeout(() => this.#watchToken(), Math.min(due - now, MAX_TIMER_MS));
+    this.#timer = setTimeout(() => this.#wakeAt(due), Math.min(due - now, MAX_TIMER_MS));
   }
 
   /** Asks the app for a fresh token, then rejoins with it; one call at a
