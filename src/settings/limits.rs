@@ -6,8 +6,8 @@
 //! These are the defaults; [`crate::settings::config::Config`] lets an
 //! operator override the ones marked "configurable" through `[vars]`. The
 //! Worker and the room object both apply them, so each limit holds at both
-//! boundaries. The page keeps its own copy in `public/limits.js`; a test
-//! below fails when the two disagree.
+//! boundaries. The client library (and the page through it) keeps its own
+//! copy in `client/src/limits.js`; a test below fails when the two disagree.
 
 /// Longest client id. Ids travel in every frame and in URLs; 64 fits a UUID
 /// with room to spare while keeping frames small.
