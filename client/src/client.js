@@ -201,7 +201,9 @@ export class RoomClient {
           this.#state = rooms.setOnline(this.#state, true).state;
           this.#emit({ type: "open", reconnected });
         },
-        frame: (frame) => this.#run(rooms.receive(this.#state, frame, Date.now())),
+        // A socket closing after the end may still deliver what was in
+        // flight; the app has heard `end` and hears nothing after it.
+        frame: (frame) => this.#end || this.#run(rooms.receive(this.#state, frame, Date.now())),
         closed: () => {
           this.#state = rooms.setOnline(this.#state, false).state;
         },

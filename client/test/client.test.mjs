@@ -113,6 +113,8 @@ test("send resolves with the ack; a kick rejects what is pending and never recon
   await assert.rejects(stranded, { name: "ChatError", code: "kicked" });
   await assert.rejects(client.send("again"), { code: "kicked" });
   assert.deepEqual(socket().closedWith, [1000, "session ended"]);
+  socket().deliver('{"type":"message","seq":2,"id":"m2","clientId":"bo","message":"late"}');
+  assert.equal(events.at(-1).type, "end", "nothing is heard after the end");
   socket().hangUp("removed by a moderator");
   mock.timers.tick(60_000);
   assert.equal(StandIn.made.length, 1, "no reconnect after a kick");
