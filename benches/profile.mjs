@@ -20,7 +20,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { Miniflare } from "miniflare";
 import { worker } from "./baselines/workers.mjs";
-import { receipts } from "../public/connection.js";
+import { receiptFor } from "../client/src/protocol.js";
 
 const [which = "edge-chat", clients = "100", rate = "1000", secs = "10"] = process.argv.slice(2);
 const inspectorPort = 9300 + Math.floor(Math.random() * 500);
@@ -91,10 +91,10 @@ async function connectAll(n, base, first = 0) {
     const batch = process.env.BATCH === "1" ? "&batch=1" : "";
     const ws = new WebSocket(`ws://${base.host}/ws/prof-${i}?room=profile${batch}`);
     const socket = { ws, received: 0, receipts: 0 };
-    const read = process.env.RECEIPTS === "1" ? receipts() : null;
+    const read = process.env.RECEIPTS === "1" ? receiptFor : null;
     ws.onmessage = (e) => {
       socket.received++;
-      const receipt = read?.read(e.data);
+      const receipt = read?.(e.data);
       if (receipt) {
         socket.receipts++;
         ws.send(JSON.stringify(receipt));

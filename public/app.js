@@ -1,29 +1,22 @@
 // The page's entry point: works out who and where this tab is (a sign-in
-// token from the URL fragment, or a random client id in open mode), opens
-// the room's WebSocket (connection.js), runs every frame and every action of
-// the person through the pure state (state.js), and carries out the effects
-// that come back, mostly on the DOM (view.js). The only mutable state of the
-// page lives here.
+// token from the URL fragment, or a random client id in open mode), joins
+// the room with the client library (client/, served as /client/), runs
+// every event it reports through the view's pure state (state.js), and
+// carries out the effects that come back, on the DOM (view.js). Everything
+// on the wire is the library's; the only mutable state of the page lives
+// here.
 
-import { connect, socketUrl } from "./connection.js";
-import { expired, fragmentWithoutToken, readClaims, tokenFromFragment } from "./identity.js";
-import {
-  CLIENT_ID_BYTES,
-  CLIENT_ID_RE,
-  MAX_TIMER_MS,
-  MESSAGE_ID_BYTES,
-  NAME_MAX_CHARS,
-} from "./limits.js";
+import { joinRoom, readClaims } from "./client/index.js";
+import { CLIENT_ID_RE, NAME_MAX_CHARS } from "./client/limits.js";
+import { fragmentWithoutToken, tokenFromFragment } from "./identity.js";
+import { CLIENT_ID_BYTES } from "./limits.js";
 import { privateRoomName, roomFromInput, roomFromPath, roomPath } from "./rooms.js";
 import {
-  apply,
-  compose,
+  deleteWanted,
+  editWanted,
   initialState,
-  requestDelete,
-  requestEdit,
-  requestKick,
-  setOnline,
-  typed,
+  kickWanted,
+  onEvent,
   typingTimedOut,
 } from "./state.js";
 import * as view from "./view.js";
@@ -46,7 +39,7 @@ let displayName = token
   ? claims?.name || ""
   : (localStorage.getItem(NAME_KEY) || "").slice(0, NAME_MAX_CHARS);
 let state = initialState(clientId, { moderator: claims?.role === "moderator" });
-let connection = null;
+let client = null;
 let over = false;
 
 /** The token from `#token=` (kept for the tab, and taken out of the address
@@ -80,25 +73,13 @@ function randomHex(count) {
   return Array.from(randomBytes(count), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Stops for good (an expired token, a moderator's removal): no reconnect
- *  loop against a server that will only refuse. */
+/** Stops for good (an expired token, a moderator's removal): the client
+ *  never loops on reconnects against a room that will only refuse. */
 function endSession(why) {
   if (over) return;
   over = true;
-  connection?.stop();
-  dispatch(setOnline(state, false));
+  client?.close();
   view.ended({ why });
-}
-
-/** Ends the session when the token's `exp` passes, even while offline,
- *  when no server is there to say so. */
-function watchExpiry() {
-  if (!claims || claims.exp === null || over) return;
-  if (expired(claims, Date.now())) {
-    endSession("expired");
-    return;
-  }
-  setTimeout(watchExpiry, Math.min(claims.exp - Date.now(), MAX_TIMER_MS));
 }
 
 /** Takes what a state function returned and acts on it. */
@@ -121,11 +102,7 @@ const DRAW = {
 };
 
 function run(effect) {
-  if (effect.kind === "send") {
-    // A frame that cannot go out now is not lost: messages stay pending and
-    // are resent after the next history; a typing notice does not matter.
-    connection?.send(effect.frame);
-  } else if (effect.kind === "timer") {
+  if (effect.kind === "timer") {
     setTimeout(
       () => dispatch(typingTimedOut(state, effect.clientId, effect.until)),
       effect.afterMs,
@@ -139,6 +116,19 @@ function run(effect) {
   }
 }
 
+/** The client's events about the connection go to the view as they are;
+ *  the rest through the view's state. */
+const CONNECTION = {
+  connecting: ({ attempt }) => view.connecting(attempt),
+  open: ({ reconnected }) => view.online(reconnected),
+  retrying: view.retrying,
+};
+
+/** What the person asked for was refused before it went out. */
+function refused(err) {
+  view.refused({ code: err.code, message: err.message });
+}
+
 view.init({
   clientId,
   room,
@@ -148,34 +138,37 @@ view.init({
   canCreateRoom: !token || Boolean(claims?.rooms.includes("*")),
 });
 
-watchExpiry();
-if (!over) {
-  connection = connect(
-    () => socketUrl(location, { clientId, room, name: displayName, since: state.lastSeq, token }),
-    {
-      connecting: view.connecting,
-      open(reconnected) {
-        dispatch(setOnline(state, true));
-        view.online(reconnected);
-      },
-      frame: (frame) => dispatch(apply(state, frame, Date.now())),
-      closed: () => dispatch(setOnline(state, false)),
-      retrying: view.retrying,
-      ended: endSession,
-    },
-  );
-}
+client = joinRoom({
+  url: location.href,
+  room,
+  clientId,
+  name: displayName,
+  token,
+  // A browser hides why a handshake was refused; after a few failures the
+  // view says what may be wrong (a link expired, or not for this room),
+  // rather than the client asking the HTTP API and ending the session.
+  explainRefusals: false,
+  on(event) {
+    if (Object.hasOwn(CONNECTION, event.type)) CONNECTION[event.type](event);
+    else dispatch(onEvent(state, event, Date.now()));
+  },
+});
+if (over) client.close();
 
 view.bind({
-  send: (text) => dispatch(compose(state, text, randomHex(MESSAGE_ID_BYTES), Date.now())),
-  typed: (hasText) => dispatch(typed(state, hasText, Date.now())),
+  // Pending messages show as "sending…" until stored, so the promise that
+  // says the same is not needed here.
+  send: (text) => client.send(text),
+  typed(hasText) {
+    if (hasText) client.typing();
+  },
   rename(raw) {
     const name = raw.trim().slice(0, NAME_MAX_CHARS);
     if (token || name === displayName) return;
     displayName = name;
     if (name) localStorage.setItem(NAME_KEY, name);
     else localStorage.removeItem(NAME_KEY);
-    connection?.rejoin();
+    client.rename(name);
   },
   switchRoom(raw) {
     const name = roomFromInput(raw);
@@ -187,13 +180,34 @@ view.bind({
   },
   newPrivateRoom: () => location.assign(roomPath(privateRoomName(randomBytes))),
   edit(seq, text) {
-    const result = requestEdit(state, seq, text);
-    dispatch(result);
-    // A refused edit keeps the editor open, with what the person wrote.
-    return !result.effects.some((e) => e.kind === "refused");
+    const message = client.messages.get(seq);
+    if (!editWanted(state, message, text)) return true;
+    try {
+      client.edit(message.id, text);
+      return true;
+    } catch (err) {
+      // A refused edit keeps the editor open, with what the person wrote.
+      refused(err);
+      return false;
+    }
   },
-  remove: (seq) => dispatch(requestDelete(state, seq)),
-  kick: (member, minutes) => dispatch(requestKick(state, member, minutes)),
+  remove(seq) {
+    const message = client.messages.get(seq);
+    if (!deleteWanted(state, message)) return;
+    try {
+      client.delete(message.id);
+    } catch (err) {
+      refused(err);
+    }
+  },
+  kick(member, minutes) {
+    if (!kickWanted(state, member)) return;
+    try {
+      client.kick(member, minutes);
+    } catch (err) {
+      refused(err);
+    }
+  },
   reload: () => location.reload(),
   async copyLink() {
     try {

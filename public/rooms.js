@@ -2,13 +2,8 @@
 // name the person typed into the room box, and a new private room's name
 // made of random bits. Pure functions, tested under `node --test`.
 
-import {
-  DEFAULT_ROOM,
-  PRIVATE_ROOM_ALPHABET,
-  PRIVATE_ROOM_CHARS,
-  ROOM_MAX_CHARS,
-  ROOM_RE,
-} from "./limits.js";
+import { DEFAULT_ROOM, ROOM_MAX_CHARS, ROOM_RE } from "./client/limits.js";
+import { PRIVATE_ROOM_ALPHABET, PRIVATE_ROOM_CHARS } from "./limits.js";
 
 /** `/` is the default room and `/r/<name>` any other; a bad name falls back
  *  to the default rather than failing at connect. */

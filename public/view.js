@@ -4,16 +4,13 @@
 // Controls inside the message and member lists are found by delegation
 // (`data-action`), since those lists are redrawn as frames arrive.
 
+import { KICK_MAX_MINUTES, MESSAGE_MAX_CHARS, NAME_MAX_CHARS, ROOM_MAX_CHARS } from "./client/limits.js";
 import {
   FAILED_ATTEMPTS_BEFORE_WARNING,
   FOLLOW_SLACK_PX,
   KICK_DEFAULT_MINUTES,
-  KICK_MAX_MINUTES,
-  MESSAGE_MAX_CHARS,
-  NAME_MAX_CHARS,
   NOTICE_MS,
   RECONNECTED_BANNER_MS,
-  ROOM_MAX_CHARS,
 } from "./limits.js";
 
 const $ = (id) => document.getElementById(id);

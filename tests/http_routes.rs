@@ -34,7 +34,16 @@ async fn script_and_stylesheet_are_served(server: Server) {
         .header("content-type")
         .unwrap_or_default()
         .contains("javascript"));
-    assert!(js.body.contains("WebSocket"));
+    assert!(js.body.contains("joinRoom"));
+    // The client library the page runs on, served through the
+    // public/client symlink to client/src.
+    let client = server.get("/client/connection.js");
+    assert_eq!(client.status, 200);
+    assert!(client
+        .header("content-type")
+        .unwrap_or_default()
+        .contains("javascript"));
+    assert!(client.body.contains("WebSocket"));
     let css = server.get("/style.css");
     assert_eq!(css.status, 200);
     assert!(css

@@ -207,9 +207,10 @@ async fn keep_alive(sink: Sink) {
 }
 
 /// How many chars past the first interval a client waits before its first
-/// receipt, spread over one interval as the page's random lead is
-/// (`receipts` in public/connection.js): every client reads the same frames,
-/// and receipts that all arrive at once stall the room's broadcasts.
+/// receipt, spread over one interval as the page's random lead is (the
+/// room's marks, answered by `receiptFor` in client/src/protocol.js): every
+/// client reads the same frames, and receipts that all arrive at once stall
+/// the room's broadcasts.
 fn lead(id: usize) -> usize {
     let spread = (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
     (spread % RECEIPT_EVERY as u64) as usize

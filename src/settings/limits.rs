@@ -6,8 +6,8 @@
 //! These are the defaults; [`crate::settings::config::Config`] lets an
 //! operator override the ones marked "configurable" through `[vars]`. The
 //! Worker and the room object both apply them, so each limit holds at both
-//! boundaries. The page keeps its own copy in `public/limits.js`; a test
-//! below fails when the two disagree.
+//! boundaries. The client library (and the page through it) keeps its own
+//! copy in `client/src/limits.js`; a test below fails when the two disagree.
 
 /// Longest client id. Ids travel in every frame and in URLs; 64 fits a UUID
 /// with room to spare while keeping frames small.
@@ -251,17 +251,18 @@ pub const OUTBOX_CAP: u64 = 10_000;
 mod tests {
     use super::*;
 
-    /// The page's own copy of the limits it lives by.
-    const PAGE: &str = include_str!("../../public/limits.js");
+    /// The client library's own copy of the limits it lives by (the page
+    /// uses the library).
+    const PAGE: &str = include_str!("../../client/src/limits.js");
 
-    /// The value of `export const NAME = …;` in `public/limits.js`: a
+    /// The value of `export const NAME = …;` in `client/src/limits.js`: a
     /// string, or a whole number written as a product (`64 * 1024`).
     fn page(name: &str) -> String {
         let start = format!("export const {name} = ");
         let line = PAGE
             .lines()
             .find_map(|l| l.strip_prefix(&start))
-            .unwrap_or_else(|| panic!("public/limits.js has no {name}"));
+            .unwrap_or_else(|| panic!("client/src/limits.js has no {name}"));
         line.trim_end_matches(';').trim().to_owned()
     }
 

@@ -6,8 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { KICK_MAX_MINUTES, MESSAGE_MAX_CHARS } from "../../public/limits.js";
-import { requestDelete, requestEdit, requestKick } from "../../public/state.js";
+import { KICK_MAX_MINUTES, MESSAGE_MAX_CHARS } from "../../client/src/limits.js";
 import { ME, Page, T0, history, message, of, sent } from "./page.mjs";
 
 /** A stored message as the server sends it, its id derived from its seq. */
@@ -203,33 +202,33 @@ describe("actions", () => {
 
   test("an edit of my message sends its id and new text", () => {
     const page = withMessages();
-    assert.deepEqual(sent(page.take(requestEdit(page.state, 1, "mine!"))), [
+    assert.deepEqual(sent(page.requestEdit(1, "mine!")), [
       { type: "edit", id: "m1", message: "mine!" },
     ]);
   });
 
   test("an edit that changes nothing, or of someone else's message, sends nothing", () => {
     const page = withMessages();
-    assert.deepEqual(page.take(requestEdit(page.state, 1, "mine")), []);
-    assert.deepEqual(page.take(requestEdit(page.state, 2, "hijacked")), []);
-    assert.deepEqual(page.take(requestEdit(page.state, 99, "unknown")), []);
+    assert.deepEqual(page.requestEdit(1, "mine"), []);
+    assert.deepEqual(page.requestEdit(2, "hijacked"), []);
+    assert.deepEqual(page.requestEdit(99, "unknown"), []);
   });
 
   test("an edit is held to a message's limits: not blank, not too long", () => {
     const page = withMessages();
-    const blank = page.take(requestEdit(page.state, 1, "   "));
+    const blank = page.requestEdit(1, "   ");
     assert.deepEqual(of(blank, "refused").map((e) => e.code), ["empty_message"]);
-    const long = page.take(requestEdit(page.state, 1, "x".repeat(MESSAGE_MAX_CHARS + 1)));
+    const long = page.requestEdit(1, "x".repeat(MESSAGE_MAX_CHARS + 1));
     assert.deepEqual(of(long, "refused").map((e) => e.code), ["message_too_long"]);
-    assert.equal(sent(page.take(requestEdit(page.state, 1, "é".repeat(MESSAGE_MAX_CHARS)))).length, 1);
+    assert.equal(sent(page.requestEdit(1, "é".repeat(MESSAGE_MAX_CHARS))).length, 1);
   });
 
   test("a delete sends the id: my own as a member, anyone's as a moderator", () => {
     const member = withMessages();
-    assert.deepEqual(sent(member.take(requestDelete(member.state, 1))), [{ type: "delete", id: "m1" }]);
-    assert.deepEqual(member.take(requestDelete(member.state, 2)), []);
+    assert.deepEqual(sent(member.requestDelete(1)), [{ type: "delete", id: "m1" }]);
+    assert.deepEqual(member.requestDelete(2), []);
     const moderator = withMessages({ moderator: true });
-    assert.deepEqual(sent(moderator.take(requestDelete(moderator.state, 2))), [
+    assert.deepEqual(sent(moderator.requestDelete(2)), [
       { type: "delete", id: "m2" },
     ]);
   });
@@ -237,21 +236,21 @@ describe("actions", () => {
   test("offline, an edit or delete is refused rather than lost silently", () => {
     const page = withMessages();
     page.drop();
-    for (const effects of [requestEdit(page.state, 1, "new"), requestDelete(page.state, 1)]) {
-      assert.deepEqual(effects.effects.map((e) => [e.kind, e.code]), [["refused", "offline"]]);
+    for (const effects of [page.requestEdit(1, "new"), page.requestDelete(1)]) {
+      assert.deepEqual(effects.map((e) => [e.kind, e.code]), [["refused", "offline"]]);
     }
   });
 
   test("a kick goes out only from a moderator, for someone else, in range", () => {
     const member = new Page();
-    assert.deepEqual(member.take(requestKick(member.state, "a", 10)), []);
+    assert.deepEqual(member.requestKick("a", 10), []);
     const moderator = new Page({ moderator: true });
-    assert.deepEqual(moderator.take(requestKick(moderator.state, ME, 10)), []);
-    assert.deepEqual(sent(moderator.take(requestKick(moderator.state, "a", 10))), [
+    assert.deepEqual(moderator.requestKick(ME, 10), []);
+    assert.deepEqual(sent(moderator.requestKick("a", 10)), [
       { type: "kick", clientId: "a", minutes: 10 },
     ]);
     for (const minutes of [0, 1.5, KICK_MAX_MINUTES + 1, NaN]) {
-      const effects = moderator.take(requestKick(moderator.state, "a", minutes));
+      const effects = moderator.requestKick("a", minutes);
       assert.deepEqual(effects.map((e) => e.code), ["bad_minutes"], String(minutes));
     }
   });

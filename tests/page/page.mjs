@@ -1,8 +1,20 @@
-// A page's state driven frame by frame, for the tests of public/state.js:
-// the `Page` collects every effect in order, and the builders make the
-// frames the server sends (README, "Wire protocol").
+// A page driven frame by frame, as app.js drives it, for the tests of
+// public/state.js: the client library's room state (client/src/room.js)
+// takes each frame or action, and the view's state takes each event it
+// reports. The `Page` collects every effect in order (the client's `send`s
+// among them, as `{ kind: "send", frame }`), and the builders make the
+// frames the server sends (docs/protocol.md).
 
-import { apply, compose, initialState, setOnline } from "../../public/state.js";
+import * as room from "../../client/src/room.js";
+import {
+  deleteWanted,
+  editWanted,
+  initialState,
+  kickWanted,
+  onEvent,
+  rights,
+  typingTimedOut,
+} from "../../public/state.js";
 
 export const ME = "me";
 export const T0 = 1_700_000_000_000;
@@ -11,25 +23,69 @@ export const T0 = 1_700_000_000_000;
 export class Page {
   /** `options` as for `initialState`, e.g. `{ moderator: true }`. */
   constructor(options) {
-    this.state = setOnline(initialState(ME, options), true).state;
+    this.room = room.setOnline(room.initialRoom(ME), true).state;
+    this.view = initialState(ME, options);
     this.effects = [];
   }
+  /** What the page knows: the client's room state, the view's state, and
+   *  each message with the controls the page offers on it. */
+  get state() {
+    const messages = new Map(
+      [...this.room.messages].map(([seq, m]) => [seq, { ...m, ...rights(this.view, m) }]),
+    );
+    return { ...this.room, ...this.view, messages };
+  }
+  /** Runs what the client's room state returned through the view. */
+  client({ state, events }, now = T0) {
+    this.room = state;
+    const effects = [];
+    for (const event of events) {
+      if (event.type === "send") {
+        effects.push({ kind: "send", frame: event.frame });
+        continue;
+      }
+      const next = onEvent(this.view, event, now);
+      this.view = next.state;
+      effects.push(...next.effects);
+    }
+    this.effects.push(...effects);
+    return effects;
+  }
+  /** Runs what the view's state returned. */
   take({ state, effects }) {
-    this.state = state;
+    this.view = state;
     this.effects.push(...effects);
     return effects;
   }
   receive(frame, now = T0) {
-    return this.take(apply(this.state, frame, now));
+    return this.client(room.receive(this.room, frame, now), now);
   }
   write(text, clientMsgId, now = T0) {
-    return this.take(compose(this.state, text, clientMsgId, now));
+    return this.client(room.compose(this.room, text, clientMsgId, now), now);
   }
   drop() {
-    return this.take(setOnline(this.state, false));
+    return this.client(room.setOnline(this.room, false));
   }
   reconnect() {
-    return this.take(setOnline(this.state, true));
+    return this.client(room.setOnline(this.room, true));
+  }
+  typingTimedOut(clientId, until) {
+    return this.take(typingTimedOut(this.view, clientId, until));
+  }
+  /** The person saves `text` over message `seq`, as app.js handles it. */
+  requestEdit(seq, text) {
+    const message = this.room.messages.get(seq);
+    if (!editWanted(this.view, message, text)) return [];
+    return this.client(room.edit(this.room, message.id, text));
+  }
+  requestDelete(seq) {
+    const message = this.room.messages.get(seq);
+    if (!deleteWanted(this.view, message)) return [];
+    return this.client(room.remove(this.room, message.id));
+  }
+  requestKick(clientId, minutes) {
+    if (!kickWanted(this.view, clientId)) return [];
+    return this.client(room.kick(this.room, clientId, minutes));
   }
   /** The seqs shown so far, in the order they were shown. */
   shown() {

@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { PRIVATE_ROOM_ALPHABET, PRIVATE_ROOM_CHARS, ROOM_MAX_CHARS } from "../../public/limits.js";
+import { ROOM_MAX_CHARS } from "../../client/src/limits.js";
+import { PRIVATE_ROOM_ALPHABET, PRIVATE_ROOM_CHARS } from "../../public/limits.js";
 import { privateRoomName, roomFromInput, roomFromPath, roomPath } from "../../public/rooms.js";
 
 test("the URL names the room; 64 characters are allowed, 65 are not", () => {

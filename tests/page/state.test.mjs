@@ -1,19 +1,14 @@
-// The page's state (public/state.js) without a browser: catch-up, dedupe,
-// the pending/ack cycle, resends after a reconnect, members, grouping and
-// typing, each fed the frames the server sends (README, "Wire protocol").
+// The page without a browser, as app.js runs it: the client library's room
+// state (catch-up, dedupe, the pending/ack cycle, resends after a
+// reconnect, members) and the page's view state over its events (grouping,
+// typing, who may remove whom), each fed the frames the server sends
+// (docs/protocol.md).
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { GROUP_WITHIN_MS, TYPING_SEND_EVERY_MS, TYPING_SHOW_MS } from "../../public/limits.js";
-import {
-  apply,
-  compose,
-  initialState,
-  setOnline,
-  typed,
-  typingTimedOut,
-} from "../../public/state.js";
+import { GROUP_WITHIN_MS, TYPING_SHOW_MS } from "../../public/limits.js";
+import { onEvent, typingTimedOut } from "../../public/state.js";
 import { ME, Page, T0, history, message, of, sent } from "./page.mjs";
 
 describe("catch-up", () => {
@@ -25,7 +20,7 @@ describe("catch-up", () => {
   });
 
   test("nothing seen yet asks for no `since`", () => {
-    assert.equal(initialState(ME).lastSeq, null);
+    assert.equal(new Page().state.lastSeq, null);
   });
 
   test("an empty room's history still moves `since` to its latest seq", () => {
@@ -274,9 +269,9 @@ describe("typing", () => {
     assert.equal(timer.afterMs, TYPING_SHOW_MS);
     // A newer notice restarts the clock: the older timer changes nothing.
     page.receive({ type: "typing", clientId: "a", ts: T0 }, T0 + 1000);
-    assert.deepEqual(page.take(typingTimedOut(page.state, "a", timer.until)), []);
+    assert.deepEqual(page.typingTimedOut("a", timer.until), []);
     const later = of(page.effects, "timer").at(-1).until;
-    const ended = page.take(typingTimedOut(page.state, "a", later));
+    const ended = page.typingTimedOut("a", later);
     assert.deepEqual(ended, [{ kind: "typing", names: [] }]);
   });
 
@@ -296,32 +291,22 @@ describe("typing", () => {
     assert.deepEqual(of(effects, "typing"), [{ kind: "typing", names: [] }]);
     assert.equal(page.state.typing.size, 0);
   });
-
-  test("my typing notices go out at most once per interval, and only online", () => {
-    let state = initialState(ME);
-    assert.deepEqual(typed(state, true, T0).effects, [], "offline");
-    state = setOnline(state, true).state;
-    const first = typed(state, true, T0);
-    assert.deepEqual(sent(first.effects), [{ type: "typing" }]);
-    assert.deepEqual(typed(first.state, true, T0 + TYPING_SEND_EVERY_MS).effects, []);
-    assert.equal(sent(typed(first.state, true, T0 + TYPING_SEND_EVERY_MS + 1).effects).length, 1);
-    assert.deepEqual(typed(state, false, T0).effects, [], "an emptied box");
-  });
 });
 
 describe("purity", () => {
-  test("no function changes the state it was given", () => {
+  test("no function changes the view state it was given", () => {
     const page = new Page();
     page.receive({ type: "presence", members: [{ clientId: "a" }], count: 1 });
     page.receive(history([message(1, "a", "x")]));
-    page.write("mine", "m1");
-    const before = page.state;
+    page.receive({ type: "typing", clientId: "b", ts: T0 });
+    const before = page.view;
     const snapshot = structuredClone(before);
-    apply(before, { type: "batch", frames: [message(2, "b", "y"), { type: "leave", clientId: "a" }] }, T0);
-    apply(before, { type: "ack", clientMsgId: "m1" }, T0);
-    apply(before, { type: "typing", clientId: "b" }, T0);
-    compose(before, "more", "m2", T0);
-    setOnline(before, false);
+    const shown = { seq: 2, id: "m2", clientId: "b", name: "", text: "y", ts: T0, mine: false, edited: null, deleted: false };
+    onEvent(before, { type: "message", message: shown }, T0);
+    onEvent(before, { type: "members", members: [] }, T0);
+    onEvent(before, { type: "typing", clientId: "c", name: "", ts: T0 }, T0);
+    onEvent(before, { type: "leave", clientId: "b", name: "", ts: T0, me: false }, T0);
+    typingTimedOut(before, "b", T0 + TYPING_SHOW_MS);
     assert.deepEqual(before, snapshot);
   });
 

@@ -1,31 +1,22 @@
-// The socket's pure parts (public/connection.js): the reconnect URL, the
-// backoff schedule, which closes end a session for good, receipts, which
-// closes rejoin quietly, and what the reconnect loop does after each open
-// and close.
+// The socket's pure parts (client/src/connection.js and protocol.js): the
+// socket URL, the backoff schedule, which closes end a session for good,
+// receipts, which closes rejoin quietly, and what the reconnect loop does
+// after each open and close.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import {
-  TOO_SLOW,
-  afterClose,
-  afterOpen,
-  backoffMs,
-  finalClose,
-  initialLoop,
-  quietSlowClose,
-  receipts,
-  socketUrl,
-} from "../../public/connection.js";
+import { afterClose, afterOpen, backoffMs, initialLoop, quietSlowClose } from "../src/connection.js";
+import { TOO_SLOW, finalClose, receiptFor, socketUrl } from "../src/protocol.js";
 import {
   BACKOFF_JITTER,
   BACKOFF_MAX_MS,
   BACKOFF_START_MS,
   SLOW_CLOSE_WINDOW_MS,
   SLOW_CLOSES_BEFORE_WARNING,
-} from "../../public/limits.js";
+} from "../src/limits.js";
 
-const page = { protocol: "http:", host: "127.0.0.1:8787" };
+const page = "http://127.0.0.1:8787/r/team";
 
 test("a reconnect asks for what came after the newest seq seen", () => {
   const url = new URL(socketUrl(page, { clientId: "u-1", room: "team", name: "", since: 42 }));
@@ -44,7 +35,7 @@ test("a first connect has no `since`, and since=0 is kept", () => {
 });
 
 test("a display name travels encoded, and https pages use wss", () => {
-  const secure = { protocol: "https:", host: "chat.example" };
+  const secure = "https://chat.example/";
   const url = new URL(socketUrl(secure, { clientId: "u", room: "lobby", name: "Zoë & co", since: null }));
   assert.equal(url.protocol, "wss:");
   assert.equal(url.searchParams.get("name"), "Zoë & co");
@@ -68,21 +59,20 @@ test("a token travels as ?token=, and replaces the display name", () => {
 });
 
 test("an expired token and a removal end the session; other closes retry", () => {
-  assert.equal(finalClose("token expired"), "expired");
-  assert.equal(finalClose("removed by a moderator"), "removed");
+  assert.equal(finalClose("token expired"), "token_expired");
+  assert.equal(finalClose("removed by a moderator"), "kicked");
   for (const reason of ["", "renamed", "idle timeout", "constructor", "toString"]) {
     assert.equal(finalClose(reason), null, reason);
   }
 });
 
 test("a mark from the room is echoed as a receipt, in the shape the room reads", () => {
-  const counter = receipts();
-  const receipt = counter.read('{"type":"mark","mark":"00abcdef01234567"}');
+  const receipt = receiptFor('{"type":"mark","mark":"00abcdef01234567"}');
   assert.equal(JSON.stringify(receipt), '{"type":"seen","mark":"00abcdef01234567"}');
 });
 
 test("nothing but a mark is answered, however much is read", () => {
-  const counter = receipts();
+  const counter = { read: receiptFor };
   for (let i = 0; i < 300; i += 1) assert.equal(counter.read("a".repeat(2000)), null);
   assert.equal(counter.read('{"type":"pong"}'), null);
   assert.equal(counter.read('{"type":"message","message":"{\\"type\\":\\"mark\\""}'), null);
@@ -153,8 +143,8 @@ test("a too-slow close reopens quietly, until it keeps happening", () => {
 
 test("an expired token or a removal ends the loop without a backoff", () => {
   const end = (reason) => afterClose(initialLoop(), reason, 0, noDraw).next;
-  assert.deepEqual(end("token expired"), { kind: "end", why: "expired" });
-  assert.deepEqual(end("removed by a moderator"), { kind: "end", why: "removed" });
+  assert.deepEqual(end("token expired"), { kind: "end", code: "token_expired" });
+  assert.deepEqual(end("removed by a moderator"), { kind: "end", code: "kicked" });
 });
 
 test("the loop passed in is never changed", () => {

@@ -1,6 +1,6 @@
-// A stand-in for the browser's WebSocket, for the tests that drive
-// connect() (public/connection.js) under node: it does only what the test
-// makes it do, and records what the page does to it.
+// A stand-in for the platform's WebSocket, for the tests that drive
+// connect() (client/src/connection.js) and joinRoom under node: it does only
+// what the test makes it do, and records what the client does to it.
 
 /** A socket that opens, delivers, fails and closes when the test says. */
 export class StandIn extends EventTarget {

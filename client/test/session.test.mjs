@@ -1,4 +1,4 @@
-// connect() (public/connection.js) over whole sessions, with the socket a
+// connect() (client/src/connection.js) over whole sessions, with the socket a
 // stand-in and the clock node's mock timers: every callback in the order
 // the page gets it, the frames the page sends, and which timers start or
 // stop. These pin down what the socket loop does, so that a change to how
@@ -7,12 +7,13 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, mock, test } from "node:test";
 
-import { TOO_SLOW, backoffMs, connect } from "../../public/connection.js";
+import { backoffMs, connect } from "../src/connection.js";
+import { TOO_SLOW } from "../src/protocol.js";
 import {
   CONNECT_TIMEOUT_MS,
   PING_EVERY_MS,
   SLOW_CLOSES_BEFORE_WARNING,
-} from "../../public/limits.js";
+} from "../src/limits.js";
 import { StandIn, install, restore } from "./standin.mjs";
 
 /** With Math.random at 0 the first receipt has no lead and each backoff is
@@ -160,7 +161,7 @@ test("a rename closes the socket and rejoins at once", () => {
 });
 
 test("a final close ends the session: no reconnect, online ignored", () => {
-  for (const [reason, why] of [["token expired", "expired"], ["removed by a moderator", "removed"]]) {
+  for (const [reason, why] of [["token expired", "token_expired"], ["removed by a moderator", "kicked"]]) {
     session.stop();
     StandIn.made = [];
     log = [];

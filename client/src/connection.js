@@ -1,13 +1,14 @@
-// The room's WebSocket: opens it for this page's client id and room, asking
-// for exactly what was missed (`since`) and carrying the sign-in token in
-// token mode; when it drops, reconnects with exponential backoff and jitter,
-// except after a close that ends the session for good (an expired token, a
-// moderator's removal); keeps it alive with pings; tells the room how far
-// it has read, so the room can tell a slow reader from a stalled one, and
-// rejoins quietly when the room closes it as too slow. It carries
-// frames and reports what the socket does, and decides nothing about
-// messages: which ones to resend, and under which clientMsgId, is state.js's
-// call.
+// The room's WebSocket: opens it, asking for exactly what was missed (the
+// URL is asked for again before every attempt), reconnects with
+// exponential backoff and jitter, except after a close that ends the session
+// for good (an expired token, a moderator's removal); keeps it alive with
+// pings; answers the room's marks with receipts, so the room can tell a slow
+// reader from a stalled one, and rejoins quietly when the room closes it as
+// too slow. It carries frames and reports what the socket does, and decides
+// nothing about messages: which ones to resend, and under which
+// clientMsgId, is room.js's call. Uses only the platform's WebSocket and
+// timers, so it runs in browsers, Node 22+ (20 with --experimental-websocket
+// or a `WebSocket` passed in), Deno and Workers.
 
 import {
   BACKOFF_JITTER,
@@ -18,44 +19,12 @@ import {
   SLOW_CLOSE_WINDOW_MS,
   SLOW_CLOSES_BEFORE_WARNING,
 } from "./limits.js";
+import { REJOIN, TOO_SLOW, finalClose, frames, receiptFor } from "./protocol.js";
 
-/** The close reason the page uses to rejoin under a new display name; such a
- *  close is our own doing, so the page reconnects at once and quietly. */
-const RENAMED = "renamed";
-
-/** Close reasons (src/wire/error.rs) after which reconnecting cannot help: the
- *  token stays expired, and the ban refuses the reconnect. */
-const FINAL_CLOSES = { "token expired": "expired", "removed by a moderator": "removed" };
-
-/** The reason the room gives a socket that fell too far behind
- *  (src/wire/error.rs, TOO_SLOW_CLOSE). */
-export const TOO_SLOW = "too slow, reconnect";
-
-/** How the room's mark frames begin (src/wire/protocol.rs, mark_frame). */
-const MARK_PREFIX = '{"type":"mark"';
-
-/** What one socket owes the room for what it read: `read(data)` returns
- *  the receipt to send (`{type: "seen", mark}`) when `data` is one of the
- *  room's marks, else null. The room sends a socket that asked for them
- *  (`receipts=1`) a fresh random mark after every 64 KiB, the first after
- *  a random 64–128 KiB so one room's sockets do not answer at once; since
- *  frames arrive in order, echoing one proves everything before it was
- *  read, and the room then frees what it holds for this socket
- *  (src/send/flow.rs). A quiet room sends no marks at all. */
-export function receipts() {
-  return {
-    read(data) {
-      if (typeof data !== "string" || !data.startsWith(MARK_PREFIX)) return null;
-      let frame;
-      try {
-        frame = JSON.parse(data);
-      } catch {
-        return null;
-      }
-      return typeof frame.mark === "string" ? { type: "seen", mark: frame.mark } : null;
-    },
-  };
-}
+/** WebSocket's readyState values, by number: a constructor passed in need
+ *  not carry the static names. */
+const CONNECTING = 0;
+const OPEN = 1;
 
 /** Whether a close with `reason` at `now` should rejoin at once and say
  *  nothing: a "too slow" close is the room's flow control, and catching up
@@ -68,32 +37,11 @@ export function quietSlowClose(reason, recent, now) {
   return recent.length < SLOW_CLOSES_BEFORE_WARNING;
 }
 
-/** Why a close with `reason` ended the session for good ("expired" or
- *  "removed"), or null when the page should reconnect. */
-export function finalClose(reason) {
-  return Object.hasOwn(FINAL_CLOSES, reason) ? FINAL_CLOSES[reason] : null;
-}
-
 /** How long to wait before reconnect attempt `attempt` (0 for the first),
  *  given a `random` number in [0, 1). */
 export function backoffMs(attempt, random) {
   const base = Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 2 ** attempt);
   return Math.round(base * (1 - BACKOFF_JITTER + 2 * BACKOFF_JITTER * random));
-}
-
-/** The socket URL on the page's own origin (`location`), for a client that
- *  has seen everything up to `since` (null: nothing yet). With a `token`, the
- *  name comes from it, so none is sent; a browser cannot set headers on a
- *  WebSocket, so the token goes in the query. */
-export function socketUrl(location, { clientId, room, name, since, token }) {
-  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  // batch=1: a busy room then sends each socket one frame per burst.
-  // receipts=1: the room sends marks, and the page proves it reads.
-  const query = new URLSearchParams({ room, batch: "1", receipts: "1" });
-  if (token) query.set("token", token);
-  else if (name) query.set("name", name);
-  if (since !== null) query.set("since", String(since));
-  return `${scheme}//${location.host}/ws/${encodeURIComponent(clientId)}?${query}`;
 }
 
 /** What the reconnect loop carries from one attempt to the next, as it is
@@ -122,18 +70,19 @@ export function afterOpen(loop) {
 
 /** A socket closed with `reason` at `now` (an attempt that failed closes
  *  with ""): the loop after it, and what comes `next`: `{ kind: "reopen" }`
- *  at once, `{ kind: "end", why }` for good, or `{ kind: "retry", attempt,
+ *  at once, `{ kind: "end", code }` for good (the code of the
+ *  error the room sent before that close), or `{ kind: "retry", attempt,
  *  waitMs }` after a backoff. `random()` is drawn only for a backoff. The
  *  `loop` passed in is not changed. */
 export function afterClose(loop, reason, now, random) {
   // Our own close: the loop stands as it was, a quiet rejoin included.
-  if (reason === RENAMED) return { loop, next: { kind: "reopen" } };
+  if (reason === REJOIN) return { loop, next: { kind: "reopen" } };
   const slowCloses = [...loop.slowCloses];
   if (quietSlowClose(reason, slowCloses, now)) {
     return { loop: { ...loop, slowCloses, quietly: true }, next: { kind: "reopen" } };
   }
-  const why = finalClose(reason);
-  if (why) return { loop: { ...loop, slowCloses }, next: { kind: "end", why } };
+  const code = finalClose(reason);
+  if (code) return { loop: { ...loop, slowCloses }, next: { kind: "end", code } };
   const waitMs = backoffMs(loop.attempt, random());
   const attempt = loop.attempt + 1;
   return { loop: { ...loop, slowCloses, attempt }, next: { kind: "retry", attempt, waitMs } };
@@ -141,19 +90,21 @@ export function afterClose(loop, reason, now, random) {
 
 /**
  * Connects now and stays connected. `url()` is asked again before every
- * attempt, so each one carries the latest `since` and display name.
+ * attempt, so each one carries the latest `since`, display name and token.
  * Callbacks: `connecting(attempt)`, `open(reconnected)`, `frame(parsed)`,
  * `closed()` whenever the socket closes, `retrying({ attempt, waitMs,
- * reason, opened })` when a close was not our own doing, and `ended(why)`
- * when a close ends the session for good.
+ * reason, opened })` when a close was not our own doing, and `ended(code)`
+ * when a close ends the session for good. `WebSocket` is the constructor
+ * to use (default: the platform's, looked up at each attempt).
  * Returns `send(frame)`, true if it went out, `rejoin()` and `stop()`.
  */
-export function connect(url, on) {
+export function connect(url, on, { WebSocket } = {}) {
   /** The session's mutable part, shared by the functions below: `socket`
    *  is the one whose events are still ours, or null when none is. */
   const conn = {
     url,
     on,
+    WebSocket,
     socket: null,
     loop: initialLoop(),
     retryTimer: null,
@@ -163,31 +114,33 @@ export function connect(url, on) {
   };
   // The runtime answers pings itself without waking the room, so they are
   // the cheap way to stay under the server's idle timeout.
-  conn.pinger = setInterval(() => send(conn, { type: "ping" }), PING_EVERY_MS);
+  conn.pinger = setInterval(() => send(conn, frames.ping()), PING_EVERY_MS);
   // One function, so that stop() can remove the very listener added here.
   conn.networkBack = () => networkBack(conn);
+  // Browsers only: elsewhere there is no `online`, or no global listener.
   globalThis.addEventListener?.("online", conn.networkBack);
   open(conn);
   return {
     send: (frame) => send(conn, frame),
     stop: () => stop(conn),
-    /** Reconnects at once, so the room learns a new display name; `since`
-     *  makes it seamless. */
+    /** Reconnects at once, so the room learns a new display name or token;
+     *  `since` makes it seamless. */
     rejoin() {
-      if (conn.socket) conn.socket.close(1000, RENAMED);
+      if (conn.socket) conn.socket.close(1000, REJOIN);
     },
   };
 }
 
 /** Starts an attempt, unless the session is over. Each socket gets its own
- *  receipt counter and timeout, in `sock`, since a stale socket's events
- *  may still arrive after the next one has started. */
+ *  timeout, in `sock`, since a stale socket's events may still arrive after
+ *  the next one has started. */
 function open(conn) {
   if (conn.stopped) return;
   clearTimeout(conn.retryTimer);
   conn.on.connecting(conn.loop.attempt);
-  const ws = new WebSocket(conn.url());
-  const sock = { ws, read: receipts(), opened: false, giveUp: null };
+  const Socket = conn.WebSocket ?? globalThis.WebSocket;
+  const ws = new Socket(conn.url());
+  const sock = { ws, opened: false, giveUp: null };
   conn.socket = ws;
   sock.giveUp = setTimeout(() => timedOut(conn, sock), CONNECT_TIMEOUT_MS);
   ws.addEventListener("open", () => opened(conn, sock));
@@ -204,7 +157,7 @@ function open(conn) {
 /** An attempt still connecting after CONNECT_TIMEOUT_MS is given up as
  *  failed; limits.js says why. */
 function timedOut(conn, sock) {
-  if (sock.ws.readyState !== WebSocket.CONNECTING) return;
+  if (sock.ws.readyState !== CONNECTING) return;
   sock.ws.close();
   ended(conn, sock, "");
 }
@@ -219,12 +172,12 @@ function opened(conn, sock) {
 }
 
 /** A frame arrived: a mark is answered with its receipt and goes no
- *  further; any other frame goes to the page if it parses. */
+ *  further; any other frame goes on if it parses. */
 function received(conn, sock, data) {
-  const receipt = sock.read.read(data);
+  const receipt = receiptFor(data);
   if (receipt) {
-    // A mark is for the socket, not the view.
-    if (sock.ws.readyState === WebSocket.OPEN) sock.ws.send(JSON.stringify(receipt));
+    // A mark is for the socket, not the app.
+    if (sock.ws.readyState === OPEN) sock.ws.send(JSON.stringify(receipt));
     return;
   }
   let frame;
@@ -248,7 +201,7 @@ function ended(conn, sock, reason) {
     open(conn);
   } else if (next.kind === "end") {
     stop(conn);
-    conn.on.ended(next.why);
+    conn.on.ended(next.code);
   } else {
     conn.on.retrying({ attempt: next.attempt, waitMs: next.waitMs, reason, opened: sock.opened });
     conn.retryTimer = setTimeout(() => open(conn), next.waitMs);
@@ -257,7 +210,7 @@ function ended(conn, sock, reason) {
 
 /** Sends `frame` if the socket is open: true if it went out. */
 function send(conn, frame) {
-  if (conn.socket && conn.socket.readyState === WebSocket.OPEN) {
+  if (conn.socket && conn.socket.readyState === OPEN) {
     conn.socket.send(JSON.stringify(frame));
     return true;
   }
@@ -268,7 +221,7 @@ function send(conn, frame) {
  *  backoff, or still connecting through the network that went away, would
  *  keep the person offline for nothing. Connects again at once. */
 function networkBack(conn) {
-  if (conn.stopped || (conn.socket && conn.socket.readyState === WebSocket.OPEN)) return;
+  if (conn.stopped || (conn.socket && conn.socket.readyState === OPEN)) return;
   const stale = conn.socket;
   conn.socket = null; // its close event is then not ours to handle
   if (stale) stale.close();

@@ -1,4 +1,4 @@
-// How connect() (public/connection.js) treats attempts that never open: one
+// How connect() (client/src/connection.js) treats attempts that never open: one
 // that hangs in CONNECTING is given up, one that fails counts as failed at
 // its `error`, and the browser's `online` event connects again at once.
 // These are the cases a real browser only shows on a flaky network, so the
@@ -9,8 +9,8 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, mock, test } from "node:test";
 
-import { connect } from "../../public/connection.js";
-import { BACKOFF_JITTER, BACKOFF_START_MS, CONNECT_TIMEOUT_MS } from "../../public/limits.js";
+import { connect } from "../src/connection.js";
+import { BACKOFF_JITTER, BACKOFF_START_MS, CONNECT_TIMEOUT_MS } from "../src/limits.js";
 import { StandIn, install, restore } from "./standin.mjs";
 
 /** The longest a first retry can wait. */

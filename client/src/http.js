@@ -1,0 +1,75 @@
+// The room's HTTP API (docs/http-api.md, api/openapi.yaml) for a backend or
+// a bot: read a room's messages, post into it, see who is online. Each
+// refusal becomes a ChatError with the room's code, its status and, for
+// 429, when to retry. Uses only the platform's `fetch`.
+
+import { ChatError } from "./protocol.js";
+
+/**
+ * A client of the HTTP API at `url` (the chat's address). `token` is the
+ * bearer token for token mode: a string, or a function that returns one (or
+ * a promise of one), asked before every call so a refreshed token is used.
+ */
+export function chatApi({ url, token, fetch: fetchImpl } = {}) {
+  const base = new URL(String(url));
+
+  async function call(method, path, { query, body } = {}) {
+    const target = new URL(path, base);
+    for (const [key, value] of Object.entries(query || {})) {
+      if (value !== undefined && value !== null) target.searchParams.set(key, String(value));
+    }
+    const headers = {};
+    const bearer = typeof token === "function" ? await token() : token;
+    if (bearer) headers.authorization = `Bearer ${bearer}`;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const doFetch = fetchImpl ?? globalThis.fetch;
+    const response = await doFetch(target, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    let json = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      // A proxy's page, not the room's answer: the status says enough.
+    }
+    if (!response.ok) {
+      const retry = Number(response.headers.get("retry-after"));
+      throw new ChatError(json?.error || `http_${response.status}`, json?.message || text, {
+        status: response.status,
+        retryAfterMs: Number.isFinite(retry) && retry > 0 ? retry * 1000 : undefined,
+      });
+    }
+    return { status: response.status, json };
+  }
+
+  const roomPath = (room, what) => `/api/rooms/${encodeURIComponent(room)}/${what}`;
+
+  return {
+    /** Posts `message` into `room`. `clientMsgId` makes a retry safe: the
+     *  room answers the original instead of storing it again
+     *  (`duplicate: true`). In open mode `clientId` and `name` say who
+     *  speaks; in token mode only a service token may set them. */
+    async postMessage(room, { message, clientMsgId, clientId, name }) {
+      const body = { message };
+      if (clientMsgId !== undefined) body.clientMsgId = clientMsgId;
+      if (clientId !== undefined) body.clientId = clientId;
+      if (name !== undefined) body.name = name;
+      const { status, json } = await call("POST", roomPath(room, "messages"), { body });
+      return { seq: json.seq, id: json.id, duplicate: status === 200 };
+    },
+
+    /** Messages after `since` (or the newest `limit`), as a history frame
+     *  carries them, with `changes`, `latestSeq` and `truncated`. */
+    async readMessages(room, { since, limit } = {}) {
+      return (await call("GET", roomPath(room, "messages"), { query: { since, limit } })).json;
+    },
+
+    /** Who is in `room` now: `{ members, count }`. */
+    async presence(room) {
+      return (await call("GET", roomPath(room, "presence"))).json;
+    },
+  };
+}
