@@ -134,6 +134,48 @@ export interface Message {
   clientMsgId?: string;
   /** The seq of the newest edit or delete applied. */
   changeSeq?: number;
+  /** Each emoji given, its count, and whether this client gave it. */
+  reactions: Reaction[];
+  /** The client ids its text mentions (`@id`). */
+  mentions: string[];
+  /** Its text mentions this client. */
+  mentionsMe: boolean;
+  /** The message it answers, quoted as it is now. */
+  replyTo?: ReplyRef;
+}
+
+export interface Reaction {
+  emoji: string;
+  count: number;
+  mine?: boolean;
+}
+
+export interface ReplyRef {
+  id: string;
+  clientId?: string;
+  name?: string;
+  /** Up to 100 characters of the original now; "" once deleted. */
+  quote: string;
+  deleted?: boolean;
+  /** The original is no longer kept. */
+  gone?: boolean;
+}
+
+/** A page of scrollback (oldest first) or search hits (newest first). */
+export interface Page {
+  messages: Message[];
+  /** More lie beyond: ask again before the first seq (scrollback) or the
+   *  last one's (search). */
+  more: boolean;
+  before?: number;
+  q?: string;
+}
+
+export interface ReadState {
+  /** The last seq this person has seen. */
+  seq: number;
+  /** Others' messages after it, not deleted, up to 1,000. */
+  unread: number;
 }
 
 export interface Member {
@@ -169,8 +211,18 @@ export type RoomEvent =
   | { type: "leave"; clientId: string; name: string; ts: number; me: boolean }
   /** Someone else is typing (the room forwards one notice per 3 s). */
   | { type: "typing"; clientId: string; name: string; ts: number }
-  /** A catch-up after a drop came too late: messages in between are gone. */
-  | { type: "missed"; ts: number }
+  /** A catch-up after a drop could not be whole: more was missed than one
+   *  history holds (the rest is scrollback), messages were pruned, or the
+   *  room's history was replaced (`reset`); the client starts over. */
+  | { type: "missed"; ts: number; reset: boolean }
+  /** A reaction was added (`on`) or taken away by `clientId`. */
+  | { type: "reaction"; id: string; seq: number; emoji: string; on: boolean; clientId: string; reactions: Reaction[] }
+  /** This person's read pointer moved, in any of their tabs. */
+  | { type: "read"; seq: number; unread: number }
+  /** The answer to `scrollback`. */
+  | ({ type: "older" } & Page)
+  /** The answer to `search`. */
+  | ({ type: "search" } & Page)
   /** The room refused a frame; the session goes on. */
   | { type: "error"; code: ErrorCode; message: string; retryAfterMs?: number };
 
@@ -206,6 +258,10 @@ export class RoomClient {
   readonly pending: ReadonlyMap<string, { text: string; ts: number }>;
   /** Why the session ended, or null while it goes on. */
   readonly ended: { code: string; message: string } | null;
+  /** The room's history epoch, once a history said it. */
+  readonly epoch: string | null;
+  /** This person's read pointer, once the room said. */
+  readonly read: ReadState | null;
 
   on<T extends ClientEventType>(type: T, listener: (event: EventOf<T>) => void): () => void;
   on(type: "*", listener: (event: ClientEvent) => void): () => void;
@@ -214,7 +270,7 @@ export class RoomClient {
   /** Resolves once the room stored the message, through any reconnects
    *  and resends; rejects with a ChatError if refused before it goes out
    *  or if the session ends first. */
-  send(text: string, options?: { clientMsgId?: string }): Promise<Ack>;
+  send(text: string, options?: { clientMsgId?: string; replyTo?: string }): Promise<Ack>;
   /** A typing notice (at most one per 3 s goes out). */
   typing(): void;
   /** Throws a ChatError when refused before it goes out. */
@@ -226,11 +282,15 @@ export class RoomClient {
   /** Leave for good (an `end` event with code `closed`). */
   close(): void;
 
-  /** Reserved: scrollback, search and reactions have no frames in protocol
-   *  1 yet. Each rejects with `not_supported` until they land. */
-  scrollback(...args: unknown[]): Promise<never>;
-  search(...args: unknown[]): Promise<never>;
-  react(...args: unknown[]): Promise<never>;
+  /** The newest `limit` (default 50, at most 100) kept messages before
+   *  seq `before`, oldest first, as they are now. */
+  scrollback(options?: { before?: number; limit?: number }): Promise<Page>;
+  /** Messages with every word of `q`, newest first, before seq `before`. */
+  search(q: string, options?: { before?: number; limit?: number }): Promise<Page>;
+  /** Toggles this client's reaction on message `id`; throws when offline. */
+  react(id: string, emoji: string): void;
+  /** This client has seen everything up to `seq`. */
+  markRead(seq: number): void;
 }
 
 /** Joins a room now. */
@@ -259,17 +319,29 @@ export interface MessagesPage {
     editedTs?: number;
     deleted?: boolean;
   }>;
-  changes: Array<Record<string, unknown> & { type: "edit" | "delete"; id: string; seq: number }>;
+  changes: Array<Record<string, unknown> & { type: "edit" | "delete" | "reactions"; id: string; seq: number }>;
   latestSeq: number;
   truncated: boolean;
+  epoch: string;
+  reset?: boolean;
+  /** With `before`: older messages remain. */
+  more?: boolean;
 }
 
 export interface ChatApi {
   postMessage(
     room: string,
-    post: { message: string; clientMsgId?: string; clientId?: string; name?: string },
+    post: { message: string; clientMsgId?: string; clientId?: string; name?: string; replyTo?: string },
   ): Promise<{ seq: number; id: string; duplicate: boolean }>;
-  readMessages(room: string, query?: { since?: number; limit?: number }): Promise<MessagesPage>;
+  readMessages(
+    room: string,
+    query?: { since?: number; limit?: number; before?: number; epoch?: string },
+  ): Promise<MessagesPage>;
+  search(room: string, q: string, query?: { before?: number; limit?: number }): Promise<{ messages: MessagesPage["messages"]; more: boolean }>;
+  react(room: string, id: string, emoji: string, as?: { clientId?: string }): Promise<{ on: boolean; seq: number; reactions: Reaction[] }>;
+  readState(room: string, clientId: string): Promise<{ clientId: string } & ReadState>;
+  /** Every kept message, oldest first, from the streamed export. */
+  exportHistory(room: string): AsyncGenerator<MessagesPage["messages"][number]>;
   presence(room: string): Promise<{ members: Array<{ clientId: string; name?: string }>; count: number }>;
 }
 
@@ -297,6 +369,8 @@ export interface SocketUrlOptions {
   room: string;
   name?: string;
   since?: number | null;
+  /** The history epoch `since` came from. */
+  epoch?: string | null;
   token?: string | null;
   batch?: boolean;
   receipts?: boolean;
@@ -310,14 +384,22 @@ export function endingCode(code: string): boolean;
 export function refusedForGood(code: string): boolean;
 
 export type ClientFrame =
-  | { type: "message"; message: string; clientMsgId: string }
+  | { type: "message"; message: string; clientMsgId: string; replyTo?: string }
+  | { type: "older"; before?: number; limit?: number }
+  | { type: "search"; q: string; before?: number; limit?: number }
+  | { type: "react"; id: string; emoji: string }
+  | { type: "read"; seq: number }
   | { type: "typing" }
   | { type: "ping" }
   | { type: "edit"; id: string; message: string }
   | { type: "delete"; id: string }
   | { type: "kick"; clientId: string; minutes: number };
 export const frames: {
-  message(message: string, clientMsgId: string): ClientFrame;
+  message(message: string, clientMsgId: string, replyTo?: string): ClientFrame;
+  older(before?: number, limit?: number): ClientFrame;
+  search(q: string, before?: number, limit?: number): ClientFrame;
+  react(id: string, emoji: string): ClientFrame;
+  read(seq: number): ClientFrame;
   typing(): ClientFrame;
   ping(): ClientFrame;
   edit(id: string, message: string): ClientFrame;
@@ -337,6 +419,8 @@ export namespace roomState {
     readonly pending: ReadonlyMap<string, { text: string; ts: number }>;
     readonly members: ReadonlyMap<string, string>;
     readonly typingSentAt: number;
+    readonly epoch: string | null;
+    readonly read: ReadState | null;
   }
   type Event = RoomEvent | { type: "send"; frame: ClientFrame } | { type: "end"; code: string; message: string };
   interface Result {
@@ -345,7 +429,12 @@ export namespace roomState {
   }
   function initialRoom(me: string): State;
   function receive(state: State, frame: unknown, now: number): Result;
-  function compose(state: State, text: string, clientMsgId: string, now: number): Result;
+  function compose(state: State, text: string, clientMsgId: string, now: number, replyTo?: string): Result;
+  function react(state: State, id: string, emoji: string): Result;
+  function markRead(state: State, seq: number): Result;
+  function older(state: State, before?: number, limit?: number): Result;
+  function search(state: State, q: string, before?: number, limit?: number): Result;
+  function quoteOf(text: string): string;
   function typing(state: State, now: number): Result;
   function setOnline(state: State, online: boolean): Result;
   function edit(state: State, id: string, text: string): Result;
@@ -372,6 +461,9 @@ export namespace limits {
   const SLOW_CLOSES_BEFORE_WARNING: number;
   const SLOW_CLOSE_WINDOW_MS: number;
   const TYPING_SEND_EVERY_MS: number;
+  const PAGE_DEFAULT: number;
+  const PAGE_MAX: number;
+  const QUOTE_CHARS: number;
 }
 
 /** The reconnect loop's decisions (client/src/connection.js). */

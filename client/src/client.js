@@ -34,6 +34,9 @@ export class RoomClient {
   #refreshing = null;
   #probing = false;
   #end = null;
+  /** Page requests waiting for their answers, oldest first: the room
+   *  answers a socket's frames in order. */
+  #pages = { older: [], search: [] };
 
   constructor(options) {
     const { url, room = DEFAULT_ROOM, token, clientId, name = "", on } = options || {};
@@ -84,6 +87,14 @@ export class RoomClient {
   get ended() {
     return this.#end;
   }
+  /** The room's history epoch, once a history said it. */
+  get epoch() {
+    return this.#state.epoch;
+  }
+  /** This person's read pointer and unread count, once the room said. */
+  get read() {
+    return this.#state.read;
+  }
 
   /** Calls `listener(event)` for every event of `type` ("*": all of them);
    *  returns a function that stops it. */
@@ -100,7 +111,7 @@ export class RoomClient {
    *  once the room stored it, after as many reconnects and resends (under
    *  the same clientMsgId) as that takes; rejects with a ChatError if the
    *  text is refused before it goes out or the session ends first. */
-  send(text, { clientMsgId = randomHex(MESSAGE_ID_BYTES) } = {}) {
+  send(text, { clientMsgId = randomHex(MESSAGE_ID_BYTES), replyTo } = {}) {
     const acked = new Promise((resolve, reject) => {
       if (this.#end) return reject(this.#endError());
       if (typeof text !== "string" || !text.trim()) {
@@ -109,7 +120,7 @@ export class RoomClient {
       if (this.#state.pending.has(clientMsgId)) {
         return reject(new ChatError("bad_request", `${clientMsgId} is already pending`));
       }
-      const result = rooms.compose(this.#state, text, clientMsgId, Date.now());
+      const result = rooms.compose(this.#state, text, clientMsgId, Date.now(), replyTo);
       const refused = result.events.find((e) => e.type === "error");
       if (refused) return reject(new ChatError(refused.code, refused.message));
       this.#acks.set(clientMsgId, { resolve, reject });
@@ -156,16 +167,47 @@ export class RoomClient {
     this.#finish("closed", "closed by the app");
   }
 
-  // Scrollback, search and reactions have no frames in protocol 1 yet
-  // (issue 27 adds them); these names are where they will land.
-  scrollback() {
-    return Promise.reject(new ChatError("not_supported", "scrollback is not in protocol 1 yet"));
+  /** The newest `limit` kept messages before seq `before` (or the newest
+   *  of all), oldest first, as they are now: `{ messages, more }`. Rejects
+   *  with a ChatError when offline, refused, or the socket drops first. */
+  scrollback({ before, limit } = {}) {
+    return this.#page("older", rooms.older(this.#state, before, limit));
   }
-  search() {
-    return Promise.reject(new ChatError("not_supported", "search is not in protocol 1 yet"));
+
+  /** Messages whose text has every word of `q`, newest first, before seq
+   *  `before`: `{ messages, more, q }`; rejects like `scrollback`. */
+  search(q, { before, limit } = {}) {
+    return this.#page("search", rooms.search(this.#state, q, before, limit));
   }
-  react() {
-    return Promise.reject(new ChatError("not_supported", "reactions are not in protocol 1 yet"));
+
+  /** Toggles this client's reaction `emoji` on message `id`; the room's
+   *  answer is a `reaction` event, its refusals `error` events. Throws a
+   *  ChatError when offline. */
+  react(id, emoji) {
+    this.#act(rooms.react(this.#state, id, emoji));
+  }
+
+  /** This client has seen everything up to `seq`: the room moves its read
+   *  pointer (forward only) and every tab of this person gets `read`. */
+  markRead(seq) {
+    this.#run(rooms.markRead(this.#state, seq));
+  }
+
+  #page(kind, result) {
+    return new Promise((resolve, reject) => {
+      if (this.#end) return reject(this.#endError());
+      const refused = result.events.find((e) => e.type === "error");
+      if (refused) return reject(new ChatError(refused.code, refused.message));
+      this.#pages[kind].push({ resolve, reject });
+      this.#run(result);
+    });
+  }
+
+  /** Answers waiting for a socket that closed will never come. */
+  #dropPages(error) {
+    for (const queue of Object.values(this.#pages)) {
+      for (const { reject } of queue.splice(0)) reject(error);
+    }
   }
 
   // ---- the session ----------------------------------------------------
@@ -191,6 +233,7 @@ export class RoomClient {
           room,
           name: this.#token ? undefined : this.#name,
           since: this.#state.lastSeq,
+          epoch: this.#state.epoch,
           token: this.#token,
           batch,
           receipts,
@@ -206,6 +249,7 @@ export class RoomClient {
         frame: (frame) => this.#end || this.#run(rooms.receive(this.#state, frame, Date.now())),
         closed: () => {
           this.#state = rooms.setOnline(this.#state, false).state;
+          this.#dropPages(new ChatError("offline", "the connection dropped before the answer"));
         },
         retrying: (retry) => {
           this.#emit({ type: "retrying", ...retry });
@@ -233,9 +277,21 @@ export class RoomClient {
         this.#ending(event.code, event.message);
       } else {
         if (event.type === "ack") this.#settle(event);
+        if (event.type === "older" || event.type === "search") {
+          this.#pages[event.type].shift()?.resolve(event);
+        }
+        if (event.type === "error") this.#refusePage(event);
         this.#emit(event);
       }
     }
+  }
+
+  /** A page request the room refused (a bad query, over the rate) is
+   *  answered with the error instead of a page. */
+  #refusePage({ code, message }) {
+    const kind = code === "bad_query" ? "search" : null;
+    const queue = kind ? this.#pages[kind] : null;
+    queue?.shift()?.reject(new ChatError(code, message));
   }
 
   #act(result) {
@@ -274,6 +330,7 @@ export class RoomClient {
     this.#state = rooms.setOnline(this.#state, false).state;
     for (const { reject } of this.#acks.values()) reject(this.#endError());
     this.#acks.clear();
+    this.#dropPages(this.#endError());
     this.#emit({ type: "end", code, message });
   }
 

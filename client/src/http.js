@@ -13,7 +13,8 @@ import { ChatError } from "./protocol.js";
 export function chatApi({ url, token, fetch: fetchImpl } = {}) {
   const base = new URL(String(url));
 
-  async function call(method, path, { query, body } = {}) {
+  /** The response itself, or a ChatError for a refusal. */
+  async function fetchOk(method, path, { query, body } = {}) {
     const target = new URL(path, base);
     for (const [key, value] of Object.entries(query || {})) {
       if (value !== undefined && value !== null) target.searchParams.set(key, String(value));
@@ -28,6 +29,7 @@ export function chatApi({ url, token, fetch: fetchImpl } = {}) {
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
+    if (response.ok) return response;
     const text = await response.text();
     let json = null;
     try {
@@ -35,14 +37,17 @@ export function chatApi({ url, token, fetch: fetchImpl } = {}) {
     } catch {
       // A proxy's page, not the room's answer: the status says enough.
     }
-    if (!response.ok) {
-      const retry = Number(response.headers.get("retry-after"));
-      throw new ChatError(json?.error || `http_${response.status}`, json?.message || text, {
-        status: response.status,
-        retryAfterMs: Number.isFinite(retry) && retry > 0 ? retry * 1000 : undefined,
-      });
-    }
-    return { status: response.status, json };
+    const retry = Number(response.headers.get("retry-after"));
+    throw new ChatError(json?.error || `http_${response.status}`, json?.message || text, {
+      status: response.status,
+      retryAfterMs: Number.isFinite(retry) && retry > 0 ? retry * 1000 : undefined,
+    });
+  }
+
+  async function call(method, path, options) {
+    const response = await fetchOk(method, path, options);
+    const text = await response.text();
+    return { status: response.status, json: text ? JSON.parse(text) : null };
   }
 
   const roomPath = (room, what) => `/api/rooms/${encodeURIComponent(room)}/${what}`;
@@ -52,9 +57,10 @@ export function chatApi({ url, token, fetch: fetchImpl } = {}) {
      *  room answers the original instead of storing it again
      *  (`duplicate: true`). In open mode `clientId` and `name` say who
      *  speaks; in token mode only a service token may set them. */
-    async postMessage(room, { message, clientMsgId, clientId, name }) {
+    async postMessage(room, { message, clientMsgId, clientId, name, replyTo }) {
       const body = { message };
       if (clientMsgId !== undefined) body.clientMsgId = clientMsgId;
+      if (replyTo !== undefined) body.replyTo = replyTo;
       if (clientId !== undefined) body.clientId = clientId;
       if (name !== undefined) body.name = name;
       const { status, json } = await call("POST", roomPath(room, "messages"), { body });
@@ -63,8 +69,42 @@ export function chatApi({ url, token, fetch: fetchImpl } = {}) {
 
     /** Messages after `since` (or the newest `limit`), as a history frame
      *  carries them, with `changes`, `latestSeq` and `truncated`. */
-    async readMessages(room, { since, limit } = {}) {
-      return (await call("GET", roomPath(room, "messages"), { query: { since, limit } })).json;
+    async readMessages(room, { since, limit, before, epoch } = {}) {
+      const query = { since, limit, before, epoch };
+      return (await call("GET", roomPath(room, "messages"), { query })).json;
+    },
+
+    /** Messages whose text has every word of `q`, newest first:
+     *  `{ messages, more }`; page on with `before` = the last hit's seq. */
+    async search(room, q, { before, limit } = {}) {
+      return (await call("GET", roomPath(room, "search"), { query: { q, before, limit } })).json;
+    },
+
+    /** Toggles a reaction on message `id`: `{ on, seq, reactions }`. */
+    async react(room, id, emoji, { clientId } = {}) {
+      const body = clientId === undefined ? { emoji } : { emoji, clientId };
+      const path = roomPath(room, `messages/${encodeURIComponent(id)}/reactions`);
+      return (await call("POST", path, { body })).json;
+    },
+
+    /** A person's read pointer and unread count: `{ clientId, seq, unread }`. */
+    async readState(room, clientId) {
+      return (await call("GET", roomPath(room, `read/${encodeURIComponent(clientId)}`))).json;
+    },
+
+    /** Every kept message of `room`, oldest first, read from the streamed
+     *  export line by line (a moderator's or a service token). */
+    async *exportHistory(room) {
+      const response = await fetchOk("GET", roomPath(room, "export"));
+      const decoder = new TextDecoder();
+      let rest = "";
+      for await (const piece of response.body) {
+        rest += decoder.decode(piece, { stream: true });
+        const lines = rest.split("\n");
+        rest = lines.pop();
+        for (const line of lines) if (line) yield JSON.parse(line);
+      }
+      if (rest.trim()) yield JSON.parse(rest);
     },
 
     /** Who is in `room` now: `{ members, count }`. */

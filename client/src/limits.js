@@ -56,3 +56,12 @@ export const SLOW_CLOSE_WINDOW_MS = 60000;
 /** The room forwards one typing notice per 3 s per socket; sending more
  *  often would only be dropped. */
 export const TYPING_SEND_EVERY_MS = 3000;
+
+/** Messages in one page of scrollback or search, by default and at most
+ *  (src/settings/limits.rs, PAGE_DEFAULT and SCROLLBACK_PAGE_MAX). */
+export const PAGE_DEFAULT = 50;
+export const PAGE_MAX = 100;
+
+/** Characters of the original a reply quotes (QUOTE_CHARS): the client
+ *  makes the quote follow the original's edits and delete the same way. */
+export const QUOTE_CHARS = 100;

@@ -94,7 +94,10 @@ export function receiptFor(data) {
  * query. `batch` and `receipts` default to on: a busy room then sends one
  * frame per burst, and the client proves it reads.
  */
-export function socketUrl(base, { clientId, room, name, since, token, batch = true, receipts = true }) {
+export function socketUrl(
+  base,
+  { clientId, room, name, since, epoch, token, batch = true, receipts = true },
+) {
   const url = new URL(String(base));
   const scheme = url.protocol === "https:" || url.protocol === "wss:" ? "wss:" : "ws:";
   const query = new URLSearchParams({ room });
@@ -102,16 +105,32 @@ export function socketUrl(base, { clientId, room, name, since, token, batch = tr
   if (receipts) query.set("receipts", "1");
   if (token) query.set("token", token);
   else if (name) query.set("name", name);
-  if (since !== null && since !== undefined) query.set("since", String(since));
+  if (since !== null && since !== undefined) {
+    query.set("since", String(since));
+    // The room starts over (`reset`) if its history is not the one `since`
+    // came from.
+    if (epoch) query.set("epoch", epoch);
+  }
   return `${scheme}//${url.host}/ws/${encodeURIComponent(clientId)}?${query}`;
 }
 
 /** The frames a client sends (docs/protocol.md, "Client → server"). */
 export const frames = {
-  message: (message, clientMsgId) => ({ type: "message", message, clientMsgId }),
+  message: (message, clientMsgId, replyTo) =>
+    replyTo ? { type: "message", message, clientMsgId, replyTo } : { type: "message", message, clientMsgId },
   typing: () => ({ type: "typing" }),
   ping: () => ({ type: "ping" }),
   edit: (id, message) => ({ type: "edit", id, message }),
   delete: (id) => ({ type: "delete", id }),
   kick: (clientId, minutes) => ({ type: "kick", clientId, minutes }),
+  older: (before, limit) => withDefined({ type: "older", before, limit }),
+  search: (q, before, limit) => withDefined({ type: "search", q, before, limit }),
+  react: (id, emoji) => ({ type: "react", id, emoji }),
+  read: (seq) => ({ type: "read", seq }),
 };
+
+/** `frame` without the fields left undefined, which the room would read
+ *  as present. */
+function withDefined(frame) {
+  return Object.fromEntries(Object.entries(frame).filter(([, v]) => v !== undefined));
+}

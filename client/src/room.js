@@ -15,7 +15,14 @@
 //
 // New frames slot in as one case each in `receive`.
 
-import { KICK_MAX_MINUTES, MESSAGE_MAX_CHARS, TYPING_SEND_EVERY_MS } from "./limits.js";
+import {
+  KICK_MAX_MINUTES,
+  MESSAGE_MAX_CHARS,
+  PAGE_DEFAULT,
+  PAGE_MAX,
+  QUOTE_CHARS,
+  TYPING_SEND_EVERY_MS,
+} from "./limits.js";
 import { endingCode, frames } from "./protocol.js";
 
 /** The state of client `me` before any connection. */
@@ -38,6 +45,10 @@ export function initialRoom(me) {
     members: new Map(),
     /** When the last typing notice went out. */
     typingSentAt: -Infinity,
+    /** The room's history epoch, sent beside `since` on a reconnect. */
+    epoch: null,
+    /** This person's read pointer and unread count, once the room said. */
+    read: null,
   };
 }
 
@@ -54,22 +65,64 @@ export function receive(state, frame, now) {
 
 /** The app wrote `text` at `now`; `clientMsgId` makes its resends
  *  idempotent. Blank text is not a message. */
-export function compose(state, text, clientMsgId, now) {
+export function compose(state, text, clientMsgId, now, replyTo = undefined) {
   return step(state, (d) => {
     if (!text.trim()) return;
     if ([...text].length > MESSAGE_MAX_CHARS) {
       refuse(d, "message_too_long", `the limit is ${MESSAGE_MAX_CHARS} characters`);
       return;
     }
-    d.edit("pending").set(clientMsgId, { text, ts: now });
-    d.events.push({ type: "pending", clientMsgId, text, ts: now });
+    d.edit("pending").set(clientMsgId, { text, ts: now, replyTo });
+    const pending = { type: "pending", clientMsgId, text, ts: now };
+    if (replyTo) pending.replyTo = replyTo;
+    d.events.push(pending);
     // Offline, it waits in `pending` and goes out after the next history.
     d.events.push(
       d.next.online
-        ? { type: "send", frame: frames.message(text, clientMsgId) }
+        ? { type: "send", frame: frames.message(text, clientMsgId, replyTo) }
         : { type: "queued", clientMsgId },
     );
   });
+}
+
+/** Toggles this client's `emoji` on message `id`: the room adds it, or
+ *  takes it away if it was already given, and says so in a `reaction`. */
+export function react(state, id, emoji) {
+  return step(state, (d) => sendNow(d, frames.react(id, emoji)));
+}
+
+/** This client has seen everything up to `seq`: the room moves its read
+ *  pointer there (forward only) and tells all its tabs. Nothing is sent
+ *  when the room already has the pointer there or further. */
+export function markRead(state, seq) {
+  return step(state, (d) => {
+    if (!Number.isInteger(seq) || (d.next.read && seq <= d.next.read.seq)) return;
+    if (d.next.online) d.events.push({ type: "send", frame: frames.read(seq) });
+  });
+}
+
+/** Asks for a page of scrollback before `before` (or the newest). */
+export function older(state, before, limit = PAGE_DEFAULT) {
+  return step(state, (d) => {
+    if (pageLimit(d, limit)) sendNow(d, frames.older(before, limit));
+  });
+}
+
+/** Asks for a page of search hits for `q`, newest first, before `before`. */
+export function search(state, q, before, limit = PAGE_DEFAULT) {
+  return step(state, (d) => {
+    if (typeof q !== "string" || !q.trim()) {
+      refuse(d, "bad_query", "Type something to search for.");
+    } else if (pageLimit(d, limit)) {
+      sendNow(d, frames.search(q, before, limit));
+    }
+  });
+}
+
+function pageLimit(d, limit) {
+  if (Number.isInteger(limit) && limit >= 1 && limit <= PAGE_MAX) return true;
+  refuse(d, "bad_request", `A page holds 1 to ${PAGE_MAX} messages.`);
+  return false;
 }
 
 /** The app is typing at `now`: a notice goes out at most once per
@@ -155,7 +208,7 @@ function one(d, frame, now) {
       change(d, frame, { text: frame.message, edited: frame.editedTs ?? frame.ts ?? now });
       break;
     case "delete":
-      change(d, frame, { text: "", deleted: true });
+      change(d, frame, { text: "", deleted: true, reactions: [], mentions: [], mentionsMe: false });
       break;
     case "ack":
       settle(d, frame.clientMsgId, frame.seq, frame.id);
@@ -171,6 +224,20 @@ function one(d, frame, now) {
       break;
     case "error":
       onError(d, frame);
+      break;
+    case "reaction":
+      onReaction(d, frame);
+      break;
+    case "reactions":
+      if (typeof frame.seq === "number") advance(d, frame.seq);
+      reactionsNow(d, frame.id, frame.reactions);
+      break;
+    case "read":
+      onRead(d, frame);
+      break;
+    case "older":
+    case "search":
+      onPage(d, frame);
       break;
     default:
       break; // pong, and types from newer rooms
@@ -217,9 +284,15 @@ function onError(d, frame) {
 
 function onHistory(d, frame, now) {
   // Only a reconnect can miss messages: a first visit expects the window.
+  // The room starts a client over when more was missed than one history
+  // holds (the rest is scrollback) or its history was replaced (`reset`).
   if (frame.truncated && d.next.lastSeq !== null) {
-    d.events.push({ type: "missed", ts: typeof frame.ts === "number" ? frame.ts : now });
+    const ts = typeof frame.ts === "number" ? frame.ts : now;
+    d.events.push({ type: "missed", ts, reset: frame.reset === true });
   }
+  if (frame.reset === true) d.next.lastSeq = null;
+  if (typeof frame.epoch === "string") d.next.epoch = frame.epoch;
+  if (frame.read) onRead(d, frame.read);
   // A first history is what was said before this client came: a bot
   // answers what is said from now on, and what it missed while away.
   const backlog = d.next.lastSeq === null;
@@ -233,9 +306,58 @@ function onHistory(d, frame, now) {
   // went out: the history just settled whatever of it was stored, and the
   // rest goes again under its original id, which the room stores at most
   // once.
-  for (const [clientMsgId, { text }] of d.next.pending) {
-    d.events.push({ type: "send", frame: frames.message(text, clientMsgId) });
+  for (const [clientMsgId, { text, replyTo }] of d.next.pending) {
+    d.events.push({ type: "send", frame: frames.message(text, clientMsgId, replyTo) });
   }
+}
+
+/** A reaction added or taken away: the message's counts as the room now
+ *  has them, and `mine` moved only by this client's own toggles. */
+function onReaction(d, frame) {
+  if (typeof frame.seq === "number") advance(d, frame.seq);
+  const seq = d.next.ids.get(frame.id);
+  if (seq === undefined) return;
+  const before = d.next.messages.get(seq).reactions || [];
+  const wasMine = (emoji) => before.find((r) => r.emoji === emoji)?.mine === true;
+  const byMe = frame.clientId === d.next.me;
+  const reactions = (frame.reactions || []).map(({ emoji, count }) => ({
+    emoji,
+    count,
+    mine: byMe && emoji === frame.emoji ? frame.on === true : wasMine(emoji),
+  }));
+  update(d, seq, {}, { reactions });
+  d.events.push({ type: "reaction", id: frame.id, seq: frame.seq, emoji: frame.emoji, on: frame.on, clientId: frame.clientId, reactions });
+}
+
+/** A message's reactions as the room has them now, `mine` included. */
+function reactionsNow(d, id, reactions) {
+  const seq = d.next.ids.get(id);
+  if (seq !== undefined) update(d, seq, {}, { reactions: reactions || [] });
+}
+
+/** Where this person's read pointer is, and how much is unread. */
+function onRead(d, read) {
+  if (typeof read.seq !== "number") return;
+  if (d.next.read && read.seq < d.next.read.seq) return;
+  d.next.read = { seq: read.seq, unread: read.unread ?? 0 };
+  d.events.push({ type: "read", ...d.next.read });
+}
+
+/** A page of scrollback or search hits: kept so later edits, deletes and
+ *  reactions reach them, handed on as one event, never as new messages. */
+function onPage(d, frame) {
+  const messages = (frame.messages || []).filter((m) => typeof m.seq === "number").map((m) => {
+    const known = d.next.messages.get(m.seq);
+    if (known) return known;
+    const message = asMessage(d, m, d.next.me);
+    d.edit("messages").set(m.seq, message);
+    if (typeof m.id === "string") d.edit("ids").set(m.id, m.seq);
+    return message;
+  });
+  const event = { type: frame.type, messages, more: frame.more === true };
+  if (frame.type === "search") event.q = frame.q;
+  if (typeof frame.before === "number") event.before = frame.before;
+  d.events.push(event);
 }
 
 function show(d, frame, now, backlog = false) {
@@ -255,19 +377,29 @@ function show(d, frame, now, backlog = false) {
   // Our own message coming back is as good as its ack, and the only word
   // there is when it arrives in a history after a reconnect.
   if (mine && frame.clientMsgId) settle(d, frame.clientMsgId, seq, frame.id);
-  const message = {
-    seq,
-    id: frame.id,
-    clientId,
-    name: frame.name || "",
-    ts: typeof frame.ts === "number" ? frame.ts : now,
-    mine,
-    ...historyFields(frame),
-  };
-  if (frame.clientMsgId) message.clientMsgId = frame.clientMsgId;
+  const message = asMessage(d, frame, d.next.me, now);
   d.edit("messages").set(seq, message);
   if (typeof frame.id === "string") d.edit("ids").set(frame.id, seq);
   d.events.push({ type: "message", message, backlog });
+}
+
+/** A message frame as a `Message`. */
+function asMessage(d, frame, me, now = 0) {
+  const message = {
+    seq: frame.seq,
+    id: frame.id,
+    clientId: frame.clientId,
+    name: frame.name || "",
+    ts: typeof frame.ts === "number" ? frame.ts : now,
+    mine: frame.clientId === me,
+    ...historyFields(frame),
+    reactions: Array.isArray(frame.reactions) ? frame.reactions : [],
+    mentions: Array.isArray(frame.mentions) ? frame.mentions : [],
+    mentionsMe: Array.isArray(frame.mentions) && frame.mentions.includes(me),
+  };
+  if (frame.replyTo) message.replyTo = frame.replyTo;
+  if (frame.clientMsgId) message.clientMsgId = frame.clientMsgId;
+  return message;
 }
 
 /** How a message frame says the message is now: a history's copy of a
@@ -281,6 +413,12 @@ function historyFields(frame) {
   };
 }
 
+/** The quote a reply shows of `text`, as the room makes it. */
+export function quoteOf(text) {
+  const chars = [...text];
+  return chars.length > QUOTE_CHARS ? `${chars.slice(0, QUOTE_CHARS).join("")}…` : text;
+}
+
 /** An `edit` or `delete` frame: it takes the room's next seq, so `since`
  *  moves past it even when the message it names is not kept here (older
  *  than the window this client saw). */
@@ -288,6 +426,20 @@ function change(d, frame, fields) {
   if (typeof frame.seq === "number") advance(d, frame.seq);
   const seq = d.next.ids.get(frame.id);
   if (seq !== undefined) update(d, seq, { changeSeq: frame.seq }, fields);
+  if (Array.isArray(frame.mentions)) {
+    if (seq !== undefined) {
+      const mentionsMe = frame.mentions.includes(d.next.me);
+      update(d, seq, {}, { mentions: frame.mentions, mentionsMe });
+    }
+  }
+  // Replies to it quote it as it is now.
+  for (const [replySeq, m] of d.next.messages) {
+    if (m.replyTo?.id !== frame.id || m.replyTo.gone) continue;
+    const replyTo = fields.deleted
+      ? { ...m.replyTo, quote: "", deleted: true }
+      : { ...m.replyTo, quote: quoteOf(fields.text) };
+    update(d, replySeq, {}, { replyTo });
+  }
 }
 
 /** Applies `fields` to message `seq` if they change it. A deleted message
@@ -298,7 +450,13 @@ function update(d, seq, meta, fields) {
   if (old.deleted) return;
   if (meta.changeSeq !== undefined && old.changeSeq !== undefined && meta.changeSeq <= old.changeSeq) return;
   const next = { ...old, ...meta, ...fields };
-  const same = next.text === old.text && next.edited === old.edited && next.deleted === old.deleted;
+  const same =
+    next.text === old.text &&
+    next.edited === old.edited &&
+    next.deleted === old.deleted &&
+    next.reactions === old.reactions &&
+    next.replyTo === old.replyTo &&
+    next.mentions === old.mentions;
   if (same) return;
   d.edit("messages").set(seq, next);
   d.events.push({ type: "update", message: next });

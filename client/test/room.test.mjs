@@ -71,6 +71,9 @@ describe("messages", () => {
       text: "old",
       edited: null,
       deleted: false,
+      reactions: [],
+      mentions: [],
+      mentionsMe: false,
     });
   });
 
@@ -204,5 +207,98 @@ describe("errors and the end", () => {
     room.typing(before, T0);
     room.setOnline(before, false);
     assert.deepEqual(before, snapshot);
+  });
+});
+
+describe("history people keep", () => {
+  test("a page of scrollback is one event, kept so later edits reach it, never new messages", () => {
+    const { state, events } = run(
+      online(),
+      (s) => room.receive(s, history([message(5, "a", "now")]), T0),
+      (s) => room.receive(s, { type: "older", before: 5, more: true, messages: [message(3, "a", "then")] }, T0),
+      (s) => room.receive(s, { type: "edit", id: "m3", seq: 6, message: "then, edited", editedTs: T0 }, T0),
+    );
+    const page = events.find((e) => e.type === "older");
+    assert.deepEqual([page.before, page.more, page.messages.map((m) => m.seq)], [5, true, [3]]);
+    assert.equal(events.filter((e) => e.type === "message").length, 1, "only the history's");
+    assert.equal(state.messages.get(3).text, "then, edited");
+    assert.equal(state.lastSeq, 6);
+  });
+
+  test("a search needs words and a page size the room takes", () => {
+    assert.deepEqual(sends(room.search(online(), "deploy", 40).events), [{ type: "search", q: "deploy", before: 40, limit: 50 }]);
+    assert.equal(room.search(online(), "  ").events[0].code, "bad_query");
+    assert.equal(room.older(online(), 9, 101).events[0].code, "bad_request");
+    assert.deepEqual(sends(room.older(online()).events), [{ type: "older", limit: 50 }]);
+    assert.equal(room.older(room.initialRoom(ME)).events[0].code, "offline");
+  });
+
+  test("the epoch is kept for the next since, and a reset starts over", () => {
+    const { state, events } = run(
+      online(),
+      (s) => room.receive(s, history([message(9, "a", "x")], { epoch: "e1" }), T0),
+      (s) => room.receive(s, history([message(2, "a", "y")], { epoch: "e2", reset: true, truncated: true }), T0),
+    );
+    assert.equal(state.epoch, "e2");
+    assert.deepEqual(events.find((e) => e.type === "missed"), { type: "missed", ts: T0, reset: true });
+    assert.equal(state.lastSeq, 2, "since starts over in the new history");
+  });
+});
+
+describe("conversation", () => {
+  test("a reaction's counts come from the room, and mine moves only with my own toggles", () => {
+    const frame = (clientId, emoji, on, reactions, seq) => ({ type: "reaction", id: "m1", seq, emoji, on, clientId, reactions });
+    const { state } = run(
+      online(),
+      (s) => room.receive(s, history([message(1, "a", "vote")]), T0),
+      (s) => room.receive(s, frame(ME, "👍", true, [{ emoji: "👍", count: 1 }], 2), T0),
+      (s) => room.receive(s, frame("b", "👍", true, [{ emoji: "👍", count: 2 }], 3), T0),
+      (s) => room.receive(s, frame("b", "🎉", true, [{ emoji: "👍", count: 2 }, { emoji: "🎉", count: 1 }], 4), T0),
+    );
+    assert.deepEqual(state.messages.get(1).reactions, [
+      { emoji: "👍", count: 2, mine: true },
+      { emoji: "🎉", count: 1, mine: false },
+    ]);
+    const off = room.receive(state, frame(ME, "👍", false, [{ emoji: "👍", count: 1 }, { emoji: "🎉", count: 1 }], 5), T0);
+    assert.equal(off.state.messages.get(1).reactions[0].mine, false);
+    assert.equal(off.state.lastSeq, 5);
+    assert.deepEqual(sends(room.react(state, "m1", "👍").events), [{ type: "react", id: "m1", emoji: "👍" }]);
+  });
+
+  test("a reply's quote follows its original's edit and delete", () => {
+    const reply = message(2, "b", "yes", { replyTo: { id: "m1", clientId: "a", quote: "lunch?" } });
+    const { state } = run(
+      online(),
+      (s) => room.receive(s, history([message(1, "a", "lunch?"), reply]), T0),
+      (s) => room.receive(s, { type: "edit", id: "m1", seq: 3, message: "x".repeat(120), editedTs: T0 }, T0),
+    );
+    assert.equal(state.messages.get(2).replyTo.quote, `${"x".repeat(100)}…`);
+    const gone = room.receive(state, { type: "delete", id: "m1", seq: 4 }, T0).state;
+    assert.deepEqual(gone.messages.get(2).replyTo, { id: "m1", clientId: "a", quote: "", deleted: true });
+    assert.deepEqual(gone.messages.get(1).reactions, []);
+    const sent = room.compose(state, "me too", "c9", T0, "m1");
+    assert.deepEqual(sends(sent.events), [{ type: "message", message: "me too", clientMsgId: "c9", replyTo: "m1" }]);
+  });
+
+  test("a message that mentions me says so, and an edit can take it back", () => {
+    const { state } = run(
+      online(),
+      (s) => room.receive(s, history([message(1, "a", "hi @me", { mentions: [ME] })]), T0),
+    );
+    assert.equal(state.messages.get(1).mentionsMe, true);
+    const edited = room.receive(state, { type: "edit", id: "m1", seq: 2, message: "hi all", mentions: [] }, T0);
+    assert.equal(edited.state.messages.get(1).mentionsMe, false);
+  });
+
+  test("the read pointer only moves forward, and is sent only when ahead", () => {
+    const { state, events } = run(
+      online(),
+      (s) => room.receive(s, history([message(4, "a", "x")], { read: { seq: 2, unread: 1 } }), T0),
+      (s) => room.receive(s, { type: "read", seq: 1, unread: 3 }, T0),
+    );
+    assert.deepEqual(state.read, { seq: 2, unread: 1 });
+    assert.deepEqual(events.filter((e) => e.type === "read"), [{ type: "read", seq: 2, unread: 1 }]);
+    assert.deepEqual(sends(room.markRead(state, 2).events), []);
+    assert.deepEqual(sends(room.markRead(state, 4).events), [{ type: "read", seq: 4 }]);
   });
 });

@@ -285,6 +285,9 @@ mod tests {
         assert_eq!(page_number("MESSAGE_MAX_CHARS"), MAX_MESSAGE_CHARS as u64);
         assert_eq!(page_number("KICK_MAX_MINUTES"), MAX_KICK_MINUTES);
         assert_eq!(page_number("TYPING_SEND_EVERY_MS"), TYPING_INTERVAL_MS);
+        assert_eq!(page_number("PAGE_DEFAULT"), PAGE_DEFAULT);
+        assert_eq!(page_number("PAGE_MAX"), SCROLLBACK_PAGE_MAX);
+        assert_eq!(page_number("QUOTE_CHARS"), QUOTE_CHARS as u64);
         let id_len = format!("{{1,{MAX_CLIENT_ID_LEN}}}");
         assert!(
             page("CLIENT_ID_RE").contains(&id_len),
