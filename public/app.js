@@ -9,13 +9,15 @@
 import { joinRoom, readClaims } from "./client/index.js";
 import { CLIENT_ID_RE, NAME_MAX_CHARS } from "./client/limits.js";
 import { fragmentWithoutToken, tokenFromFragment } from "./identity.js";
-import { CLIENT_ID_BYTES } from "./limits.js";
+import { CLIENT_ID_BYTES, JUMP_MAX_PAGES, SCROLLBACK_PAGE, SEARCH_PAGE } from "./limits.js";
 import { privateRoomName, roomFromInput, roomFromPath, roomPath } from "./rooms.js";
 import {
   deleteWanted,
   editWanted,
   initialState,
   kickWanted,
+  olderAsked,
+  olderWanted,
   onEvent,
   typingTimedOut,
 } from "./state.js";
@@ -99,6 +101,8 @@ const DRAW = {
   typing: view.renderTyping,
   refused: view.refused,
   update: view.updateMessage,
+  prepend: view.prependMessages,
+  restart: view.restart,
 };
 
 function run(effect) {
@@ -111,6 +115,7 @@ function run(effect) {
     endSession(effect.why);
   } else if (Object.hasOwn(DRAW, effect.kind)) {
     DRAW[effect.kind](effect);
+    if (effect.kind === "show") view.showOlder(!state.beginning, state.beginning);
   } else {
     throw new Error(`state.js emitted an unknown effect: ${effect.kind}`);
   }
@@ -208,6 +213,10 @@ view.bind({
       refused(err);
     }
   },
+  older: loadOlder,
+  search: (q) => searchFor(q, undefined),
+  moreResults: () => searchFor(lastSearch.q, lastSearch.before),
+  jump,
   reload: () => location.reload(),
   async copyLink() {
     try {
@@ -218,3 +227,43 @@ view.bind({
     }
   },
 });
+
+/** Asks for the page of messages before the oldest shown, one at a time;
+ *  the answer arrives as an `older` event. Resolves whether one came. */
+async function loadOlder() {
+  const wanted = olderWanted(state);
+  if (!wanted) return false;
+  dispatch(olderAsked(state, true));
+  try {
+    await client.scrollback({ before: wanted.before, limit: SCROLLBACK_PAGE });
+    return true;
+  } catch (err) {
+    dispatch(olderAsked(state, false));
+    if (err.code !== "offline") refused(err);
+    return false;
+  }
+}
+
+/** The last search, to page on from. */
+let lastSearch = { q: "", before: undefined };
+
+async function searchFor(q, before) {
+  try {
+    const page = await client.search(q, { before, limit: SEARCH_PAGE });
+    const last = page.messages.at(-1);
+    lastSearch = { q, before: last ? last.seq : before };
+    view.showResults({ ...page, q, append: before !== undefined });
+  } catch (err) {
+    refused(err);
+  }
+}
+
+/** Shows message `seq` in the conversation: loads older pages until it is
+ *  there (a hit from last week is a few pages away), up to a bound; a hit
+ *  further back than that is shown as far as scrollback reached. */
+async function jump(seq) {
+  for (let pages = 0; !view.highlight(seq) && pages < JUMP_MAX_PAGES; pages++) {
+    if (!(await loadOlder())) break;
+  }
+  if (!view.highlight(seq)) view.showNotice("That message is too far back to show here; keep scrolling up.");
+}

@@ -37,3 +37,14 @@ export const NOTICE_MS = 6000;
 /** Within this many pixels of the bottom counts as reading the newest
  *  messages, so the list keeps following (sub-pixel scroll positions). */
 export const FOLLOW_SLACK_PX = 40;
+
+/** Messages per page of scrollback: as many as the room sends at most, so
+ *  reaching back a week takes few round trips. */
+export const SCROLLBACK_PAGE = 100;
+
+/** Hits per page of search results: a screenful to choose from. */
+export const SEARCH_PAGE = 20;
+
+/** Pages of scrollback a jump to a search hit loads at most (10,000
+ *  messages): past that the reader is better served scrolling. */
+export const JUMP_MAX_PAGES = 100;

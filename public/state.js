@@ -14,6 +14,10 @@
 //   show     { message }                a stored message, once per seq, in seq order
 //   update   { message }                a shown message was edited or deleted
 //   event    { event, clientId, name, ts }  "joined", "left" or "missed"
+//   restart  {}                         a catch-up could not be whole: clear the
+//                                       conversation, the newest messages follow
+//   prepend  { messages, beginning }    a page of older messages, oldest first,
+//                                       none already shown; `beginning`: no more
 //   members  { members: [{ clientId, name, me, removable }] }  sorted by client id
 //   typing   { names }                  who is typing, oldest notice first
 //   timer    { afterMs, clientId, until }  call `typingTimedOut` then
@@ -45,7 +49,27 @@ export function initialState(me, { moderator = false } = {}) {
      *  if it is a notice: a next message from the same sender soon after
      *  continues its group instead of repeating the header. */
     groupWith: null,
+    /** The lowest seq shown: scrollback asks for what lies before it. */
+    oldest: null,
+    /** Scrollback reached the first message the room keeps. */
+    beginning: false,
+    /** A page of scrollback is on its way. */
+    loadingOlder: false,
   };
+}
+
+/** Where to ask scrollback from, or null when there is nothing to ask:
+ *  a page already on its way, or the first kept message shown. */
+export function olderWanted(state) {
+  if (state.loadingOlder || state.beginning) return null;
+  return { before: state.oldest ?? undefined };
+}
+
+/** A page of scrollback was asked for (`true`), or the asking failed. */
+export function olderAsked(state, asked) {
+  return step(state, (d) => {
+    d.next.loadingOlder = asked;
+  });
 }
 
 /** An event from the client library (`RoomEvent`), at `now`. Events about
@@ -84,7 +108,17 @@ export function onEvent(state, event, now) {
         onTyping(d, event, now);
         break;
       case "missed":
+        // The room starts a client over that missed more than one history
+        // holds: the conversation shown so far has a gap, so it goes, and
+        // scrollback reaches everything before the newest messages.
+        d.effects.push({ kind: "restart" });
+        d.next.oldest = null;
+        d.next.beginning = false;
+        d.next.groupWith = null;
         note(d, "missed", event);
+        break;
+      case "older":
+        onOlder(d, event);
         break;
       case "error":
         d.effects.push({ kind: "refused", code: event.code, message: event.message, retryAfterMs: event.retryAfterMs });
@@ -155,11 +189,31 @@ function withRights(state, message) {
 }
 
 function show(d, message) {
-  const prev = d.next.groupWith;
-  const continues =
-    prev !== null && prev.clientId === message.clientId && message.ts - prev.ts < GROUP_WITHIN_MS;
+  const continues = groupsWith(d.next.groupWith, message);
   d.next.groupWith = { clientId: message.clientId, ts: message.ts };
+  d.next.oldest = d.next.oldest === null ? message.seq : Math.min(d.next.oldest, message.seq);
   d.effects.push({ kind: "show", message: { ...withRights(d.next, message), continues } });
+}
+
+/** Whether `message` continues the group of `prev` (sender and time). */
+function groupsWith(prev, message) {
+  return prev !== null && prev.clientId === message.clientId && message.ts - prev.ts < GROUP_WITHIN_MS;
+}
+
+/** A page of scrollback: the messages older than any shown, grouped among
+ *  themselves, to go above the conversation. */
+function onOlder(d, { messages, more }) {
+  d.next.loadingOlder = false;
+  const older = messages.filter((m) => d.next.oldest === null || m.seq < d.next.oldest);
+  let prev = null;
+  const shown = older.map((m) => {
+    const continues = groupsWith(prev, m);
+    prev = { clientId: m.clientId, ts: m.ts };
+    return { ...withRights(d.next, m), continues };
+  });
+  if (shown.length) d.next.oldest = shown[0].seq;
+  d.next.beginning = !more;
+  d.effects.push({ kind: "prepend", messages: shown, beginning: !more });
 }
 
 function onMembers(d, members) {

@@ -23,6 +23,9 @@ const pill = $("new-pill");
 const typingEl = $("typing");
 const nameInput = $("name-input");
 const roomInput = $("room-input");
+const olderRow = $("older-row");
+const results = $("results");
+const resultList = $("result-list");
 
 /** clientMsgId -> its "sending…" item, in the order written: the items sit
  *  below every settled one, so the first is where settled items go. */
@@ -83,6 +86,8 @@ export function bind(on) {
     event.preventDefault();
     on.switchRoom(roomInput.value);
   });
+  bindScrollback(on);
+  bindSearch(on);
   nameInput.addEventListener("change", () => on.rename(nameInput.value));
   nameInput.addEventListener("keydown", (event) => {
     if (event.key === "Enter") {
@@ -233,6 +238,98 @@ export function showMessage({ message }) {
   append(item, !message.mine);
 }
 
+/** A page of older messages, above the conversation, the reader's place
+ *  kept: what they were looking at stays where it was. */
+export function prependMessages({ messages, beginning }) {
+  const fromBottom = list.scrollHeight - list.scrollTop;
+  const items = messages.map((message) => {
+    const item = messageItem(message);
+    item.dataset.seq = String(message.seq);
+    if (message.continues) item.classList.add("cont");
+    return item;
+  });
+  list.prepend(...items);
+  list.scrollTop = list.scrollHeight - fromBottom;
+  showOlder(!beginning, beginning);
+}
+
+/** Whether older messages can be loaded, or the first kept one is shown. */
+export function showOlder(more, beginning = false) {
+  olderRow.hidden = !more && !beginning;
+  $("load-older").hidden = !more;
+  $("beginning").hidden = !beginning;
+}
+
+/** A catch-up could not be whole: the conversation shown had a gap, so it
+ *  goes (pending messages stay); the newest messages follow. */
+export function restart() {
+  list.querySelectorAll(".msg:not(.pending), .event").forEach((node) => node.remove());
+  showOlder(true);
+}
+
+/** Brings message `seq` into view and marks it for a moment; false if it is
+ *  not shown. */
+export function highlight(seq) {
+  const item = list.querySelector(`.msg[data-seq="${seq}"]`);
+  if (!item) return false;
+  item.tabIndex = -1;
+  item.scrollIntoView({ block: "center" });
+  item.classList.add("found");
+  item.focus({ preventScroll: true });
+  setTimeout(() => item.classList.remove("found"), NOTICE_MS);
+  return true;
+}
+
+/** Scrollback: the button above the conversation, and reaching the top. */
+function bindScrollback(on) {
+  $("load-older").addEventListener("click", () => on.older());
+  list.addEventListener("scroll", () => {
+    if (list.scrollTop < FOLLOW_SLACK_PX && !olderRow.hidden) on.older();
+  });
+}
+
+/** Search: the box in the header and the panel of hits. */
+function bindSearch(on) {
+  const input = $("search-input");
+  $("search-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (input.value.trim()) on.search(input.value.trim());
+  });
+  $("more-results").addEventListener("click", () => on.moreResults());
+  $("close-results").addEventListener("click", () => {
+    results.hidden = true;
+    input.focus();
+  });
+  resultList.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-seq]");
+    if (button) on.jump(Number(button.dataset.seq));
+  });
+}
+
+/** A page of search hits for `q`, newest first: a new search replaces the
+ *  list, `More results` adds to it. */
+export function showResults({ q, messages, more, append: adding }) {
+  results.hidden = false;
+  if (!adding) resultList.replaceChildren();
+  for (const message of messages) {
+    const item = el("li", "hit");
+    item.append(el("span", "author", message.mine ? "You" : who(message)), timeEl(message.ts));
+    item.append(el("p", "text", message.text));
+    const go = el("button", "", "Show in conversation");
+    go.type = "button";
+    go.dataset.seq = String(message.seq);
+    go.setAttribute("aria-label", `Show “${excerpt(message.text)}” in the conversation`);
+    item.append(go);
+    resultList.append(item);
+  }
+  const count = resultList.childElementCount;
+  $("results-status").textContent = count
+    ? `${count}${more ? "+" : ""} message${count === 1 ? "" : "s"} with “${q}”`
+    : `No messages with “${q}”.`;
+  $("more-results").hidden = !more;
+  if (!adding) $("results-title").focus?.();
+}
+
 /** A shown message was edited or deleted: redrawn in place. */
 export function updateMessage({ message }) {
   const item = list.querySelector(`.msg[data-seq="${message.seq}"]`);
@@ -312,7 +409,7 @@ export function settle({ clientMsgId }) {
 const EVENT_TEXT = {
   joined: (e) => `${who(e)} joined`,
   left: (e) => `${who(e)} left`,
-  missed: () => "Some messages were sent while you were away and are no longer kept.",
+  missed: () => "You missed more than fits here: these are the newest messages. Scroll up for the rest.",
 };
 
 export function addEvent(event) {

@@ -835,6 +835,141 @@ async fn the_page_reconnects_at_once_when_the_network_comes_back(server: Server)
     );
 }
 
+/// Writes `n` messages, `text(i)` each, into `room` from sockets of
+/// twenty (a socket's burst), waiting for every ack.
+async fn fill(server: &Server, room: &str, n: usize, text: impl Fn(usize) -> String) {
+    for start in (0..n).step_by(20) {
+        let id = format!("filler-{start}");
+        let path = format!("/ws/{id}?room={room}");
+        let mut c = common::Client::connect(server, &path, &id).await;
+        let end = n.min(start + 20);
+        for i in start..end {
+            c.say(&text(i), &format!("f{i}")).await;
+        }
+        let last = format!("f{}", end - 1);
+        c.next_matching("the last ack", |f| {
+            f["type"] == "ack" && f["clientMsgId"] == last.as_str()
+        })
+        .await;
+        c.close().await;
+    }
+}
+
+/// The seqs of the messages shown, in the order shown.
+const SHOWN_SEQS: &str =
+    "[...document.querySelectorAll('#messages .msg:not(.pending)')].map(e => Number(e.dataset.seq))";
+
+async fn scrolling_back_and_searching_reach_messages_far_back(server: Server) {
+    let room = "br-scroll";
+    fill(&server, room, 260, |i| match i {
+        7 => "the zebra-needle plan".to_owned(),
+        i => format!("filler {i:03}"),
+    })
+    .await;
+    let mut browser = Browser::launch().await;
+    let path = format!("/r/{room}");
+    let tab = open(&mut browser, server.port, &path, WIDE).await;
+    browser
+        .wait_for(
+            &tab,
+            "the newest window",
+            &format!("{SHOWN_SEQS}.length === 100"),
+        )
+        .await;
+    // The reader's place is kept: what was first on screen stays put.
+    let first = "document.querySelector('#messages .msg')";
+    browser
+        .eval(&tab, "document.getElementById('messages').scrollTop = 0")
+        .await;
+    let top = browser
+        .eval(
+            &tab,
+            &format!("Math.round({first}.getBoundingClientRect().top)"),
+        )
+        .await;
+    let anchor = browser.eval(&tab, &format!("{first}.dataset.seq")).await;
+    browser
+        .eval(&tab, "document.getElementById('load-older').click()")
+        .await;
+    browser
+        .wait_for(
+            &tab,
+            "a page of scrollback",
+            &format!("{SHOWN_SEQS}.length === 200"),
+        )
+        .await;
+    let moved = format!("Math.round(document.querySelector('#messages .msg[data-seq=\"' + {anchor} + '\"]').getBoundingClientRect().top)");
+    assert_eq!(
+        browser.eval(&tab, &moved).await,
+        top,
+        "the reader's place moved"
+    );
+    // Scrolling to the top loads the rest, to the beginning.
+    browser.wait_for(
+        &tab,
+        "the beginning, reached by scrolling up",
+        &format!("(document.getElementById('messages').scrollTop = 0, {SHOWN_SEQS}.length === 260 && !document.getElementById('beginning').hidden)"),
+    ).await;
+    let seqs: Vec<u64> = serde_json::from_value(browser.eval(&tab, SHOWN_SEQS).await).unwrap();
+    assert_eq!(
+        seqs,
+        (1..=260).collect::<Vec<_>>(),
+        "every message once, in order"
+    );
+    // Live messages still arrive at the bottom, once.
+    let mut live = common::Client::connect(&server, &format!("/ws/live?room={room}"), "live").await;
+    live.say("after the scrollback", "live-1").await;
+    sees_once(&mut browser, &tab, "after the scrollback").await;
+    assert_eq!(
+        browser.eval(&tab, &format!("{SHOWN_SEQS}.at(-1)")).await,
+        261
+    );
+    browser.screenshot(&tab, "scrollback").await;
+
+    // A fresh page shows the newest window; search finds the old message
+    // and the jump brings it into view, loading the pages before it.
+    let fresh = open(&mut browser, server.port, &path, WIDE).await;
+    browser
+        .wait_for(
+            &fresh,
+            "the newest window",
+            &format!("{SHOWN_SEQS}.length === 100"),
+        )
+        .await;
+    browser
+        .eval(&fresh, "document.getElementById('search-input').focus()")
+        .await;
+    browser.insert_text(&fresh, "ZEBRA-needle").await;
+    browser.press(&fresh, Key::Enter).await;
+    browser
+        .wait_for(
+            &fresh,
+            "one hit",
+            "document.querySelectorAll('#result-list .hit').length === 1",
+        )
+        .await;
+    let hit = browser
+        .eval(
+            &fresh,
+            "document.querySelector('#result-list .hit .text').textContent",
+        )
+        .await;
+    assert_eq!(hit, "the zebra-needle plan");
+    browser.screenshot(&fresh, "search").await;
+    browser
+        .eval(
+            &fresh,
+            "document.querySelector('#result-list .hit button').click()",
+        )
+        .await;
+    let found = "(() => { const m = document.querySelector('#messages .msg.found'); if (!m) return false; const r = m.getBoundingClientRect(), l = document.getElementById('messages').getBoundingClientRect(); return m.querySelector('.text').textContent === 'the zebra-needle plan' && r.top >= l.top && r.bottom <= l.bottom; })()";
+    browser
+        .wait_for(&fresh, "the hit in view, marked", found)
+        .await;
+    let seqs: Vec<u64> = serde_json::from_value(browser.eval(&fresh, SHOWN_SEQS).await).unwrap();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "one order: {seqs:?}");
+}
+
 suite![
     two_people_in_two_browsers_see_each_others_messages,
     join_and_leave_notices_and_the_member_list_follow_tabs,
@@ -848,4 +983,5 @@ suite![
     an_expired_token_ends_the_session_with_a_notice_and_a_reload,
     the_page_rejoins_after_a_too_slow_close_and_shows_every_message_once,
     the_page_reconnects_at_once_when_the_network_comes_back,
+    scrolling_back_and_searching_reach_messages_far_back,
 ];

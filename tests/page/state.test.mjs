@@ -52,9 +52,10 @@ describe("catch-up", () => {
     );
     assert.deepEqual(
       effects.map((e) => e.kind),
-      ["event", "show"],
+      ["restart", "event", "show"],
+      "the conversation with a gap goes: scrollback fills the rest",
     );
-    assert.equal(effects[0].event, "missed");
+    assert.equal(effects[1].event, "missed");
     assert.equal(page.state.lastSeq, 150);
   });
 
