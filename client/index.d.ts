@@ -464,6 +464,8 @@ export namespace limits {
   const PAGE_DEFAULT: number;
   const PAGE_MAX: number;
   const QUOTE_CHARS: number;
+  const READ_EVERY_MS: number;
+  const PAGE_TIMEOUT_MS: number;
 }
 
 /** The reconnect loop's decisions (client/src/connection.js). */

@@ -88,7 +88,38 @@ function endSession(why) {
 function dispatch({ state: next, effects }) {
   state = next;
   for (const effect of effects) run(effect);
+  if (effects.length) {
+    view.unreadTitle(unread(), room);
+    seen();
+  }
 }
+
+/** What the reader has not seen: others' messages after the pointer, as
+ *  shown here, or as the room counted them (it also counts what is not
+ *  shown), whichever is more. */
+function unread() {
+  const after = client?.read?.seq ?? 0;
+  let shown = 0;
+  for (const m of client?.messages.values() ?? []) {
+    if (m.seq > after && !m.mine && !m.deleted) shown += 1;
+  }
+  return Math.max(shown, client?.read?.unread ?? 0);
+}
+
+/** The highest seq the reader asked the room to mark read. */
+let markedRead = 0;
+
+/** Moves the read pointer to what the reader actually sees: a visible tab,
+ *  messages wholly in view. */
+function seen() {
+  const seq = view.lastSeen();
+  if (!client || seq === null || seq <= markedRead || seq <= (client.read?.seq ?? 0)) return;
+  markedRead = seq;
+  client.markRead(seq);
+}
+
+/** The message the composer answers, if any. */
+let replyTo = null;
 
 /** The effects that only change what the page shows, by kind. */
 const DRAW = {
@@ -103,6 +134,8 @@ const DRAW = {
   update: view.updateMessage,
   prepend: view.prependMessages,
   restart: view.restart,
+  divider: view.divider,
+  read: () => {},
 };
 
 function run(effect) {
@@ -159,11 +192,40 @@ client = joinRoom({
   },
 });
 if (over) client.close();
+view.bindReading({
+  seen,
+  cancelReply() {
+    replyTo = null;
+    view.replying(null);
+  },
+});
 
 view.bind({
   // Pending messages show as "sending…" until stored, so the promise that
   // says the same is not needed here.
-  send: (text) => client.send(text),
+  send(text) {
+    const answering = replyTo?.id;
+    replyTo = null;
+    view.replying(null);
+    return client.send(text, { replyTo: answering });
+  },
+  reply(seq) {
+    replyTo = client.messages.get(seq) ?? null;
+    view.replying(replyTo);
+  },
+  react(seq, emoji) {
+    const message = client.messages.get(seq);
+    if (!message) return;
+    try {
+      client.react(message.id, emoji);
+    } catch (err) {
+      refused(err);
+    }
+  },
+  goto(id) {
+    const seq = Number(/^m(\d+)-/.exec(id)?.[1]);
+    if (seq) jump(seq);
+  },
   typed(hasText) {
     if (hasText) client.typing();
   },
@@ -228,20 +290,31 @@ view.bind({
   },
 });
 
+/** The page of scrollback on its way, if any: a jump and the reader's
+ *  scrolling share it rather than racing for the next one. */
+let olderInFlight = null;
+
 /** Asks for the page of messages before the oldest shown, one at a time;
  *  the answer arrives as an `older` event. Resolves whether one came. */
-async function loadOlder() {
+function loadOlder() {
+  if (olderInFlight) return olderInFlight;
   const wanted = olderWanted(state);
-  if (!wanted) return false;
+  if (!wanted) return Promise.resolve(false);
   dispatch(olderAsked(state, true));
-  try {
-    await client.scrollback({ before: wanted.before, limit: SCROLLBACK_PAGE });
-    return true;
-  } catch (err) {
-    dispatch(olderAsked(state, false));
-    if (err.code !== "offline") refused(err);
-    return false;
-  }
+  olderInFlight = client
+    .scrollback({ before: wanted.before, limit: SCROLLBACK_PAGE })
+    .then(
+      () => true,
+      (err) => {
+        dispatch(olderAsked(state, false));
+        if (err.code !== "offline") refused(err);
+        return false;
+      },
+    )
+    .finally(() => {
+      olderInFlight = null;
+    });
+  return olderInFlight;
 }
 
 /** The last search, to page on from. */

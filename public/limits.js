@@ -48,3 +48,7 @@ export const SEARCH_PAGE = 20;
 /** Pages of scrollback a jump to a search hit loads at most (10,000
  *  messages): past that the reader is better served scrolling. */
 export const JUMP_MAX_PAGES = 100;
+
+/** The reactions offered in one click: the ones chat products find people
+ *  use most; any other goes through the client library. */
+export const QUICK_REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "😢", "👀", "✅"];

@@ -18,6 +18,8 @@
 //                                       conversation, the newest messages follow
 //   prepend  { messages, beginning }    a page of older messages, oldest first,
 //                                       none already shown; `beginning`: no more
+//   read     { seq, unread }            the reader's pointer, as the room has it
+//   divider  { seq }                    "new since you were last here" above seq
 //   members  { members: [{ clientId, name, me, removable }] }  sorted by client id
 //   typing   { names }                  who is typing, oldest notice first
 //   timer    { afterMs, clientId, until }  call `typingTimedOut` then
@@ -55,6 +57,13 @@ export function initialState(me, { moderator = false } = {}) {
     beginning: false,
     /** A page of scrollback is on its way. */
     loadingOlder: false,
+    /** The reader's pointer when the page opened: the first message after
+     *  it, not the reader's own, gets the "new since" divider, once. */
+    divideAfter: null,
+    dividerShown: false,
+    /** Whether the room has said where the pointer was: only that first
+     *  word places the divider, not the reader's own reading since. */
+    pointerKnown: false,
   };
 }
 
@@ -120,6 +129,15 @@ export function onEvent(state, event, now) {
       case "older":
         onOlder(d, event);
         break;
+      case "read":
+        // The first pointer is where the reader left off; a first visit
+        // (nothing read yet) is all new, and needs no divider.
+        if (!d.next.pointerKnown) {
+          d.next.pointerKnown = true;
+          if (event.seq > 0) d.next.divideAfter = event.seq;
+        }
+        d.effects.push({ kind: "read", seq: event.seq, unread: event.unread });
+        break;
       case "error":
         d.effects.push({ kind: "refused", code: event.code, message: event.message, retryAfterMs: event.retryAfterMs });
         break;
@@ -145,7 +163,11 @@ export function typingTimedOut(state, clientId, until) {
  *  message without an id to name it by. */
 export function rights(state, message) {
   const live = !message.deleted && typeof message.id === "string";
-  return { canEdit: live && message.mine, canDelete: live && (message.mine || state.moderator) };
+  return {
+    canEdit: live && message.mine,
+    canDelete: live && (message.mine || state.moderator),
+    canReact: live,
+  };
 }
 
 /** Whether saving `text` over `message` (undefined: not shown) is an edit
@@ -193,6 +215,11 @@ function show(d, message) {
   d.next.groupWith = { clientId: message.clientId, ts: message.ts };
   d.next.oldest = d.next.oldest === null ? message.seq : Math.min(d.next.oldest, message.seq);
   d.effects.push({ kind: "show", message: { ...withRights(d.next, message), continues } });
+  const after = d.next.divideAfter;
+  if (!d.next.dividerShown && after !== null && message.seq > after && !message.mine) {
+    d.next.dividerShown = true;
+    d.effects.push({ kind: "divider", seq: message.seq });
+  }
 }
 
 /** Whether `message` continues the group of `prev` (sender and time). */

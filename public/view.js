@@ -10,6 +10,7 @@ import {
   FOLLOW_SLACK_PX,
   KICK_DEFAULT_MINUTES,
   NOTICE_MS,
+  QUICK_REACTIONS,
   RECONNECTED_BANNER_MS,
 } from "./limits.js";
 
@@ -207,27 +208,92 @@ function tool(action, text, label) {
   const button = el("button", `tool ${action}`, text);
   button.type = "button";
   button.dataset.action = action;
+  button.dataset.focus = action;
   if (label) button.setAttribute("aria-label", label);
   return button;
 }
 
-/** Draws a message's text (or its tombstone), "(edited)" and the controls
- *  state.js allows, keeping keyboard focus on the control that had it. */
-function renderBody(item, { text, edited, deleted, canEdit, canDelete }) {
-  const focused = item.contains(document.activeElement) ? document.activeElement.dataset.action : null;
-  item.querySelectorAll(".text, .editing, .foot").forEach((node) => node.remove());
+/** Draws a message's quote of what it answers, its text (or its
+ *  tombstone), "(edited)", its reactions and the controls state.js
+ *  allows, keeping keyboard focus on the control that had it. */
+function renderBody(item, message) {
+  const { text, edited, deleted, canEdit, canDelete, canReact, replyTo, mentionsMe } = message;
+  const focused = item.contains(document.activeElement) ? focusKey(document.activeElement) : null;
+  item.querySelectorAll(".quote, .text, .editing, .reactions, .foot").forEach((node) => node.remove());
   item.classList.toggle("deleted", Boolean(deleted));
+  item.classList.toggle("mentions-me", Boolean(mentionsMe) && !deleted);
+  if (replyTo && !deleted) item.append(quoteButton(replyTo));
   item.append(deleted ? el("p", "text tombstone", "message deleted") : el("p", "text", text));
+  if (!deleted && message.reactions?.length) item.append(reactionRow(message));
   const foot = el("div", "foot");
   if (edited && !deleted) {
     const mark = el("span", "edited", "(edited)");
     mark.title = `Edited ${new Date(edited).toLocaleString()}`;
     foot.append(mark);
   }
+  if (canReact) {
+    foot.append(tool("reply", "Reply", `Reply to “${excerpt(text)}”`));
+    foot.append(tool("pick", "React", `React to “${excerpt(text)}”`));
+  }
   if (canEdit) foot.append(tool("edit", "Edit", `Edit your message “${excerpt(text)}”`));
   if (canDelete) foot.append(tool("delete", "Delete", `Delete the message “${excerpt(text)}”`));
   if (foot.childElementCount) item.append(foot);
-  if (focused) (item.querySelector(`[data-action="${focused}"]`) || list).focus();
+  if (focused) (item.querySelector(`[data-focus="${focused}"]`) || list).focus();
+}
+
+/** What to find a control by after a redraw: its action, and for a
+ *  reaction its emoji. */
+function focusKey(node) {
+  return node.dataset?.focus || null;
+}
+
+/** The quote of the message a reply answers: a button that goes to it. */
+function quoteButton(replyTo) {
+  const quote = el("button", "quote");
+  quote.type = "button";
+  quote.dataset.action = "goto";
+  quote.dataset.focus = "goto";
+  quote.dataset.id = replyTo.id;
+  const author = replyTo.name || replyTo.clientId || "";
+  const said = replyTo.gone ? "a message no longer kept" : replyTo.deleted ? "message deleted" : replyTo.quote;
+  quote.append(el("span", "quote-author", author ? `↩ ${author}` : "↩"), el("span", "quote-text", said));
+  quote.setAttribute("aria-label", `In reply to ${author || "a message"}: ${said}. Show it.`);
+  return quote;
+}
+
+/** Each emoji with its count; pressed when it is the reader's own. */
+function reactionRow({ reactions, text }) {
+  const row = el("div", "reactions");
+  for (const { emoji, count, mine } of reactions) {
+    const chip = el("button", `chip${mine ? " mine" : ""}`, `${emoji} ${count}`);
+    chip.type = "button";
+    chip.dataset.action = "react";
+    chip.dataset.emoji = emoji;
+    chip.dataset.focus = `react:${emoji}`;
+    chip.setAttribute("aria-pressed", mine ? "true" : "false");
+    const yours = mine ? ", yours among them" : "";
+    chip.setAttribute("aria-label", `${emoji}: ${count}${yours}. Toggle your ${emoji} on “${excerpt(text)}”`);
+    row.append(chip);
+  }
+  return row;
+}
+
+/** A few reactions to choose from, as buttons: the keyboard reaches them. */
+function openPicker(item) {
+  if (item.querySelector(".picker")) return;
+  const picker = el("div", "picker");
+  picker.setAttribute("role", "group");
+  picker.setAttribute("aria-label", "Choose a reaction");
+  for (const emoji of QUICK_REACTIONS) {
+    const button = el("button", "", emoji);
+    button.type = "button";
+    button.dataset.action = "react";
+    button.dataset.emoji = emoji;
+    button.setAttribute("aria-label", `React with ${emoji}`);
+    picker.append(button);
+  }
+  item.append(picker);
+  picker.querySelector("button").focus();
 }
 
 /** A stored message, under its sender's header unless it continues it. */
@@ -348,10 +414,24 @@ function bindMessages(on) {
       if (on.edit(Number(item.dataset.seq), editor.value)) stopEditing(item);
     },
     delete: (item) => on.remove(Number(item.dataset.seq)),
+    reply: (item) => on.reply(Number(item.dataset.seq)),
+    pick: openPicker,
+    react: (item, button) => {
+      item.querySelector(".picker")?.remove();
+      on.react(Number(item.dataset.seq), button.dataset.emoji);
+    },
+    goto: (item, button) => on.goto(button.dataset.id),
   };
   list.addEventListener("click", (event) => {
     const button = event.target.closest(".msg button[data-action]");
-    if (button) actions[button.dataset.action](button.closest(".msg"));
+    if (button) actions[button.dataset.action](button.closest(".msg"), button);
+  });
+  list.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && event.target.closest(".picker")) {
+      const item = event.target.closest(".msg");
+      item.querySelector(".picker").remove();
+      item.querySelector('[data-action="pick"]')?.focus();
+    }
   });
   list.addEventListener("keydown", (event) => {
     if (!event.target.classList.contains("editor")) return;
@@ -536,4 +616,53 @@ export function refused({ code, message, retryAfterMs }) {
     text = `Too long: ${message}.`;
   }
   showNotice(text);
+}
+
+// ---- replies and read state ----------------------------------------------
+
+/** The composer answers message `message`: a bar above the input says so,
+ *  with a way out. */
+export function replying(message) {
+  const bar = $("reply-bar");
+  if (!message) {
+    bar.hidden = true;
+    return;
+  }
+  $("reply-text").textContent = `Replying to ${message.mine ? "yourself" : who(message)}: ${excerpt(message.text)}`;
+  bar.hidden = false;
+  input.focus();
+}
+
+/** "New since you were last here", above the first message after the
+ *  reader's pointer. */
+export function divider({ seq }) {
+  list.querySelector(".divider")?.remove();
+  const item = list.querySelector(`.msg[data-seq="${seq}"]`);
+  if (!item) return;
+  const line = el("li", "divider", "New since you were last here");
+  line.setAttribute("role", "separator");
+  item.before(line);
+}
+
+/** The tab's title counts what the reader has not seen. */
+export function unreadTitle(count, room) {
+  document.title = `${count > 0 ? `(${count > 999 ? "999+" : count}) ` : ""}#${room} · edge-chat`;
+}
+
+/** The highest seq wholly in view, or null: what the reader has seen. */
+export function lastSeen() {
+  if (document.visibilityState !== "visible") return null;
+  const bottom = list.getBoundingClientRect().bottom;
+  let seen = null;
+  for (const item of list.querySelectorAll(".msg[data-seq]")) {
+    if (item.getBoundingClientRect().bottom <= bottom + 1) seen = Number(item.dataset.seq);
+  }
+  return seen;
+}
+
+/** Calls `on.seen()` when what the reader sees may have changed. */
+export function bindReading(on) {
+  list.addEventListener("scroll", () => on.seen());
+  document.addEventListener("visibilitychange", () => on.seen());
+  $("cancel-reply").addEventListener("click", () => on.cancelReply());
 }

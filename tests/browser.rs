@@ -439,9 +439,11 @@ async fn seq_of(browser: &mut Browser, tab: &Tab, text: &str) -> u64 {
 }
 
 /// The controls message `seq` offers, by action.
+/// The controls of message `seq` that change or remove it (reply and
+/// react are on every live message, and have their own test).
 async fn controls(browser: &mut Browser, tab: &Tab, seq: u64) -> serde_json::Value {
     let expr = format!(
-        "[...{}.querySelectorAll('.foot button')].map(b => b.dataset.action)",
+        "[...{}.querySelectorAll('.foot button')].map(b => b.dataset.action).filter(a => a !== 'reply' && a !== 'pick')",
         item(seq)
     );
     browser.eval(tab, &expr).await
@@ -876,18 +878,19 @@ async fn scrolling_back_and_searching_reach_messages_far_back(server: Server) {
             &format!("{SHOWN_SEQS}.length === 100"),
         )
         .await;
-    // The reader's place is kept: what was first on screen stays put.
+    // The reader's place is kept: what was first on screen stays where it
+    // was in the list's view. (Scrolled just short of the top, where
+    // reaching it would load a page by itself.)
     let first = "document.querySelector('#messages .msg')";
     browser
-        .eval(&tab, "document.getElementById('messages').scrollTop = 0")
+        .eval(&tab, "document.getElementById('messages').scrollTop = 60")
         .await;
-    let top = browser
-        .eval(
-            &tab,
-            &format!("Math.round({first}.getBoundingClientRect().top)"),
-        )
-        .await;
+    let offset = |selector: &str| {
+        format!("Math.round({selector}.getBoundingClientRect().top - document.getElementById('messages').getBoundingClientRect().top)")
+    };
+    let top = browser.eval(&tab, &offset(first)).await;
     let anchor = browser.eval(&tab, &format!("{first}.dataset.seq")).await;
+    let anchor = anchor.as_str().unwrap().to_owned();
     browser
         .eval(&tab, "document.getElementById('load-older').click()")
         .await;
@@ -895,10 +898,12 @@ async fn scrolling_back_and_searching_reach_messages_far_back(server: Server) {
         .wait_for(
             &tab,
             "a page of scrollback",
-            &format!("{SHOWN_SEQS}.length === 200"),
+            &format!("{SHOWN_SEQS}.length >= 200"),
         )
         .await;
-    let moved = format!("Math.round(document.querySelector('#messages .msg[data-seq=\"' + {anchor} + '\"]').getBoundingClientRect().top)");
+    let moved = offset(&format!(
+        "document.querySelector('#messages .msg[data-seq=\"{anchor}\"]')"
+    ));
     assert_eq!(
         browser.eval(&tab, &moved).await,
         top,
@@ -970,6 +975,179 @@ async fn scrolling_back_and_searching_reach_messages_far_back(server: Server) {
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "one order: {seqs:?}");
 }
 
+/// A JS expression: the message item whose text is `text`.
+fn item_with(text: &str) -> String {
+    let quoted = serde_json::to_string(text).unwrap();
+    format!("[...document.querySelectorAll('#messages .msg')].find(m => m.querySelector('.text')?.textContent === {quoted})")
+}
+
+/// The reaction chips on the message with `text`, as `["👍 2 true", …]`.
+fn chips(text: &str) -> String {
+    format!("[...({}?.querySelectorAll('.chip') ?? [])].map(c => c.textContent + ' ' + c.getAttribute('aria-pressed'))", item_with(text))
+}
+
+/// A tab that starts hidden until the test shows it (`window.showTab()`):
+/// headless tabs are always visible, and a hidden one reads nothing.
+const HIDDEN_TAB: &str = "window.__visible = false; Object.defineProperty(document, 'visibilityState', { get: () => (window.__visible ? 'visible' : 'hidden') }); window.showTab = () => { window.__visible = true; document.dispatchEvent(new Event('visibilitychange')); };";
+
+async fn reactions_replies_and_unread_show_in_the_page(server: Server) {
+    let path = "/r/br-conv";
+    let mut browser = Browser::launch().await;
+    let alice = open(&mut browser, server.port, path, WIDE).await;
+    let bob = open(&mut browser, server.port, path, WIDE).await;
+    browser.type_and_send(&alice, "lunch at noon?").await;
+    sees_once(&mut browser, &bob, "lunch at noon?").await;
+    let original = item_with("lunch at noon?");
+    // Bob reacts from the picker; Alice sees it live, adds hers, takes it back.
+    browser
+        .eval(
+            &bob,
+            &format!("{original}.querySelector('[data-action=\"pick\"]').click()"),
+        )
+        .await;
+    browser
+        .eval(
+            &bob,
+            &format!("{original}.querySelector('.picker [data-emoji=\"👍\"]').click()"),
+        )
+        .await;
+    let has = |chips_now: &str| {
+        format!(
+            "JSON.stringify({}) === {:?}",
+            chips("lunch at noon?"),
+            chips_now
+        )
+    };
+    browser
+        .wait_for(&alice, "bob's reaction, live", &has(r#"["👍 1 false"]"#))
+        .await;
+    browser
+        .wait_for(&bob, "bob's own reaction", &has(r#"["👍 1 true"]"#))
+        .await;
+    browser
+        .eval(
+            &alice,
+            &format!("{original}.querySelector('.chip').click()"),
+        )
+        .await;
+    browser
+        .wait_for(&alice, "alice's reaction too", &has(r#"["👍 2 true"]"#))
+        .await;
+    browser
+        .wait_for(&bob, "two now", &has(r#"["👍 2 true"]"#))
+        .await;
+    browser
+        .eval(
+            &alice,
+            &format!("{original}.querySelector('.chip').click()"),
+        )
+        .await;
+    browser
+        .wait_for(&alice, "alice's taken back", &has(r#"["👍 1 false"]"#))
+        .await;
+    browser
+        .wait_for(&bob, "one again", &has(r#"["👍 1 true"]"#))
+        .await;
+    // Bob replies, mentioning Alice: she sees the quote and the mention,
+    // and the quote takes her to the original.
+    browser
+        .eval(
+            &bob,
+            &format!("{original}.querySelector('[data-action=\"reply\"]').click()"),
+        )
+        .await;
+    browser
+        .wait_for(
+            &bob,
+            "the reply bar",
+            "!document.getElementById('reply-bar').hidden",
+        )
+        .await;
+    browser.type_and_send(&bob, "yes, @user-x and you").await;
+    let reply = item_with("yes, @user-x and you");
+    let quoted =
+        format!("{reply}?.querySelector('.quote .quote-text')?.textContent === 'lunch at noon?'");
+    browser
+        .wait_for(&alice, "the reply with its quote", &quoted)
+        .await;
+    browser
+        .eval(&alice, &format!("{reply}.querySelector('.quote').click()"))
+        .await;
+    browser
+        .wait_for(
+            &alice,
+            "the original, marked",
+            &format!("{original}.classList.contains('found')"),
+        )
+        .await;
+    browser.screenshot(&alice, "reactions-and-reply").await;
+    let me = browser
+        .eval(&alice, "document.getElementById('me').textContent")
+        .await;
+    let me = me.as_str().unwrap().to_owned();
+    browser
+        .type_and_send(&bob, &format!("@{me} are you there?"))
+        .await;
+    let mention = item_with(&format!("@{me} are you there?"));
+    browser
+        .wait_for(
+            &alice,
+            "a mention of alice, marked",
+            &format!("{mention}?.classList.contains('mentions-me')"),
+        )
+        .await;
+    // Alice has read everything she was shown; then she is away.
+    let read_all = format!("/api/rooms/br-conv/read/{me}");
+    for _ in 0..100 {
+        let read: serde_json::Value = serde_json::from_str(&server.get(&read_all).body).unwrap();
+        if read["unread"] == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    browser.add_script(&alice, HIDDEN_TAB).await;
+    browser.navigate(&alice, "about:blank").await;
+    // Gone for the room too, before anything new is said.
+    for _ in 0..100 {
+        if !server.get("/api/rooms/br-conv/presence").body.contains(&me) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // Away: two messages come; back, hidden at first, she sees the divider
+    // above them and the count in the title, which clears once she looks.
+    for text in ["while you were out", "and one more"] {
+        browser.type_and_send(&bob, text).await;
+        sees_once(&mut browser, &bob, text).await;
+    }
+    browser.navigate(&alice, &page_url(server.port, path)).await;
+    online(&mut browser, &alice).await;
+    let divider = "document.querySelector('#messages .divider + .msg .text')?.textContent === 'while you were out'";
+    browser
+        .wait_for(&alice, "the divider above the new messages", divider)
+        .await;
+    browser
+        .wait_for(
+            &alice,
+            "the unread count in the title",
+            "document.title.startsWith('(2) #br-conv')",
+        )
+        .await;
+    browser.screenshot(&alice, "unread").await;
+    browser.eval(&alice, "window.showTab()").await;
+    browser
+        .wait_for(
+            &alice,
+            "the count gone once read",
+            "document.title === '#br-conv · edge-chat'",
+        )
+        .await;
+    let api = server.get(&format!("/api/rooms/br-conv/read/{me}"));
+    let read: serde_json::Value = serde_json::from_str(&api.body).unwrap();
+    assert_eq!(read["unread"], 0, "{read}");
+}
+
 suite![
     two_people_in_two_browsers_see_each_others_messages,
     join_and_leave_notices_and_the_member_list_follow_tabs,
@@ -984,4 +1162,5 @@ suite![
     the_page_rejoins_after_a_too_slow_close_and_shows_every_message_once,
     the_page_reconnects_at_once_when_the_network_comes_back,
     scrolling_back_and_searching_reach_messages_far_back,
+    reactions_replies_and_unread_show_in_the_page,
 ];

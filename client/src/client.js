@@ -9,7 +9,15 @@
 
 import { connect } from "./connection.js";
 import { chatApi } from "./http.js";
-import { CLIENT_ID_RE, DEFAULT_ROOM, MAX_TIMER_MS, MESSAGE_ID_BYTES, ROOM_RE } from "./limits.js";
+import {
+  CLIENT_ID_RE,
+  DEFAULT_ROOM,
+  MAX_TIMER_MS,
+  MESSAGE_ID_BYTES,
+  PAGE_TIMEOUT_MS,
+  READ_EVERY_MS,
+  ROOM_RE,
+} from "./limits.js";
 import { ChatError, refusedForGood, socketUrl } from "./protocol.js";
 import * as rooms from "./room.js";
 import { readClaims, refreshInMs } from "./token.js";
@@ -37,6 +45,11 @@ export class RoomClient {
   /** Page requests waiting for their answers, oldest first: the room
    *  answers a socket's frames in order. */
   #pages = { older: [], search: [] };
+  /** The newest seq asked to be marked read, when one last went out, and
+   *  the timer that sends the next. */
+  #readWanted = 0;
+  #readSentAt = -Infinity;
+  #readTimer = null;
 
   constructor(options) {
     const { url, room = DEFAULT_ROOM, token, clientId, name = "", on } = options || {};
@@ -188,9 +201,24 @@ export class RoomClient {
   }
 
   /** This client has seen everything up to `seq`: the room moves its read
-   *  pointer (forward only) and every tab of this person gets `read`. */
+   *  pointer (forward only) and every tab of this person gets `read`. A
+   *  reader scrolling reports many seqs a second; the newest goes out at
+   *  most once per READ_EVERY_MS, as the room's rate limit counts frames. */
   markRead(seq) {
-    this.#run(rooms.markRead(this.#state, seq));
+    this.#readWanted = Math.max(this.#readWanted, seq);
+    if (this.#readTimer) return;
+    const wait = this.#readSentAt + READ_EVERY_MS - Date.now();
+    if (wait <= 0) {
+      this.#sendRead();
+    } else {
+      this.#readTimer = setTimeout(() => this.#sendRead(), wait);
+    }
+  }
+
+  #sendRead() {
+    this.#readTimer = null;
+    this.#readSentAt = Date.now();
+    this.#run(rooms.markRead(this.#state, this.#readWanted));
   }
 
   #page(kind, result) {
@@ -198,7 +226,16 @@ export class RoomClient {
       if (this.#end) return reject(this.#endError());
       const refused = result.events.find((e) => e.type === "error");
       if (refused) return reject(new ChatError(refused.code, refused.message));
-      this.#pages[kind].push({ resolve, reject });
+      // A refusal (over the rate, say) names no request: an answer that
+      // does not come in time is not coming.
+      const waiting = { resolve, reject };
+      waiting.timer = setTimeout(() => {
+        const queue = this.#pages[kind];
+        const at = queue.indexOf(waiting);
+        if (at >= 0) queue.splice(at, 1);
+        reject(new ChatError("timeout", "the room did not answer in time"));
+      }, PAGE_TIMEOUT_MS);
+      this.#pages[kind].push(waiting);
       this.#run(result);
     });
   }
@@ -206,7 +243,10 @@ export class RoomClient {
   /** Answers waiting for a socket that closed will never come. */
   #dropPages(error) {
     for (const queue of Object.values(this.#pages)) {
-      for (const { reject } of queue.splice(0)) reject(error);
+      for (const { reject, timer } of queue.splice(0)) {
+        clearTimeout(timer);
+        reject(error);
+      }
     }
   }
 
@@ -278,7 +318,9 @@ export class RoomClient {
       } else {
         if (event.type === "ack") this.#settle(event);
         if (event.type === "older" || event.type === "search") {
-          this.#pages[event.type].shift()?.resolve(event);
+          const waiting = this.#pages[event.type].shift();
+          clearTimeout(waiting?.timer);
+          waiting?.resolve(event);
         }
         if (event.type === "error") this.#refusePage(event);
         this.#emit(event);
@@ -290,8 +332,9 @@ export class RoomClient {
    *  answered with the error instead of a page. */
   #refusePage({ code, message }) {
     const kind = code === "bad_query" ? "search" : null;
-    const queue = kind ? this.#pages[kind] : null;
-    queue?.shift()?.reject(new ChatError(code, message));
+    const waiting = kind ? this.#pages[kind].shift() : undefined;
+    clearTimeout(waiting?.timer);
+    waiting?.reject(new ChatError(code, message));
   }
 
   #act(result) {
@@ -326,6 +369,7 @@ export class RoomClient {
     if (this.#end) return;
     this.#end = { code, message };
     clearTimeout(this.#timer);
+    clearTimeout(this.#readTimer);
     this.#conn?.stop();
     this.#state = rooms.setOnline(this.#state, false).state;
     for (const { reject } of this.#acks.values()) reject(this.#endError());

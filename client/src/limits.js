@@ -65,3 +65,12 @@ export const PAGE_MAX = 100;
 /** Characters of the original a reply quotes (QUOTE_CHARS): the client
  *  makes the quote follow the original's edits and delete the same way. */
 export const QUOTE_CHARS = 100;
+
+/** Read receipts a client sends at most, one per this many ms: a reader
+ *  scrolling sees many messages a second, and the room's rate limit (10 a
+ *  second) counts every frame. */
+export const READ_EVERY_MS = 1000;
+
+/** How long a page of scrollback or search may take: the room answers in
+ *  milliseconds, and a refusal (over the rate) names no request. */
+export const PAGE_TIMEOUT_MS = 10000;

@@ -206,15 +206,20 @@ impl Browser {
     pub async fn open_with(&mut self, url: &str, width: u32, height: u32, scripts: &[&str]) -> Tab {
         let tab = self.blank(width, height).await;
         for source in scripts {
-            self.call(
-                Some(&tab.session),
-                "Page.addScriptToEvaluateOnNewDocument",
-                json!({ "source": source }),
-            )
-            .await;
+            self.add_script(&tab, source).await;
         }
         self.navigate(&tab, url).await;
         tab
+    }
+
+    /// Runs `source` in every document `tab` loads from now on.
+    pub async fn add_script(&mut self, tab: &Tab, source: &str) {
+        self.call(
+            Some(&tab.session),
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({ "source": source }),
+        )
+        .await;
     }
 
     pub async fn set_wire(&mut self, tab: &Tab, wire: Wire) {
