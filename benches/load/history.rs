@@ -23,7 +23,8 @@
 //! and `BENCH_HISTORY_REPEATS` narrow it, `BENCH_HISTORY_RATE` sets the load
 //! (messages/s offered) instead of measuring a knee first, and
 //! `BENCH_HISTORY_KEEP_STATE=1` leaves the rooms' files in the temporary
-//! directory afterwards.
+//! directory afterwards; `BENCH_HISTORY_ROOMS=<that directory>` then runs
+//! the knees alone on them.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -102,6 +103,7 @@ impl HistoryPlan {
             "BENCH_HISTORY_SIZES",
             "BENCH_HISTORY_REPEATS",
             "BENCH_HISTORY_RATE",
+            "BENCH_HISTORY_ROOMS",
         ]
         .iter()
         .any(|k| std::env::var_os(k).is_some())
@@ -117,8 +119,14 @@ pub async fn history(smoke: bool) -> Result<(), String> {
 
     // BENCH_HISTORY_RATE sets the load instead: to see what the load
     // costs apart from the room's size.
+    // BENCH_HISTORY_ROOMS: only the knees, on the rooms a run kept there
+    // (BENCH_HISTORY_KEEP_STATE), for when the knees need a quieter moment
+    // than the run had.
+    let reuse = std::env::var_os("BENCH_HISTORY_ROOMS").map(PathBuf::from);
     let half = if let Some(rate) = plan.rate {
         rate
+    } else if reuse.is_some() {
+        0.0
     } else {
         eprintln!("history: the knee of a fresh {small}-message room, for the load");
         let first = knee_run(Server::EdgeMiniflare, None, small, &plan, 0).await?;
@@ -127,10 +135,13 @@ pub async fn history(smoke: bool) -> Result<(), String> {
         knee.ok_or("no knee in a fresh room")? / 2.0
     };
 
-    let state = std::env::temp_dir().join(format!("edge-chat-history-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&state);
+    let state = reuse.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("edge-chat-history-{}", std::process::id()))
+    });
     let mut sizes = Vec::new();
-    {
+    let mut storage = Value::Null;
+    if reuse.is_none() {
+        let _ = std::fs::remove_dir_all(&state);
         let running = Server::EdgeMiniflare.start_with(&env(Some(&state)))?;
         for &n in &plan.sizes {
             let room = room_name(n);
@@ -145,9 +156,10 @@ pub async fn history(smoke: bool) -> Result<(), String> {
             m["fill_secs"] = json!(filled.secs);
             sizes.push(m);
         }
+        drop(running);
+        storage = measure_storage(&state, big).unwrap_or_else(|e| json!({ "error": e }));
+        eprintln!("history: storage {storage}");
     }
-    let storage = storage(&state, big).unwrap_or_else(|e| json!({ "error": e }));
-    eprintln!("history: storage {storage}");
 
     let doc = |knees: &[Value]| {
         let (wasm_raw, wasm_gzip) = report::wasm_size();
@@ -188,7 +200,7 @@ pub async fn history(smoke: bool) -> Result<(), String> {
         }
     }
     // To look into the rooms after a run (query plans, sizes).
-    if std::env::var_os("BENCH_HISTORY_KEEP_STATE").is_some() {
+    if reuse.is_some() || std::env::var_os("BENCH_HISTORY_KEEP_STATE").is_some() {
         eprintln!("history: rooms kept in {}", state.display());
     } else {
         let _ = std::fs::remove_dir_all(&state);
@@ -749,7 +761,7 @@ print(json.dumps(out))
 "#;
 
 /// The room of `size` messages below `dir`: the `.sqlite` with the most.
-fn storage(dir: &Path, size: u64) -> Result<Value, String> {
+fn measure_storage(dir: &Path, size: u64) -> Result<Value, String> {
     let files = sqlite_files(dir);
     if files.is_empty() {
         return Err(format!("no .sqlite below {}", dir.display()));
@@ -797,6 +809,7 @@ fn command_line(plan: &HistoryPlan) -> String {
         "BENCH_HISTORY_SIZES",
         "BENCH_HISTORY_REPEATS",
         "BENCH_HISTORY_RATE",
+        "BENCH_HISTORY_ROOMS",
         "BENCH_COMPARE_BUILD",
         "BENCH_RECEIPTS",
     ]
