@@ -17,6 +17,10 @@
 #                                   scrollback, search under load, knees
 #                                   and storage (bench-results/bigroom.md);
 #                                   BENCH_HISTORY_SIZES, BENCH_HISTORY_REPEATS
+#                                   and BENCH_HISTORY_RATE shape it;
+#                                   BENCH_HISTORY_KEEP_STATE=1 keeps the
+#                                   rooms, BENCH_HISTORY_ROOMS=<dir> reruns
+#                                   the knees alone on them
 #   BENCH_COMPARE_BUILD=<other checkout>/build bash scripts/bench.sh
 #                                   also runs that build, as edge-chat@base
 #                                   (and edge-chat plain@base, plain clients)
