@@ -12,6 +12,15 @@
 #                                   memory over time and how many liars they
 #                                   closed; BENCH_SILENT_K, BENCH_SILENT_SECS
 #                                   and BENCH_SILENT_LIES shape it
+#   bash scripts/bench.sh history   issue 27's room of a million messages
+#                                   against rooms of 100 to 100,000: join,
+#                                   scrollback, search under load, knees
+#                                   and storage (bench-results/bigroom.md);
+#                                   BENCH_HISTORY_SIZES, BENCH_HISTORY_REPEATS
+#                                   and BENCH_HISTORY_RATE shape it;
+#                                   BENCH_HISTORY_KEEP_STATE=1 keeps the
+#                                   rooms, BENCH_HISTORY_ROOMS=<dir> reruns
+#                                   the knees alone on them
 #   BENCH_COMPARE_BUILD=<other checkout>/build bash scripts/bench.sh
 #                                   also runs that build, as edge-chat@base
 #                                   (and edge-chat plain@base, plain clients)
@@ -31,7 +40,7 @@ fi
 ulimit -n 65536 2> /dev/null || ulimit -n "$(ulimit -Hn)"
 export WRANGLER_SEND_METRICS=false
 cargo bench --bench load --no-run
-if [[ ${1:-} == silent ]]; then
+if [[ ${1:-} == silent || ${1:-} == history ]]; then
     exec taskset -c 0 cargo bench --bench load -- "$@"
 fi
 exec taskset -c 0 cargo bench --bench load -- suite "$@"

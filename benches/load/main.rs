@@ -12,6 +12,8 @@
 //! `silent [--smoke]` runs the slow-reader attack of issue 13 and the lies
 //! of issue 25 (see `silent`), `silent-chart [<silent.json>]` draws its
 //! chart again;
+//! `history [--smoke]` runs the million-message room of issue 27 (see
+//! `history`);
 //! `serve-tokio <port>` is the native broadcast baseline.
 //!
 //! # Layout
@@ -25,6 +27,8 @@
 //! - `report`: the report (report.md) and the chart, made from those records.
 //! - `silent`: sockets that never read (and lie about it), and the servers'
 //!   memory over time.
+//! - `history`: a room holding a million messages against one holding a
+//!   hundred: join, scrollback, search, knee and storage.
 
 // The benchmark drives servers from the host; on wasm32 there is nothing to
 // run, so the crate is empty and needs no `main`.
@@ -32,6 +36,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 mod client;
+mod history;
 mod report;
 mod results;
 mod servers;
@@ -69,6 +74,13 @@ fn main() {
                 std::process::exit(1);
             }
         }
+        Some("history") => {
+            let smoke = args.iter().any(|a| a == "--smoke");
+            if let Err(e) = rt.block_on(history::history(smoke)) {
+                eprintln!("bench failed: {e}");
+                std::process::exit(1);
+            }
+        }
         Some("silent-chart") => {
             let json = args.get(1).map_or("bench-results/silent.json", String::as_str);
             if let Err(e) = silent::rerender(json) {
@@ -83,7 +95,7 @@ fn main() {
             }
         }
         _ => eprintln!(
-            "usage: load suite [--smoke] | load silent [--smoke] | load report <results.json> [<out dir>] | load serve-tokio <port>"
+            "usage: load suite [--smoke] | load silent [--smoke] | load history [--smoke] | load report <results.json> [<out dir>] | load serve-tokio <port>"
         ),
     }
 }

@@ -228,6 +228,13 @@ impl Server {
     /// Starts this server pinned to core 1 (the load generator runs on core
     /// 0) and waits until it is ready.
     pub fn start(self) -> Result<Running, String> {
+        self.start_with(&[])
+    }
+
+    /// [`Server::start`] with extra environment for the server's launcher
+    /// (`BENCH_MINIFLARE_VARS`, `BENCH_MINIFLARE_PERSIST`: see
+    /// benches/baselines/miniflare.mjs).
+    pub fn start_with(self, env: &[(&str, String)]) -> Result<Running, String> {
         let port = free_port();
         let state = std::env::temp_dir().join(format!("edge-chat-bench-{port}"));
         let mut cmd = Command::new("taskset");
@@ -237,6 +244,7 @@ impl Server {
             .current_dir(root())
             .env("WRANGLER_SEND_METRICS", "false")
             .env_remove("CI")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(server_log(self.name()))
             .stderr(server_log(self.name()))

@@ -56,7 +56,7 @@ pub struct Plan {
 impl Plan {
     /// Every server and mode at toy sizes, in seconds: CI's check that the
     /// harness still runs.
-    fn smoke() -> Plan {
+    pub(crate) fn smoke() -> Plan {
         Plan {
             sizes: vec![5],
             repeats: 1,
@@ -70,7 +70,7 @@ impl Plan {
     }
 
     /// The full plan, narrowed by `BENCH_*` variables while developing.
-    fn from_env() -> Plan {
+    pub(crate) fn from_env() -> Plan {
         Plan {
             sizes: std::env::var("BENCH_SIZES")
                 .ok()
@@ -152,6 +152,8 @@ pub async fn suite(smoke: bool) -> Result<(), String> {
         harness_works(&doc.runs)?;
         // The flow-control attack too, at toy size, so its mode cannot rot.
         crate::silent::silent(true).await?;
+        // And the million-message room's, at a thousand.
+        crate::history::history(true).await?;
     }
     Ok(())
 }
@@ -235,16 +237,20 @@ async fn measure(server: Server, n: usize, repeat: usize, plan: &Plan) -> Result
 }
 
 /// The clients that joined after the warm-up one, and what joining cost.
-struct Joined {
-    clients: Vec<Client>,
+pub(crate) struct Joined {
+    pub(crate) clients: Vec<Client>,
     /// Each one's connect-to-first-frame time, sorted, µs.
-    join_us: Vec<u64>,
+    pub(crate) join_us: Vec<u64>,
     /// `None` when nobody joined.
     connections_per_sec: Option<f64>,
 }
 
 /// Connects clients `ids`, in waves, and waits for each one's first frame.
-async fn join(server: Server, running: &Running, ids: Range<usize>) -> Result<Joined, String> {
+pub(crate) async fn join(
+    server: Server,
+    running: &Running,
+    ids: Range<usize>,
+) -> Result<Joined, String> {
     let ramp = Instant::now();
     let mut clients = Vec::with_capacity(ids.len());
     for wave in ids.collect::<Vec<_>>().chunks(JOIN_WAVE) {
@@ -279,7 +285,7 @@ async fn await_first_frames(clients: &[Client], patience: Duration) {
     }
 }
 
-fn join_time_us(c: &Client) -> Option<u64> {
+pub(crate) fn join_time_us(c: &Client) -> Option<u64> {
     let f = c.stats.lock().unwrap().first_frame?;
     Some(f.duration_since(c.connect_started).as_micros() as u64)
 }
@@ -289,7 +295,7 @@ fn join_time_us(c: &Client) -> Option<u64> {
 /// not per connection. It stays connected and is one of the `n` clients: a
 /// departing client stalls the originals' broadcast loop for about 10 s,
 /// which would measure that bug instead of FastAPI.
-async fn warm_up(server: Server, running: &Running) -> Result<Client, String> {
+pub(crate) async fn warm_up(server: Server, running: &Running) -> Result<Client, String> {
     let client = connect(running.port, 0, server.query(), server.takes_receipts()).await?;
     await_first_frames(std::slice::from_ref(&client), Duration::from_secs(10)).await;
     Ok(client)
@@ -347,7 +353,7 @@ async fn fan_out(clients: &mut [Client], plan: &Plan, seq: &mut u64) -> Received
 
 /// Everyone sends, at rising offered rates, until the knee is bracketed.
 /// The knee is the highest passing step.
-async fn saturate(
+pub(crate) async fn saturate(
     clients: &mut [Client],
     running: &Running,
     plan: &Plan,
