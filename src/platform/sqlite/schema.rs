@@ -68,7 +68,7 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE IF NOT EXISTS history_stats (kept INTEGER NOT NULL);
      INSERT INTO history_stats (kept) SELECT COUNT(*) FROM messages;
      CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts
-        USING fts5(body, content='messages', content_rowid='seq');
+        USING fts5(body, content='messages', content_rowid='seq', columnsize=0);
      INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
      CREATE TRIGGER IF NOT EXISTS messages_added AFTER INSERT ON messages BEGIN
         INSERT INTO messages_fts (rowid, body) VALUES (new.seq, new.body);
