@@ -479,6 +479,31 @@ mod tests {
     }
 
     #[test]
+    fn a_reaction_is_an_event_about_its_message_and_a_message_carries_its_mentions() {
+        let reaction = ServerFrame::Reaction(crate::wire::protocol::ReactionLine {
+            line: Line::new("bob", "", 7),
+            id: "m3".into(),
+            seq: 9,
+            emoji: "👍".into(),
+            on: true,
+            reactions: Vec::new(),
+        });
+        let found = events("lobby", &[delivery(Audience::Batching, reaction)]);
+        assert_eq!((found[0].kind, found[0].seq), ("reaction", Some(9)));
+        assert_eq!(found[0].about.as_deref(), Some("m3"));
+        let mentioning = ServerFrame::Message(ChatLine {
+            line: Line::new("alice", "@bob hi", 5),
+            seq: 3,
+            id: "m3".into(),
+            client_msg_id: None,
+            reply_to: None,
+            mentions: vec!["bob".into()],
+        });
+        let found = events("lobby", &[delivery(Audience::Everyone, mentioning)]);
+        assert!(found[0].frame.contains(r#""mentions":["bob"]"#), "{}", found[0].frame);
+    }
+
+    #[test]
     fn the_body_carries_id_room_seq_type_frame_ts_and_dropped_when_any() {
         let q = Queued {
             id: 9,
