@@ -500,7 +500,11 @@ mod tests {
             mentions: vec!["bob".into()],
         });
         let found = events("lobby", &[delivery(Audience::Everyone, mentioning)]);
-        assert!(found[0].frame.contains(r#""mentions":["bob"]"#), "{}", found[0].frame);
+        assert!(
+            found[0].frame.contains(r#""mentions":["bob"]"#),
+            "{}",
+            found[0].frame
+        );
     }
 
     #[test]
