@@ -24,7 +24,7 @@ mod send_path;
 mod sockets;
 mod webhooks;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -77,6 +77,9 @@ pub struct ChatRoom {
     clock: Rc<AlarmClock>,
     /// HTTP API callers' rate budgets, by subject.
     api_buckets: RefCell<crate::http::api::SubjectBuckets>,
+    /// The alarm is set for when pruning is next due: each pruning step
+    /// sets the next, so joins and posts need not ask again.
+    retention_armed: Cell<bool>,
 }
 
 impl DurableObject for ChatRoom {
@@ -119,6 +122,7 @@ impl DurableObject for ChatRoom {
             send: Rc::new(send),
             clock,
             api_buckets: RefCell::default(),
+            retention_armed: Cell::new(false),
         }
     }
 
@@ -492,6 +496,8 @@ impl ChatRoom {
         match self.with_rules(now, |ctx| retention::prune_step(ctx.store, retention, now)) {
             Ok(pruned) => {
                 self.send.tally.borrow_mut().learned(pruned.kept);
+                // An emptied room sets no alarm: the next write arms one.
+                self.retention_armed.set(pruned.next.is_some());
                 if pruned.count > 0 {
                     let detail = format!("{} pruned, {} kept", pruned.count, pruned.kept);
                     emit(LogLine::info("history_pruned").detail(&detail));
@@ -508,6 +514,9 @@ impl ChatRoom {
     /// Makes sure the alarm comes when pruning is next due: a room that
     /// only ever hears from the API has no idle sweep to bring it.
     async fn check_retention(&self) {
+        if self.retention_armed.get() {
+            return;
+        }
         let now = now();
         let retention = Retention::of(&self.config);
         let due = self.with_rules(now, |ctx| {
@@ -524,6 +533,7 @@ impl ChatRoom {
         if let Ok(Some(at)) = due {
             self.clock.learn().await;
             self.clock.wake_by(at);
+            self.retention_armed.set(true);
         }
     }
 
