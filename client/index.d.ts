@@ -12,7 +12,7 @@ export class ChatError extends Error {
   readonly name: "ChatError";
   /** The room's stable code (docs/security.md), or one of the client's own:
    *  `offline`, `empty_message`, `message_too_long`, `bad_minutes`,
-   *  `bad_request`, `not_supported`, `closed`. */
+   *  `bad_request`, `timeout` (a page the room did not answer), `closed`. */
   readonly code: ErrorCode;
   /** The HTTP status, for an HTTP API refusal. */
   readonly status?: number;
@@ -52,9 +52,13 @@ export type ErrorCode =
   | "bad_request"
   | "not_found"
   | "service_only"
+  | "bad_query"
+  | "too_many_reactions"
+  | "export_forbidden"
+  | "read_forbidden"
   | "offline"
   | "bad_minutes"
-  | "not_supported"
+  | "timeout"
   | "closed"
   | (string & {});
 

@@ -38,7 +38,7 @@ const REFUSED_FOR_GOOD = new Set([
 
 /** A refusal from the room, a socket's error frame or an HTTP API answer,
  *  or one the client made itself before anything went out (`offline`,
- *  `empty_message`, `message_too_long`, `bad_minutes`, `not_supported`,
+ *  `empty_message`, `message_too_long`, `bad_minutes`, `timeout`,
  *  `closed`). `code` is the room's stable code (docs/security.md). */
 export class ChatError extends Error {
   constructor(code, message, { status, retryAfterMs } = {}) {
