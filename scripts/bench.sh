@@ -21,6 +21,15 @@
 #                                   BENCH_HISTORY_KEEP_STATE=1 keeps the
 #                                   rooms, BENCH_HISTORY_ROOMS=<dir> reruns
 #                                   the knees alone on them
+#   bash scripts/bench.sh reactions issue 29's reaction storm: every member
+#                                   of a chatting room of 100 and 1,000
+#                                   toggles one emoji at once; the chat's
+#                                   latency with and without the storm and
+#                                   the storm's completion time
+#                                   (bench-results/reactions.md);
+#                                   BENCH_REACT_SIZES, BENCH_REACT_REPEATS,
+#                                   BENCH_REACT_RATE and BENCH_REACT_SECS
+#                                   shape it
 #   BENCH_COMPARE_BUILD=<other checkout>/build bash scripts/bench.sh
 #                                   also runs that build, as edge-chat@base
 #                                   (and edge-chat plain@base, plain clients)
@@ -40,7 +49,7 @@ fi
 ulimit -n 65536 2> /dev/null || ulimit -n "$(ulimit -Hn)"
 export WRANGLER_SEND_METRICS=false
 cargo bench --bench load --no-run
-if [[ ${1:-} == silent || ${1:-} == history ]]; then
+if [[ ${1:-} == silent || ${1:-} == history || ${1:-} == reactions ]]; then
     exec taskset -c 0 cargo bench --bench load -- "$@"
 fi
 exec taskset -c 0 cargo bench --bench load -- suite "$@"

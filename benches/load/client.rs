@@ -35,6 +35,13 @@ pub struct Stats {
     reordered: u64,
     /// When the latest message of this step arrived.
     last_arrival: Option<Instant>,
+    /// `reaction` frames received since connecting, never reset, and when
+    /// the latest came: the reaction storm's completion (`reactions`).
+    pub reactions: u64,
+    pub last_reaction: Option<Instant>,
+    /// The id of the latest chat message that was not a benchmark message:
+    /// the reaction storm's target is one the bench sends as plain text.
+    pub plain_id: Option<String>,
 }
 
 impl Stats {
@@ -43,6 +50,9 @@ impl Stats {
         *self = Stats {
             first_frame: self.first_frame,
             frames: self.frames,
+            reactions: self.reactions,
+            last_reaction: self.last_reaction,
+            plain_id: self.plain_id.take(),
             min_seq,
             ..Stats::default()
         };
@@ -92,7 +102,18 @@ fn record(stats: &Mutex<Stats>, frame: &Value) {
         }
         return;
     }
+    if frame["type"] == "reaction" {
+        let mut s = stats.lock().unwrap();
+        s.reactions += 1;
+        s.last_reaction = Some(Instant::now());
+        return;
+    }
     let Some((sender, seq, sent)) = frame["message"].as_str().and_then(parse_message) else {
+        if frame["type"] == "message" {
+            if let Some(id) = frame["id"].as_str() {
+                stats.lock().unwrap().plain_id = Some(id.to_owned());
+            }
+        }
         return;
     };
     let latency = (now_ns().saturating_sub(sent) / 1000) as u64;
@@ -114,6 +135,18 @@ pub struct Client {
     pub connect_started: Instant,
     reader: tokio::task::JoinHandle<()>,
     pinger: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Client {
+    /// Sends one frame as is, for modes that say more than chat (`reactions`).
+    pub async fn send_text(&self, text: String) -> Result<(), String> {
+        self.sink
+            .lock()
+            .await
+            .send(Message::text(text))
+            .await
+            .map_err(|e| format!("send: {e}"))
+    }
 }
 
 impl Drop for Client {
@@ -309,7 +342,7 @@ impl Sent {
 /// Sends messages at `rate` a second for `duration` (open loop: the
 /// schedule does not wait for deliveries), rotating through `senders`.
 pub async fn send_step(
-    clients: &mut [Client],
+    clients: &[Client],
     senders: usize,
     rate: f64,
     duration: Duration,

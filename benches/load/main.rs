@@ -13,7 +13,8 @@
 //! of issue 25 (see `silent`), `silent-chart [<silent.json>]` draws its
 //! chart again;
 //! `history [--smoke]` runs the million-message room of issue 27 (see
-//! `history`);
+//! `history`); `reactions [--smoke]` the reaction storm of issue 29 (see
+//! `reactions`);
 //! `serve-tokio <port>` is the native broadcast baseline.
 //!
 //! # Layout
@@ -29,6 +30,8 @@
 //!   memory over time.
 //! - `history`: a room holding a million messages against one holding a
 //!   hundred: join, scrollback, search, knee and storage.
+//! - `reactions`: every member of a chatting room reacts at once: the chat's
+//!   latency during the storm and the storm's completion time.
 
 // The benchmark drives servers from the host; on wasm32 there is nothing to
 // run, so the crate is empty and needs no `main`.
@@ -37,6 +40,7 @@
 
 mod client;
 mod history;
+mod reactions;
 mod report;
 mod results;
 mod servers;
@@ -81,6 +85,13 @@ fn main() {
                 std::process::exit(1);
             }
         }
+        Some("reactions") => {
+            let smoke = args.iter().any(|a| a == "--smoke");
+            if let Err(e) = rt.block_on(reactions::reactions(smoke)) {
+                eprintln!("bench failed: {e}");
+                std::process::exit(1);
+            }
+        }
         Some("silent-chart") => {
             let json = args.get(1).map_or("bench-results/silent.json", String::as_str);
             if let Err(e) = silent::rerender(json) {
@@ -95,7 +106,7 @@ fn main() {
             }
         }
         _ => eprintln!(
-            "usage: load suite [--smoke] | load silent [--smoke] | load history [--smoke] | load report <results.json> [<out dir>] | load serve-tokio <port>"
+            "usage: load suite [--smoke] | load silent [--smoke] | load history [--smoke] | load reactions [--smoke] | load report <results.json> [<out dir>] | load serve-tokio <port>"
         ),
     }
 }

@@ -154,6 +154,8 @@ pub async fn suite(smoke: bool) -> Result<(), String> {
         crate::silent::silent(true).await?;
         // And the million-message room's, at a thousand.
         crate::history::history(true).await?;
+        // And issue 29's reaction storm, at five members.
+        crate::reactions::reactions(true).await?;
     }
     Ok(())
 }
