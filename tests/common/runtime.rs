@@ -46,12 +46,17 @@ pub fn build_worker() {
 }
 
 /// A state directory no other runtime uses.
+/// Named by the process and a counter, never by a port: the kernel hands a
+/// released port out again, and two runtimes sharing a directory (one of
+/// them removing it when done) left the other unable to open its rooms'
+/// databases (SQLITE_CANTOPEN) mid-suite.
 pub fn fresh_state_dir() -> PathBuf {
-    std::env::temp_dir().join(format!(
-        "edge-chat-test-{}-{}",
-        std::process::id(),
-        free_port()
-    ))
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("edge-chat-test-{}-{n}", std::process::id()));
+    // A run killed before its cleanup, whose process id this one now has.
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
 }
 
 pub fn free_port() -> u16 {
