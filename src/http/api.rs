@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::auth::Role;
 use crate::access::identity::Identity;
-use crate::room::kept::kept_lines;
+use crate::room::kept::{self, kept_lines};
 use crate::room::presence;
 use crate::room::rate_limit::{TokenBucket, Verdict};
 use crate::room::reactions;
@@ -609,14 +609,7 @@ pub fn messages_page<S: HistoryStore>(
         });
     }
     let page = history::catch_up(ctx.store, (since, epoch), limit, Reach::Page).map_err(failed)?;
-    let mut changes: Vec<ServerFrame> = page
-        .changes
-        .iter()
-        .filter_map(|m| m.change_frame())
-        .collect();
-    let reacted = reactions::catch_up_frames(ctx.store, &page.reacted, me, ctx.now);
-    changes.extend(reacted.map_err(failed)?);
-    changes.sort_by_key(change_seq);
+    let changes = kept::change_frames(ctx.store, &page, me, ctx.now).map_err(failed)?;
     Ok(MessagesPage {
         messages: kept_lines(ctx.store, &page.messages, me).map_err(failed)?,
         changes,
@@ -626,15 +619,6 @@ pub fn messages_page<S: HistoryStore>(
         reset: page.reset,
         more: None,
     })
-}
-
-/// The `seq` a change frame is ordered by.
-fn change_seq(frame: &ServerFrame) -> u64 {
-    match frame {
-        ServerFrame::Edit(c) | ServerFrame::Delete(c) => c.seq,
-        ServerFrame::Reactions(r) => r.seq,
-        _ => 0,
-    }
 }
 
 /// `GET search`: hits newest first, as they are now.

@@ -5,10 +5,10 @@
 
 use std::collections::HashMap;
 
-use crate::room::replies;
-use crate::store::history::{HistoryStore, StoredMessage};
+use crate::room::{reactions, replies};
+use crate::store::history::{CatchUp, HistoryStore, StoredMessage};
 use crate::wire::error::StoreError;
-use crate::wire::protocol::KeptLine;
+use crate::wire::protocol::{KeptLine, ServerFrame};
 
 /// `messages` as history shows them, for `me` when the answer is for one
 /// client. One read for the reactions of them all, and one per reply.
@@ -42,4 +42,30 @@ pub fn kept_lines<S: HistoryStore>(
         line.chat.reply_to = Some(replies::quote(id, original.as_ref()));
     }
     Ok(kept)
+}
+
+/// A catch-up's `changes` for `me`: the `edit`, `delete` and `reactions`
+/// frames of messages the client already had, in `seq` order, as a
+/// socket's history and an HTTP page both carry them.
+pub fn change_frames<S: HistoryStore>(
+    store: &mut S,
+    catch_up: &CatchUp,
+    me: Option<&str>,
+    now: u64,
+) -> Result<Vec<ServerFrame>, StoreError> {
+    let mut changes: Vec<ServerFrame> = (catch_up.changes.iter())
+        .filter_map(StoredMessage::change_frame)
+        .collect();
+    changes.extend(reactions::catch_up_frames(
+        store,
+        &catch_up.reacted,
+        me,
+        now,
+    )?);
+    changes.sort_by_key(|f| match f {
+        ServerFrame::Edit(c) | ServerFrame::Delete(c) => c.seq,
+        ServerFrame::Reactions(r) => r.seq,
+        _ => 0,
+    });
+    Ok(changes)
 }

@@ -179,20 +179,7 @@ fn history_frame<S: HistoryStore>(
     now: u64,
 ) -> Result<ServerFrame, StoreError> {
     let messages = kept::kept_lines(store, &catch_up.messages, me)?;
-    let mut changes: Vec<ServerFrame> = (catch_up.changes.iter())
-        .filter_map(StoredMessage::change_frame)
-        .collect();
-    changes.extend(reactions::catch_up_frames(
-        store,
-        &catch_up.reacted,
-        me,
-        now,
-    )?);
-    changes.sort_by_key(|f| match f {
-        ServerFrame::Edit(c) | ServerFrame::Delete(c) => c.seq,
-        ServerFrame::Reactions(r) => r.seq,
-        _ => 0,
-    });
+    let changes = kept::change_frames(store, catch_up, me, now)?;
     let read = match me {
         Some(me) => Some(read_state::of(store, me)?),
         None => None,
