@@ -165,11 +165,23 @@ impl ChatRoom {
         let reacted = self.with_rules(now(), |ctx| {
             api::react(ctx, &post.speaker, (room, id), emoji)
         })?;
-        let sent = (self.send).deliver((None, API_CONN), room, reacted.deliveries, None);
+        self.send_before_answering(room, reacted.deliveries)?;
+        Ok(reacted.answer)
+    }
+
+    /// Sends what an API call decided through the socket's send plan, then
+    /// flushes, so everything it wrote is stored and sent before the
+    /// answer says so.
+    fn send_before_answering(
+        &self,
+        room: &str,
+        deliveries: Vec<crate::room::Delivery>,
+    ) -> std::result::Result<(), HttpRefusal> {
+        let sent = (self.send).deliver((None, API_CONN), room, deliveries, None);
         if !sent || !self.send.flush() {
             return Err(HttpRefusal::from_refusal(&Refusal::Internal));
         }
-        Ok(reacted.answer)
+        Ok(())
     }
 
     /// Stores and sends a posted message, like a socket's: the rule, then
@@ -184,10 +196,7 @@ impl ChatRoom {
         let accepted =
             self.with_rules(now(), |ctx| api::post(ctx, &post.speaker, room, post.body))?;
         let status = accepted.status();
-        let sent = (self.send).deliver((None, API_CONN), room, accepted.deliveries, None);
-        if !sent || !self.send.flush() {
-            return Err(HttpRefusal::from_refusal(&Refusal::Internal));
-        }
+        self.send_before_answering(room, accepted.deliveries)?;
         let line = LogLine::info("api_posted").room(room).client(sender);
         emit(line.status(status));
         Ok((status, accepted.posted))
