@@ -653,11 +653,14 @@ export function unreadTitle(count, room) {
 export function lastSeen() {
   if (document.visibilityState !== "visible") return null;
   const bottom = list.getBoundingClientRect().bottom;
-  let seen = null;
-  for (const item of list.querySelectorAll(".msg[data-seq]")) {
-    if (item.getBoundingClientRect().bottom <= bottom + 1) seen = Number(item.dataset.seq);
+  // Messages are in seq order: the last one wholly in view is the first
+  // found from the end, so this runs on every frame without measuring the
+  // whole conversation.
+  const items = list.querySelectorAll(".msg[data-seq]");
+  for (let i = items.length - 1; i >= 0; i--) {
+    if (items[i].getBoundingClientRect().bottom <= bottom + 1) return Number(items[i].dataset.seq);
   }
-  return seen;
+  return null;
 }
 
 /** Calls `on.seen()` when what the reader sees may have changed. */
