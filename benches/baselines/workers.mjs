@@ -4,6 +4,16 @@
 //                   build/; an older build to compare builds side by side)
 //   js-room         the minimal JavaScript Durable Object baseline
 //   js-sqlite-room  the same, writing each message to SQLite first
+import { readFileSync } from "node:fs";
+
+function hasRelays(build) {
+  try {
+    return readFileSync(`${build}/index.js`, "utf8").includes("ChatRelay");
+  } catch {
+    return false;
+  }
+}
+
 export function worker(which, build = "build") {
   const workers = {
     "edge-chat": {
@@ -11,7 +21,11 @@ export function worker(which, build = "build") {
       // Module names are paths below this, and a build may live anywhere.
       modulesRoot: build,
       modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-      durableObjects: { ROOMS: { className: "ChatRoom", useSQLite: true } },
+      durableObjects: {
+        ROOMS: { className: "ChatRoom", useSQLite: true },
+        // Builds from before relays (src/send/relay.rs) have no ChatRelay.
+        ...(hasRelays(build) ? { RELAYS: { className: "ChatRelay", useSQLite: true } } : {}),
+      },
       // The same limits and open mode the wrangler dev runs get, so they do not cap the benchmark.
       bindings: {
         RATE_PER_SEC: "100000",

@@ -758,13 +758,19 @@ pub fn export_line(message: &KeptLine) -> String {
 pub struct PresenceAnswer {
     pub members: Vec<Member>,
     pub count: usize,
+    /// Relay objects holding the room's sockets; 0 for one object.
+    pub relays: usize,
 }
 
-pub fn presence<'a>(sessions: impl IntoIterator<Item = &'a Session>) -> PresenceAnswer {
+pub fn presence<'a>(
+    sessions: impl IntoIterator<Item = &'a Session>,
+    relays: usize,
+) -> PresenceAnswer {
     let members = presence::members(sessions);
     PresenceAnswer {
         count: members.len(),
         members,
+        relays,
     }
 }
 

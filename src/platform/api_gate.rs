@@ -59,7 +59,7 @@ pub(crate) async fn fetch(mut req: Request, env: &Env, config: &Config) -> Resul
     if let Some(post) = &admitted.post {
         init.with_body(Some(JsValue::from_str(&post.raw)));
     }
-    let forwarded = Request::new_with_init(req.url()?.as_str(), &init)?;
+    let forwarded = Request::new_with_init(&req.inner().url(), &init)?;
     let stub = env
         .durable_object(ROOMS_BINDING)?
         .id_from_name(&admitted.room)?

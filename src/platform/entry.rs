@@ -9,13 +9,17 @@ use crate::access::identity::{self, Identity, Mode};
 use crate::hooks::webhook;
 use crate::platform::log::{emit, kind};
 use crate::platform::respond;
+use crate::send::relay::{relay_name, RELAY_HEADER};
 use crate::settings::config::Config;
 use crate::wire::error::Denial;
 use crate::wire::error::HttpRefusal;
 use crate::wire::routes::{self, RequestHead, Route, SocketTarget};
+use crate::wire::url;
 
 /// The Durable Object namespace binding in `wrangler.toml`.
 pub(crate) const ROOMS_BINDING: &str = "ROOMS";
+/// The relay objects' binding in `wrangler.toml` ([`crate::send::relay`]).
+pub(crate) const RELAYS_BINDING: &str = "RELAYS";
 /// The static assets binding in `wrangler.toml`.
 const ASSETS_BINDING: &str = "ASSETS";
 
@@ -99,7 +103,7 @@ pub(crate) fn identify_request(
     mode: &Mode,
     target: &SocketTarget,
 ) -> Result<std::result::Result<Identity, Denial>> {
-    let query: Vec<(String, String)> = req.url()?.query_pairs().into_owned().collect();
+    let query = url::query_pairs(url::split(&req.inner().url()).query);
     let authorization = req.headers().get("Authorization")?;
     let token = identity::presented(authorization.as_deref(), &query);
     let now_secs = worker::Date::now().as_millis() / 1000;
@@ -130,7 +134,7 @@ pub(crate) fn log_misconfigured(denial: &Denial) {
 /// [`RequestHead`] can borrow it: the socket routes and the API both
 /// decide from one.
 pub(crate) struct HeadParts {
-    url: worker::Url,
+    path: String,
     query: Vec<(String, String)>,
     method: String,
     upgrade: Option<String>,
@@ -140,21 +144,22 @@ pub(crate) struct HeadParts {
 
 impl HeadParts {
     pub(crate) fn of(req: &Request) -> Result<HeadParts> {
-        let url = req.url()?;
+        let url = req.inner().url();
+        let parts = url::split(&url);
         Ok(HeadParts {
-            query: url.query_pairs().into_owned().collect(),
+            query: url::query_pairs(parts.query),
             method: req.method().to_string(),
             upgrade: req.headers().get("Upgrade")?,
             origin: req.headers().get("Origin")?,
-            own_origin: url.origin().ascii_serialization(),
-            url,
+            own_origin: parts.origin.to_owned(),
+            path: parts.path.to_owned(),
         })
     }
 
     pub(crate) fn head(&self) -> RequestHead<'_> {
         RequestHead {
             method: &self.method,
-            path: self.url.path(),
+            path: &self.path,
             query: &self.query,
             upgrade: self.upgrade.as_deref(),
             origin: self.origin.as_deref(),
@@ -179,10 +184,9 @@ async fn serve_asset(req: Request, env: &Env, path: &str) -> Result<Response> {
     } else {
         // A room page (`/r/<name>`) is the same page; it reads the room from
         // its own URL.
-        let mut url = req.url()?;
-        url.set_path(path);
-        url.set_query(None);
-        assets.fetch(url.to_string(), None).await?
+        assets
+            .fetch(url::with_path(&req.inner().url(), path, false), None)
+            .await?
     };
     if resp.status_code() == 404 {
         return respond::refusal(&routes::not_found(path), None);
@@ -223,15 +227,34 @@ async fn forward(
             with_client_id(&req, &format!("guest-{suffix}"))?
         }
     };
-    stub.fetch_with_request(req).await
+    // Kept for a big room that places the socket on one of its relays.
+    let copy = req.clone()?;
+    let resp = stub.fetch_with_request(req).await?;
+    match resp.headers().get(RELAY_HEADER)? {
+        Some(index) if resp.status_code() == 307 => to_relay(copy, env, &target.room, &index).await,
+        _ => Ok(resp),
+    }
+}
+
+/// Forwards the upgrade to relay `index` of `room`, where the room placed
+/// it; the relay checks it again and asks the room to admit it.
+async fn to_relay(req: Request, env: &Env, room: &str, index: &str) -> Result<Response> {
+    let index: u32 = index.parse().map_err(|_| "the room named no relay")?;
+    let headers = req.headers().clone();
+    headers.set(RELAY_HEADER, &index.to_string())?;
+    let req = Request::new_with_init(&req.inner().url(), RequestInit::new().with_headers(headers))?;
+    let relays = env.durable_object(RELAYS_BINDING)?;
+    relays
+        .get_by_name(&relay_name(room, index))?
+        .fetch_with_request(req)
+        .await
 }
 
 /// The request on `/ws/<client_id>`, everything else kept.
 fn with_client_id(req: &Request, client_id: &str) -> Result<Request> {
-    let mut url = req.url()?;
-    url.set_path(&format!("/ws/{client_id}"));
+    let url = url::with_path(&req.inner().url(), &format!("/ws/{client_id}"), true);
     let headers = req.headers().clone();
-    Request::new_with_init(url.as_str(), RequestInit::new().with_headers(headers))
+    Request::new_with_init(&url, RequestInit::new().with_headers(headers))
 }
 
 fn log_refusal(req: &Request, refusal: &HttpRefusal) {

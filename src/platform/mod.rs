@@ -5,6 +5,8 @@
 mod api_gate;
 mod entry;
 mod log;
+mod pipe;
+mod relay_object;
 mod respond;
 mod room_object;
 mod sqlite;

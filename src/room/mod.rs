@@ -28,8 +28,8 @@ use moderation::Kick;
 use crate::room::rate_limit::{TokenBucket, Verdict};
 use crate::room::session::Session;
 use crate::wire::protocol::{
-    self, AckLine, ClientFrame, ErrorLine, HistoryLine, Line, PresenceLine, ServerFrame,
-    LEGACY_HELLO, OFFLINE, ONLINE,
+    self, AckLine, ClientFrame, ErrorLine, HistoryLine, Line, ServerFrame, LEGACY_HELLO, OFFLINE,
+    ONLINE,
 };
 
 /// Who receives a frame, relative to the socket the event came from.
@@ -139,7 +139,7 @@ pub fn admit<'a>(
 pub fn join<S: HistoryStore>(
     ctx: &mut Ctx<'_, S>,
     newcomer: &Session,
-    others: &[&Session],
+    (others, relays): (&[&Session], usize),
     since: (Option<u64>, Option<&str>),
 ) -> Result<Vec<Delivery>, Refusal> {
     let limit = ctx.config.history_limit;
@@ -147,12 +147,7 @@ pub fn join<S: HistoryStore>(
         history::catch_up(ctx.store, since, limit, Reach::Whole).map_err(Refusal::Storage)?;
     let me = Some(newcomer.client_id.as_str());
     let history = history_frame(ctx.store, &catch_up, me, ctx.now).map_err(Refusal::Storage)?;
-    let members = presence::members(others.iter().copied().chain([newcomer]));
-    let presence = ServerFrame::Presence(PresenceLine {
-        line: Line::server(&format!("{} online", members.len()), ctx.now),
-        count: members.len(),
-        members,
-    });
+    let presence = presence::frame(others.iter().copied().chain([newcomer]), relays, ctx.now);
     let already_online = presence::is_online(&newcomer.client_id, others.iter().copied());
     let join = ServerFrame::Join(newcomer.line(ONLINE, ctx.now));
     Ok(vec![
@@ -521,7 +516,7 @@ mod tests {
         }
 
         fn join(&mut self, s: &Session, others: &[&Session], since: Option<u64>) -> Vec<Delivery> {
-            join(&mut self.ctx(), s, others, (since, None)).expect("join")
+            join(&mut self.ctx(), s, (others, 0), (since, None)).expect("join")
         }
     }
 
@@ -897,7 +892,7 @@ mod tests {
         assert!(out.deliveries.is_empty(), "clients never see the cause");
         assert_eq!(out.cause.as_deref(), Some("disk full"));
         ctx.store.fail_reads = true;
-        let joined = join(&mut ctx, &session("bob"), &[], (None, None)).unwrap_err();
+        let joined = join(&mut ctx, &session("bob"), (&[], 0), (None, None)).unwrap_err();
         assert_eq!(joined.cause(), Some("disk I/O error"));
     }
 

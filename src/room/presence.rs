@@ -6,7 +6,8 @@
 use std::collections::HashSet;
 
 use crate::room::session::Session;
-use crate::wire::protocol::Member;
+use crate::settings::limits::PRESENCE_LIST_MAX;
+use crate::wire::protocol::{Line, Member, PresenceLine, ServerFrame};
 
 /// The room's members, sorted by client id: the runtime lists sockets in no
 /// meaningful order, and a stable order keeps member lists from jumping.
@@ -22,6 +23,25 @@ pub fn members<'a>(sessions: impl IntoIterator<Item = &'a Session>) -> Vec<Membe
         .collect();
     members.sort_by(|a, b| a.client_id.cmp(&b.client_id));
     members
+}
+
+/// The `presence` frame a newcomer gets: the exact count of people, the
+/// first [`PRESENCE_LIST_MAX`] of them by client id, and how many `relays`
+/// hold the room's sockets.
+pub fn frame<'a>(
+    sessions: impl IntoIterator<Item = &'a Session>,
+    relays: usize,
+    now: u64,
+) -> ServerFrame {
+    let mut members = members(sessions);
+    let count = members.len();
+    members.truncate(PRESENCE_LIST_MAX);
+    ServerFrame::Presence(PresenceLine {
+        line: Line::server(&format!("{count} online"), now),
+        members,
+        count,
+        relays,
+    })
 }
 
 /// Whether `client_id` has a socket among `sessions`.
@@ -45,6 +65,21 @@ mod tests {
         assert_eq!(m[0].client_id, "a");
         assert_eq!(m[0].name.as_deref(), Some("Ann"));
         assert_eq!(m[1].client_id, "b");
+    }
+
+    #[test]
+    fn a_huge_room_lists_some_and_counts_all() {
+        let sessions: Vec<Session> = (0..PRESENCE_LIST_MAX + 7)
+            .map(|i| s(&format!("m{i:05}"), None))
+            .collect();
+        let ServerFrame::Presence(p) = frame(&sessions, 4, 0) else {
+            panic!("a presence frame");
+        };
+        assert_eq!(
+            (p.count, p.members.len(), p.relays),
+            (PRESENCE_LIST_MAX + 7, PRESENCE_LIST_MAX, 4)
+        );
+        assert_eq!(p.members[0].client_id, "m00000");
     }
 
     #[test]

@@ -163,7 +163,7 @@ mod tests {
                 store: &mut self.store,
                 now: NOW,
             };
-            let d = join(&mut ctx, &Session::of(who, None), &[], (since, None)).unwrap();
+            let d = join(&mut ctx, &Session::of(who, None), (&[], 0), (since, None)).unwrap();
             serde_json::from_str(&d[0].frame.to_json()).unwrap()
         }
     }

@@ -114,7 +114,7 @@ mod tests {
                 store,
                 now: NOW,
             };
-            let d = join(&mut ctx, &Session::of("zed", None), &[], (None, None)).unwrap();
+            let d = join(&mut ctx, &Session::of("zed", None), (&[], 0), (None, None)).unwrap();
             serde_json::from_str(&d[0].frame.to_json()).unwrap()
         }
 

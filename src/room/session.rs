@@ -66,6 +66,10 @@ pub struct Session {
     /// the cap: such a socket counts for no address.
     #[serde(rename = "i", default, skip_serializing_if = "String::is_empty")]
     pub address: String,
+    /// The relay object holding the socket (see [`crate::send::relay`]);
+    /// absent for a socket on the room's own object.
+    #[serde(rename = "l", default, skip_serializing_if = "Option::is_none")]
+    pub relay: Option<u32>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -104,6 +108,7 @@ impl Session {
             expires: None,
             role: Role::Member,
             address: String::new(),
+            relay: None,
         }
     }
 

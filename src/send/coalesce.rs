@@ -46,8 +46,9 @@ pub fn window_for(sockets: usize) -> u64 {
 /// less in some proxies), and built in memory all at once.
 pub const MAX_BATCH_BYTES: usize = 256 * 1024;
 
-/// Which batch sockets a held frame is for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which batch sockets a held frame is for. Serialised for relays, which
+/// send what the room releases to their own sockets.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum To<S> {
     All,
     /// Everyone but this socket: the sender, for notices about itself.
@@ -76,7 +77,7 @@ impl<S: PartialEq> To<S> {
 }
 
 /// One held frame, serialised once, and who it is for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Held<S> {
     pub json: String,
     pub to: To<S>,

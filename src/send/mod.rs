@@ -4,4 +4,5 @@
 pub mod coalesce;
 pub mod fanout;
 pub mod flow;
+pub mod relay;
 pub mod roster;

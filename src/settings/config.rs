@@ -23,8 +23,12 @@ pub struct Config {
     pub rate_per_sec: u32,
     /// Messages one connection may send in a burst above that rate.
     pub rate_burst: u32,
-    /// Open sockets one room accepts.
+    /// Open sockets one room accepts, over its object and its relays.
     pub max_connections: usize,
+    /// Sockets the room's own object holds before new ones go to relays.
+    pub relay_threshold: usize,
+    /// Sockets one relay object holds.
+    pub relay_capacity: usize,
     /// Open sockets one client may hold in a room.
     pub max_sockets_per_client: usize,
     /// Open sockets one address may hold in a room.
@@ -49,6 +53,8 @@ impl Default for Config {
             rate_per_sec: limits::RATE_PER_SEC,
             rate_burst: limits::RATE_BURST,
             max_connections: limits::MAX_CONNECTIONS_PER_ROOM,
+            relay_threshold: limits::RELAY_THRESHOLD,
+            relay_capacity: limits::RELAY_CAPACITY,
             max_sockets_per_client: limits::MAX_SOCKETS_PER_CLIENT,
             max_sockets_per_address: limits::MAX_SOCKETS_PER_ADDRESS,
             idle_timeout_secs: limits::IDLE_TIMEOUT_SECS,
@@ -133,12 +139,17 @@ pub(crate) const MAX_MESSAGE_CHARS: Number = Number::new("MAX_MESSAGE_CHARS", 1,
 /// room, and for a load test to measure the room rather than this limit.
 pub(crate) const RATE_PER_SEC: Number = Number::new("RATE_PER_SEC", 1, 100_000);
 pub(crate) const RATE_BURST: Number = Number::new("RATE_BURST", 1, 10_000);
-pub(crate) const MAX_CONNECTIONS: Number = Number::new("MAX_CONNECTIONS_PER_ROOM", 1, 32_000);
+/// Up to a million: past [`RELAY_THRESHOLD`] sockets live on relays.
+pub(crate) const MAX_CONNECTIONS: Number = Number::new("MAX_CONNECTIONS_PER_ROOM", 1, 1_000_000);
+/// 0 puts every socket on a relay (the tests' forced sharding).
+pub(crate) const RELAY_THRESHOLD: Number = Number::new("RELAY_THRESHOLD", 0, 32_000);
+/// At most the runtime's cap on one object's sockets.
+pub(crate) const RELAY_CAPACITY: Number = Number::new("RELAY_CAPACITY", 1, 32_000);
 /// At most 16: more tabs than that is not a person.
 pub(crate) const MAX_SOCKETS_PER_CLIENT: Number = Number::new("MAX_SOCKETS_PER_CLIENT", 1, 16);
 /// Up to a whole room, for a load test from one machine.
 pub(crate) const MAX_SOCKETS_PER_ADDRESS: Number =
-    Number::new("MAX_SOCKETS_PER_ADDRESS", 1, 32_000);
+    Number::new("MAX_SOCKETS_PER_ADDRESS", 1, 1_000_000);
 pub(crate) const IDLE_TIMEOUT_SECS: Number = Number::new("IDLE_TIMEOUT_SECS", 5, 86_400);
 /// At least 512 KiB: one batch frame may be 256 KiB, and the page confirms
 /// every 64 KiB. At most 96 MiB: three times that is the object's whole
@@ -155,7 +166,7 @@ pub(crate) const WEBHOOK_MAX_ATTEMPTS: Number = Number::new("WEBHOOK_MAX_ATTEMPT
 pub(crate) const WEBHOOK_OUTBOX_CAP: Number = Number::new("WEBHOOK_OUTBOX_CAP", 1, 1_000_000);
 
 /// Every whole-number setting, the webhooks' included.
-const NUMBERS: [&Number; 16] = [
+const NUMBERS: [&Number; 18] = [
     &HISTORY_LIMIT,
     &HISTORY_RETAIN_DAYS,
     &HISTORY_RETAIN_MESSAGES,
@@ -163,6 +174,8 @@ const NUMBERS: [&Number; 16] = [
     &RATE_PER_SEC,
     &RATE_BURST,
     &MAX_CONNECTIONS,
+    &RELAY_THRESHOLD,
+    &RELAY_CAPACITY,
     &MAX_SOCKETS_PER_CLIENT,
     &MAX_SOCKETS_PER_ADDRESS,
     &IDLE_TIMEOUT_SECS,
@@ -228,6 +241,8 @@ impl Config {
             rate_per_sec: RATE_PER_SEC.read(&var, d.rate_per_sec.into()) as u32,
             rate_burst: RATE_BURST.read(&var, d.rate_burst.into()) as u32,
             max_connections: MAX_CONNECTIONS.read(&var, d.max_connections as u64) as usize,
+            relay_threshold: RELAY_THRESHOLD.read(&var, d.relay_threshold as u64) as usize,
+            relay_capacity: RELAY_CAPACITY.read(&var, d.relay_capacity as u64) as usize,
             max_sockets_per_client: MAX_SOCKETS_PER_CLIENT
                 .read(&var, d.max_sockets_per_client as u64)
                 as usize,

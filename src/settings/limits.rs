@@ -128,10 +128,30 @@ pub const RATE_BURST: u32 = 20;
 /// not a person typing.
 pub const RATE_STRIKES_BEFORE_CLOSE: u32 = 50;
 
-/// Open sockets per room. A Durable Object is single-threaded; past a few
-/// thousand sockets each broadcast takes long enough to be felt.
-/// Configurable: `MAX_CONNECTIONS_PER_ROOM`.
+/// Open sockets per room, counted over the room's object and all its
+/// relays. 2,000 is what one object serves alone; a room that is to be
+/// bigger raises it, and past [`RELAY_THRESHOLD`] its new sockets are held
+/// by relays. Configurable: `MAX_CONNECTIONS_PER_ROOM` (1 to 1,000,000).
 pub const MAX_CONNECTIONS_PER_ROOM: usize = 2_000;
+
+/// Sockets a room holds in its own object before new ones go to relay
+/// objects (see [`crate::send::relay`]). Below it a room is one object with
+/// no extra hop; at 1,000 sockets a broadcast already costs the object
+/// about 10 ms of its one thread (BENCHMARKS.md, "One object against
+/// relays"). Configurable: `RELAY_THRESHOLD` (0, every socket on a relay,
+/// to 32,000).
+pub const RELAY_THRESHOLD: usize = 1_000;
+
+/// Sockets one relay object holds. Each relay has its own thread, so a
+/// relay of 1,000 sockets spends on a broadcast what a room of 1,000 does,
+/// and a room with R relays spreads its fan-out over R threads.
+/// Configurable: `RELAY_CAPACITY` (1 to 32,000, the runtime's cap on one
+/// object's sockets).
+pub const RELAY_CAPACITY: usize = 1_000;
+
+/// Members a newcomer's `presence` frame lists by name; `count` is always
+/// the exact total. A list of 100,000 names would be megabytes per join.
+pub const PRESENCE_LIST_MAX: usize = 500;
 
 /// Open sockets of one client (a token's `sub`, or the id an open-mode
 /// client gives) per room. Caps count sockets, so without this one token

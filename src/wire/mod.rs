@@ -5,4 +5,5 @@ pub mod error;
 pub mod log_line;
 pub mod protocol;
 pub mod routes;
+pub mod url;
 pub mod validate;

@@ -537,8 +537,14 @@ pub struct Member {
 pub struct PresenceLine {
     #[serde(flatten)]
     pub line: Line,
+    /// Who is here, by client id, at most
+    /// [`crate::settings::limits::PRESENCE_LIST_MAX`] of them.
     pub members: Vec<Member>,
+    /// How many are here: exact, however many `members` lists.
     pub count: usize,
+    /// Relay objects holding the room's sockets; 0 for a room that is one
+    /// object.
+    pub relays: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

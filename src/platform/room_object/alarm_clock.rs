@@ -14,7 +14,7 @@ use crate::platform::log::{emit, js_kind};
 use crate::room::alarm;
 use crate::wire::log_line::LogLine;
 
-pub(super) struct AlarmClock {
+pub(crate) struct AlarmClock {
     storage: DurableObjectStorage,
     /// When the pending alarm fires, if this instance knows. It saves a
     /// storage read on every join and a write on every commit; a new
@@ -24,7 +24,7 @@ pub(super) struct AlarmClock {
 }
 
 impl AlarmClock {
-    pub(super) fn new(storage: &DurableObjectStorage) -> Self {
+    pub(crate) fn new(storage: &DurableObjectStorage) -> Self {
         AlarmClock {
             // The binding type is not Clone; the JS object behind it is.
             storage: JsValue::clone(storage).unchecked_into(),
@@ -35,7 +35,7 @@ impl AlarmClock {
 
     /// Reads the pending alarm from storage, once per instance, so a
     /// wake-up never moves a sooner alarm it did not know of.
-    pub(super) async fn learn(&self) {
+    pub(crate) async fn learn(&self) {
         if self.known.replace(true) || self.at.get().is_some() {
             return;
         }
@@ -50,14 +50,14 @@ impl AlarmClock {
     }
 
     /// The alarm is firing: none is pending until the next is set.
-    pub(super) fn fired(&self) {
+    pub(crate) fn fired(&self) {
         self.known.set(true);
         self.at.set(None);
     }
 
     /// Makes sure the alarm fires by `wanted` (epoch ms), moving a later
     /// one up and leaving a sooner one alone.
-    pub(super) fn wake_by(&self, wanted: u64) {
+    pub(crate) fn wake_by(&self, wanted: u64) {
         let Some(at) = alarm::to_set(self.at.get(), wanted) else {
             return;
         };

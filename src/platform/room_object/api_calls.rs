@@ -64,9 +64,9 @@ impl ChatRoom {
             }
             Call::Export => self.export(who, cors, room),
             Call::Presence => {
-                let roster = self.send.sockets.roster();
-                let present = api::presence(roster.iter().map(|m| &m.session));
-                drop(roster);
+                let relays = self.send.relays.seats.borrow().count();
+                let present = (self.send)
+                    .with_sessions(None, |all| api::presence(all.iter().copied(), relays));
                 answer(200, &present, cors)
             }
             // The gate read a body for these: never here without one.

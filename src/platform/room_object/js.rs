@@ -9,12 +9,12 @@ use worker::{js_sys, wasm_bindgen, web_sys, WebSocket};
 extern "C" {
     /// The Durable Object state, seen through the one method workers-rs
     /// does not bind.
-    pub(super) type StateWithPingTimes;
+    pub(crate) type StateWithPingTimes;
 
     /// When the runtime last answered this socket's ping on the room's
     /// behalf, or null.
     #[wasm_bindgen(method, catch, js_name = getWebSocketAutoResponseTimestamp)]
-    pub(super) fn web_socket_auto_response_timestamp(
+    pub(crate) fn web_socket_auto_response_timestamp(
         this: &StateWithPingTimes,
         ws: &web_sys::WebSocket,
     ) -> std::result::Result<JsValue, JsValue>;
@@ -37,13 +37,13 @@ extern "C" {
 /// A frame as a JavaScript string. Passing a Rust `&str` to the runtime
 /// decodes it into a new JS string on every call; a broadcast converts once
 /// and hands the same string to every socket.
-pub(super) fn text(json: &str) -> js_sys::JsString {
+pub(crate) fn text(json: &str) -> js_sys::JsString {
     js_sys::JsString::from(json)
 }
 
 /// Sends one frame. `getWebSockets()` can list sockets that are already
 /// closing; a failed send to one of them must not stop the broadcast.
-pub(super) fn send(ws: &WebSocket, frame: &js_sys::JsString) {
+pub(crate) fn send(ws: &WebSocket, frame: &js_sys::JsString) {
     let socket: &web_sys::WebSocket = ws.as_ref();
     let _ = socket
         .unchecked_ref::<SocketForJsString>()
@@ -52,7 +52,7 @@ pub(super) fn send(ws: &WebSocket, frame: &js_sys::JsString) {
 
 /// 128 random bits from the runtime's cryptographic source, for secrets
 /// such as the room's mark key. `None` if the source failed.
-pub(super) fn random_key() -> Option<(u64, u64)> {
+pub(crate) fn random_key() -> Option<(u64, u64)> {
     let mut bytes = [0u8; 16];
     get_random_values(&mut bytes).ok()?;
     let (a, b) = bytes.split_at(8);
@@ -64,6 +64,6 @@ pub(super) fn random_key() -> Option<(u64, u64)> {
 
 /// The runtime's clock, in epoch milliseconds. `Date.now()` itself, not
 /// `worker::Date::now()`, which builds a `Date` object on every call.
-pub(super) fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     js_sys::Date::now() as u64
 }

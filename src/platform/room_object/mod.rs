@@ -15,13 +15,18 @@
 //! - `alarm_clock`: the room's one alarm, set one way.
 //! - `webhooks`: the webhook outbox: written with the messages, drained by
 //!   the alarm.
+//! - `relays`: the room's relays: their sockets, seats and queues.
+//! - `relay_calls`: what relays ask of the room: to admit a socket, and
+//!   the frames their sockets sent.
 
-mod alarm_clock;
+pub(crate) mod alarm_clock;
 mod api_calls;
 mod export;
-mod js;
-mod send_path;
-mod sockets;
+pub(crate) mod js;
+mod relay_calls;
+mod relays;
+pub(crate) mod send_path;
+pub(crate) mod sockets;
 mod webhooks;
 
 use std::cell::{Cell, RefCell};
@@ -44,10 +49,12 @@ use crate::platform::respond;
 use crate::platform::sqlite::{Db, SqlMessages};
 use crate::room::alarm;
 use crate::room::moderation::{self, Kick};
+use crate::room::rate_limit::TokenBucket;
 use crate::room::session::{Joining, Session};
 use crate::room::{self, Ctx, Outcome};
 use crate::send::coalesce::Coalescer;
 use crate::send::flow::MarkKey;
+use crate::send::relay::ToRelay;
 use crate::send::roster::Connection;
 use crate::settings::config::Config;
 use crate::store::bans::BanStore;
@@ -61,7 +68,8 @@ use crate::wire::protocol::{self, PING, PONG};
 use crate::wire::routes::{Route, SocketTarget};
 use alarm_clock::AlarmClock;
 use js::now;
-use send_path::SendPath;
+use relays::Relays;
+use send_path::{Peer, SendPath};
 use sockets::{Found, Sockets};
 use webhooks::Webhooks;
 
@@ -69,6 +77,7 @@ use webhooks::Webhooks;
 /// WebSocket handlers are exported synchronously below.
 #[durable_object(alarm)]
 pub struct ChatRoom {
+    state: State,
     config: Config,
     /// Open or token mode; the object checks identity again.
     auth: Mode,
@@ -105,6 +114,7 @@ impl DurableObject for ChatRoom {
                 config.flow,
                 mark_key(),
             ),
+            relays: Relays::new(env.durable_object(relays::RELAYS_BINDING).ok(), config.flow),
             db,
             coalescer: RefCell::new(Coalescer::default()),
             behind: RefCell::new(WriteBehind::default()),
@@ -117,6 +127,7 @@ impl DurableObject for ChatRoom {
             hooks.resume(&mut send.db.events());
         }
         ChatRoom {
+            state,
             config,
             auth: entry::auth_mode(&env),
             send: Rc::new(send),
@@ -127,6 +138,10 @@ impl DurableObject for ChatRoom {
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
+        self.send.sync_relays(&self.state).await;
+        if relay_calls::is_relay_call(&req.path()) {
+            return self.relay_call(req).await;
+        }
         if crate::http::api::is_api(&req.path()) {
             return self.api(req).await;
         }
@@ -134,6 +149,9 @@ impl DurableObject for ChatRoom {
             Ok(admitted) => admitted,
             Err(refused) => return Ok(refused),
         };
+        if let Some(placed) = self.place(&target.room)? {
+            return Ok(placed);
+        }
         // Held broadcasts go out before the newcomer is listed: its history
         // already holds them.
         if !self.send.flush() {
@@ -148,9 +166,10 @@ impl DurableObject for ChatRoom {
             return unavailable();
         }
         let since = (target.since, target.epoch.as_deref());
-        let outcome = self.join(&pair.server, &session, since);
+        let here = Peer::Here(&pair.server);
+        let outcome = self.join(here, &session, since);
         let admitted = outcome.close.is_none();
-        self.carry_out(&pair.server, &session, outcome);
+        self.carry_out(here, &session, outcome);
         if admitted {
             self.schedule_alarm(session.deadline_ms()).await;
             self.check_retention().await;
@@ -163,6 +182,7 @@ impl DurableObject for ChatRoom {
     /// for the earliest of what the sockets and the outbox need.
     async fn alarm(&self) -> Result<Response> {
         self.clock.fired();
+        self.send.sync_relays(&self.state).await;
         let now = now();
         let mut closing = Vec::new();
         for m in self.send.sockets.roster().iter() {
@@ -171,7 +191,7 @@ impl DurableObject for ChatRoom {
             }
         }
         for (ws, session, refusal) in closing {
-            self.carry_out(&ws, &session, room::refuse(&refusal, now));
+            self.carry_out(Peer::Here(&ws), &session, room::refuse(&refusal, now));
         }
         let outbox_next = match &self.send.webhooks {
             Some(hooks) => hooks.drain(&mut self.send.db.events()).await,
@@ -209,7 +229,7 @@ impl DurableObject for ChatRoom {
     }
 
     async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
-        self.depart(&ws);
+        self.send.depart(&ws);
         Ok(())
     }
 }
@@ -233,7 +253,7 @@ impl ChatRoom {
 
     #[wasm_bindgen(js_name = webSocketError)]
     pub fn web_socket_error(&self, ws: web_sys::WebSocket, _error: JsValue) {
-        self.depart(&ws.into());
+        self.send.depart(&ws.into());
     }
 }
 
@@ -248,28 +268,41 @@ impl ChatRoom {
             Found::Departed => return,
             Found::Unknown => {
                 let outcome = room::refuse(&Refusal::Internal, now());
-                return self.carry_out(ws, &Session::unreadable(), outcome);
+                return self.carry_out(Peer::Here(ws), &Session::unreadable(), outcome);
             }
         };
         if self.booked_receipt(key, text.as_deref()) {
             return;
         }
-        let Some(mut session) = self.send.sockets.session(key) else {
+        let Some(session) = self.send.sockets.session(key) else {
             return;
         };
+        let bucket = (self.send.sockets).bucket(key, self.config.rate_burst, now());
+        self.follow_rules(Peer::Here(ws), session, bucket, text.as_deref());
+    }
+
+    /// Runs the rules on a frame from `peer`'s socket, whose saved session
+    /// and rate bucket these are, and carries out what they decided.
+    fn follow_rules(
+        &self,
+        peer: Peer<'_>,
+        mut session: Session,
+        mut bucket: TokenBucket,
+        text: Option<&str>,
+    ) {
         let received_at = now();
-        let sockets = &self.send.sockets;
-        let mut bucket = sockets.bucket(key, self.config.rate_burst, received_at);
-        let mut outcome = self.with_rules(received_at, |ctx| match &text {
+        let mut outcome = self.with_rules(received_at, |ctx| match text {
             Some(text) => room::receive(ctx, &mut session, &mut bucket, text),
             None => room::receive_binary(ctx, &mut bucket),
         });
-        sockets.record(key, bucket, received_at);
-        if outcome.session_changed {
-            self.send.sockets.update(&session);
-            if ws.serialize_attachment(&session).is_err() {
-                outcome = room::refuse(&Refusal::Internal, now());
-            }
+        let kept = self.keep(
+            peer,
+            &session,
+            bucket,
+            (received_at, outcome.session_changed),
+        );
+        if let Err(refusal) = kept {
+            outcome = room::refuse(&refusal, now());
         }
         if let Some(kick) = outcome.kick.take() {
             if let Err(refusal) = self.remove(&kick) {
@@ -277,10 +310,45 @@ impl ChatRoom {
             }
         }
         let to_tabs = outcome.to_tabs.take();
-        self.carry_out(ws, &session, outcome);
+        self.carry_out(peer, &session, outcome);
         if let Some(frame) = to_tabs {
             self.to_tabs(&session, frame);
         }
+    }
+
+    /// Keeps a socket's rate bucket after a frame that arrived `at`, and its
+    /// session if it `changed`: in the attachment of a socket here, with
+    /// the relay of one there.
+    fn keep(
+        &self,
+        peer: Peer<'_>,
+        session: &Session,
+        bucket: TokenBucket,
+        (at, changed): (u64, bool),
+    ) -> std::result::Result<(), Refusal> {
+        let key = session.conn;
+        match peer {
+            Peer::Here(ws) => {
+                self.send.sockets.record(key, bucket, at);
+                if changed {
+                    self.send.sockets.update(session);
+                    ws.serialize_attachment(session)
+                        .map_err(|_| Refusal::Internal)?;
+                }
+            }
+            Peer::Relay(index) => {
+                let mut members = self.send.relays.members.borrow_mut();
+                members.record(key, bucket, at);
+                match members.get_mut(key) {
+                    Some(member) if changed => member.session = session.clone(),
+                    _ => return Ok(()),
+                }
+                drop(members);
+                self.send
+                    .tell_relay(index, &ToRelay::Session(session.clone()));
+            }
+        }
+        Ok(())
     }
 
     /// Books a receipt that frees bytes, outside the rules and the rate
@@ -303,7 +371,7 @@ impl ChatRoom {
         // (web_socket_auto_reply_to_close), this second close fails
         // harmlessly.
         let _ = ws.close(Some(room::echo_close_code(code)), Some("bye"));
-        self.depart(ws);
+        self.send.depart(ws);
     }
 
     /// The Worker already checked the handshake and the identity; the
@@ -357,9 +425,9 @@ impl ChatRoom {
     /// every socket of the client gets its error frame and close, and the
     /// room its `leave`.
     fn remove(&self, kick: &Kick) -> std::result::Result<(), Refusal> {
-        let roster = self.send.sockets.roster();
-        moderation::kickable(&kick.client_id, roster.iter().map(|m| &m.session))?;
-        drop(roster);
+        (self.send).with_sessions(None, |all| {
+            moderation::kickable(&kick.client_id, all.iter().copied())
+        })?;
         (self.send.db.bans())
             .ban(&kick.client_id, kick.until, now())
             .map_err(Refusal::Storage)?;
@@ -368,7 +436,15 @@ impl ChatRoom {
             .map(|m| (m.socket.clone(), m.session.clone()))
             .collect();
         for (ws, session) in kicked {
-            self.carry_out(&ws, &session, room::refuse(&Refusal::Kicked, now()));
+            self.carry_out(
+                Peer::Here(&ws),
+                &session,
+                room::refuse(&Refusal::Kicked, now()),
+            );
+        }
+        for (index, session) in self.send.relays.of_client(&kick.client_id) {
+            let kicked = room::refuse(&Refusal::Kicked, now());
+            self.carry_out(Peer::Relay(index), &session, kicked);
         }
         Ok(())
     }
@@ -380,12 +456,18 @@ impl ChatRoom {
             .filter(|m| m.session.client_id == session.client_id)
             .map(|m| (m.socket.clone(), m.session.conn))
             .collect();
-        for (ws, key) in tabs {
+        let there = self.send.relays.of_client(&session.client_id);
+        let there = there
+            .into_iter()
+            .map(|(index, s)| (Peer::Relay(index), s.conn));
+        let here = tabs.iter().map(|(ws, key)| (Peer::Here(ws), *key));
+        for sender in here.chain(there) {
             let only = room::Delivery {
                 to: room::Audience::Sender,
                 frame: frame.clone(),
             };
-            (self.send).deliver((Some((&ws, key)), key), &session.room, vec![only], None);
+            let sender = (Some(sender.0), sender.1);
+            (self.send).deliver(sender, &session.room, vec![only], None);
         }
     }
 
@@ -394,24 +476,30 @@ impl ChatRoom {
     /// the client saw.
     fn join(
         &self,
-        ws: &WebSocket,
+        peer: Peer<'_>,
         session: &Session,
         since: (Option<u64>, Option<&str>),
     ) -> Outcome {
-        let roster = self.send.sockets.roster();
-        let open = roster.len();
-        let admitted = room::admit(session, roster.iter().map(|m| &m.session), &self.config);
-        drop(roster);
-        if let Err(refusal) = admitted {
-            return room::refuse(&refusal, now());
+        let admitted = (self.send).with_sessions(None, |all| {
+            room::admit(session, all.iter().copied(), &self.config).map(|()| all.len())
+        });
+        let open = match admitted {
+            Ok(open) => open,
+            Err(refusal) => return room::refuse(&refusal, now()),
+        };
+        match peer {
+            Peer::Here(ws) if ws.serialize_attachment(session).is_err() => {
+                return room::refuse(&Refusal::Internal, now());
+            }
+            Peer::Here(ws) => self.send.sockets.admit(ws, session),
+            Peer::Relay(index) => self.send.relays.admit(index, session),
         }
-        if ws.serialize_attachment(session).is_err() {
-            return room::refuse(&Refusal::Internal, now());
-        }
-        self.send.sockets.admit(ws, session);
-        let roster = self.send.sockets.roster();
-        let others: Vec<&Session> = roster.sessions_except(session.conn).collect();
-        let joined = self.with_rules(now(), |ctx| room::join(ctx, session, &others, since));
+        let relays = self.send.relays.seats.borrow().count();
+        let joined = self.send.with_sessions(Some(session.conn), |others| {
+            self.with_rules(now(), |ctx| {
+                room::join(ctx, session, (others, relays), since)
+            })
+        });
         let line = LogLine::info("connected").room(&session.room);
         emit(line.client(&session.client_id).sockets(open + 1));
         joined.map_or_else(|refusal| room::refuse(&refusal, now()), Outcome::deliver)
@@ -440,13 +528,13 @@ impl ChatRoom {
 
     /// Sends what an event decided, in the order [`crate::send::fanout::plan`] gives,
     /// and closes the event's socket if the rules said so.
-    fn carry_out(&self, ws: &WebSocket, session: &Session, outcome: Outcome) {
+    fn carry_out(&self, peer: Peer<'_>, session: &Session, outcome: Outcome) {
         for code in outcome.refusal_codes() {
             let line = LogLine::warn("refused").room(&session.room);
             emit(line.client(&session.client_id).code(code));
         }
         let (close, cause) = (outcome.close, outcome.cause);
-        let sender = (Some((ws, session.conn)), session.conn);
+        let sender = (Some(peer), session.conn);
         (self.send).deliver(sender, &session.room, outcome.deliveries, close);
         if let Some(close) = close {
             let line = LogLine::warn("closed_by_room").room(&session.room);
@@ -457,13 +545,11 @@ impl ChatRoom {
                 Some(cause) => line.detail(cause),
                 None => line,
             });
-            self.depart(ws);
+            match peer {
+                Peer::Here(ws) => self.send.depart(ws),
+                Peer::Relay(_) => self.send.depart_remote(session.conn),
+            }
         }
-    }
-
-    /// Announces a socket's departure once, then forgets it.
-    fn depart(&self, ws: &WebSocket) {
-        self.send.depart(ws);
     }
 
     /// Idle by the connection's own record and the runtime's last answer
@@ -558,7 +644,7 @@ const RETRY_PRUNE_MS: u64 = 60_000;
 
 /// A new socket's session, with the random key of its in-memory state and
 /// the `address` it connected from.
-fn new_session(target: &SocketTarget, who: &Identity, address: String) -> Session {
+pub(crate) fn new_session(target: &SocketTarget, who: &Identity, address: String) -> Session {
     let joining = Joining {
         client_id: who.client_id.as_deref().unwrap_or_default(),
         name: who.name.as_deref(),
@@ -577,7 +663,7 @@ fn new_session(target: &SocketTarget, who: &Identity, address: String) -> Sessio
 /// The room's secret for marks. Without the random source (never seen) the
 /// clock stands in: marks stay unguessable to a client that cannot time
 /// the room's start to the millisecond, and the failure is logged.
-fn mark_key() -> MarkKey {
+pub(crate) fn mark_key() -> MarkKey {
     let (k0, k1) = js::random_key().unwrap_or_else(|| {
         emit(LogLine::error("random_failed"));
         (now(), now().rotate_left(32) ^ 0x9e37_79b9_7f4a_7c15)
@@ -585,7 +671,7 @@ fn mark_key() -> MarkKey {
     MarkKey(k0, k1)
 }
 
-fn unavailable() -> Result<Response> {
+pub(crate) fn unavailable() -> Result<Response> {
     let body = "The room cannot take this connection right now.\n";
     respond::refusal(&HttpRefusal::text(503, "unavailable", body), None)
 }

@@ -14,11 +14,13 @@ use worker::{js_sys, WebSocket};
 
 use super::alarm_clock::AlarmClock;
 use super::js::{now, send, text};
+use super::relays::Relays;
 use super::sockets::Sockets;
 use super::webhooks::Webhooks;
 use crate::platform::log::emit;
 use crate::platform::sqlite::Db;
 use crate::room;
+use crate::room::session::Session;
 use crate::send::coalesce::{self, Coalescer, Held, To};
 use crate::send::fanout::{self, Step};
 use crate::send::flow::{self, Flow, Meter, Overdrawn};
@@ -31,6 +33,8 @@ use crate::wire::protocol;
 
 pub(super) struct SendPath {
     pub(super) sockets: Sockets,
+    /// The room's sockets on relay objects, and the queues to them.
+    pub(super) relays: Relays,
     pub(super) db: Db,
     /// Held broadcasts, naming sockets by connection key.
     pub(super) coalescer: RefCell<Coalescer<u64>>,
@@ -45,8 +49,18 @@ pub(super) struct SendPath {
     pub(super) clock: Rc<AlarmClock>,
 }
 
-/// The event's socket and its connection key.
-pub(super) type Sender<'a> = Option<(&'a WebSocket, u64)>;
+/// Where the socket an event came from lives.
+#[derive(Clone, Copy)]
+pub(super) enum Peer<'a> {
+    /// On the room's own object.
+    Here(&'a WebSocket),
+    /// On this relay ([`crate::send::relay`]).
+    Relay(u32),
+}
+
+/// The event's socket, if it has one (the API and timers do not), and its
+/// connection key.
+pub(super) type Sender<'a> = (Option<Peer<'a>>, u64);
 
 impl SendPath {
     /// Hands an event's `deliveries` to the webhooks, then plans and sends
@@ -55,7 +69,7 @@ impl SendPath {
     /// hears exactly what the sockets hear. False as for [`Self::execute`].
     pub(super) fn deliver(
         self: &Rc<Self>,
-        (sender, conn): (Sender<'_>, u64),
+        sender: Sender<'_>,
         room: &str,
         deliveries: Vec<room::Delivery>,
         close: Option<crate::wire::error::Close>,
@@ -63,9 +77,15 @@ impl SendPath {
         if let Some(hooks) = &self.webhooks {
             hooks.note(room, &deliveries);
         }
-        let sockets = self.sockets.roster().len();
+        let sockets = self.sockets.roster().len() + self.relays.seats.borrow().members();
         let mut coalescer = self.coalescer.borrow_mut();
-        let steps = fanout::plan(&conn, deliveries, close, &mut coalescer, (now(), sockets));
+        let steps = fanout::plan(
+            &sender.1,
+            deliveries,
+            close,
+            &mut coalescer,
+            (now(), sockets),
+        );
         // Executing may flush, which borrows the coalescer again.
         drop(coalescer);
         self.execute(sender, steps)
@@ -80,22 +100,25 @@ impl SendPath {
             match step {
                 Step::Commit if !self.commit() => return false,
                 Step::Commit => {}
-                Step::ToSender(json) => {
-                    if let Some((ws, key)) = sender {
-                        self.to_sender(ws, key, &json, &mut over);
-                    }
-                }
+                Step::ToSender(json) => match sender {
+                    (Some(Peer::Here(ws)), key) => self.to_sender(ws, key, &json, &mut over),
+                    (Some(Peer::Relay(index)), key) => self.to_relay_sender(index, key, json),
+                    (None, _) => {}
+                },
                 Step::Release(held) => {
                     release(&mut self.sockets.books(), &held, &mut over, now());
+                    self.release_to_relays(&held);
                 }
                 Step::ArmFlushTimer(delay_ms) => self.arm_flush_timer(delay_ms),
                 // A socket that is already closing cannot be closed again;
                 // there is nobody left to tell.
-                Step::CloseSender(close) => {
-                    if let Some((ws, _)) = sender {
+                Step::CloseSender(close) => match sender {
+                    (Some(Peer::Here(ws)), _) => {
                         let _ = ws.close(Some(close.code), Some(close.reason));
                     }
-                }
+                    (Some(Peer::Relay(index)), key) => self.close_on_relay(index, key, close),
+                    (None, _) => {}
+                },
             }
         }
         self.close_overdrawn(over);
@@ -107,16 +130,34 @@ impl SendPath {
         let Some(session) = self.sockets.depart(ws) else {
             return;
         };
-        let roster = self.sockets.roster();
-        let remaining: Vec<&crate::room::session::Session> =
-            roster.sessions_except(session.conn).collect();
-        let deliveries = room::leave(&session, &remaining, now());
-        drop(roster);
+        self.announce_leave(&session, Some(Peer::Here(ws)));
+        self.sockets.forget_closed();
+    }
+
+    /// Tells the room `session`'s socket left, if it was its client's last.
+    pub(super) fn announce_leave(self: &Rc<Self>, session: &Session, peer: Option<Peer<'_>>) {
+        let at = now();
+        let deliveries =
+            self.with_sessions(Some(session.conn), |rest| room::leave(session, rest, at));
         let line = LogLine::info("disconnected").room(&session.room);
         emit(line.client(&session.client_id));
-        let sender = (Some((ws, session.conn)), session.conn);
-        self.deliver(sender, &session.room, deliveries, None);
-        self.sockets.forget_closed();
+        self.deliver((peer, session.conn), &session.room, deliveries, None);
+    }
+
+    /// Runs `f` over the sessions of every socket in the room, on its own
+    /// object and on its relays, but the one keyed `except`.
+    pub(super) fn with_sessions<R>(
+        &self,
+        except: Option<u64>,
+        f: impl FnOnce(&[&Session]) -> R,
+    ) -> R {
+        let here = self.sockets.roster();
+        let there = self.relays.members.borrow();
+        let all: Vec<&Session> = (here.iter().map(|m| &m.session))
+            .chain(there.iter().map(|m| &m.session))
+            .filter(|s| Some(s.conn) != except)
+            .collect();
+        f(&all)
     }
 
     fn to_sender(&self, ws: &WebSocket, key: u64, json: &str, over: &mut Overdrawn<u64>) {
@@ -174,7 +215,7 @@ impl SendPath {
     /// Writes what waits, then sends what is held. False if storage failed.
     pub(super) fn flush(self: &Rc<Self>) -> bool {
         let steps = fanout::flush(&mut self.coalescer.borrow_mut(), now());
-        self.execute(None, steps)
+        self.execute((None, 0), steps)
     }
 
     fn arm_flush_timer(self: &Rc<Self>, delay_ms: u64) {
@@ -240,7 +281,7 @@ type Frame = (js_sys::JsString, usize);
 /// gets each as its own frame, a batch socket gets them packed. Each frame
 /// becomes a JavaScript string once, however many sockets get it. Every
 /// frame is booked; a socket put over its budget gets nothing more.
-fn release(
+pub(crate) fn release(
     roster: &mut Roster<WebSocket>,
     held: &[Held<u64>],
     over: &mut Overdrawn<u64>,

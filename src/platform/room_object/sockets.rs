@@ -26,7 +26,7 @@ use crate::send::roster::Roster;
 use crate::settings::config::Budgets;
 use crate::wire::error::Close;
 
-pub(super) struct Sockets {
+pub(crate) struct Sockets {
     state: DurableObjectState,
     roster: RefCell<Roster<WebSocket>>,
     /// Whether the roster was rebuilt from the runtime in this instance.
@@ -37,7 +37,7 @@ pub(super) struct Sockets {
 }
 
 /// What the room knows of the socket a frame came from.
-pub(super) enum Found {
+pub(crate) enum Found {
     Member(u64),
     /// Its departure was announced; its late frames are dropped.
     Departed,
@@ -46,7 +46,7 @@ pub(super) enum Found {
 }
 
 impl Sockets {
-    pub(super) fn new(state: DurableObjectState, budgets: Budgets, key: MarkKey) -> Self {
+    pub(crate) fn new(state: DurableObjectState, budgets: Budgets, key: MarkKey) -> Self {
         Sockets {
             state,
             roster: RefCell::new(Roster::new(budgets, key)),
@@ -57,7 +57,7 @@ impl Sockets {
     }
 
     /// The members, rebuilt from the runtime first if this instance is new.
-    pub(super) fn roster(&self) -> Ref<'_, Roster<WebSocket>> {
+    pub(crate) fn roster(&self) -> Ref<'_, Roster<WebSocket>> {
         if !self.loaded.replace(true) {
             for ws in listed(self.state.get_websockets()) {
                 if let Some(session) = session_of(&ws) {
@@ -70,44 +70,44 @@ impl Sockets {
 
     /// The members with their flow-control books, for the send path. No
     /// JavaScript runs while it is held, so nothing can ask for it again.
-    pub(super) fn books(&self) -> RefMut<'_, Roster<WebSocket>> {
+    pub(crate) fn books(&self) -> RefMut<'_, Roster<WebSocket>> {
         drop(self.roster());
         self.roster.borrow_mut()
     }
 
     /// Books a receipt echoing `mark`; true if it proved anything new.
-    pub(super) fn receipt(&self, key: u64, mark: Option<u64>) -> bool {
+    pub(crate) fn receipt(&self, key: u64, mark: Option<u64>) -> bool {
         let mut books = self.books();
         let news = books.with_meter(key, |flow, meter| flow.receipt(meter, mark));
         news.unwrap_or(false)
     }
 
     /// The connection's rate bucket (see [`Roster::bucket`]).
-    pub(super) fn bucket(&self, key: u64, burst: u32, now: u64) -> TokenBucket {
+    pub(crate) fn bucket(&self, key: u64, burst: u32, now: u64) -> TokenBucket {
         self.roster().bucket(key, burst, now)
     }
 
     /// Keeps the bucket after a frame that arrived `at`.
-    pub(super) fn record(&self, key: u64, bucket: TokenBucket, at: u64) {
+    pub(crate) fn record(&self, key: u64, bucket: TokenBucket, at: u64) {
         self.books().record(key, bucket, at);
     }
 
     /// Notes a frame `at` that took nothing from the bucket.
-    pub(super) fn touch(&self, key: u64, at: u64) {
+    pub(crate) fn touch(&self, key: u64, at: u64) {
         self.books().touch(key, at);
     }
 
     /// Hands a new socket to the runtime; it is a member once [`admit`]ted.
-    pub(super) fn accept(&self, ws: &WebSocket) -> Result<(), JsValue> {
+    pub(crate) fn accept(&self, ws: &WebSocket) -> Result<(), JsValue> {
         self.state.accept_websocket(ws.as_ref())
     }
 
-    pub(super) fn admit(&self, ws: &WebSocket, session: &Session) {
+    pub(crate) fn admit(&self, ws: &WebSocket, session: &Session) {
         drop(self.roster());
         self.add(ws.clone(), session.clone());
     }
 
-    pub(super) fn find(&self, ws: &WebSocket) -> Found {
+    pub(crate) fn find(&self, ws: &WebSocket) -> Found {
         let roster = self.roster();
         let key = self.keys.get(object(ws)).as_f64().map(|k| k as u64);
         match key {
@@ -127,12 +127,12 @@ impl Sockets {
     }
 
     /// The member's session, as the room last saved it.
-    pub(super) fn session(&self, key: u64) -> Option<Session> {
+    pub(crate) fn session(&self, key: u64) -> Option<Session> {
         self.roster().get(key).map(|m| m.session.clone())
     }
 
     /// Keeps a member's changed session; the caller saves the attachment.
-    pub(super) fn update(&self, session: &Session) {
+    pub(crate) fn update(&self, session: &Session) {
         drop(self.roster());
         if let Some(member) = self.roster.borrow_mut().get_mut(session.conn) {
             member.session = session.clone();
@@ -141,7 +141,7 @@ impl Sockets {
 
     /// Takes `ws` out of the room. Its session if it was a member: then
     /// its departure is the caller's to announce, once.
-    pub(super) fn depart(&self, ws: &WebSocket) -> Option<Session> {
+    pub(crate) fn depart(&self, ws: &WebSocket) -> Option<Session> {
         let key = match self.find(ws) {
             Found::Member(key) => key,
             Found::Departed | Found::Unknown => return None,
@@ -153,20 +153,20 @@ impl Sockets {
 
     /// Drops departed sockets the runtime no longer lists, so the list stays
     /// as small as the number of sockets still closing.
-    pub(super) fn forget_closed(&self) {
+    pub(crate) fn forget_closed(&self) {
         let listed = listed(self.state.get_websockets());
         self.departed.borrow_mut().retain(|ws| listed.contains(ws));
     }
 
     /// Closes every socket the runtime holds, members or not.
-    pub(super) fn close_all(&self, close: Close) {
+    pub(crate) fn close_all(&self, close: Close) {
         for ws in listed(self.state.get_websockets()) {
             let _ = ws.close(Some(close.code), Some(close.reason));
         }
     }
 
     /// When the runtime last answered this socket's ping for the room.
-    pub(super) fn last_ping(&self, ws: &WebSocket) -> Option<u64> {
+    pub(crate) fn last_ping(&self, ws: &WebSocket) -> Option<u64> {
         let state: &StateWithPingTimes = self.state.unchecked_ref();
         let stamp = state.web_socket_auto_response_timestamp(ws.as_ref()).ok()?;
         let date = stamp.dyn_into::<js_sys::Date>().ok()?;
@@ -194,6 +194,6 @@ fn listed(sockets: Result<Vec<worker::web_sys::WebSocket>, JsValue>) -> Vec<WebS
 }
 
 /// The session saved in a socket's attachment, if it can be read.
-pub(super) fn session_of(ws: &WebSocket) -> Option<Session> {
+pub(crate) fn session_of(ws: &WebSocket) -> Option<Session> {
     ws.deserialize_attachment::<Session>().ok().flatten()
 }

@@ -1,5 +1,5 @@
 //! The room object's SQLite database, one file per thing it stores: the
-//! schema, messages, bans and webhook events. Each table's adapter
+//! schema, messages, bans, webhook events and the room's relays. Each table's adapter
 //! implements a contract from the pure layers ([`HistoryStore`],
 //! [`BanStore`], [`EventStore`]), which their native tests hold memory
 //! versions to.
@@ -10,6 +10,7 @@
 
 mod bans;
 mod messages;
+mod relays;
 mod schema;
 mod webhook_events;
 
@@ -18,6 +19,7 @@ use worker::{SqlStorage, SqlStorageValue};
 
 pub(crate) use bans::SqlBans;
 pub(crate) use messages::SqlMessages;
+pub(crate) use relays::SqlRelays;
 pub(crate) use webhook_events::SqlEvents;
 
 use crate::wire::error::StoreError;
@@ -48,6 +50,10 @@ impl Db {
 
     pub(crate) fn events(&self) -> SqlEvents {
         SqlEvents::new(self.clone())
+    }
+
+    pub(crate) fn relays(&self) -> SqlRelays {
+        SqlRelays::new(self.clone())
     }
 
     pub(crate) fn exec(

@@ -121,6 +121,9 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS room_meta (epoch TEXT NOT NULL);
      INSERT INTO room_meta (epoch) SELECT lower(hex(randomblob(8)))
         WHERE NOT EXISTS (SELECT 1 FROM room_meta);",
+    // 9: the relays a room uses (src/send/relay.rs), so a room that
+    // restarts knows whom to ask for the sockets they hold.
+    "CREATE TABLE IF NOT EXISTS relays (idx INTEGER PRIMARY KEY, room TEXT NOT NULL);",
 ];
 
 #[derive(Deserialize)]
