@@ -118,6 +118,7 @@ impl Runtime {
                     .flat_map(|(k, v)| ["--var".to_owned(), format!("{k}:{v}")]),
             )
             .args(auth_vars(vars))
+            .args(suite_vars(vars))
             .current_dir(repo_root())
             .env("WRANGLER_SEND_METRICS", "false")
             // Under CI=true wrangler hides the Worker's console output, which
@@ -276,6 +277,19 @@ fn auth_vars(vars: &[(&str, &str)]) -> Vec<&'static str> {
         args.extend(["--var", mode]);
     }
     args
+}
+
+/// The `--var`s a whole run of the suites adds, from `EDGE_CHAT_TEST_VARS`
+/// (`KEY:VALUE,KEY:VALUE`), for what a test does not set itself: `.ci/run`
+/// runs the suites again with every room forced onto relays
+/// (`RELAY_THRESHOLD:0,RELAY_CAPACITY:3`), and they must pass unchanged.
+fn suite_vars(vars: &[(&str, &str)]) -> Vec<String> {
+    let extra = std::env::var("EDGE_CHAT_TEST_VARS").unwrap_or_default();
+    (extra.split(','))
+        .filter_map(|pair| pair.trim().split_once(':'))
+        .filter(|(k, _)| !vars.iter().any(|(set, _)| set == k))
+        .flat_map(|(k, v)| ["--var".to_owned(), format!("{k}:{v}")])
+        .collect()
 }
 
 /// Whether `pid` is a process that can still act: a zombie (state `Z`) is

@@ -31,6 +31,9 @@ impl Workerd {
         let mut child = Command::new("node")
             .args(["benches/baselines/miniflare.mjs", &port.to_string()])
             .current_dir(repo_root())
+            // What `EDGE_CHAT_TEST_VARS` adds to every runtime of the suites
+            // (tests/common/runtime.rs), as Miniflare takes extra vars.
+            .env("BENCH_MINIFLARE_VARS", suite_vars_json())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -92,4 +95,15 @@ impl Drop for Workerd {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// `EDGE_CHAT_TEST_VARS` (`KEY:VALUE,…`) as the JSON object of extra vars
+/// `benches/baselines/miniflare.mjs` reads.
+fn suite_vars_json() -> String {
+    let extra = std::env::var("EDGE_CHAT_TEST_VARS").unwrap_or_default();
+    let pairs: Vec<String> = (extra.split(','))
+        .filter_map(|pair| pair.trim().split_once(':'))
+        .map(|(k, v)| format!("{k:?}:{v:?}"))
+        .collect();
+    format!("{{{}}}", pairs.join(","))
 }
