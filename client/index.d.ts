@@ -209,8 +209,13 @@ export type RoomEvent =
   /** A pending message is stored (`seq`, `id`; absent when only a copy in
    *  a catch-up said so, without them). */
   | { type: "ack"; clientMsgId: string; seq?: number; id?: string }
-  /** The whole member list, sorted by client id, after every change. */
-  | { type: "members"; members: Member[] }
+  /** The member list, sorted by client id, after every change: everyone
+   *  in a small room; in a big one the first 500 and whoever came since.
+   *  `count` is exact; `relays` is how many relay objects hold the room. */
+  | { type: "members"; members: Member[]; count: number; relays: number }
+  /** A crowded room's joins and leaves of the last second, grouped
+   *  (`+37 joined, 5 left`), instead of a `join` or `leave` each. */
+  | { type: "crowd"; joined: number; left: number; count: number; relays: number }
   | { type: "join"; clientId: string; name: string; ts: number; me: boolean }
   | { type: "leave"; clientId: string; name: string; ts: number; me: boolean }
   /** Someone else is typing (the room forwards one notice per 3 s). */
@@ -256,8 +261,13 @@ export class RoomClient {
   readonly online: boolean;
   /** Every message seen, by seq, as it is now. */
   readonly messages: ReadonlyMap<number, Message>;
-  /** Everyone in the room: clientId -> display name. */
+  /** Who is in the room: clientId -> display name (see the `members`
+   *  event for big rooms). */
   readonly members: ReadonlyMap<string, string>;
+  /** How many people are here, exactly. */
+  readonly count: number;
+  /** Relay objects holding the room's sockets; 0 while it is one object. */
+  readonly relays: number;
   /** Written, not yet stored: clientMsgId -> text and time. */
   readonly pending: ReadonlyMap<string, { text: string; ts: number }>;
   /** Why the session ended, or null while it goes on. */
@@ -346,7 +356,9 @@ export interface ChatApi {
   readState(room: string, clientId: string): Promise<{ clientId: string } & ReadState>;
   /** Every kept message, oldest first, from the streamed export. */
   exportHistory(room: string): AsyncGenerator<MessagesPage["messages"][number]>;
-  presence(room: string): Promise<{ members: Array<{ clientId: string; name?: string }>; count: number }>;
+  presence(
+    room: string,
+  ): Promise<{ members: Array<{ clientId: string; name?: string }>; count: number; relays: number }>;
 }
 
 /** The room's HTTP API: for bots and backends. */
@@ -422,6 +434,8 @@ export namespace roomState {
     readonly ids: ReadonlyMap<string, number>;
     readonly pending: ReadonlyMap<string, { text: string; ts: number }>;
     readonly members: ReadonlyMap<string, string>;
+    readonly count: number;
+    readonly relays: number;
     readonly typingSentAt: number;
     readonly epoch: string | null;
     readonly read: ReadState | null;

@@ -103,7 +103,11 @@ export function onEvent(state, event, now) {
         d.effects.push({ kind: "settle", clientMsgId: event.clientMsgId });
         break;
       case "members":
-        onMembers(d, event.members);
+        onMembers(d, event.members, event.count);
+        break;
+      case "crowd":
+        // A big room's comings and goings, one line a second at most.
+        note(d, "crowd", { ...event, clientId: "server", name: "", ts: now });
         break;
       case "join":
         // Our own join shows in the list but is no news to us.
@@ -243,12 +247,13 @@ function onOlder(d, { messages, more }) {
   d.effects.push({ kind: "prepend", messages: shown, beginning: !more });
 }
 
-function onMembers(d, members) {
+function onMembers(d, members, count = members.length) {
   const names = d.edit("names");
   for (const { clientId, name } of members) names.set(clientId, name);
   d.effects.push({
     kind: "members",
     members: members.map((m) => ({ ...m, removable: kickWanted(d.next, m.clientId) })),
+    count,
   });
 }
 
@@ -269,8 +274,8 @@ function stopTyping(d, clientId) {
 }
 
 /** A notice in the conversation; it ends the current sender's group. */
-function note(d, event, { clientId, name, ts }) {
-  d.effects.push({ kind: "event", event, clientId, name, ts });
+function note(d, event, { clientId, name, ts, joined, left }) {
+  d.effects.push({ kind: "event", event, clientId, name, ts, joined, left });
   d.next.groupWith = null;
 }
 

@@ -489,6 +489,8 @@ export function settle({ clientMsgId }) {
 const EVENT_TEXT = {
   joined: (e) => `${who(e)} joined`,
   left: (e) => `${who(e)} left`,
+  crowd: ({ joined, left }) =>
+    [joined && `${joined} joined`, left && `${left} left`].filter(Boolean).join(", "),
   missed: () => "You missed more than fits here: these are the newest messages. Scroll up for the rest.",
 };
 
@@ -498,7 +500,7 @@ export function addEvent(event) {
   append(item, false);
 }
 
-export function renderMembers({ members }) {
+export function renderMembers({ members, count = members.length }) {
   const ul = $("member-list");
   const keepFocus = ul.contains(document.activeElement);
   ul.replaceChildren();
@@ -514,7 +516,8 @@ export function renderMembers({ members }) {
     ul.append(li);
   }
   if (!members.some((m) => m.removable && m.clientId === removing)) removing = null;
-  $("member-count").textContent = String(members.length);
+  // Exact, where a big room's list names only some.
+  $("member-count").textContent = String(count);
 }
 
 /** A moderator's "Remove" asks for how long, in a small form in the list. */

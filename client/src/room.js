@@ -41,8 +41,13 @@ export function initialRoom(me) {
     /** clientMsgId -> { text, ts }: written, not yet known to be stored, in
      *  the order written, which is the order they are resent in. */
     pending: new Map(),
-    /** clientId -> display name, or "" for none. */
+    /** clientId -> display name, or "" for none: everyone in a small room,
+     *  the first 500 and those who came since in a big one. */
     members: new Map(),
+    /** How many people are here: exact, however many `members` lists. */
+    count: 0,
+    /** Relay objects holding the room's sockets; 0 while it is one object. */
+    relays: 0,
     /** When the last typing notice went out. */
     typingSentAt: -Infinity,
     /** The room's history epoch, sent beside `since` on a reconnect. */
@@ -219,6 +224,9 @@ function one(d, frame, now) {
     case "leave":
       onLeave(d, frame, now);
       break;
+    case "crowd":
+      onCrowd(d, frame);
+      break;
     case "typing":
       if (frame.clientId !== d.next.me) d.events.push({ type: "typing", ...person(frame, now) });
       break;
@@ -256,17 +264,31 @@ function person(frame, now) {
 /** The whole member list, as the room sends it on every (re)connect. */
 function onPresence(d, frame) {
   d.next.members = new Map((frame.members || []).map((m) => [m.clientId, m.name || ""]));
+  d.next.count = typeof frame.count === "number" ? frame.count : d.next.members.size;
+  d.next.relays = typeof frame.relays === "number" ? frame.relays : 0;
+  pushMembers(d);
+}
+
+/** A crowded room's comings and goings, grouped: the count as it is now. */
+function onCrowd(d, frame) {
+  if (typeof frame.count === "number") d.next.count = frame.count;
+  if (typeof frame.relays === "number") d.next.relays = frame.relays;
+  const { joined = 0, left = 0 } = frame;
+  d.events.push({ type: "crowd", joined, left, count: d.next.count, relays: d.next.relays });
   pushMembers(d);
 }
 
 /** Someone joined, ourselves included (`me`). */
 function onJoin(d, frame, now) {
+  // A join is someone's first socket; our own is in the presence count.
+  if (!d.next.members.has(frame.clientId)) d.next.count += 1;
   d.edit("members").set(frame.clientId, frame.name || "");
   pushMembers(d);
   d.events.push({ type: "join", ...person(frame, now), me: frame.clientId === d.next.me });
 }
 
 function onLeave(d, frame, now) {
+  d.next.count = Math.max(0, d.next.count - 1);
   d.edit("members").delete(frame.clientId);
   pushMembers(d);
   d.events.push({ type: "leave", ...person(frame, now), me: frame.clientId === d.next.me });
@@ -492,5 +514,5 @@ function pushMembers(d) {
   const members = [...d.next.members.entries()]
     .sort((a, b) => a[0].localeCompare(b[0]))
     .map(([clientId, name]) => ({ clientId, name, me: clientId === d.next.me }));
-  d.events.push({ type: "members", members });
+  d.events.push({ type: "members", members, count: d.next.count, relays: d.next.relays });
 }

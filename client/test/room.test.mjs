@@ -195,6 +195,22 @@ describe("errors and the end", () => {
     assert.deepEqual(types(events), ["members", "members", "join"], "my own typing is no event");
   });
 
+  test("a big room's count is exact where its list names only some", () => {
+    const listed = Array.from({ length: 500 }, (_, i) => ({ clientId: `m${String(i).padStart(4, "0")}` }));
+    const { events, state } = run(
+      online(),
+      (s) => room.receive(s, { type: "presence", members: listed, count: 1200, relays: 3 }, T0),
+      (s) => room.receive(s, { type: "join", clientId: "zed", ts: T0 }, T0),
+      (s) => room.receive(s, { type: "leave", clientId: "m0001", ts: T0 }, T0),
+      (s) => room.receive(s, { type: "leave", clientId: "unlisted", ts: T0 }, T0),
+      (s) => room.receive(s, { type: "crowd", joined: 37, left: 5, count: 1231, relays: 4 }, T0),
+    );
+    const counts = events.filter((e) => e.type === "members").map((e) => e.count);
+    assert.deepEqual(counts, [1200, 1201, 1200, 1199, 1231]);
+    assert.deepEqual(events.find((e) => e.type === "crowd"), { type: "crowd", joined: 37, left: 5, count: 1231, relays: 4 });
+    assert.equal(state.relays, 4);
+  });
+
   test("no function changes the state it was given", () => {
     const before = run(online(), (s) => room.receive(s, history([message(1, "a", "x")]), T0), (s) =>
       room.compose(s, "mine", "c1", T0),

@@ -6,8 +6,9 @@
 use std::collections::HashSet;
 
 use crate::room::session::Session;
+use crate::room::{Audience, Delivery};
 use crate::settings::limits::PRESENCE_LIST_MAX;
-use crate::wire::protocol::{Line, Member, PresenceLine, ServerFrame};
+use crate::wire::protocol::{CrowdLine, Line, Member, PresenceLine, ServerFrame};
 
 /// The room's members, sorted by client id: the runtime lists sockets in no
 /// meaningful order, and a stable order keeps member lists from jumping.
@@ -42,6 +43,80 @@ pub fn frame<'a>(
         count,
         relays,
     })
+}
+
+/// How many people `sessions` are: one per client id.
+pub fn count<'a>(sessions: impl IntoIterator<Item = &'a Session>) -> usize {
+    let mut seen = HashSet::new();
+    sessions
+        .into_iter()
+        .filter(|s| seen.insert(s.client_id.as_str()))
+        .count()
+}
+
+/// A crowded room's join and leave notices, counted instead of sent, and
+/// sent as one `crowd` frame when its timer comes.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Crowd {
+    joined: u32,
+    left: u32,
+}
+
+impl Crowd {
+    /// In a room of `sockets` sockets, at least `group_at`: takes the join
+    /// and leave broadcasts out of `deliveries` and counts them. A
+    /// newcomer still gets its own `join`. True if these are the first
+    /// counted since the last notice: the caller arms its timer.
+    pub fn absorb(
+        &mut self,
+        deliveries: &mut Vec<Delivery>,
+        sockets: usize,
+        group_at: usize,
+    ) -> bool {
+        if sockets < group_at {
+            return false;
+        }
+        let was_quiet = self.joined + self.left == 0;
+        deliveries.retain_mut(|d| match (&d.to, &d.frame) {
+            (Audience::Everyone, ServerFrame::Join(_)) => {
+                self.joined += 1;
+                d.to = Audience::Sender;
+                true
+            }
+            (Audience::Others, ServerFrame::Leave(_)) => {
+                self.left += 1;
+                false
+            }
+            _ => true,
+        });
+        was_quiet && self.joined + self.left > 0
+    }
+
+    /// The notice for what was counted, with `count` people and `relays`
+    /// now; `None` if nothing was.
+    pub fn notice(&mut self, count: usize, relays: usize, now: u64) -> Option<Delivery> {
+        let (joined, left) = (
+            std::mem::take(&mut self.joined),
+            std::mem::take(&mut self.left),
+        );
+        if joined + left == 0 {
+            return None;
+        }
+        let text = match (joined, left) {
+            (j, 0) => format!("+{j} joined"),
+            (0, l) => format!("{l} left"),
+            (j, l) => format!("+{j} joined, {l} left"),
+        };
+        let line = Line::server(&text, now);
+        let crowd = CrowdLine {
+            line,
+            joined,
+            left,
+            count,
+            relays,
+        };
+        Some(Delivery::new(Audience::Everyone, ServerFrame::Crowd(crowd)))
+    }
 }
 
 /// Whether `client_id` has a socket among `sessions`.
@@ -80,6 +155,48 @@ mod tests {
             (PRESENCE_LIST_MAX + 7, PRESENCE_LIST_MAX, 4)
         );
         assert_eq!(p.members[0].client_id, "m00000");
+    }
+
+    #[test]
+    fn a_crowded_room_counts_comings_and_goings_into_one_notice() {
+        let join = |to| Delivery::new(to, ServerFrame::Join(Line::new("a", "Online", 0)));
+        let leave = Delivery::new(
+            Audience::Others,
+            ServerFrame::Leave(Line::new("b", "Offline", 0)),
+        );
+        let mut crowd = Crowd::default();
+        let mut small = vec![join(Audience::Everyone)];
+        assert!(
+            !crowd.absorb(&mut small, 999, 1000),
+            "below the mark nothing changes"
+        );
+        assert_eq!(small[0].to, Audience::Everyone);
+        let mut first = vec![join(Audience::Everyone)];
+        assert!(
+            crowd.absorb(&mut first, 1000, 1000),
+            "the first arms the timer"
+        );
+        assert_eq!(
+            first[0].to,
+            Audience::Sender,
+            "the newcomer still hears its own"
+        );
+        let mut more = vec![join(Audience::Everyone), leave.clone(), leave];
+        assert!(
+            !crowd.absorb(&mut more, 1000, 1000),
+            "the timer is already armed"
+        );
+        assert_eq!(more.len(), 1, "leaves are counted, not sent");
+        let Some(Delivery {
+            to: Audience::Everyone,
+            frame: ServerFrame::Crowd(c),
+        }) = crowd.notice(1001, 2, 5)
+        else {
+            panic!("a crowd notice");
+        };
+        assert_eq!((c.joined, c.left, c.count, c.relays), (2, 2, 1001, 2));
+        assert_eq!(c.line.message, "+2 joined, 2 left");
+        assert_eq!(crowd.notice(1001, 2, 6), None, "counted once");
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub struct Config {
     pub relay_threshold: usize,
     /// Sockets one relay object holds.
     pub relay_capacity: usize,
+    /// Sockets from which join and leave notices are grouped.
+    pub group_notices_at: usize,
     /// Open sockets one client may hold in a room.
     pub max_sockets_per_client: usize,
     /// Open sockets one address may hold in a room.
@@ -55,6 +57,7 @@ impl Default for Config {
             max_connections: limits::MAX_CONNECTIONS_PER_ROOM,
             relay_threshold: limits::RELAY_THRESHOLD,
             relay_capacity: limits::RELAY_CAPACITY,
+            group_notices_at: limits::GROUP_NOTICES_AT,
             max_sockets_per_client: limits::MAX_SOCKETS_PER_CLIENT,
             max_sockets_per_address: limits::MAX_SOCKETS_PER_ADDRESS,
             idle_timeout_secs: limits::IDLE_TIMEOUT_SECS,
@@ -145,6 +148,7 @@ pub(crate) const MAX_CONNECTIONS: Number = Number::new("MAX_CONNECTIONS_PER_ROOM
 pub(crate) const RELAY_THRESHOLD: Number = Number::new("RELAY_THRESHOLD", 0, 32_000);
 /// At most the runtime's cap on one object's sockets.
 pub(crate) const RELAY_CAPACITY: Number = Number::new("RELAY_CAPACITY", 1, 32_000);
+pub(crate) const GROUP_NOTICES_AT: Number = Number::new("GROUP_NOTICES_AT", 2, 1_000_000);
 /// At most 16: more tabs than that is not a person.
 pub(crate) const MAX_SOCKETS_PER_CLIENT: Number = Number::new("MAX_SOCKETS_PER_CLIENT", 1, 16);
 /// Up to a whole room, for a load test from one machine.
@@ -166,7 +170,7 @@ pub(crate) const WEBHOOK_MAX_ATTEMPTS: Number = Number::new("WEBHOOK_MAX_ATTEMPT
 pub(crate) const WEBHOOK_OUTBOX_CAP: Number = Number::new("WEBHOOK_OUTBOX_CAP", 1, 1_000_000);
 
 /// Every whole-number setting, the webhooks' included.
-const NUMBERS: [&Number; 18] = [
+const NUMBERS: [&Number; 19] = [
     &HISTORY_LIMIT,
     &HISTORY_RETAIN_DAYS,
     &HISTORY_RETAIN_MESSAGES,
@@ -176,6 +180,7 @@ const NUMBERS: [&Number; 18] = [
     &MAX_CONNECTIONS,
     &RELAY_THRESHOLD,
     &RELAY_CAPACITY,
+    &GROUP_NOTICES_AT,
     &MAX_SOCKETS_PER_CLIENT,
     &MAX_SOCKETS_PER_ADDRESS,
     &IDLE_TIMEOUT_SECS,
@@ -243,6 +248,7 @@ impl Config {
             max_connections: MAX_CONNECTIONS.read(&var, d.max_connections as u64) as usize,
             relay_threshold: RELAY_THRESHOLD.read(&var, d.relay_threshold as u64) as usize,
             relay_capacity: RELAY_CAPACITY.read(&var, d.relay_capacity as u64) as usize,
+            group_notices_at: GROUP_NOTICES_AT.read(&var, d.group_notices_at as u64) as usize,
             max_sockets_per_client: MAX_SOCKETS_PER_CLIENT
                 .read(&var, d.max_sockets_per_client as u64)
                 as usize,

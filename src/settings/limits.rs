@@ -149,6 +149,16 @@ pub const RELAY_THRESHOLD: usize = 1_000;
 /// object's sockets).
 pub const RELAY_CAPACITY: usize = 1_000;
 
+/// Sockets in a room from which its join and leave notices are grouped
+/// into one `crowd` frame a second ("+37 joined, 5 left"): in a room of
+/// thousands, people come and go every second, and a frame each would
+/// outnumber the messages. Configurable: `GROUP_NOTICES_AT` (2 to
+/// 1,000,000).
+pub const GROUP_NOTICES_AT: usize = 1_000;
+
+/// How often a crowded room sends its grouped notice, at most.
+pub const CROWD_NOTICE_MS: u64 = 1_000;
+
 /// Members a newcomer's `presence` frame lists by name; `count` is always
 /// the exact total. A list of 100,000 names would be megabytes per join.
 pub const PRESENCE_LIST_MAX: usize = 500;

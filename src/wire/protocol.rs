@@ -306,6 +306,9 @@ pub enum ServerFrame {
     Older(PageLine),
     /// A page of search hits, to the socket that asked.
     Search(PageLine),
+    /// A crowded room's join and leave notices since the last one, as one
+    /// (see [`crate::room::presence::Crowd`]).
+    Crowd(CrowdLine),
 }
 
 /// The fields the originals' clients read, plus the epoch timestamp and the
@@ -544,6 +547,19 @@ pub struct PresenceLine {
     pub count: usize,
     /// Relay objects holding the room's sockets; 0 for a room that is one
     /// object.
+    pub relays: usize,
+}
+
+/// `+37 joined, 5 left`: how many people came online and went offline
+/// since the last such notice, and how many are here now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CrowdLine {
+    #[serde(flatten)]
+    pub line: Line,
+    pub joined: u32,
+    pub left: u32,
+    pub count: usize,
     pub relays: usize,
 }
 

@@ -197,6 +197,15 @@ describe("members", () => {
     ]);
   });
 
+  test("a big room shows its exact count and one line for its crowd", () => {
+    const page = new Page();
+    page.receive({ type: "presence", members: [{ clientId: ME }], count: 1500, relays: 2 });
+    page.receive({ type: "crowd", joined: 37, left: 5, count: 1532, relays: 2 });
+    assert.equal(of(page.effects, "members").at(-1).count, 1532);
+    const line = of(page.effects, "event").at(-1);
+    assert.deepEqual([line.event, line.joined, line.left], ["crowd", 37, 5]);
+  });
+
   test("join and leave keep the list; a second tab of one client counts once", () => {
     const page = new Page();
     page.receive({ type: "presence", members: [{ clientId: ME }], count: 1 });

@@ -121,6 +121,8 @@ impl DurableObject for ChatRoom {
             webhooks: Webhooks::new(&env, &clock),
             tally: RefCell::default(),
             retain_max: config.history_retain_messages,
+            crowd: RefCell::default(),
+            group_at: config.group_notices_at,
             clock: Rc::clone(&clock),
         };
         if let Some(hooks) = &send.webhooks {
@@ -487,6 +489,7 @@ impl ChatRoom {
             Ok(open) => open,
             Err(refusal) => return room::refuse(&refusal, now()),
         };
+        self.send.relays.learn_room(&session.room);
         match peer {
             Peer::Here(ws) if ws.serialize_attachment(session).is_err() => {
                 return room::refuse(&Refusal::Internal, now());

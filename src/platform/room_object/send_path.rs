@@ -20,11 +20,13 @@ use super::webhooks::Webhooks;
 use crate::platform::log::emit;
 use crate::platform::sqlite::Db;
 use crate::room;
+use crate::room::presence::{self, Crowd};
 use crate::room::session::Session;
 use crate::send::coalesce::{self, Coalescer, Held, To};
 use crate::send::fanout::{self, Step};
 use crate::send::flow::{self, Flow, Meter, Overdrawn};
 use crate::send::roster::{Connection, Roster};
+use crate::settings::limits::CROWD_NOTICE_MS;
 use crate::store::retention::Tally;
 use crate::store::write_behind::WriteBehind;
 use crate::wire::error::{INTERNAL_CLOSE, TOO_SLOW_CLOSE};
@@ -46,6 +48,10 @@ pub(super) struct SendPath {
     /// keeps: past it, the alarm is called to prune.
     pub(super) tally: RefCell<Tally>,
     pub(super) retain_max: u64,
+    /// Join and leave notices held in a crowded room, and from how many
+    /// sockets a room is crowded.
+    pub(super) crowd: RefCell<Crowd>,
+    pub(super) group_at: usize,
     pub(super) clock: Rc<AlarmClock>,
 }
 
@@ -71,13 +77,20 @@ impl SendPath {
         self: &Rc<Self>,
         sender: Sender<'_>,
         room: &str,
-        deliveries: Vec<room::Delivery>,
+        mut deliveries: Vec<room::Delivery>,
         close: Option<crate::wire::error::Close>,
     ) -> bool {
         if let Some(hooks) = &self.webhooks {
             hooks.note(room, &deliveries);
         }
         let sockets = self.sockets.roster().len() + self.relays.seats.borrow().members();
+        let crowd = self
+            .crowd
+            .borrow_mut()
+            .absorb(&mut deliveries, sockets, self.group_at);
+        if crowd {
+            self.arm_crowd_timer(room);
+        }
         let mut coalescer = self.coalescer.borrow_mut();
         let steps = fanout::plan(
             &sender.1,
@@ -216,6 +229,21 @@ impl SendPath {
     pub(super) fn flush(self: &Rc<Self>) -> bool {
         let steps = fanout::flush(&mut self.coalescer.borrow_mut(), now());
         self.execute((None, 0), steps)
+    }
+
+    /// A crowded room's grouped join and leave notice goes out
+    /// [`CROWD_NOTICE_MS`] after the first it counted.
+    fn arm_crowd_timer(self: &Rc<Self>, room: &str) {
+        let (path, room) = (Rc::clone(self), room.to_owned());
+        worker::wasm_bindgen_futures::spawn_local(async move {
+            worker::Delay::from(std::time::Duration::from_millis(CROWD_NOTICE_MS)).await;
+            let count = path.with_sessions(None, |all| presence::count(all.iter().copied()));
+            let relays = path.relays.seats.borrow().count();
+            let notice = path.crowd.borrow_mut().notice(count, relays, now());
+            if let Some(notice) = notice {
+                path.deliver((None, 0), &room, vec![notice], None);
+            }
+        });
     }
 
     fn arm_flush_timer(self: &Rc<Self>, delay_ms: u64) {
