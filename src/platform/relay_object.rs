@@ -177,18 +177,14 @@ impl ChatRelay {
     /// (token, origin), admitted by the room (bans, caps), answered with
     /// the socket or with the room's refusal.
     async fn upgrade(&self, req: Request) -> Result<Response> {
-        let index = req
-            .headers()
-            .get(RELAY_HEADER)?
-            .and_then(|i| i.parse().ok());
-        let checked = self.checked(&req)?;
-        let (Some(index), Ok(target)) = (index, checked) else {
-            return match self.checked(&req)? {
-                Err(refused) => Ok(refused),
-                Ok(_) => Response::error("A relay takes sockets the room placed.\n", 400),
-            };
+        let (target, who) = match self.checked(&req)? {
+            Ok(checked) => checked,
+            Err(refused) => return Ok(refused),
         };
-        let (target, who) = target;
+        let index = req.headers().get(RELAY_HEADER)?;
+        let Some(index) = index.and_then(|i| i.parse().ok()) else {
+            return Response::error("A relay takes sockets the room placed.\n", 400);
+        };
         let address = address::key(req.headers().get(address::HEADER)?.as_deref());
         let mut session = new_session(&target, &who, address);
         session.relay = Some(index);

@@ -196,6 +196,9 @@ impl SendPath {
         let room = self.relays.room();
         let line = LogLine::error("relay_failed").room(&room);
         emit(line.detail(&format!("relay {index}: {why}")));
+        // Out of use first: the leaves below are released to the relays
+        // still in use, never queued for this one again.
+        self.relays.seats.borrow_mut().forget(index);
         let keys: Vec<u64> = (self.relays.members.borrow().iter())
             .filter(|m| m.socket == index)
             .map(|m| m.session.conn)
@@ -203,7 +206,6 @@ impl SendPath {
         for key in keys {
             self.depart_remote(key);
         }
-        self.relays.seats.borrow_mut().forget(index);
         self.retire_relay(index);
     }
 
