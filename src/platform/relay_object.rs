@@ -131,11 +131,7 @@ impl DurableObject for ChatRelay {
         ws: WebSocket,
         message: WebSocketIncomingMessage,
     ) -> Result<()> {
-        let text = match message {
-            WebSocketIncomingMessage::String(text) => Some(text),
-            WebSocketIncomingMessage::Binary(_) => None,
-        };
-        self.on_frame(&ws, text);
+        self.on_frame(&ws, crate::platform::room_object::js::text_of(message));
         Ok(())
     }
 

@@ -62,6 +62,15 @@ pub(crate) fn random_key() -> Option<(u64, u64)> {
     ))
 }
 
+/// A socket message's text, or `None` for a binary frame, whose bytes are
+/// never read.
+pub(crate) fn text_of(message: worker::WebSocketIncomingMessage) -> Option<String> {
+    match message {
+        worker::WebSocketIncomingMessage::String(text) => Some(text),
+        worker::WebSocketIncomingMessage::Binary(_) => None,
+    }
+}
+
 /// The runtime's clock, in epoch milliseconds. `Date.now()` itself, not
 /// `worker::Date::now()`, which builds a `Date` object on every call.
 pub(crate) fn now() -> u64 {

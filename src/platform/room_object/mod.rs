@@ -217,11 +217,7 @@ impl DurableObject for ChatRoom {
         ws: WebSocket,
         message: WebSocketIncomingMessage,
     ) -> Result<()> {
-        let text = match message {
-            WebSocketIncomingMessage::String(text) => Some(text),
-            WebSocketIncomingMessage::Binary(_) => None,
-        };
-        self.on_frame(&ws, text);
+        self.on_frame(&ws, js::text_of(message));
         Ok(())
     }
 
