@@ -110,6 +110,33 @@ pub(crate) fn identify_request(
     Ok(identity::identify(mode, target, token, now_secs))
 }
 
+/// The handshake and identity of a socket the Worker already checked, as
+/// the object it reaches checks them again, being the trust boundary (the
+/// room, and a relay the room placed it on). `Err` is the refusal to answer.
+pub(crate) fn recheck_socket(
+    req: &Request,
+    config: &Config,
+    mode: &Mode,
+) -> Result<std::result::Result<(SocketTarget, Identity), Response>> {
+    let target = match route_request(req, config)? {
+        Ok(Route::Socket(
+            target @ SocketTarget {
+                client_id: Some(_), ..
+            },
+        )) => target,
+        Ok(_) => {
+            let body = "A chat room only accepts WebSockets.\n";
+            let refusal = HttpRefusal::text(400, "bad_request", body);
+            return Ok(Err(respond::refusal(&refusal, None)?));
+        }
+        Err(refusal) => return Ok(Err(respond::refusal(&refusal, None)?)),
+    };
+    Ok(match identify_request(req, mode, &target)? {
+        Ok(who) => Ok((target, who)),
+        Err(denial) => Err(deny(&denial, &target)?),
+    })
+}
+
 /// Answers a denied socket with its status and JSON body, and logs its
 /// code. Neither carries anything from the token.
 pub(crate) fn deny(denial: &Denial, target: &SocketTarget) -> Result<Response> {

@@ -39,10 +39,9 @@ use crate::send::relay::{
     FromRelay, JoinAsk, ToRelay, FROM_RELAY_PATH, JOIN_PATH, RELAY_HEADER, SYNC_PATH, TO_RELAY_PATH,
 };
 use crate::settings::config::Config;
-use crate::wire::error::{Close, HttpRefusal, Refusal, INTERNAL_CLOSE, TOO_SLOW_CLOSE};
+use crate::wire::error::{Close, Refusal, INTERNAL_CLOSE, TOO_SLOW_CLOSE};
 use crate::wire::log_line::LogLine;
 use crate::wire::protocol::{self, PING, PONG};
-use crate::wire::routes::{Route, SocketTarget};
 
 #[durable_object(alarm)]
 pub struct ChatRelay {
@@ -173,7 +172,7 @@ impl ChatRelay {
     /// (token, origin), admitted by the room (bans, caps), answered with
     /// the socket or with the room's refusal.
     async fn upgrade(&self, req: Request) -> Result<Response> {
-        let (target, who) = match self.checked(&req)? {
+        let (target, who) = match entry::recheck_socket(&req, &self.config, &self.auth)? {
             Ok(checked) => checked,
             Err(refused) => return Ok(refused),
         };
@@ -221,31 +220,6 @@ impl ChatRelay {
                 answered.or_else(|_| unavailable())
             }
         }
-    }
-
-    /// The handshake's route and identity, as the room checks them.
-    fn checked(
-        &self,
-        req: &Request,
-    ) -> Result<std::result::Result<(SocketTarget, crate::access::identity::Identity), Response>>
-    {
-        let target = match entry::route_request(req, &self.config)? {
-            Ok(Route::Socket(
-                t @ SocketTarget {
-                    client_id: Some(_), ..
-                },
-            )) => t,
-            Ok(_) => {
-                let body = "The relay only accepts WebSockets.\n";
-                let refusal = HttpRefusal::text(400, "bad_request", body);
-                return Ok(Err(crate::platform::respond::refusal(&refusal, None)?));
-            }
-            Err(refusal) => return Ok(Err(crate::platform::respond::refusal(&refusal, None)?)),
-        };
-        Ok(match entry::identify_request(req, &self.auth, &target)? {
-            Ok(who) => Ok((target, who)),
-            Err(denial) => Err(entry::deny(&denial, &target)?),
-        })
     }
 
     /// Carries out one thing the room said, in the order it said them.

@@ -264,6 +264,10 @@ mod tests {
     use super::*;
     use crate::send::coalesce::To;
 
+    fn relay(index: u32, opened: bool) -> Place {
+        Place::Relay { index, opened }
+    }
+
     fn config(threshold: usize, capacity: usize) -> Config {
         Config {
             relay_threshold: threshold,
@@ -283,7 +287,6 @@ mod tests {
     fn past_the_threshold_relays_fill_in_order() {
         let (mut seats, c) = (Seats::default(), config(0, 2));
         let placed: Vec<Place> = (0..5).map(|_| seats.place(0, &c, 0)).collect();
-        let relay = |index, opened| Place::Relay { index, opened };
         assert_eq!(
             placed,
             [
@@ -300,28 +303,10 @@ mod tests {
     #[test]
     fn an_unjoined_placement_frees_its_seat_in_time() {
         let (mut seats, c) = (Seats::default(), config(0, 1));
-        assert_eq!(
-            seats.place(0, &c, 0),
-            Place::Relay {
-                index: 0,
-                opened: true
-            }
-        );
-        assert_eq!(
-            seats.place(0, &c, 1),
-            Place::Relay {
-                index: 1,
-                opened: true
-            }
-        );
+        assert_eq!(seats.place(0, &c, 0), relay(0, true));
+        assert_eq!(seats.place(0, &c, 1), relay(1, true));
         let later = PLACEMENT_HOLD_MS;
-        assert_eq!(
-            seats.place(0, &c, later),
-            Place::Relay {
-                index: 0,
-                opened: false
-            }
-        );
+        assert_eq!(seats.place(0, &c, later), relay(0, false));
     }
 
     #[test]
@@ -334,13 +319,7 @@ mod tests {
         assert_eq!(seats.members(), 2);
         assert!(seats.left(0, 10), "relay 0 is empty");
         assert_eq!(seats.indexes().collect::<Vec<_>>(), [1]);
-        assert_eq!(
-            seats.place(0, &c, 20),
-            Place::Relay {
-                index: 0,
-                opened: true
-            }
-        );
+        assert_eq!(seats.place(0, &c, 20), relay(0, true));
     }
 
     #[test]

@@ -65,7 +65,7 @@ use crate::wire::error::StoreError;
 use crate::wire::error::{Denial, HttpRefusal, Refusal};
 use crate::wire::log_line::LogLine;
 use crate::wire::protocol::{self, PING, PONG};
-use crate::wire::routes::{Route, SocketTarget};
+use crate::wire::routes::SocketTarget;
 use alarm_clock::AlarmClock;
 use js::now;
 use relays::Relays;
@@ -379,22 +379,9 @@ impl ChatRoom {
         &self,
         req: &Request,
     ) -> Result<std::result::Result<(SocketTarget, Identity), Response>> {
-        let target = match entry::route_request(req, &self.config)? {
-            Ok(Route::Socket(
-                target @ SocketTarget {
-                    client_id: Some(_), ..
-                },
-            )) => target,
-            Ok(_) => {
-                let body = "The room only accepts WebSockets.\n";
-                let refusal = HttpRefusal::text(400, "bad_request", body);
-                return Ok(Err(respond::refusal(&refusal, None)?));
-            }
-            Err(refusal) => return Ok(Err(respond::refusal(&refusal, None)?)),
-        };
-        let who = match entry::identify_request(req, &self.auth, &target)? {
-            Ok(who) => who,
-            Err(denial) => return Ok(Err(entry::deny(&denial, &target)?)),
+        let (target, who) = match entry::recheck_socket(req, &self.config, &self.auth)? {
+            Ok(checked) => checked,
+            Err(refused) => return Ok(Err(refused)),
         };
         let client_id = who.client_id.as_deref().unwrap_or_default();
         let Ok(ban) = self.ban_on(client_id, who.role) else {
