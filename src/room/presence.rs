@@ -17,10 +17,7 @@ pub fn members<'a>(sessions: impl IntoIterator<Item = &'a Session>) -> Vec<Membe
     let mut members: Vec<Member> = sessions
         .into_iter()
         .filter(|s| seen.insert(s.client_id.as_str()))
-        .map(|s| Member {
-            client_id: s.client_id.clone(),
-            name: s.name.clone(),
-        })
+        .map(member)
         .collect();
     members.sort_by(|a, b| a.client_id.cmp(&b.client_id));
     members
@@ -34,15 +31,33 @@ pub fn frame<'a>(
     relays: usize,
     now: u64,
 ) -> ServerFrame {
-    let mut members = members(sessions);
-    let count = members.len();
-    members.truncate(PRESENCE_LIST_MAX);
+    let mut seen = HashSet::new();
+    let mut people: Vec<&Session> = (sessions.into_iter())
+        .filter(|s| seen.insert(s.client_id.as_str()))
+        .collect();
+    let count = people.len();
+    // The first by client id, found without sorting (or copying) everyone:
+    // a big room has a newcomer every moment.
+    let by_id = |a: &&Session, b: &&Session| a.client_id.cmp(&b.client_id);
+    if people.len() > PRESENCE_LIST_MAX {
+        people.select_nth_unstable_by(PRESENCE_LIST_MAX, by_id);
+        people.truncate(PRESENCE_LIST_MAX);
+    }
+    people.sort_unstable_by(by_id);
+    let members = people.into_iter().map(member).collect();
     ServerFrame::Presence(PresenceLine {
         line: Line::server(&format!("{count} online"), now),
         members,
         count,
         relays,
     })
+}
+
+fn member(s: &Session) -> Member {
+    Member {
+        client_id: s.client_id.clone(),
+        name: s.name.clone(),
+    }
 }
 
 /// How many people `sessions` are: one per client id.
@@ -144,7 +159,9 @@ mod tests {
 
     #[test]
     fn a_huge_room_lists_some_and_counts_all() {
+        // Listed newest first, as no order is promised.
         let sessions: Vec<Session> = (0..PRESENCE_LIST_MAX + 7)
+            .rev()
             .map(|i| s(&format!("m{i:05}"), None))
             .collect();
         let ServerFrame::Presence(p) = frame(&sessions, 4, 0) else {
@@ -155,6 +172,8 @@ mod tests {
             (PRESENCE_LIST_MAX + 7, PRESENCE_LIST_MAX, 4)
         );
         assert_eq!(p.members[0].client_id, "m00000");
+        let last = &p.members[PRESENCE_LIST_MAX - 1].client_id;
+        assert_eq!(last, &format!("m{:05}", PRESENCE_LIST_MAX - 1));
     }
 
     #[test]
