@@ -391,6 +391,53 @@ async fn nothing_shown_is_lost_when_a_sharded_room_is_killed_mid_burst(_server: 
     let _ = std::fs::remove_dir_all(state);
 }
 
+async fn newcomers_during_a_burst_get_each_message_once(server: Server) {
+    const SENT: usize = 600;
+    let q = "room=rl-burst&batch=1";
+    // Two senders on relay 0, the newcomers on the relays after it.
+    let mut senders = Vec::new();
+    for s in 0..2 {
+        let id = format!("rl-b-send{s}");
+        let (sender, _) = Client::join_with(&server, &id, q).await;
+        let sent: Vec<(String, String)> = (1..=SENT)
+            .map(|i| (format!("burst {s}/{i}"), format!("rb{s}-{i}")))
+            .collect();
+        senders.push(sender.start_traffic(sent, 60));
+    }
+    for sender in &mut senders {
+        sender.wait_for_acks(20).await;
+    }
+    // Each newcomer lands on a relay while broadcasts are on their way to
+    // it: what its history holds must not come again live, and nothing
+    // after it may be missing.
+    for i in 0..16 {
+        let id = format!("rl-b{i}");
+        // The room is busy, so even its first frames may come in a batch.
+        let mut c = Client::connect(&server, &format!("/ws/{id}?{q}"), &id).await;
+        let history = next_of(&mut c, "history").await;
+        let mut seqs: Vec<u64> = (common::history_messages(&history).iter())
+            .filter_map(|m| m["seq"].as_u64())
+            .collect();
+        let latest = history["latestSeq"].as_u64().expect("latestSeq");
+        let until = (latest + 5).min(2 * SENT as u64);
+        while seqs.last().is_none_or(|&s| s < until) {
+            for f in common::unpacked(c.next().await) {
+                if f["type"] == "message" {
+                    seqs.push(f["seq"].as_u64().expect("seq"));
+                }
+            }
+        }
+        let want: Vec<u64> = (seqs[0]..=*seqs.last().unwrap()).collect();
+        assert_eq!(
+            seqs, want,
+            "{id} (history up to {latest}) heard a seq twice or none"
+        );
+    }
+    for sender in &mut senders {
+        sender.wait_for_acks(SENT).await;
+    }
+}
+
 /// workerd evicts an object after this long without an event (see
 /// tests/rooms_and_history.rs); its hibernated sockets stay open.
 const EVICTION_AFTER: Duration = Duration::from_secs(10);
@@ -440,4 +487,5 @@ suite![
     nothing_shown_is_lost_when_a_sharded_room_is_killed_mid_burst,
     a_thousand_clients_over_twenty_relays_hear_every_message_once,
     a_room_evicted_while_relays_hold_its_sockets_learns_them_back,
+    newcomers_during_a_burst_get_each_message_once,
 ];
