@@ -395,10 +395,16 @@ async fn newcomers_during_a_burst_get_each_message_once(server: Server) {
     const SENT: usize = 600;
     let q = "room=rl-burst&batch=1";
     // Two senders on relay 0, the newcomers on the relays after it.
-    let mut senders = Vec::new();
+    let mut joined = Vec::new();
     for s in 0..2 {
-        let id = format!("rl-b-send{s}");
-        let (sender, _) = Client::join_with(&server, &id, q).await;
+        joined.push(
+            Client::join_with(&server, &format!("rl-b-send{s}"), q)
+                .await
+                .0,
+        );
+    }
+    let mut senders = Vec::new();
+    for (s, sender) in joined.into_iter().enumerate() {
         let sent: Vec<(String, String)> = (1..=SENT)
             .map(|i| (format!("burst {s}/{i}"), format!("rb{s}-{i}")))
             .collect();
