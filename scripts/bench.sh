@@ -30,6 +30,13 @@
 #                                   BENCH_REACT_SIZES, BENCH_REACT_REPEATS,
 #                                   BENCH_REACT_RATE and BENCH_REACT_SECS
 #                                   shape it
+#   bash scripts/bench.sh relays    issue 26's one object against relays at
+#                                   1,000 and 5,000 clients: a quiet step's
+#                                   latency (the extra hop) and the knee,
+#                                   with server CPU per delivered message
+#                                   (bench-results/relays.md);
+#                                   BENCH_RELAY_SIZES, BENCH_RELAY_CAPACITY
+#                                   and BENCH_RELAY_QUIET_RATE shape it
 #   BENCH_COMPARE_BUILD=<other checkout>/build bash scripts/bench.sh
 #                                   also runs that build, as edge-chat@base
 #                                   (and edge-chat plain@base, plain clients)
@@ -49,7 +56,7 @@ fi
 ulimit -n 65536 2> /dev/null || ulimit -n "$(ulimit -Hn)"
 export WRANGLER_SEND_METRICS=false
 cargo bench --bench load --no-run
-if [[ ${1:-} == silent || ${1:-} == history || ${1:-} == reactions ]]; then
+if [[ ${1:-} == silent || ${1:-} == history || ${1:-} == reactions || ${1:-} == relays ]]; then
     exec taskset -c 0 cargo bench --bench load -- "$@"
 fi
 exec taskset -c 0 cargo bench --bench load -- suite "$@"

@@ -14,7 +14,8 @@
 //! chart again;
 //! `history [--smoke]` runs the million-message room of issue 27 (see
 //! `history`); `reactions [--smoke]` the reaction storm of issue 29 (see
-//! `reactions`);
+//! `reactions`); `relays [--smoke]` one object against relays (issue 26,
+//! see `relays`);
 //! `serve-tokio <port>` is the native broadcast baseline.
 //!
 //! # Layout
@@ -32,6 +33,7 @@
 //!   hundred: join, scrollback, search, knee and storage.
 //! - `reactions`: every member of a chatting room reacts at once: the chat's
 //!   latency during the storm and the storm's completion time.
+//! - `relays`: one room as one object against the same room on relays.
 
 // The benchmark drives servers from the host; on wasm32 there is nothing to
 // run, so the crate is empty and needs no `main`.
@@ -41,6 +43,7 @@
 mod client;
 mod history;
 mod reactions;
+mod relays;
 mod report;
 mod results;
 mod servers;
@@ -92,6 +95,13 @@ fn main() {
                 std::process::exit(1);
             }
         }
+        Some("relays") => {
+            let smoke = args.iter().any(|a| a == "--smoke");
+            if let Err(e) = rt.block_on(relays::relays(smoke)) {
+                eprintln!("bench failed: {e}");
+                std::process::exit(1);
+            }
+        }
         Some("silent-chart") => {
             let json = args.get(1).map_or("bench-results/silent.json", String::as_str);
             if let Err(e) = silent::rerender(json) {
@@ -106,7 +116,7 @@ fn main() {
             }
         }
         _ => eprintln!(
-            "usage: load suite [--smoke] | load silent [--smoke] | load history [--smoke] | load reactions [--smoke] | load report <results.json> [<out dir>] | load serve-tokio <port>"
+            "usage: load suite [--smoke] | load silent [--smoke] | load history [--smoke] | load reactions [--smoke] | load relays [--smoke] | load report <results.json> [<out dir>] | load serve-tokio <port>"
         ),
     }
 }

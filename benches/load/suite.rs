@@ -156,6 +156,7 @@ pub async fn suite(smoke: bool) -> Result<(), String> {
         crate::history::history(true).await?;
         // And issue 29's reaction storm, at five members.
         crate::reactions::reactions(true).await?;
+        crate::relays::relays(true).await?;
     }
     Ok(())
 }
@@ -496,7 +497,7 @@ fn faults(step: &Step) -> Vec<Fault> {
 /// Server CPU between two samples per delivered message. `None` when a
 /// sample is missing, the counter went backwards (a process of the tree
 /// exited and took its ticks along) or nothing was delivered.
-fn cpu_us_per(before: Usage, after: Usage, delivered: u64) -> Option<f64> {
+pub(crate) fn cpu_us_per(before: Usage, after: Usage, delivered: u64) -> Option<f64> {
     let ticks = after.cpu?.checked_sub(before.cpu?)?;
     (delivered > 0).then(|| ticks as f64 / TICKS_PER_SEC * 1e6 / delivered as f64)
 }
