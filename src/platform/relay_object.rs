@@ -115,11 +115,8 @@ impl DurableObject for ChatRelay {
             for delivery in &outcome.deliveries {
                 send(&ws, &text(&delivery.frame.to_json()));
             }
-            self.close(
-                &ws,
-                outcome.close.unwrap_or(INTERNAL_CLOSE),
-                "closed_by_room",
-            );
+            let close = outcome.close.unwrap_or(INTERNAL_CLOSE);
+            self.close(&ws, close, outcome.cause.as_deref());
         }
         self.rearm();
         Response::ok("")
@@ -316,38 +313,37 @@ impl ChatRelay {
         self.tell_room(&FromRelay::Left { k: key });
     }
 
-    fn close(&self, ws: &WebSocket, close: Close, event: &'static str) {
+    /// Closes a socket for the room's reason `why`, logged as the room logs
+    /// its own closes, and tells the room it left.
+    fn close(&self, ws: &WebSocket, close: Close, why: Option<&str>) {
         let _ = ws.close(Some(close.code), Some(close.reason));
-        let room = self
-            .whoami
-            .borrow()
-            .as_ref()
-            .map(|w| w.1.clone())
-            .unwrap_or_default();
-        emit(
-            LogLine::warn(event)
-                .room(&room)
-                .close(close.code, close.reason),
-        );
+        if let Some(session) = session_of(ws) {
+            let line = LogLine::warn("closed_by_room").room(&session.room);
+            let line = line
+                .client(&session.client_id)
+                .close(close.code, close.reason);
+            emit(match why {
+                Some(why) => line.detail(why),
+                None => line,
+            });
+        }
         self.depart(ws);
     }
 
     /// Closes the sockets a release put over their budget, then, if the
     /// relay is over its own, the plain sockets with the biggest backlogs.
     fn close_overdrawn(&self, over: Overdrawn<u64>) {
-        let mut closing: Vec<u64> = over.sockets;
+        let mut closing: Vec<(u64, &str)> = (over.sockets.into_iter())
+            .map(|key| (key, flow::SOCKET_BUDGET))
+            .collect();
         if over.room {
-            closing.extend(self.sockets.books().evict(now()));
+            let evicted = self.sockets.books().evict(now());
+            closing.extend(evicted.into_iter().map(|key| (key, flow::ROOM_BUDGET)));
         }
-        for key in closing {
-            let Some(ws) = self.socket(key) else { continue };
-            let why = if over.room {
-                flow::ROOM_BUDGET
-            } else {
-                flow::SOCKET_BUDGET
-            };
-            emit(LogLine::warn("too_slow").detail(why));
-            self.close(&ws, TOO_SLOW_CLOSE, "closed_by_room");
+        for (key, why) in closing {
+            if let Some(ws) = self.socket(key) {
+                self.close(&ws, TOO_SLOW_CLOSE, Some(why));
+            }
         }
     }
 
