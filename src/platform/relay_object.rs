@@ -299,18 +299,18 @@ impl ChatRelay {
 
     /// A socket closed or failed: the room hears of it once.
     fn depart(&self, ws: &WebSocket) {
-        let key = match self.pending_key(ws) {
+        let (key, session) = match self.pending_key(ws) {
             Some(key) => {
                 self.pending.borrow_mut().retain(|(k, _)| *k != key);
-                key
+                (key, session_of(ws))
             }
             None => match self.sockets.depart(ws) {
-                Some(session) => session.conn,
+                Some(session) => (session.conn, Some(session)),
                 None => return,
             },
         };
         self.sockets.forget_closed();
-        self.tell_room(&FromRelay::Left { k: key });
+        self.tell_room(&FromRelay::Left { k: key, s: session });
     }
 
     /// Closes a socket for the room's reason `why`, logged as the room logs

@@ -54,6 +54,31 @@ pub enum Place {
     Relay { index: u32, opened: bool },
 }
 
+/// Keys of sockets on relays the room let go of lately, so a relay's late
+/// word of one (its `Left` crossing the room's `Close`) is known for what
+/// it is, while a `Left` of a socket the room never knew (it restarted
+/// since) still gets its leave notice.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Departed {
+    keys: VecDeque<u64>,
+}
+
+impl Departed {
+    /// How many keys it keeps: far more than can cross in flight.
+    pub const KEEP: usize = 4096;
+
+    pub fn note(&mut self, key: u64) {
+        if self.keys.len() == Self::KEEP {
+            self.keys.pop_front();
+        }
+        self.keys.push_back(key);
+    }
+
+    pub fn contains(&self, key: u64) -> bool {
+        self.keys.contains(&key)
+    }
+}
+
 /// The room's relays: how many sockets each holds and how many placements
 /// are on their way to it.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -222,9 +247,14 @@ pub enum FromRelay {
     /// A frame from socket `k`: its text, or `None` for a binary frame.
     #[serde(rename = "f")]
     Frame { k: u64, t: Option<String> },
-    /// Socket `k` closed, failed, or was closed by the relay.
+    /// Socket `k` closed, failed, or was closed by the relay; `s` is its
+    /// session, for a room that restarted since and no longer knows it.
     #[serde(rename = "l")]
-    Left { k: u64 },
+    Left {
+        k: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        s: Option<Session>,
+    },
 }
 
 /// One call from a relay: its index and what its sockets said.
@@ -274,6 +304,16 @@ mod tests {
             relay_capacity: capacity,
             ..Config::default()
         }
+    }
+
+    #[test]
+    fn departed_keys_are_kept_to_a_bound() {
+        let mut departed = Departed::default();
+        for key in 0..Departed::KEEP as u64 + 1 {
+            departed.note(key);
+        }
+        assert!(!departed.contains(0), "the oldest went");
+        assert!(departed.contains(1) && departed.contains(Departed::KEEP as u64));
     }
 
     #[test]

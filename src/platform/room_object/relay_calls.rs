@@ -29,7 +29,7 @@ impl ChatRoom {
                 for item in call.items {
                     match item {
                         FromRelay::Frame { k, t } => self.relay_frame(k, t.as_deref()),
-                        FromRelay::Left { k } => self.send.depart_remote(k),
+                        FromRelay::Left { k, s } => self.send.relay_left(k, s),
                     }
                 }
                 Response::ok("")

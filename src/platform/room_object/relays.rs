@@ -21,7 +21,9 @@ use crate::platform::pipe::{post, Pipe};
 use crate::room::session::Session;
 use crate::send::coalesce::{Held, To};
 use crate::send::flow::MarkKey;
-use crate::send::relay::{relay_name, Seats, SyncAnswer, ToRelay, SYNC_PATH, TO_RELAY_PATH};
+use crate::send::relay::{
+    relay_name, Departed, Seats, SyncAnswer, ToRelay, SYNC_PATH, TO_RELAY_PATH,
+};
 use crate::send::roster::Roster;
 use crate::settings::config::Budgets;
 use crate::wire::error::Close;
@@ -37,6 +39,8 @@ pub(super) struct Relays {
     room: RefCell<String>,
     /// Whether this instance asked the relays in storage what they hold.
     pub(super) synced: Cell<bool>,
+    /// Sockets on relays the room let go of lately.
+    departed: RefCell<Departed>,
 }
 
 /// `ToRelay::Frames` over borrowed frames: one serialisation per release,
@@ -55,6 +59,7 @@ impl Relays {
             pipes: RefCell::default(),
             room: RefCell::default(),
             synced: Cell::new(false),
+            departed: RefCell::default(),
         }
     }
 
@@ -169,12 +174,29 @@ impl SendPath {
         }
     }
 
+    /// A relay says socket `key` left. One the room let go of already is
+    /// old news; one it never knew (it restarted since, and the relay no
+    /// longer listed it) still gets its leave notice.
+    pub(super) fn relay_left(self: &Rc<Self>, key: u64, session: Option<Session>) {
+        if self.relays.members.borrow().get(key).is_some() {
+            return self.depart_remote(key);
+        }
+        match session {
+            Some(session) if !self.relays.departed.borrow().contains(key) => {
+                self.relays.departed.borrow_mut().note(key);
+                self.announce_leave(&session, None);
+            }
+            _ => {}
+        }
+    }
+
     /// A socket on a relay left (or was closed by the room): forget it,
     /// retire its relay if that was its last, and tell the room.
     pub(super) fn depart_remote(self: &Rc<Self>, key: u64) {
         let Some(member) = self.relays.members.borrow_mut().remove(key) else {
             return;
         };
+        self.relays.departed.borrow_mut().note(key);
         let retired = (self.relays.seats.borrow_mut()).left(member.socket, now());
         if retired {
             self.retire_relay(member.socket);
