@@ -21,7 +21,7 @@ use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
 use common::readers::*;
-use common::{Client, Server};
+use common::{Client, Runtime, Server};
 
 const VARS: &[(&str, &str)] = &[
     ("RATE_PER_SEC", "100000"),
@@ -275,9 +275,30 @@ async fn the_room_budget_closes_plain_backlogs_never_a_page(server: Server) {
     assert_eq!(closes_of(&server, "fc-r-page"), Vec::<String>::new());
 }
 
+/// (3) on a relay (issue 26): a relay is an object of its own, with the
+/// same budget for the sockets it holds. Twenty seats hold all twelve
+/// sockets, so their backlogs together pass the relay's budget, as they
+/// pass the room's above. (With three seats a relay, as CI's second pass
+/// places them, three plain backlogs never reach 2 MiB before each passes
+/// its own 512 KiB: that pass skips the test above, and this one proves
+/// the rule on a relay.)
+async fn a_relay_closes_plain_backlogs_for_its_own_budget(_: Server) {
+    let mut vars = VARS.to_vec();
+    vars.extend([("RELAY_THRESHOLD", "0"), ("RELAY_CAPACITY", "20")]);
+    let mut rt = tokio::task::block_in_place(|| Runtime::start(&vars));
+    let server = rt.server();
+    the_room_budget_closes_plain_backlogs_never_a_page(server.clone()).await;
+    let opened = (server.log_lines().into_iter())
+        .filter(|l| l.contains("relay_opened") && l.contains("fc-r"))
+        .count();
+    assert_eq!(opened, 1, "every socket was on one relay");
+    rt.stop();
+}
+
 suite![
     vars: VARS;
     the_room_budget_closes_plain_backlogs_never_a_page,
+    a_relay_closes_plain_backlogs_for_its_own_budget,
     a_silent_plain_socket_is_closed_and_bystanders_lose_nothing,
     a_proving_socket_that_stops_reading_is_closed_at_its_budget,
     lying_receipts_confirm_nothing,

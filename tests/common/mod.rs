@@ -139,7 +139,8 @@ macro_rules! suite {
 }
 
 /// Runs the named tests against one runtime and exits with libtest's summary
-/// line and status. A positional argument filters tests by substring.
+/// line and status. A positional argument filters tests by substring, and
+/// `--skip <substring>` leaves tests out, as libtest's do.
 pub fn run(tests: &[(&str, TestFn)]) {
     run_with_vars(&[], tests)
 }
@@ -149,12 +150,27 @@ pub fn run_with_vars(vars: &[(&str, &str)], tests: &[(&str, TestFn)]) {
     run_with_timeout(vars, TEST_TIMEOUT, tests)
 }
 
+/// The arguments libtest would read here: a positional filter and any
+/// number of `--skip <substring>`, so one command line serves every binary.
+fn chosen_by(mut args: impl Iterator<Item = String>) -> (Option<String>, Vec<String>) {
+    let (mut filter, mut skips) = (None, Vec::new());
+    while let Some(arg) = args.next() {
+        if arg == "--skip" {
+            skips.extend(args.next());
+        } else if !arg.starts_with('-') && filter.is_none() {
+            filter = Some(arg);
+        }
+    }
+    (filter, skips)
+}
+
 /// [`run_with_vars`], each test allowed `timeout`.
 pub fn run_with_timeout(vars: &[(&str, &str)], timeout: Duration, tests: &[(&str, TestFn)]) {
-    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let (filter, skips) = chosen_by(std::env::args().skip(1));
     let chosen: Vec<_> = tests
         .iter()
         .filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f)))
+        .filter(|(name, _)| !skips.iter().any(|s| name.contains(s.as_str())))
         .collect();
     let filtered_out = tests.len() - chosen.len();
     let started = Instant::now();

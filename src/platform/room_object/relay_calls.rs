@@ -48,13 +48,11 @@ impl ChatRoom {
         };
         self.send.relays.learn_room(room);
         if opened {
-            if let Err(err) = self.send.db.relays().opened(index, room) {
-                emit(
-                    LogLine::error("relay_open_failed")
-                        .room(room)
-                        .detail(&err.0),
-                );
-            }
+            let (line, why) = match self.send.db.relays().opened(index, room) {
+                Ok(()) => (LogLine::info("relay_opened"), String::new()),
+                Err(err) => (LogLine::error("relay_open_failed"), format!(": {}", err.0)),
+            };
+            emit(line.room(room).detail(&format!("relay {index}{why}")));
         }
         let resp = Response::empty()?.with_status(307);
         resp.headers().set(RELAY_HEADER, &index.to_string())?;
