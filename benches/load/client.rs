@@ -208,6 +208,26 @@ pub async fn connect(port: u16, id: usize, query: &str, receipts: bool) -> Resul
     })
 }
 
+/// `n` clients (ids 0 to `n - 1`) on `query`, connected in waves of 50 as
+/// the suite does.
+pub async fn connect_many(
+    port: u16,
+    n: usize,
+    query: &str,
+    receipts: bool,
+) -> Result<Vec<Client>, String> {
+    let mut clients = Vec::with_capacity(n);
+    for wave in (0..n).collect::<Vec<_>>().chunks(50) {
+        let conns =
+            futures_util::future::join_all(wave.iter().map(|&i| connect(port, i, query, receipts)))
+                .await;
+        for c in conns {
+            clients.push(c?);
+        }
+    }
+    Ok(clients)
+}
+
 /// Connects again every client whose socket the server closed, and says how
 /// many. Our room closes a receipt-sending socket that fell 2 MiB behind
 /// (flow control), which a load generator past its own limit does in an

@@ -36,10 +36,10 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::client::{collect, connect, drain, percentile, send_step, Client, Ws};
+use crate::client::{collect, connect_many, drain, percentile, send_step, Client, Ws};
 use crate::report;
 use crate::results::Saturation;
-use crate::servers::{compare_build, root, Running, Server};
+use crate::servers::{compare_build, Running, Server};
 use crate::suite::{env_num, saturate, Plan};
 
 /// In one message in 10,000: a handful of hits even at a million.
@@ -166,7 +166,7 @@ pub async fn history(smoke: bool) -> Result<(), String> {
         json!({
             "smoke": smoke,
             "command": command_line(&plan),
-            "date": date(),
+            "date": report::date(),
             "machine": report::machine(),
             "wasm_raw": wasm_raw,
             "wasm_gzip": wasm_gzip,
@@ -250,7 +250,13 @@ async fn knee_run(
     }
     // The first join opens the room: after a restart, its whole file.
     let opened = join_once(running.port, &room, "opener").await?;
-    let mut clients = connect_all(running.port, &room, plan.clients, server).await?;
+    let mut clients = connect_many(
+        running.port,
+        plan.clients,
+        &query(&room),
+        server.takes_receipts(),
+    )
+    .await?;
     let mut seq = 0;
     let sat: Saturation = saturate(&mut clients, &running, &plan.knee, &mut seq).await;
     let knee = sat.knee.as_ref();
@@ -269,28 +275,6 @@ async fn knee_run(
         "steps": sat.steps.len(),
         "loadavg": [load_before, loadavg()],
     }))
-}
-
-/// `n` clients of `room`, connected in waves of 50 as the suite does.
-async fn connect_all(
-    port: u16,
-    room: &str,
-    n: usize,
-    server: Server,
-) -> Result<Vec<Client>, String> {
-    let q = query(room);
-    let mut clients = Vec::with_capacity(n);
-    for wave in (0..n).collect::<Vec<_>>().chunks(50) {
-        let conns = futures_util::future::join_all(
-            wave.iter()
-                .map(|&i| connect(port, i, &q, server.takes_receipts())),
-        )
-        .await;
-        for c in conns {
-            clients.push(c?);
-        }
-    }
-    Ok(clients)
 }
 
 struct Filled {
@@ -503,7 +487,8 @@ async fn measure_room(
 ) -> Result<Value, String> {
     let port = running.port;
     let load_before = loadavg();
-    let mut clients = connect_all(port, room, plan.clients, Server::EdgeMiniflare).await?;
+    let receipts = Server::EdgeMiniflare.takes_receipts();
+    let mut clients = connect_many(port, plan.clients, &query(room), receipts).await?;
     let idle = probe_all(port, room, plan, "idle").await?;
     log_probes("quiet", &idle);
     let stop = AtomicBool::new(false);
@@ -823,30 +808,15 @@ fn command_line(plan: &HistoryPlan) -> String {
     }
 }
 
-fn date() -> String {
-    Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default()
-}
-
 fn write(doc: &Value, plan: &HistoryPlan) -> Result<(), String> {
-    let results = root().join("bench-results");
-    let dir = if plan.smoke {
-        results.join("tmp/smoke")
+    let below = if plan.smoke {
+        "tmp/smoke"
     } else if plan.narrowed() {
-        results.join("tmp/run")
+        "tmp/run"
     } else {
-        results
+        ""
     };
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let json_text = serde_json::to_string_pretty(doc).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join("bigroom.json"), json_text).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join("bigroom.md"), markdown(doc)).map_err(|e| e.to_string())?;
-    eprintln!("history: wrote {}", dir.join("bigroom.md").display());
-    Ok(())
+    report::write_mode("bigroom", below, doc, &markdown(doc))
 }
 
 /// The tables of bigroom.md, from the run's document.

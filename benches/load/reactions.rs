@@ -22,9 +22,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::client::{collect, connect, drain, quiesce, send_step, Client};
+use crate::client::{collect, connect_many, drain, quiesce, send_step, Client};
 use crate::report;
-use crate::servers::{root, Running, Server};
+use crate::servers::Server;
 use crate::suite::{env_num, saturate, Plan};
 
 const ROOM: &str = "react";
@@ -75,7 +75,7 @@ pub async fn reactions(smoke: bool) -> Result<(), String> {
     }
     let doc = json!({
         "command": command_line(&plan),
-        "date": date(),
+        "date": report::date(),
         "machine": report::machine(),
         "step_secs": plan.step_secs,
         "sizes": sizes,
@@ -102,7 +102,8 @@ async fn size_run(n: usize, plan: &ReactPlan) -> Result<Value, String> {
     let server = Server::EdgeMiniflare;
     eprintln!("reactions: {n} clients");
     let running = server.start()?;
-    let mut clients = connect_all(&running, n, server).await?;
+    let q = format!("?room={ROOM}&batch=1");
+    let mut clients = connect_many(running.port, n, &q, server.takes_receipts()).await?;
     let mut seq = 0;
     let (rate, knee) = match plan.rate {
         Some(r) => (r, Value::Null),
@@ -144,22 +145,6 @@ async fn size_run(n: usize, plan: &ReactPlan) -> Result<Value, String> {
         "rate_per_s": rate,
         "steps": steps,
     }))
-}
-
-async fn connect_all(running: &Running, n: usize, server: Server) -> Result<Vec<Client>, String> {
-    let q = format!("?room={ROOM}&batch=1");
-    let mut clients = Vec::with_capacity(n);
-    for wave in (0..n).collect::<Vec<_>>().chunks(50) {
-        let conns = futures_util::future::join_all(
-            wave.iter()
-                .map(|&i| connect(running.port, i, &q, server.takes_receipts())),
-        )
-        .await;
-        for c in conns {
-            clients.push(c?);
-        }
-    }
-    Ok(clients)
 }
 
 /// Sends the message everyone will react to, as plain text (not a
@@ -320,28 +305,9 @@ fn command_line(plan: &ReactPlan) -> String {
     format!("{vars}bash scripts/bench.sh reactions")
 }
 
-fn date() -> String {
-    std::process::Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default()
-}
-
 fn write(doc: &Value, plan: &ReactPlan) -> Result<(), String> {
-    let results = root().join("bench-results");
-    let dir = if plan.smoke {
-        results.join("tmp/smoke")
-    } else {
-        results
-    };
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let text = serde_json::to_string_pretty(doc).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join("reactions.json"), text).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join("reactions.md"), markdown(doc)).map_err(|e| e.to_string())?;
-    eprintln!("reactions: wrote {}", dir.join("reactions.md").display());
-    Ok(())
+    let below = if plan.smoke { "tmp/smoke" } else { "" };
+    report::write_mode("reactions", below, doc, &markdown(doc))
 }
 
 /// One row per step, from the run's document.

@@ -21,9 +21,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::client::{collect, connect, drain, quiesce, send_step, Client};
+use crate::client::{collect, connect_many, drain, quiesce, send_step, Client};
 use crate::report;
-use crate::servers::{root, Running, Server};
+use crate::servers::{Running, Server};
 use crate::suite::{cpu_us_per, env_num, saturate, Plan};
 
 const ROOM: &str = "relays";
@@ -93,7 +93,7 @@ pub async fn relays(smoke: bool) -> Result<(), String> {
     }
     let doc = json!({
         "command": if smoke { "bash scripts/bench.sh --smoke".to_owned() } else { command_line() },
-        "date": date(),
+        "date": report::date(),
         "machine": report::machine(),
         "relay_capacity": capacity,
         "rows": rows,
@@ -115,7 +115,8 @@ pub async fn relays(smoke: bool) -> Result<(), String> {
 async fn run(n: usize, layout: &Layout, quiet_rate: f64, plan: &Plan) -> Result<Value, String> {
     let server = Server::EdgeMiniflare;
     let running = server.start_with(&[("BENCH_MINIFLARE_VARS", layout.vars.to_string())])?;
-    let mut clients = connect_all(&running, n, server).await?;
+    let q = format!("?room={ROOM}&batch=1");
+    let mut clients = connect_many(running.port, n, &q, server.takes_receipts()).await?;
     quiesce(&clients, Duration::from_secs(60)).await;
     let relays = presence_relays(running.port).await;
     let mut seq = 0;
@@ -166,22 +167,6 @@ async fn quiet_step(clients: &[Client], running: &Running, rate: f64, seq: &mut 
     })
 }
 
-async fn connect_all(running: &Running, n: usize, server: Server) -> Result<Vec<Client>, String> {
-    let q = format!("?room={ROOM}&batch=1");
-    let mut clients = Vec::with_capacity(n);
-    for wave in (0..n).collect::<Vec<_>>().chunks(50) {
-        let conns = futures_util::future::join_all(
-            wave.iter()
-                .map(|&i| connect(running.port, i, &q, server.takes_receipts())),
-        )
-        .await;
-        for c in conns {
-            clients.push(c?);
-        }
-    }
-    Ok(clients)
-}
-
 /// The room's relays as its presence answer says.
 async fn presence_relays(port: u16) -> Value {
     let path = format!("/api/rooms/{ROOM}/presence");
@@ -212,28 +197,9 @@ fn command_line() -> String {
     format!("{vars}bash scripts/bench.sh relays")
 }
 
-fn date() -> String {
-    std::process::Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default()
-}
-
 fn write(doc: &Value, smoke: bool) -> Result<(), String> {
-    let results = root().join("bench-results");
-    let dir = if smoke {
-        results.join("tmp/smoke")
-    } else {
-        results
-    };
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let text = serde_json::to_string_pretty(doc).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join("relays.json"), text).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join("relays.md"), markdown(doc)).map_err(|e| e.to_string())?;
-    eprintln!("relays: wrote {}", dir.join("relays.md").display());
-    Ok(())
+    let below = if smoke { "tmp/smoke" } else { "" };
+    report::write_mode("relays", below, doc, &markdown(doc))
 }
 
 /// One row per size and layout.

@@ -370,6 +370,34 @@ fn limits_cell(runs: &[Run], server: Server, n: usize) -> String {
 
 const KNEE_NOTE: &str = "\nThe knee is the highest passing step of a climb in which every client sends, open loop: the offered rate doubles from 10 messages a second until a step fails, then bisects until failing / passing ≤ 1.10 (the bracket). A step passes when p99 ≤ 250 ms, nothing is lost, duplicated or reordered, and the senders achieved at least 95 % of the offered rate. Knee delivered msgs/s = messages received by all clients / (last receive − first send); achieved = messages sent / (last send − first send), both measured, neither derived from the offered rate. † a repeat did not converge (step cap, rate cap, or no passing step): its knee is a lower bound. Limited by *sender behind* alone means the load generator, not the server, ran out first. ";
 
+/// Writes a mode's document as `<stem>.json` and its tables as `<stem>.md`
+/// in `bench-results/<below>` (`""`, or `tmp/smoke` for a smoke run).
+pub fn write_mode(
+    stem: &str,
+    below: &str,
+    doc: &serde_json::Value,
+    md: &str,
+) -> Result<(), String> {
+    let dir = root().join("bench-results").join(below);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let text = serde_json::to_string_pretty(doc).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join(format!("{stem}.json")), text).map_err(|e| e.to_string())?;
+    let md_path = dir.join(format!("{stem}.md"));
+    std::fs::write(&md_path, md).map_err(|e| e.to_string())?;
+    eprintln!("wrote {}", md_path.display());
+    Ok(())
+}
+
+/// Now, to the minute, in UTC: when a mode's run was recorded.
+pub fn date() -> String {
+    Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
 pub fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu = cpuinfo
