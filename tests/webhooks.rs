@@ -607,11 +607,7 @@ fn main() {
         a_redirect_is_a_failed_try_and_is_never_followed,
         a_hanging_receiver_does_not_delay_fan_out,
     ];
-    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let chosen: Vec<_> = tests
-        .iter()
-        .filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f)))
-        .collect();
+    let chosen = common::chosen(&tests);
     println!("\nrunning {} tests", chosen.len());
     if !chosen.is_empty() {
         common::runtime::build_worker();

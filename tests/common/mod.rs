@@ -150,8 +150,17 @@ pub fn run_with_vars(vars: &[(&str, &str)], tests: &[(&str, TestFn)]) {
     run_with_timeout(vars, TEST_TIMEOUT, tests)
 }
 
-/// The arguments libtest would read here: a positional filter and any
-/// number of `--skip <substring>`, so one command line serves every binary.
+/// The tests this command line asks for, as libtest would choose them: a
+/// positional filter and any number of `--skip <substring>`, so one command
+/// line serves every binary.
+pub fn chosen<'a, T>(tests: &'a [(&'a str, T)]) -> Vec<&'a (&'a str, T)> {
+    let (filter, skips) = chosen_by(std::env::args().skip(1));
+    (tests.iter())
+        .filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f)))
+        .filter(|(name, _)| !skips.iter().any(|s| name.contains(s.as_str())))
+        .collect()
+}
+
 fn chosen_by(mut args: impl Iterator<Item = String>) -> (Option<String>, Vec<String>) {
     let (mut filter, mut skips) = (None, Vec::new());
     while let Some(arg) = args.next() {
@@ -166,12 +175,7 @@ fn chosen_by(mut args: impl Iterator<Item = String>) -> (Option<String>, Vec<Str
 
 /// [`run_with_vars`], each test allowed `timeout`.
 pub fn run_with_timeout(vars: &[(&str, &str)], timeout: Duration, tests: &[(&str, TestFn)]) {
-    let (filter, skips) = chosen_by(std::env::args().skip(1));
-    let chosen: Vec<_> = tests
-        .iter()
-        .filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f)))
-        .filter(|(name, _)| !skips.iter().any(|s| name.contains(s.as_str())))
-        .collect();
+    let chosen = chosen(tests);
     let filtered_out = tests.len() - chosen.len();
     let started = Instant::now();
     println!("\nrunning {} tests", chosen.len());
