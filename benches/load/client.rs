@@ -208,19 +208,26 @@ pub async fn connect(port: u16, id: usize, query: &str, receipts: bool) -> Resul
     })
 }
 
-/// `n` clients (ids 0 to `n - 1`) on `query`, connected in waves of 50 as
-/// the suite does.
+/// The query of a `batch=1` client of `room`, as the page joins.
+pub fn batch_query(room: &str) -> String {
+    format!("?room={room}&batch=1")
+}
+
+/// `n` `batch=1` clients of `room` (ids 0 to `n - 1`), connected in waves
+/// of 50 as the suite does.
 pub async fn connect_many(
     port: u16,
+    room: &str,
     n: usize,
-    query: &str,
     receipts: bool,
 ) -> Result<Vec<Client>, String> {
+    let query = batch_query(room);
     let mut clients = Vec::with_capacity(n);
     for wave in (0..n).collect::<Vec<_>>().chunks(50) {
-        let conns =
-            futures_util::future::join_all(wave.iter().map(|&i| connect(port, i, query, receipts)))
-                .await;
+        let conns = futures_util::future::join_all(
+            wave.iter().map(|&i| connect(port, i, &query, receipts)),
+        )
+        .await;
         for c in conns {
             clients.push(c?);
         }

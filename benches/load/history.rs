@@ -36,7 +36,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::client::{collect, connect_many, drain, percentile, send_step, Client, Ws};
+use crate::client::{batch_query, collect, connect_many, drain, percentile, send_step, Client, Ws};
 use crate::report;
 use crate::results::Saturation;
 use crate::servers::{compare_build, Running, Server};
@@ -223,10 +223,6 @@ fn room_name(size: u64) -> String {
     format!("h{size}")
 }
 
-fn query(room: &str) -> String {
-    format!("?room={room}&batch=1")
-}
-
 /// One knee at `plan.clients` clients: a fresh room filled with `size`
 /// messages, or with `persist` the room of that size kept there.
 async fn knee_run(
@@ -250,13 +246,8 @@ async fn knee_run(
     }
     // The first join opens the room: after a restart, its whole file.
     let opened = join_once(running.port, &room, "opener").await?;
-    let mut clients = connect_many(
-        running.port,
-        plan.clients,
-        &query(&room),
-        server.takes_receipts(),
-    )
-    .await?;
+    let receipts = server.takes_receipts();
+    let mut clients = connect_many(running.port, &room, plan.clients, receipts).await?;
     let mut seq = 0;
     let sat: Saturation = saturate(&mut clients, &running, &plan.knee, &mut seq).await;
     let knee = sat.knee.as_ref();
@@ -343,7 +334,7 @@ async fn fill(port: u16, room: &str, n: u64) -> Result<Filled, String> {
 
 async fn fill_socket(port: u16, room: &str, k: u64, share: Vec<u64>) -> Result<(), String> {
     let id = format!("fill{k}");
-    let url = format!("ws://127.0.0.1:{port}/ws/{id}{}", query(room));
+    let url = format!("ws://127.0.0.1:{port}/ws/{id}{}", batch_query(room));
     let (ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
         .await
         .map_err(|e| format!("filler connect: {e}"))?;
@@ -407,7 +398,7 @@ struct JoinTime {
 
 /// A fresh socket, from before its connect to its `history` frame.
 async fn join_once(port: u16, room: &str, id: &str) -> Result<JoinTime, String> {
-    let url = format!("ws://127.0.0.1:{port}/ws/{id}{}", query(room));
+    let url = format!("ws://127.0.0.1:{port}/ws/{id}{}", batch_query(room));
     let started = Instant::now();
     let (mut ws, _) = tokio::time::timeout(
         Duration::from_secs(30),
@@ -488,7 +479,7 @@ async fn measure_room(
     let port = running.port;
     let load_before = loadavg();
     let receipts = Server::EdgeMiniflare.takes_receipts();
-    let mut clients = connect_many(port, plan.clients, &query(room), receipts).await?;
+    let mut clients = connect_many(port, room, plan.clients, receipts).await?;
     let idle = probe_all(port, room, plan, "idle").await?;
     log_probes("quiet", &idle);
     let stop = AtomicBool::new(false);
@@ -616,7 +607,7 @@ struct Asker {
 
 impl Asker {
     async fn connect(port: u16, room: &str, tag: &str) -> Result<Asker, String> {
-        let url = format!("ws://127.0.0.1:{port}/ws/asker-{tag}{}", query(room));
+        let url = format!("ws://127.0.0.1:{port}/ws/asker-{tag}{}", batch_query(room));
         let (ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
             .await
             .map_err(|e| format!("asker connect: {e}"))?;

@@ -102,8 +102,7 @@ async fn size_run(n: usize, plan: &ReactPlan) -> Result<Value, String> {
     let server = Server::EdgeMiniflare;
     eprintln!("reactions: {n} clients");
     let running = server.start()?;
-    let q = format!("?room={ROOM}&batch=1");
-    let mut clients = connect_many(running.port, n, &q, server.takes_receipts()).await?;
+    let mut clients = connect_many(running.port, ROOM, n, server.takes_receipts()).await?;
     let mut seq = 0;
     let (rate, knee) = match plan.rate {
         Some(r) => (r, Value::Null),

@@ -115,8 +115,7 @@ pub async fn relays(smoke: bool) -> Result<(), String> {
 async fn run(n: usize, layout: &Layout, quiet_rate: f64, plan: &Plan) -> Result<Value, String> {
     let server = Server::EdgeMiniflare;
     let running = server.start_with(&[("BENCH_MINIFLARE_VARS", layout.vars.to_string())])?;
-    let q = format!("?room={ROOM}&batch=1");
-    let mut clients = connect_many(running.port, n, &q, server.takes_receipts()).await?;
+    let mut clients = connect_many(running.port, ROOM, n, server.takes_receipts()).await?;
     quiesce(&clients, Duration::from_secs(60)).await;
     let relays = presence_relays(running.port).await;
     let mut seq = 0;
