@@ -11,6 +11,7 @@ use std::cell::{Cell, RefCell};
 use wasm_bindgen::JsValue;
 use worker::{Method, Request, RequestInit, Response, Result, Stub};
 
+use crate::platform::log::kind;
 use crate::send::relay::call_body;
 
 #[derive(Default)]
@@ -60,6 +61,18 @@ pub(crate) async fn post(stub: &Stub, path: &str, body: String) -> Result<Respon
     let resp = call(stub, path, body).await?;
     match resp.status_code() {
         200..=299 => Ok(resp),
-        status => Err(worker::Error::RustError(format!("answered {status}"))),
+        status => Err(worker::Error::RustError(format!("{ANSWERED}{status}"))),
+    }
+}
+
+const ANSWERED: &str = "answered ";
+
+/// Why [`post`] failed, in words a log line may carry: the status the
+/// other object answered, or the runtime error's kind, never its message
+/// (docs/operations.md, "Logs").
+pub(crate) fn failure(err: &worker::Error) -> String {
+    match err {
+        worker::Error::RustError(said) if said.starts_with(ANSWERED) => said.clone(),
+        other => format!("the call failed ({})", kind(other)),
     }
 }

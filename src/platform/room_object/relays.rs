@@ -17,7 +17,7 @@ use super::js::now;
 use super::send_path::SendPath;
 pub(crate) use crate::platform::entry::RELAYS_BINDING;
 use crate::platform::log::emit;
-use crate::platform::pipe::{post, Pipe};
+use crate::platform::pipe::{failure, post, Pipe};
 use crate::room::session::Session;
 use crate::send::coalesce::{Held, To};
 use crate::send::flow::MarkKey;
@@ -139,7 +139,7 @@ impl SendPath {
         while let Some(body) = pipe.next_call() {
             if let Err(err) = post(&stub, TO_RELAY_PATH, body).await {
                 pipe.clear();
-                return self.relay_failed(index, &err.to_string());
+                return self.relay_failed(index, &failure(&err));
             }
         }
     }
