@@ -11,6 +11,7 @@ pub mod browser;
 pub mod bystanders;
 pub mod client;
 pub mod http;
+pub mod inspector;
 pub mod process_tree;
 pub mod readers;
 pub mod receiver;

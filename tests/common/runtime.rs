@@ -9,8 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::http;
 use super::process_tree::{descendants, end_tree, stat_fields};
+use super::{http, inspector};
 
 /// How long a fresh `wrangler dev` may take to answer. The build has already
 /// run, so this covers only workerd starting up.
@@ -23,6 +23,8 @@ const GONE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Runtime {
     child: Option<Child>,
     pub port: u16,
+    /// Where `wrangler dev` serves its inspector ([`inspector`]).
+    inspector_port: u16,
     pub state_dir: PathBuf,
     /// Whether stopping also deletes `state_dir` (it was made for this run).
     owns_state: bool,
@@ -95,15 +97,17 @@ impl Runtime {
             rt = Runtime::spawn(port, state_dir, vars);
             rt.wait_ready().unwrap_or_else(|log| panic!("{log}"));
         }
+        inspector::attach(rt.inspector_port);
         rt
     }
 
     fn spawn(port: u16, state_dir: PathBuf, vars: &[(&str, &str)]) -> Runtime {
+        let inspector_port = free_port();
         let mut child = Command::new(repo_root().join("node_modules/.bin/wrangler"))
             .args(["dev", "--ip", "127.0.0.1", "--port"])
             .arg(port.to_string())
             .arg("--inspector-port")
-            .arg(free_port().to_string())
+            .arg(inspector_port.to_string())
             .arg("--persist-to")
             .arg(&state_dir)
             .args([
@@ -153,6 +157,7 @@ impl Runtime {
         Runtime {
             child: Some(child),
             port,
+            inspector_port,
             state_dir,
             owns_state: false,
             log,
