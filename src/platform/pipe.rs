@@ -2,22 +2,26 @@
 //! to each relay, and each relay's to its room.
 //!
 //! Items queue while a call is in flight and leave together in the next, so
-//! a busy sender makes one call per round trip instead of one per item, and
-//! the other side sees every item in the order it was queued: never two
-//! calls racing each other.
+//! a busy sender makes one call per round trip or per gap, whichever is
+//! longer ([`call_wait`]), instead of one per item, and the other side sees
+//! every item in the order it was queued: never two calls racing each other.
 
 use std::cell::{Cell, RefCell};
+use std::time::Duration;
 
 use wasm_bindgen::JsValue;
-use worker::{Method, Request, RequestInit, Response, Result, Stub};
+use worker::{Delay, Method, Request, RequestInit, Response, Result, Stub};
 
 use crate::platform::log::kind;
-use crate::send::relay::call_body;
+use crate::platform::room_object::js::now;
+use crate::send::relay::{call_body, call_wait};
 
 #[derive(Default)]
 pub(crate) struct Pipe {
     queued: RefCell<Vec<String>>,
     busy: Cell<bool>,
+    /// When the last call started (ms since the epoch), if one did.
+    last_call: Cell<Option<u64>>,
 }
 
 impl Pipe {
@@ -28,14 +32,22 @@ impl Pipe {
         !self.busy.replace(true)
     }
 
-    /// The body of the next call, or `None` when nothing waits: then the
-    /// pipe is idle until the next push.
-    pub(crate) fn next_call(&self) -> Option<String> {
+    /// The body of the next call, once the gap since the last has passed
+    /// ([`call_wait`]), or `None` when nothing waits: then the pipe is idle
+    /// until the next push.
+    pub(crate) async fn next_call(&self) -> Option<String> {
+        if !self.queued.borrow().is_empty() {
+            let wait = call_wait(self.last_call.get(), now());
+            if wait > 0 {
+                Delay::from(Duration::from_millis(wait)).await;
+            }
+        }
         let items = std::mem::take(&mut *self.queued.borrow_mut());
         if items.is_empty() {
             self.busy.set(false);
             return None;
         }
+        self.last_call.set(Some(now()));
         Some(call_body(&items))
     }
 

@@ -360,7 +360,7 @@ impl ChatRelay {
         };
         let (pipe, sockets) = (Rc::clone(&self.to_room), Rc::clone(&self.sockets));
         worker::wasm_bindgen_futures::spawn_local(async move {
-            while let Some(items) = pipe.next_call() {
+            while let Some(items) = pipe.next_call().await {
                 let body = format!("{{\"relay\":{index},\"items\":{items}}}");
                 if call(&stub, FROM_RELAY_PATH, body).await.is_err() {
                     // The room cannot hear these sockets: each client

@@ -40,6 +40,21 @@ pub const RELAY_HEADER: &str = "x-edge-chat-relay";
 /// that never finishes its handshake must not keep a relay open.
 pub const PLACEMENT_HOLD_MS: u64 = 30_000;
 
+/// The least time between the starts of two calls in one queue. Every call
+/// between objects leaves the runtime memory its collector frees late,
+/// whatever the call carries, so a flood through relays made of a call per
+/// message grew the process more than twice as much as the same flood in
+/// one object (BENCHMARKS.md, "Calls between objects").
+pub const CALL_GAP_MS: u64 = 20;
+
+/// How long a queue waits before its next call, the last having started at
+/// `last_call` (ms; `None` for none yet). A quiet queue calls at once, so a
+/// lone message pays no wait; a busy one waits out the gap, at most one
+/// call per [`CALL_GAP_MS`], while what arrives meanwhile joins the call.
+pub fn call_wait(last_call: Option<u64>, now: u64) -> u64 {
+    last_call.map_or(0, |last| (last + CALL_GAP_MS).saturating_sub(now))
+}
+
 /// The name of a room's relay object.
 pub fn relay_name(room: &str, index: u32) -> String {
     format!("{room}#relay-{index}")
@@ -293,6 +308,16 @@ pub fn call_body(items: &[String]) -> String {
 mod tests {
     use super::*;
     use crate::send::coalesce::To;
+
+    #[test]
+    fn a_quiet_queue_calls_at_once_and_a_busy_one_waits_out_the_gap() {
+        assert_eq!(call_wait(None, 5_000), 0);
+        assert_eq!(call_wait(Some(1_000), 5_000), 0, "long since");
+        assert_eq!(call_wait(Some(5_000), 5_003), CALL_GAP_MS - 3);
+        assert_eq!(call_wait(Some(5_000), 5_000 + CALL_GAP_MS), 0);
+        // A clock that steps back never makes a wait longer than the gap.
+        assert_eq!(call_wait(Some(5_000), 4_000), CALL_GAP_MS + 1_000);
+    }
 
     fn relay(index: u32, opened: bool) -> Place {
         Place::Relay { index, opened }

@@ -136,7 +136,7 @@ impl SendPath {
             pipe.clear();
             return self.relay_failed(index, "no stub");
         };
-        while let Some(body) = pipe.next_call() {
+        while let Some(body) = pipe.next_call().await {
             if let Err(err) = post(&stub, TO_RELAY_PATH, body).await {
                 pipe.clear();
                 return self.relay_failed(index, &failure(&err));
