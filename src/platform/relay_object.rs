@@ -84,6 +84,9 @@ impl DurableObject for ChatRelay {
         match req.path().as_str() {
             TO_RELAY_PATH => {
                 let items: Vec<ToRelay> = req.json().await?;
+                // An admission arms the alarm (token expiry, idle sweep),
+                // which must not move a sooner one this instance never read.
+                self.clock.learn().await;
                 items.into_iter().for_each(|item| self.apply(item));
                 Response::ok("")
             }
@@ -231,6 +234,9 @@ impl ChatRelay {
                 drop(pending);
                 if let Some(session) = session_of(&ws) {
                     self.sockets.admit(&ws, &session);
+                    // The upgrade's own `rearm` may have run before this
+                    // arrived, when the roster did not hold the newcomer.
+                    self.rearm();
                 }
             }
             ToRelay::Frames(held) => {
