@@ -106,6 +106,25 @@ async fn next_of(client: &mut Client, kind: &str) -> Value {
     }
 }
 
+/// A newcomer's history and the frames that came after it in the same
+/// batch. No message may come before the history: the history may hold it
+/// too, which is what admitting a socket before the room does would send.
+async fn history_then_rest(client: &mut Client, id: &str) -> (Value, Vec<Value>) {
+    loop {
+        let mut frames = common::unpacked(client.next().await);
+        let at = frames.iter().position(|f| f["type"] == "history");
+        let before = &frames[..at.unwrap_or(frames.len())];
+        assert!(
+            !before.iter().any(|f| f["type"] == "message"),
+            "{id} heard a message before its history: {before:?}"
+        );
+        if let Some(at) = at {
+            let rest = frames.split_off(at + 1);
+            return (frames.pop().expect("the history"), rest);
+        }
+    }
+}
+
 /// Every seq once, in rising order.
 fn assert_once_in_order(who: &str, seqs: &[u64]) {
     assert!(
@@ -420,18 +439,20 @@ async fn newcomers_during_a_burst_get_each_message_once(server: Server) {
         let id = format!("rl-b{i}");
         // The room is busy, so even its first frames may come in a batch.
         let mut c = Client::connect(&server, &format!("/ws/{id}?{q}"), &id).await;
-        let history = next_of(&mut c, "history").await;
+        let (history, mut live) = history_then_rest(&mut c, &id).await;
         let mut seqs: Vec<u64> = (common::history_messages(&history).iter())
             .filter_map(|m| m["seq"].as_u64())
             .collect();
         let latest = history["latestSeq"].as_u64().expect("latestSeq");
         let until = (latest + 5).min(2 * SENT as u64);
-        while seqs.last().is_none_or(|&s| s < until) {
-            for f in common::unpacked(c.next().await) {
-                if f["type"] == "message" {
-                    seqs.push(f["seq"].as_u64().expect("seq"));
-                }
+        loop {
+            for f in live.drain(..).filter(|f| f["type"] == "message") {
+                seqs.push(f["seq"].as_u64().expect("seq"));
             }
+            if seqs.last().is_some_and(|&s| s >= until) {
+                break;
+            }
+            live = common::unpacked(c.next().await);
         }
         let want: Vec<u64> = (seqs[0]..=*seqs.last().unwrap()).collect();
         assert_eq!(
