@@ -205,11 +205,7 @@ impl ChatRelay {
             None => Err(worker::Error::RustError("no room".into())),
         };
         match joined {
-            Ok(resp) if resp.status_code() == 200 => {
-                self.clock.learn().await;
-                self.rearm();
-                Response::from_websocket(pair.client)
-            }
+            Ok(resp) if resp.status_code() == 200 => Response::from_websocket(pair.client),
             answered => {
                 self.pending
                     .borrow_mut()
@@ -234,8 +230,9 @@ impl ChatRelay {
                 drop(pending);
                 if let Some(session) = session_of(&ws) {
                     self.sockets.admit(&ws, &session);
-                    // The upgrade's own `rearm` may have run before this
-                    // arrived, when the roster did not hold the newcomer.
+                    // Only now is the newcomer in the roster, so only now
+                    // can its token and idle deadlines arm the alarm: the
+                    // join call's answer may come before or after this.
                     self.rearm();
                 }
             }
